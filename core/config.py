@@ -1,0 +1,217 @@
+"""One typed, frozen config object loaded from TOML; secrets may come from the environment.
+
+`load_config(path, env)` is the only place that reads the environment (principle 7).
+Unknown keys and wrongly typed values fail early with a `ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+
+DEFAULT_GENERATOR = "minusthousand/lv-sb"
+DEFAULT_TRANSLATOR = "Helsinki-NLP/opus-mt-tc-big-lv-en"
+TELEGRAM_API = "https://api.telegram.org/bot"
+DISCORD_API = "https://discord.com/api/v10"
+DISCORD_GATEWAY = "wss://gateway.discord.gg"
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    token: str = ""
+    api_base_url: str = TELEGRAM_API
+    admins: tuple[int, ...] = ()
+    spoiler_in_groups: bool = False
+    edit_interval_s: float = 2.5
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    token: str = ""
+    admins: tuple[int, ...] = ()
+    api_base_url: str = DISCORD_API
+    gateway_url: str = DISCORD_GATEWAY
+    guilds: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    generator: str = DEFAULT_GENERATOR
+    translator: str = DEFAULT_TRANSLATOR
+    device: str = "auto"  # auto | cuda | cpu
+    scheduler: str = "euler_a"  # euler_a | dpm | ddim | pndm
+    safety_checker: str = "groups"  # always | groups | never
+    translate_beams: int = 2
+    translate_max_tokens: int = 96
+    cache_dir: str = ""
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    steps: int = 25
+    guidance: float = 7.5
+    width: int = 512
+    height: int = 512
+    max_side: int = 768
+    negative_prompt: str = "lowres, blurry, watermark, text, deformed"
+    batch_size: int = 4
+    job_timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    database: str = "data/zime.sqlite3"
+    images: str = "data/images"
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    per_user_per_minute: int = 3
+    per_user_per_day: int = 100
+    per_chat_per_minute: int = 10
+    max_prompt_chars: int = 300
+    queue_size: int = 100
+    per_user_queued: int = 3
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class ModerationConfig:
+    blocklist: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
+    base_dir: str = "."
+
+    def path(self, value: str) -> Path:
+        """Resolve a path from the config relative to the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+# Secrets and a few operational keys may be overridden from the environment.
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "ZIME_TELEGRAM_TOKEN": ("telegram", "token"),
+    "ZIME_DISCORD_TOKEN": ("discord", "token"),
+    "ZIME_DATABASE": ("storage", "database"),
+    "ZIME_DEVICE": ("models", "device"),
+}
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("models", "device"): ("auto", "cuda", "cpu"),
+    ("models", "scheduler"): ("euler_a", "dpm", "ddim", "pndm"),
+    ("models", "safety_checker"): ("always", "groups", "never"),
+}
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        (item_hint, _ellipsis) = typing.get_args(hint)
+        return tuple(_coerce(f"{key}[{i}]", v, item_hint) for i, v in enumerate(value))
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value
+    if isinstance(hint, types.UnionType):  # pragma: no cover - not used yet
+        return value
+    raise ConfigError(f"{key}: unsupported type {hint!r}")
+
+
+def _section(name: str, cls: type, data: Mapping[str, Any]) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"[{name}] must be a table, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown key {name}.{unknown[0]} (known: {', '.join(sorted(known))})")
+    values = {k: _coerce(f"{name}.{k}", v, hints[k]) for k, v in data.items()}
+    for (sec, key), choices in _CHOICES.items():
+        if sec == name and key in values and values[key] not in choices:
+            raise ConfigError(f"{name}.{key} must be one of {choices}, got {values[key]!r}")
+    return cls(**values)
+
+
+def _validate(cfg: Config) -> None:
+    g, lim = cfg.generation, cfg.limits
+    checks: list[tuple[bool, str, object]] = [
+        (g.steps >= 1 and g.steps <= 150, "generation.steps", g.steps),
+        (g.width % 8 == 0 and 64 <= g.width <= g.max_side, "generation.width", g.width),
+        (g.height % 8 == 0 and 64 <= g.height <= g.max_side, "generation.height", g.height),
+        (g.batch_size >= 1, "generation.batch_size", g.batch_size),
+        (g.job_timeout_s > 0, "generation.job_timeout_s", g.job_timeout_s),
+        (lim.max_prompt_chars >= 1, "limits.max_prompt_chars", lim.max_prompt_chars),
+        (lim.per_user_per_minute >= 0, "limits.per_user_per_minute", lim.per_user_per_minute),
+        (lim.per_user_per_day >= 0, "limits.per_user_per_day", lim.per_user_per_day),
+        (lim.per_chat_per_minute >= 0, "limits.per_chat_per_minute", lim.per_chat_per_minute),
+        (lim.queue_size >= 1, "limits.queue_size", lim.queue_size),
+        (lim.per_user_queued >= 1, "limits.per_user_queued", lim.per_user_queued),
+        (lim.max_attempts >= 1, "limits.max_attempts", lim.max_attempts),
+    ]
+    for ok, key, value in checks:
+        if not ok:
+            raise ConfigError(f"{key} has a bad value: {value!r}")
+
+
+def config_from_dict(
+    data: Mapping[str, Any], env: Mapping[str, str] | None = None, base_dir: str = "."
+) -> Config:
+    sections: dict[str, Any] = {}
+    hints = typing.get_type_hints(Config)
+    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in data.items() if k in hints}
+    unknown = sorted(k for k in data if k not in hints or k == "base_dir")
+    if unknown:
+        raise ConfigError(f"unknown section [{unknown[0]}]")
+    for var, (sec, key) in ENV_OVERRIDES.items():
+        if env and env.get(var):
+            merged.setdefault(sec, {})[key] = env[var]
+    for name, sec_data in merged.items():
+        sections[name] = _section(name, hints[name], sec_data)
+    cfg = Config(**sections, base_dir=base_dir)
+    _validate(cfg)
+    return cfg
+
+
+def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> Config:
+    """Load `path` (None: built-in defaults). `env` overrides secrets (see ENV_OVERRIDES)."""
+    if path is None:
+        return config_from_dict({}, env)
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {p}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p} is not valid TOML: {exc}") from exc
+    return config_from_dict(data, env, base_dir=str(p.resolve().parent))

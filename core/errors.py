@@ -1,0 +1,83 @@
+"""Typed errors. Each carries what the user did wrong; frontends render them in Latvian/English."""
+
+from __future__ import annotations
+
+
+class ZimeError(Exception):
+    """Base class of every error Zīme shows to a user."""
+
+
+class InvalidPrompt(ZimeError):
+    """The prompt cannot be drawn. `reason` is a stable code used to pick the user's message."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class EmptyPrompt(InvalidPrompt):
+    def __init__(self) -> None:
+        super().__init__("empty")
+
+
+class PromptTooLong(InvalidPrompt):
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__("too_long", f"{length} > {limit} characters")
+        self.length = length
+        self.limit = limit
+
+
+class ControlCharacters(InvalidPrompt):
+    def __init__(self, codepoint: int) -> None:
+        super().__init__("control_chars", f"U+{codepoint:04X}")
+        self.codepoint = codepoint
+
+
+class BlockedPrompt(InvalidPrompt):
+    def __init__(self, word: str) -> None:
+        super().__init__("blocked", word)
+        self.word = word
+
+
+class RateLimited(ZimeError):
+    def __init__(self, retry_after: float, scope: str = "user") -> None:
+        super().__init__(f"rate limited ({scope}); retry after {retry_after:.0f} s")
+        self.retry_after = retry_after
+        self.scope = scope
+
+
+class QueueFull(ZimeError):
+    def __init__(self, limit: int, per_user: bool = False) -> None:
+        who = "per-user" if per_user else "global"
+        super().__init__(f"{who} queue is full ({limit})")
+        self.limit = limit
+        self.per_user = per_user
+
+
+class Banned(ZimeError):
+    pass
+
+
+class NotAdmin(ZimeError):
+    pass
+
+
+class NotFound(ZimeError):
+    pass
+
+
+class ConfigError(ZimeError):
+    """A config key has a bad value; the message names the key and the value."""
+
+
+class ModelError(ZimeError):
+    """A model could not be loaded or failed while running."""
+
+
+class JobFailed(ZimeError):
+    pass
+
+
+class JobCancelled(ZimeError):
+    pass
