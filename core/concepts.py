@@ -39,10 +39,7 @@ _ANY = frozenset({"*"})  # diminutives: the suffix, not the ending, identifies t
 # The stemmer's affixes, folded (ā -> a …) so that words typed without diacritics are
 # stemmed like their proper spelling. Order matters (longest first) and is the library's.
 _AFFIXES: tuple[tuple[str, int, bool], ...] = tuple(
-    dict.fromkeys(
-        (fold(a.affix), a.vc, a.palatalizes)
-        for a in LatvianStemmer.affixes  # type: ignore[attr-defined]
-    )
+    dict.fromkeys((fold(a.affix), a.vc, a.palatalizes) for a in LatvianStemmer.affixes)
 )
 _VOWELS = frozenset("aeiou")
 _DIMINUTIVE_SUFFIXES = ("in", "it", "en")  # -iņ-, -īt-, -ēn-
@@ -60,7 +57,7 @@ def split_ending(folded: str) -> tuple[str, str]:
             chars = list(folded)
             stem = folded[:n]
             if palatalizes:
-                stem = "".join(LatvianStemmer.un_palatalize(chars, n))  # type: ignore[attr-defined]
+                stem = "".join(LatvianStemmer.un_palatalize(chars, n))
             return stem, affix
     return folded, ""
 
@@ -116,6 +113,7 @@ class Match:
     start: int
     end: int
     text: str
+    via: str = "lv"  # which alias list matched: lv | en | token | abbr (not in the JSON)
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "start": self.start, "end": self.end, "text": self.text}
@@ -145,6 +143,7 @@ class _WordPattern:
 class _Pattern:
     concept: Concept
     words: tuple[_WordPattern, ...]
+    via: str = "lv"
 
 
 def _paradigm(nominative: str) -> frozenset[str]:
@@ -174,8 +173,10 @@ def _paradigm(nominative: str) -> frozenset[str]:
 def _lv_word(word: str, last: bool) -> _WordPattern:
     folded = fold(word)
     lower = word.lower()
-    inflects = last or lower.endswith(("ais", "ā", "ās")) or (
-        lower.endswith(("is", "s", "š")) and not lower.endswith(("as", "es", "ts"))
+    inflects = (
+        last
+        or lower.endswith(("ais", "ā", "ās"))
+        or (lower.endswith(("is", "s", "š")) and not lower.endswith(("as", "es", "ts")))
     )
     endings = _paradigm(word) if inflects else frozenset()
     if not endings:
@@ -195,10 +196,10 @@ def _compile(concept: Concept) -> list[_Pattern]:
         )
     for alias in concept.en:
         ws = [w.folded for w in words(alias)]
-        out.append(_Pattern(concept, tuple(_WordPattern("en", english_key(w)) for w in ws)))
-    out.append(_Pattern(concept, (_WordPattern("exact", concept.id),)))
+        out.append(_Pattern(concept, tuple(_WordPattern("en", english_key(w)) for w in ws), "en"))
+    out.append(_Pattern(concept, (_WordPattern("exact", concept.id),), "token"))
     for abbr in concept.abbr:
-        out.append(_Pattern(concept, (_WordPattern("abbr", abbr),)))
+        out.append(_Pattern(concept, (_WordPattern("abbr", abbr),), "abbr"))
     return out
 
 
@@ -268,17 +269,17 @@ class ConceptRegistry:
         found: list[Match] = []
         i = 0
         while i < len(ws):
-            match_len, concept = self._match_at(text, ws, i)
-            if concept is None:
+            match_len, pattern = self._match_at(text, ws, i)
+            if pattern is None:
                 i += 1
                 continue
             start, end = ws[i].start, ws[i + match_len - 1].end
-            found.append(Match(concept.id, start, end, text[start:end]))
+            found.append(Match(pattern.concept.id, start, end, text[start:end], pattern.via))
             i += match_len
         return found
 
-    def _match_at(self, text: str, ws: list[Word], i: int) -> tuple[int, Concept | None]:
-        best: tuple[int, Concept | None] = (0, None)
+    def _match_at(self, text: str, ws: list[Word], i: int) -> tuple[int, _Pattern | None]:
+        best: tuple[int, _Pattern | None] = (0, None)
         seen: set[int] = set()
         for key in _first_keys(ws[i]):
             for pattern in self._index.get(key, ()):
@@ -289,13 +290,12 @@ class ConceptRegistry:
                 if n <= best[0] or i + n > len(ws):
                     continue
                 if not all(
-                    pw.accepts(ws[i + k])
-                    and (k == 0 or _gap_ok(text, ws[i + k - 1], ws[i + k]))
+                    pw.accepts(ws[i + k]) and (k == 0 or _gap_ok(text, ws[i + k - 1], ws[i + k]))
                     for k, pw in enumerate(pattern.words)
                 ):
                     continue
                 after = ws[i + n] if i + n < len(ws) else None
                 if after is not None and after.folded in pattern.concept.not_before:
                     continue
-                best = (n, pattern.concept)
+                best = (n, pattern)
         return best

@@ -80,20 +80,23 @@ def words(text: str) -> Iterator[Word]:
 # Closed-class words are the best language signal in short chat prompts typed without
 # diacritics ("kakis uz jumta"). Folded forms, so they match with or without diacritics.
 LV_FUNCTION_WORDS = frozenset(
-    """un uz ar pie par pa zem virs aiz pret starp bez pec lidz ap gar caur ka ko kas
-    ir bija ari vai bet jo ta tas tas seit tur kur kad tik loti viens viena divi tris
-    mans mana tavs tava savs sava vins vina vini vinas es tu mes jus ir nav ne jau vel
-    kurs kura kuri kuras saja sis si sie kaut neka nekas visi visas viss laba labs
-    liels liela maza mazs skaists skaista sarkans sarkana zils zila zals zala balts balta
-    melns melna dzeltens dzeltena jauns jauna vecs veca ziema vasara rudeni pavasari
-    nakti vakara rita diena""".split()
+    """
+    un uz ar pie par pa zem virs aiz pret starp bez pec lidz ap gar caur ka ko kas ir bija
+    ari vai bet jo ta tas tas seit tur kur kad tik loti viens viena divi tris mans mana tavs
+    tava savs sava vins vina vini vinas es tu mes jus ir nav ne jau vel kurs kura kuri kuras
+    saja sis si sie kaut neka nekas visi visas viss laba labs liels liela maza mazs skaists
+    skaista sarkans sarkana zils zila zals zala balts balta melns melna dzeltens dzeltena
+    jauns jauna vecs veca ziema vasara rudeni pavasari nakti vakara rita diena
+    """.split()
 )
 EN_FUNCTION_WORDS = frozenset(
-    """the a an of in on at with and or from by for is are was be this that these those
-    it its his her their my your our near under over above behind next into onto as like
-    very big small red blue green white black yellow old new beautiful night day morning
-    evening sunset sunrise winter summer autumn spring snow rain photo painting picture
-    drawing style standing sitting walking flying cat dog woman house city street""".split()
+    """
+    the a an of in on at with and or from by for is are was be this that these those it its
+    his her their my your our near under over above behind next into onto as like very big
+    small red blue green white black yellow old new beautiful night day morning evening
+    sunset sunrise winter summer autumn spring snow rain photo painting picture drawing
+    style standing sitting walking flying cat dog woman house city street
+    """.split()
 )
 
 
@@ -101,7 +104,7 @@ EN_FUNCTION_WORDS = frozenset(
 def _identifier() -> Any:
     import py3langid.langid as langid  # small, pure-Python model shipped with the package
 
-    ident = langid.LanguageIdentifier.from_pickled_model(langid.MODEL_FILE, norm_probs=True)
+    ident = langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
     ident.set_languages(["lv", "en", "lt", "et", "de"])
     return ident
 

@@ -1,0 +1,140 @@
+"""`python -m core …`: the pipeline without a chat platform (see README, "Command line")."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from core.concepts import ConceptRegistry
+from core.config import Config, load_config
+from core.errors import InvalidPrompt, ModelError, ZimeError
+from core.prompt import Parsed, PromptBuilder, PromptResult
+from core.translate import TranslateOptions, Translator, load_translator
+
+
+def _config(path: str | None) -> Config:
+    return load_config(path, os.environ)
+
+
+def _load_translator(source: str, cfg: Config, err: TextIO) -> Translator | None:
+    opts = TranslateOptions(
+        beams=cfg.models.translate_beams, max_tokens=cfg.models.translate_max_tokens
+    )
+    try:
+        return load_translator(source, "cpu", opts)
+    except ModelError as exc:
+        print(
+            f"zime: translator unavailable ({exc}).\n"
+            "zime: showing prompts without translation; pass --translator PATH "
+            "(e.g. a `python -m core tiny-models` dir) or --no-translate.",
+            file=err,
+        )
+        return None
+
+
+def _summary(r: PromptResult) -> str:
+    found = ", ".join(f"{m.id} ({m.text!r})" for m in r.concepts) or "—"
+    english = r.english if r.english is not None else "(not translated)"
+    return (
+        f"input:      {r.input}\n"
+        f"language:   {r.lang}\n"
+        f"concepts:   {found}\n"
+        f"remainder:  {r.remainder or '—'}\n"
+        f"english:    {english or '—'}\n"
+        f"prompt:     {r.prompt}"
+    )
+
+
+def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    cfg = _config(args.config)
+    builder = PromptBuilder(ConceptRegistry.load(), None, cfg.limits.max_prompt_chars)
+    if args.jsonl:
+        lines = [line.rstrip("\r\n") for line in sys.stdin]
+    elif args.text:
+        lines = [" ".join(args.text)]
+    else:
+        lines = [sys.stdin.read()]
+
+    parsed: list[Parsed | InvalidPrompt] = []
+    for line in lines:
+        try:
+            parsed.append(builder.parse(line))
+        except InvalidPrompt as exc:
+            parsed.append(exc)
+    ok = [p for p in parsed if isinstance(p, Parsed)]
+    english: list[str | None] = [None] * len(ok)
+    if not args.no_translate and any(builder.needs_translation(p) for p in ok):
+        builder.translator = _load_translator(args.translator or cfg.models.translator, cfg, err)
+        english = builder.translate_many(ok)
+    elif not args.no_translate:
+        english = builder.translate_many(ok)
+    results = iter(builder.assemble(p, e) for p, e in zip(ok, english, strict=True))
+
+    status = 0
+    for line, p in zip(lines, parsed, strict=True):
+        if isinstance(p, InvalidPrompt):
+            status = 0 if args.jsonl else 2
+            if args.jsonl or args.json:
+                print(
+                    json.dumps(
+                        {"input": line, "error": p.reason, "detail": p.detail}, ensure_ascii=False
+                    ),
+                    file=out,
+                )
+            else:
+                print(f"zime: cannot use this prompt: {p}", file=err)
+            continue
+        r = next(results)
+        if args.jsonl or args.json:
+            print(json.dumps(r.as_dict(), ensure_ascii=False), file=out, flush=args.jsonl)
+        else:
+            print(_summary(r), file=out)
+    return status
+
+
+def cmd_tiny_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from core.tiny import build_tiny_models
+
+    paths = build_tiny_models(args.dir)
+    for name, path in paths.items():
+        print(f"{name}\t{path}", file=out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prompt", help="show the Stable Diffusion prompt for a Latvian text")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print one JSON object")
+    fmt.add_argument("--jsonl", action="store_true", help="one prompt per stdin line -> JSONL")
+    p.add_argument("--no-translate", action="store_true", help="skip the translator")
+    p.add_argument("--translator", help="translator dir or hub id (default: from config)")
+    p.add_argument("--config", help="config TOML file")
+    p.add_argument("text", nargs="*", help="the prompt (default: stdin)")
+    p.set_defaults(func=cmd_prompt)
+
+    t = sub.add_parser("tiny-models", help="write tiny random models to DIR (sd, nllb, opus)")
+    t.add_argument("dir")
+    t.set_defaults(func=cmd_tiny_models)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args, out, err))
+    except ZimeError as exc:
+        print(f"zime: {exc}", file=err)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_tiny_models_load_with_the_real_classes(tiny_models: dict[str, Path]) -> None:
+    from diffusers import StableDiffusionPipeline
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_models["sd"])
+    assert pipe.vae_scale_factor == 8
+    assert sum(f.stat().st_size for f in tiny_models["sd"].rglob("*") if f.is_file()) < 20e6
+    for name in ("nllb", "opus"):
+        AutoModelForSeq2SeqLM.from_pretrained(tiny_models[name])
+        tok = AutoTokenizer.from_pretrained(tiny_models[name])
+        assert tok("kaķis uz jumta").input_ids
+    nllb_tok = AutoTokenizer.from_pretrained(tiny_models["nllb"], src_lang="lvs_Latn")
+    assert nllb_tok.convert_tokens_to_ids("eng_Latn") != nllb_tok.unk_token_id
+
+
+def test_core_imports_no_platform_and_no_torch() -> None:
+    code = (
+        "import sys, importlib, pkgutil, core\n"
+        "for m in pkgutil.iter_modules(core.__path__):\n"
+        "    importlib.import_module('core.' + m.name)\n"
+        "bad = [n for n in sys.modules if n.split('.')[0] in "
+        "('telegram', 'discord', 'torch', 'diffusers', 'transformers', 'ctranslate2')]\n"
+        "print(','.join(sorted(bad)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
+
+
+def test_core_sources_never_import_platforms() -> None:
+    for path in (ROOT / "core").rglob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            stripped = line.strip()
+            assert not stripped.startswith(("import telegram", "from telegram")), path
+            assert not stripped.startswith(("import discord", "from discord")), path
