@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from core.concepts import ConceptRegistry
@@ -105,6 +106,51 @@ def cmd_tiny_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The whole pipeline once: normalize → concepts → translate → draw → PNG with metadata."""
+    import time
+
+    from core.app import make_generator, make_translator
+    from core.images import png_metadata, save_png
+    from core.models import GenParams
+    from core.service import new_seed
+
+    cfg = _config(args.config)
+    builder = PromptBuilder(ConceptRegistry.load(), None, cfg.limits.max_prompt_chars)
+    parsed = builder.parse(" ".join(args.text))
+    if builder.needs_translation(parsed):
+        builder.translator = make_translator(cfg)
+    result = builder.assemble(parsed, builder.translate_many([parsed])[0])
+    g = cfg.generation
+    params = GenParams(
+        prompt=result.prompt,
+        negative_prompt=g.negative_prompt,
+        seed=new_seed() if args.seed is None else args.seed,
+        steps=args.steps or g.steps,
+        guidance=g.guidance,
+        width=g.width,
+        height=g.height,
+        safety_checker=cfg.models.safety_checker == "always",
+    )
+    generator = make_generator(cfg)
+    generator.load()
+    started = time.monotonic()
+
+    def progress(step: int, total: int) -> None:
+        print(f"\rzime: {step}/{total}", end="", file=err, flush=True)
+
+    [(image, _nsfw)] = generator.generate([params], progress, lambda: False)
+    print(file=err)
+    path = save_png(image, Path(args.output), png_metadata(params, generator.model, 0, cfg.models.scheduler))
+    print(
+        f"{path}\nprompt: {params.prompt}\nseed: {params.seed}\n"
+        f"concepts: {', '.join(result.concept_ids) or '—'}\n"
+        f"seconds: {time.monotonic() - started:.1f}",
+        file=out,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="config TOML file")
     p.add_argument("text", nargs="*", help="the prompt (default: stdin)")
     p.set_defaults(func=cmd_prompt)
+
+    g = sub.add_parser("generate", help="draw one image from a text and write a PNG")
+    g.add_argument("text", nargs="+")
+    g.add_argument("-o", "--output", required=True, help="PNG file to write")
+    g.add_argument("--config", help="config TOML file")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--steps", type=int)
+    g.set_defaults(func=cmd_generate)
 
     t = sub.add_parser("tiny-models", help="write tiny random models to DIR (sd, nllb, opus)")
     t.add_argument("dir")

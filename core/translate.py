@@ -239,7 +239,12 @@ def load_translator(
     is used instead (see `convert_to_ctranslate2`)."""
     path = Path(source).expanduser()
     ct2_sibling = path.with_name(path.name + "-ct2")
-    if path.is_dir() and not is_ctranslate2_dir(path) and is_ctranslate2_dir(ct2_sibling):
+    if (
+        path.is_dir()
+        and not is_ctranslate2_dir(path)
+        and is_ctranslate2_dir(ct2_sibling)
+        and (ct2_sibling / _META).is_file()  # made by convert_to_ctranslate2, tokenizer included
+    ):
         path = ct2_sibling
     if not path.exists():
         check_available(source, "translator")

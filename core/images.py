@@ -1,0 +1,49 @@
+"""PNG files that tell how to redraw them: prompt, seed, model … in PNG text chunks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from core.models import GenParams
+
+
+def png_metadata(params: GenParams, model: str, job_id: int, scheduler: str = "") -> dict[str, str]:
+    # "parameters" follows the AUTOMATIC1111 convention so common tools show it too.
+    parameters = (
+        f"{params.prompt}\nNegative prompt: {params.negative_prompt}\n"
+        f"Steps: {params.steps}, Sampler: {scheduler or 'default'}, CFG scale: {params.guidance}, "
+        f"Seed: {params.seed}, Size: {params.width}x{params.height}, Model: {model}"
+    )
+    return {
+        "parameters": parameters,
+        "prompt": params.prompt,
+        "negative_prompt": params.negative_prompt,
+        "seed": str(params.seed),
+        "steps": str(params.steps),
+        "guidance": str(params.guidance),
+        "size": f"{params.width}x{params.height}",
+        "model": model,
+        "zime": json.dumps({"job_id": job_id, "scheduler": scheduler}),
+    }
+
+
+def save_png(image: Any, path: Path, metadata: dict[str, str]) -> Path:
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    for key, value in metadata.items():
+        info.add_itxt(key, value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    image.save(tmp, format="PNG", pnginfo=info)
+    tmp.replace(path)  # never leave a half-written image behind
+    return path
+
+
+def read_png_metadata(path: str | Path) -> dict[str, str]:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return {k: str(v) for k, v in img.text.items()}

@@ -1,0 +1,78 @@
+"""Plain data passed between frontends, service, worker and store (frozen dataclasses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a frontend knows about one user message."""
+
+    platform: str  # telegram | discord | console
+    user_id: str
+    chat_id: str
+    text: str
+    language: str = "lv"  # the user's UI language: lv, or en for everyone else
+    is_group: bool = False
+    is_admin: bool = False
+    bot_username: str = ""
+    seed: int | None = None
+    steps: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # delivery info (message ids …)
+
+    @property
+    def user_key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def chat_key(self) -> str:
+        return f"{self.platform}:{self.chat_id}"
+
+
+@dataclass(frozen=True)
+class GenParams:
+    prompt: str
+    negative_prompt: str
+    seed: int
+    steps: int
+    guidance: float
+    width: int
+    height: int
+    safety_checker: bool
+
+    def batch_key(self) -> tuple[int, int, int, float, bool]:
+        """Jobs with equal keys can be drawn in one pipeline call."""
+        return (self.width, self.height, self.steps, self.guidance, self.safety_checker)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    user_key: str
+    chat_key: str
+    params: GenParams
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job_id: int
+    image_path: str
+    seed: int
+    model: str
+    draw_s: float
+    wait_s: float
+    nsfw: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    job_id: int
+    text: str
+    prompt: str
+    seed: int
+    status: str
+    created_at: float
+    image_path: str | None

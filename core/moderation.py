@@ -1,0 +1,30 @@
+"""A configurable Latvian + English blocklist, checked before and after translation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from core.errors import BlockedPrompt
+from core.text import fold, words
+
+_MIN_PREFIX = 4  # longer terms also block their inflected forms ("kailums" -> "kailumu")
+
+
+class Blocklist:
+    def __init__(self, terms: Iterable[str]) -> None:
+        self.terms = tuple(sorted({fold(t.strip()) for t in terms if t.strip()}))
+
+    def check(self, text: str | None) -> None:
+        """Raise BlockedPrompt naming the first blocked term found in `text`."""
+        if not text or not self.terms:
+            return
+        folded_words = [w.folded for w in words(text)]
+        joined = " ".join(folded_words)
+        for term in self.terms:
+            if " " in term:
+                if f" {term} " in f" {joined} ":
+                    raise BlockedPrompt(term)
+                continue
+            for w in folded_words:
+                if w == term or (len(term) >= _MIN_PREFIX and w.startswith(term)):
+                    raise BlockedPrompt(term)

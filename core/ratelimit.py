@@ -1,0 +1,98 @@
+"""Per-user and per-chat token buckets with an injectable clock."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.errors import RateLimited
+
+
+class Clock(Protocol):
+    def __call__(self) -> float: ...
+
+
+def monotonic() -> float:
+    return time.monotonic()
+
+
+@dataclass
+class _Bucket:
+    capacity: float
+    per_second: float
+    tokens: float
+    updated: float
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+
+    def wait_for_one(self) -> float:
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.per_second
+
+
+@dataclass(frozen=True)
+class Rule:
+    scope: str  # user | user_day | chat
+    capacity: int
+    period_s: float
+
+
+class RateLimiter:
+    """`acquire(user, chat)` takes one token from every applicable bucket or raises
+    RateLimited(retry_after) without taking any. A capacity of 0 disables that rule."""
+
+    def __init__(
+        self,
+        per_user_per_minute: int,
+        per_user_per_day: int = 0,
+        per_chat_per_minute: int = 0,
+        clock: Clock = monotonic,
+    ) -> None:
+        self.rules = [
+            r
+            for r in (
+                Rule("user", per_user_per_minute, 60.0),
+                Rule("user_day", per_user_per_day, 86400.0),
+                Rule("chat", per_chat_per_minute, 60.0),
+            )
+            if r.capacity > 0
+        ]
+        self.clock = clock
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+
+    def _bucket(self, rule: Rule, key: str, now: float) -> _Bucket:
+        b = self._buckets.get((rule.scope, key))
+        if b is None:
+            b = _Bucket(rule.capacity, rule.capacity / rule.period_s, float(rule.capacity), now)
+            self._buckets[(rule.scope, key)] = b
+        b.refill(now)
+        return b
+
+    def acquire(self, user_key: str, chat_key: str | None = None, exempt: bool = False) -> None:
+        if exempt:
+            return
+        now = self.clock()
+        buckets = []
+        for rule in self.rules:
+            if rule.scope == "chat" and chat_key is None:
+                continue
+            key = chat_key if rule.scope == "chat" and chat_key else user_key
+            buckets.append((rule, self._bucket(rule, key, now)))
+        waits = [(b.wait_for_one(), rule.scope) for rule, b in buckets if b.tokens < 1]
+        if waits:
+            retry, scope = max(waits)
+            raise RateLimited(retry_after=max(1.0, retry), scope=scope)
+        for _rule, b in buckets:
+            b.tokens -= 1
+
+    def refund(self, user_key: str, chat_key: str | None = None) -> None:
+        """Give the tokens back (the request failed before it cost anything)."""
+        for rule in self.rules:
+            key = chat_key if rule.scope == "chat" else user_key
+            if key is None:
+                continue
+            b = self._buckets.get((rule.scope, key))
+            if b is not None:
+                b.tokens = min(b.capacity, b.tokens + 1)

@@ -1,0 +1,197 @@
+"""Service.handle(request): the numbered steps from a chat message to a queued job."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from core.config import Config
+from core.errors import Banned, NotAdmin, NotFound
+from core.models import GenParams, HistoryItem, Request
+from core.moderation import Blocklist
+from core.prompt import PromptBuilder, PromptResult
+from core.ratelimit import RateLimiter
+from core.store import NewJob, Store
+from core.worker import JobHandle, Worker
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A queued job and what the bot understood: frontends render the caption from this."""
+
+    handle: JobHandle
+    job_id: int
+    prompt: str
+    english: str | None
+    concept_ids: tuple[str, ...]
+    concept_names: tuple[str, ...]  # Latvian names, for captions
+    seed: int
+    text: str
+
+
+def new_seed() -> int:
+    return random.randrange(2**32)
+
+
+class Service:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        worker: Worker,
+        builder: PromptBuilder,
+        limiter: RateLimiter,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.worker = worker
+        self.builder = builder
+        self.limiter = limiter
+        self.blocklist = Blocklist(config.moderation.blocklist)
+
+    async def start(self) -> list[JobHandle]:
+        """Re-queue what a crash or restart left unfinished; returns their handles."""
+        return [self.worker.restore(job) for job in await self.store.unfinished_jobs()]
+
+    def _safety(self, request: Request) -> bool:
+        mode = self.config.models.safety_checker
+        return mode == "always" or (mode == "groups" and request.is_group)
+
+    def concept_names(self, ids: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        return tuple(self.builder.registry.get(i).name_lv for i in ids)
+
+    async def handle(self, request: Request) -> Submitted:
+        # 1. normalize and find concepts (pure, fast; raises InvalidPrompt)
+        parsed = self.builder.parse(request.text, request.bot_username)
+        # 2. bans and rate limits
+        await self.store.upsert_user(request.platform, request.user_id, request.language)
+        if await self.store.is_banned(request.platform, request.user_id):
+            raise Banned(request.user_key)
+        self.limiter.acquire(
+            request.user_key, request.chat_key if request.is_group else None, request.is_admin
+        )
+        try:
+            # 3. translate the part that is not a concept (a model call: off the loop)
+            self.blocklist.check(parsed.normalized)
+            [english] = await asyncio.to_thread(self.builder.translate_many, [parsed])
+            result = self.builder.assemble(parsed, english)
+            # 4. moderation after translation too
+            self.blocklist.check(result.english)
+        except Exception:
+            self.limiter.refund(
+                request.user_key, request.chat_key if request.is_group else None
+            )
+            raise
+        # 5. persist, then 6. enqueue
+        return await self._submit(request, result, request.seed, parent_id=None)
+
+    async def _submit(
+        self, request: Request, result: PromptResult, seed: int | None, parent_id: int | None
+    ) -> Submitted:
+        g = self.config.generation
+        params = GenParams(
+            prompt=result.prompt,
+            negative_prompt=g.negative_prompt,
+            seed=new_seed() if seed is None else seed,
+            steps=request.steps or g.steps,
+            guidance=g.guidance,
+            width=g.width,
+            height=g.height,
+            safety_checker=self._safety(request),
+        )
+        job = await self.store.create_job(
+            NewJob(
+                platform=request.platform,
+                user_id=request.user_id,
+                chat_id=request.chat_id,
+                request_text=request.text,
+                normalized=result.normalized,
+                lang=result.lang,
+                concepts=result.concept_ids,
+                english=result.english,
+                params=params,
+                model=self.worker.generator.model,
+                parent_id=parent_id,
+                meta={"language": request.language, "is_group": request.is_group,
+                      **request.meta},
+            )
+        )  # fmt: skip
+        try:
+            handle = self.worker.submit(job)
+        except Exception as exc:
+            await self.store.set_status(job.id, "failed", f"not queued: {exc}")
+            raise
+        return Submitted(
+            handle=handle,
+            job_id=job.id,
+            prompt=params.prompt,
+            english=result.english,
+            concept_ids=result.concept_ids,
+            concept_names=self.concept_names(result.concept_ids),
+            seed=params.seed,
+            text=result.normalized,
+        )
+
+    async def _job_for(self, job_id: int, request: Request) -> dict[str, Any]:
+        row = await self.store.get_job(job_id)
+        if row is None:
+            raise NotFound(f"job {job_id}")
+        owner = f"{row['platform']}:{row['user_id']}"
+        if owner != request.user_key and not request.is_admin:
+            raise NotFound(f"job {job_id}")
+        return row
+
+    async def again(self, job_id: int, request: Request, same_seed: bool) -> Submitted:
+        """Reroll (same prompt, new seed) or redraw (same seed) an earlier job."""
+        row = await self._job_for(job_id, request)
+        if await self.store.is_banned(request.platform, request.user_id):
+            raise Banned(request.user_key)
+        self.limiter.acquire(
+            request.user_key, request.chat_key if request.is_group else None, request.is_admin
+        )
+        result = PromptResult(
+            input=row["request_text"],
+            normalized=row["normalized"],
+            lang=row["lang"],
+            concepts=(),
+            remainder="",
+            english=row["english"],
+            prompt=row["prompt"],
+            concept_ids=tuple(row["concepts"]),
+        )
+        seed = row["seed"] if same_seed else None
+        return await self._submit(request, result, seed, parent_id=job_id)
+
+    async def cancel(self, request: Request) -> list[int]:
+        return await self.worker.cancel_user(request.user_key)
+
+    async def history(self, request: Request, limit: int = 10) -> list[HistoryItem]:
+        return await self.store.history(request.platform, request.user_id, limit)
+
+    async def job(self, job_id: int) -> dict[str, Any] | None:
+        return await self.store.get_job(job_id)
+
+    def _admin(self, request: Request) -> None:
+        if not request.is_admin:
+            raise NotAdmin(request.user_key)
+
+    async def stats(self, request: Request) -> dict[str, Any]:
+        self._admin(request)
+        out = await self.store.stats()
+        out["queued"] = self.worker.queued_count()
+        out["model"] = self.worker.generator.model
+        return out
+
+    def queue(self, request: Request) -> list[tuple[int, str, str]]:
+        self._admin(request)
+        return [(h.id, h.job.user_key, h.job.params.prompt) for h in self.worker.order()]
+
+    async def reload(self, request: Request, model: str | None = None) -> str:
+        self._admin(request)
+        return await self.worker.reload(model)
+
+    async def set_banned(self, request: Request, platform: str, user_id: str, banned: bool) -> None:
+        self._admin(request)
+        await self.store.set_banned(platform, user_id, banned)

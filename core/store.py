@@ -1,0 +1,316 @@
+"""SQLite persistence (aiosqlite): users, jobs and their history. WAL mode, ordered
+migrations recorded in the database, parameterized SQL only."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from core.models import GenParams, HistoryItem, Job
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: users and jobs
+    """
+    CREATE TABLE users (
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        language TEXT NOT NULL DEFAULT 'lv',
+        banned INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (platform, user_id)
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        request_text TEXT NOT NULL,
+        normalized TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        concepts TEXT NOT NULL,
+        english TEXT,
+        prompt TEXT NOT NULL,
+        negative_prompt TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        steps INTEGER NOT NULL,
+        guidance REAL NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        safety INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'queued',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        wait_s REAL,
+        draw_s REAL,
+        image_path TEXT,
+        file_id TEXT,
+        parent_id INTEGER,
+        meta TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX jobs_user ON jobs (platform, user_id, id);
+    CREATE INDEX jobs_status ON jobs (status);
+    """,
+)
+
+UNFINISHED = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class NewJob:
+    platform: str
+    user_id: str
+    chat_id: str
+    request_text: str
+    normalized: str
+    lang: str
+    concepts: Sequence[str]
+    english: str | None
+    params: GenParams
+    model: str
+    parent_id: int | None = None
+    meta: dict[str, Any] | None = None
+
+
+def _job_from_row(row: aiosqlite.Row) -> Job:
+    params = GenParams(
+        prompt=row["prompt"],
+        negative_prompt=row["negative_prompt"],
+        seed=row["seed"],
+        steps=row["steps"],
+        guidance=row["guidance"],
+        width=row["width"],
+        height=row["height"],
+        safety_checker=bool(row["safety"]),
+    )
+    return Job(
+        id=row["id"],
+        user_key=f"{row['platform']}:{row['user_id']}",
+        chat_key=f"{row['platform']}:{row['chat_id']}",
+        params=params,
+        attempts=row["attempts"],
+    )
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("Store is not open; use `async with Store(path)`")
+        return self._db
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path)
+        self._db.row_factory = aiosqlite.Row
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.execute("PRAGMA synchronous=NORMAL")
+        await self._db.execute("PRAGMA busy_timeout=5000")
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def _migrate(self) -> None:
+        await self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+            " applied_at REAL NOT NULL)"
+        )
+        async with self.db.execute("SELECT MAX(version) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        current = (row[0] if row else None) or 0
+        for version, sql in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            await self.db.executescript(
+                f"BEGIN; {sql}; INSERT INTO schema_migrations VALUES ({version}, {time.time()});"
+                " COMMIT;"
+            )
+
+    async def schema_version(self) -> int:
+        async with self.db.execute("SELECT MAX(version) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] else 0
+
+    # users
+    async def upsert_user(self, platform: str, user_id: str, language: str) -> None:
+        await self.db.execute(
+            "INSERT INTO users (platform, user_id, language, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (platform, user_id) DO UPDATE SET language = excluded.language",
+            (platform, user_id, language, time.time()),
+        )
+        await self.db.commit()
+
+    async def set_banned(self, platform: str, user_id: str, banned: bool) -> None:
+        await self.db.execute(
+            "INSERT INTO users (platform, user_id, banned, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (platform, user_id) DO UPDATE SET banned = excluded.banned",
+            (platform, user_id, int(banned), time.time()),
+        )
+        await self.db.commit()
+
+    async def is_banned(self, platform: str, user_id: str) -> bool:
+        async with self.db.execute(
+            "SELECT banned FROM users WHERE platform = ? AND user_id = ?", (platform, user_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return bool(row and row[0])
+
+    # jobs
+    async def create_job(self, new: NewJob) -> Job:
+        p = new.params
+        cur = await self.db.execute(
+            "INSERT INTO jobs (platform, user_id, chat_id, request_text, normalized, lang,"
+            " concepts, english, prompt, negative_prompt, seed, steps, guidance, width, height,"
+            " safety, model, created_at, parent_id, meta)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                new.platform, new.user_id, new.chat_id, new.request_text, new.normalized,
+                new.lang, json.dumps(list(new.concepts)), new.english, p.prompt,
+                p.negative_prompt, p.seed, p.steps, p.guidance, p.width, p.height,
+                int(p.safety_checker), new.model, time.time(), new.parent_id,
+                json.dumps(new.meta or {}, ensure_ascii=False),
+            ),
+        )  # fmt: skip
+        await self.db.commit()
+        job_id = cur.lastrowid
+        assert job_id is not None
+        return Job(job_id, f"{new.platform}:{new.user_id}", f"{new.platform}:{new.chat_id}", p)
+
+    async def get_job(self, job_id: int) -> dict[str, Any] | None:
+        async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        out = dict(row)
+        out["concepts"] = json.loads(out["concepts"])
+        out["meta"] = json.loads(out["meta"])
+        return out
+
+    async def load_job(self, job_id: int) -> Job | None:
+        async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
+            row = await cur.fetchone()
+        return _job_from_row(row) if row else None
+
+    async def mark_running(self, job_ids: Sequence[int]) -> None:
+        now = time.time()
+        await self.db.executemany(
+            "UPDATE jobs SET status = 'running', started_at = ?, wait_s = ? - created_at"
+            " WHERE id = ?",
+            [(now, now, i) for i in job_ids],
+        )
+        await self.db.commit()
+
+    async def finish_job(self, job_id: int, image_path: str, draw_s: float) -> None:
+        await self.db.execute(
+            "UPDATE jobs SET status = 'done', finished_at = ?, draw_s = ?, image_path = ?,"
+            " error = NULL WHERE id = ?",
+            (time.time(), draw_s, image_path, job_id),
+        )
+        await self.db.commit()
+
+    async def record_failure(self, job_id: int, error: str, final: bool) -> int:
+        """Count a failed attempt; returns the attempts so far. `final` marks it failed."""
+        await self.db.execute(
+            "UPDATE jobs SET attempts = attempts + 1, error = ?, status = ?,"
+            " finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?",
+            (error, "failed" if final else "queued", int(final), time.time(), job_id),
+        )
+        await self.db.commit()
+        async with self.db.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def set_status(self, job_id: int, status: str, error: str | None = None) -> None:
+        await self.db.execute(
+            "UPDATE jobs SET status = ?, error = COALESCE(?, error),"
+            " finished_at = CASE WHEN ? IN ('done', 'failed', 'cancelled') THEN ?"
+            " ELSE finished_at END WHERE id = ?",
+            (status, error, status, time.time(), job_id),
+        )
+        await self.db.commit()
+
+    async def set_file_id(self, job_id: int, file_id: str) -> None:
+        await self.db.execute("UPDATE jobs SET file_id = ? WHERE id = ?", (file_id, job_id))
+        await self.db.commit()
+
+    async def update_meta(self, job_id: int, **values: Any) -> None:
+        job = await self.get_job(job_id)
+        if job is None:
+            return
+        meta = {**job["meta"], **values}
+        await self.db.execute(
+            "UPDATE jobs SET meta = ? WHERE id = ?", (json.dumps(meta, ensure_ascii=False), job_id)
+        )
+        await self.db.commit()
+
+    async def unfinished_jobs(self) -> list[Job]:
+        """Jobs a crash left queued or running, oldest first; running ones become queued."""
+        await self.db.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
+        await self.db.commit()
+        async with self.db.execute(
+            "SELECT * FROM jobs WHERE status = 'queued' ORDER BY id"
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_job_from_row(r) for r in rows]
+
+    async def history(self, platform: str, user_id: str, limit: int = 10) -> list[HistoryItem]:
+        async with self.db.execute(
+            "SELECT id, request_text, prompt, seed, status, created_at, image_path FROM jobs"
+            " WHERE platform = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
+            (platform, user_id, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [HistoryItem(*tuple(r)) for r in rows]
+
+    async def stats(self, days: int = 7) -> dict[str, Any]:
+        since = time.time() - days * 86400
+        async with self.db.execute(
+            "SELECT date(created_at, 'unixepoch') AS day, COUNT(*) FROM jobs"
+            " WHERE created_at >= ? GROUP BY day ORDER BY day",
+            (since,),
+        ) as cur:
+            per_day = {r[0]: r[1] for r in await cur.fetchall()}
+        async with self.db.execute(
+            "SELECT wait_s, draw_s FROM jobs WHERE status = 'done' AND created_at >= ?", (since,)
+        ) as cur:
+            rows = await cur.fetchall()
+        async with self.db.execute(
+            "SELECT status, COUNT(*) FROM jobs WHERE created_at >= ? GROUP BY status", (since,)
+        ) as cur:
+            by_status = {r[0]: r[1] for r in await cur.fetchall()}
+        waits = [r[0] for r in rows if r[0] is not None]
+        draws = [r[1] for r in rows if r[1] is not None]
+        return {
+            "jobs_per_day": per_day,
+            "by_status": by_status,
+            "median_wait_s": statistics.median(waits) if waits else None,
+            "median_draw_s": statistics.median(draws) if draws else None,
+            "failures": by_status.get("failed", 0),
+        }
