@@ -141,7 +141,9 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     [(image, _nsfw)] = generator.generate([params], progress, lambda: False)
     print(file=err)
-    path = save_png(image, Path(args.output), png_metadata(params, generator.model, 0, cfg.models.scheduler))
+    path = save_png(
+        image, Path(args.output), png_metadata(params, generator.model, 0, cfg.models.scheduler)
+    )
     print(
         f"{path}\nprompt: {params.prompt}\nseed: {params.seed}\n"
         f"concepts: {', '.join(result.concept_ids) or '—'}\n"

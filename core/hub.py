@@ -21,7 +21,10 @@ def is_cached(repo_id: str, filename: str = "config.json") -> bool:
     """True when the hub cache holds `filename` of `repo_id` (no network)."""
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(repo_id, filename)
+    try:
+        found = try_to_load_from_cache(repo_id, filename)
+    except Exception:  # not a valid repo id (e.g. a missing local path)
+        return False
     return isinstance(found, str)
 
 

@@ -46,4 +46,4 @@ def read_png_metadata(path: str | Path) -> dict[str, str]:
     from PIL import Image
 
     with Image.open(path) as img:
-        return {k: str(v) for k, v in img.text.items()}
+        return {k: str(v) for k, v in getattr(img, "text", {}).items()}

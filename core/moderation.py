@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core.concepts import split_ending
 from core.errors import BlockedPrompt
 from core.text import fold, words
 
-_MIN_PREFIX = 4  # longer terms also block their inflected forms ("kailums" -> "kailumu")
+_MIN_STEM = 3  # terms with a stem this long also block their inflected forms (asinis -> asinīm)
 
 
 class Blocklist:
@@ -25,6 +26,7 @@ class Blocklist:
                 if f" {term} " in f" {joined} ":
                     raise BlockedPrompt(term)
                 continue
+            stem = split_ending(term)[0]
             for w in folded_words:
-                if w == term or (len(term) >= _MIN_PREFIX and w.startswith(term)):
+                if w == term or (len(stem) >= _MIN_STEM and split_ending(w)[0] == stem):
                     raise BlockedPrompt(term)

@@ -80,9 +80,7 @@ class Service:
             # 4. moderation after translation too
             self.blocklist.check(result.english)
         except Exception:
-            self.limiter.refund(
-                request.user_key, request.chat_key if request.is_group else None
-            )
+            self.limiter.refund(request.user_key, request.chat_key if request.is_group else None)
             raise
         # 5. persist, then 6. enqueue
         return await self._submit(request, result, request.seed, parent_id=None)

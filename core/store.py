@@ -274,9 +274,7 @@ class Store:
         """Jobs a crash left queued or running, oldest first; running ones become queued."""
         await self.db.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
         await self.db.commit()
-        async with self.db.execute(
-            "SELECT * FROM jobs WHERE status = 'queued' ORDER BY id"
-        ) as cur:
+        async with self.db.execute("SELECT * FROM jobs WHERE status = 'queued' ORDER BY id") as cur:
             rows = await cur.fetchall()
         return [_job_from_row(r) for r in rows]
 

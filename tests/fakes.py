@@ -1,0 +1,57 @@
+"""Honest fakes for the GPU edge: same protocol as DiffusersGenerator, no model."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from core.errors import JobCancelled, ModelError
+from core.generate import Cancelled, Progress
+from core.models import GenParams
+
+
+class FakeGenerator:
+    """Draws a flat colour derived from the seed. `step_s` makes each step take time;
+    prompts containing `fail_on` raise a model error (like a CUDA OOM would)."""
+
+    def __init__(self, model: str = "fake/model", step_s: float = 0.0, fail_on: str = "") -> None:
+        self.model = model
+        self.step_s = step_s
+        self.fail_on = fail_on
+        self.calls: list[list[GenParams]] = []
+        self.reloads: list[str | None] = []
+        self.reload_gate = threading.Event()
+        self.reload_gate.set()
+        self.reload_error = ""
+        self.loaded = False
+
+    def load(self) -> None:
+        self.loaded = True
+
+    def reload(self, model: str | None = None) -> None:
+        self.reload_gate.wait(10)
+        if self.reload_error:
+            raise ModelError(self.reload_error)
+        self.reloads.append(model)
+        self.model = model or self.model
+
+    def generate(
+        self, batch: Sequence[GenParams], progress: Progress, cancelled: Cancelled
+    ) -> list[tuple[Any, bool]]:
+        from PIL import Image
+
+        self.calls.append(list(batch))
+        if self.fail_on and any(self.fail_on in p.prompt for p in batch):
+            raise ModelError(f"fake failure for {self.fail_on!r}")
+        steps = batch[0].steps
+        for step in range(steps):
+            if self.step_s:
+                time.sleep(self.step_s)
+            progress(step + 1, steps)
+            if cancelled():
+                raise JobCancelled("cancelled")
+        return [
+            (Image.new("RGB", (p.width, p.height), (p.seed % 256, 40, 90)), False) for p in batch
+        ]

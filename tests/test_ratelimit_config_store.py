@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.config import config_from_dict, load_config
+from core.errors import ConfigError, RateLimited
+from core.ratelimit import RateLimiter
+from core.store import Store
+
+
+def test_token_bucket_with_fake_clock() -> None:
+    now = [0.0]
+    lim = RateLimiter(per_user_per_minute=3, per_user_per_day=5, clock=lambda: now[0])
+    for _ in range(3):
+        lim.acquire("u")
+    with pytest.raises(RateLimited) as err:
+        lim.acquire("u")
+    assert err.value.retry_after == pytest.approx(20.0) and err.value.scope == "user"
+    lim.acquire("other")  # per user
+    now[0] += 20
+    lim.acquire("u")
+    now[0] += 40
+    lim.acquire("u")  # the 5th today
+    with pytest.raises(RateLimited) as err:  # 5 per day are used up
+        lim.acquire("u")
+    assert err.value.scope == "user_day" and err.value.retry_after > 3600
+    lim.acquire("u", exempt=True)
+
+
+def test_chat_limit_only_for_groups() -> None:
+    lim = RateLimiter(per_user_per_minute=10, per_chat_per_minute=2, clock=lambda: 0.0)
+    lim.acquire("a", "g")
+    lim.acquire("b", "g")
+    with pytest.raises(RateLimited) as err:
+        lim.acquire("c", "g")
+    assert err.value.scope == "chat"
+    lim.acquire("c")  # private chat: no chat bucket
+
+
+def test_config_defaults_env_and_errors(tmp_path: Path) -> None:
+    cfg = config_from_dict({}, {"ZIME_TELEGRAM_TOKEN": "123:abc"})
+    assert cfg.telegram.token == "123:abc" and cfg.limits.max_prompt_chars == 300
+    assert cfg.models.generator == "minusthousand/lv-sb"
+    with pytest.raises(ConfigError, match="limits.per_user_per_minute"):
+        config_from_dict({"limits": {"per_user_per_minute": "three"}})
+    with pytest.raises(ConfigError, match="models.device"):
+        config_from_dict({"models": {"device": "tpu"}})
+    with pytest.raises(ConfigError, match="unknown key telegram.tokn"):
+        config_from_dict({"telegram": {"tokn": "x"}})
+    with pytest.raises(ConfigError, match="generation.width"):
+        config_from_dict({"generation": {"width": 500}})
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_example_config_is_valid_and_complete() -> None:
+    root = Path(__file__).resolve().parent.parent
+    cfg = load_config(root / "config.example.toml", {})
+    assert cfg == load_config(None, {}).__class__(**{**cfg.__dict__})
+    assert cfg.telegram.api_base_url.startswith("https://")
+
+
+async def test_store_migrations_are_recorded_once(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    async with Store(path) as store:
+        assert await store.schema_version() == 1
+    async with Store(path) as store:  # reopening applies nothing twice
+        assert await store.schema_version() == 1
+        async with store.db.execute("PRAGMA journal_mode") as cur:
+            row = await cur.fetchone()
+        assert row is not None and row[0] == "wal"
