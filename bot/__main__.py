@@ -1,0 +1,76 @@
+"""Composition root: `python -m bot --config FILE [--demo]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import sys
+from pathlib import Path
+
+from core.config import Config, load_config
+from core.errors import ModelError, ZimeError
+
+OFFLINE_HELP = """\
+Zīme could not load its models: {error}
+
+On first use Zīme downloads the real models (Stable Diffusion 1.5 fine-tuned on Latvian
+concepts, about 4 GB, and an OPUS-MT translator, about 1 GB) from the Hugging Face hub.
+This machine cannot reach the hub and has no cached copy. Run Zīme where there is
+internet once (or `python -m core fetch-models`), or try the whole pipeline offline now
+with `--demo`: the same code on tiny random models, so the images are noise."""
+
+
+def demo_config(cfg: Config, root: Path) -> Config:
+    """The same config on tiny random models built (once) under `root`."""
+    from core.tiny import build_tiny_models
+
+    if not (root / "sd" / "model_index.json").is_file():
+        print(f"Building tiny demo models in {root} …", file=sys.stderr)
+        build_tiny_models(root)
+    models = dataclasses.replace(
+        cfg.models, generator=str(root / "sd"), translator=str(root / "opus"), device="cpu"
+    )
+    gen = dataclasses.replace(cfg.generation, steps=min(cfg.generation.steps, 10))
+    return dataclasses.replace(cfg, models=models, generation=gen)
+
+
+async def run(cfg: Config, demo: bool) -> int:
+    from bot.console import Console, stdin_lines
+    from core.app import open_service
+
+    if cfg.telegram.token or cfg.discord.token:
+        print(
+            "zime: Telegram/Discord frontends are not built yet; running the console instead.",
+            file=sys.stderr,
+        )
+    async with open_service(cfg) as service:
+        await Console(service, demo=demo).run(await stdin_lines())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument("--config", help="config TOML (default: built-in defaults)")
+    parser.add_argument("--demo", action="store_true", help="use tiny random models (offline)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    try:
+        cfg = load_config(args.config, os.environ)
+        if args.demo:
+            cfg = demo_config(cfg, cfg.path("data/demo-models"))
+        return asyncio.run(run(cfg, args.demo))
+    except ModelError as exc:
+        print(OFFLINE_HELP.format(error=exc), file=sys.stderr)
+        return 2
+    except ZimeError as exc:
+        print(f"zime: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
