@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -21,6 +22,8 @@ concepts, about 4 GB, and an OPUS-MT translator, about 1 GB) from the Hugging Fa
 This machine cannot reach the hub and has no cached copy. Run Zīme where there is
 internet once (or `python -m core fetch-models`), or try the whole pipeline offline now
 with `--demo`: the same code on tiny random models, so the images are noise."""
+
+log = logging.getLogger("zime")
 
 
 def demo_config(cfg: Config, root: Path) -> Config:
@@ -38,16 +41,33 @@ def demo_config(cfg: Config, root: Path) -> Config:
 
 
 async def run(cfg: Config, demo: bool) -> int:
+    """Run every configured frontend over one service; SIGTERM/SIGINT stop all cleanly."""
     from bot.console import Console, stdin_lines
     from core.app import open_service
 
-    if cfg.telegram.token or cfg.discord.token:
-        print(
-            "zime: Telegram/Discord frontends are not built yet; running the console instead.",
-            file=sys.stderr,
-        )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if cfg.discord.token:
+        log.warning("the Discord frontend is not built yet; [discord] token is ignored")
     async with open_service(cfg) as service:
-        await Console(service, demo=demo).run(await stdin_lines())
+        if not cfg.telegram.token:
+            console = asyncio.create_task(Console(service, demo=demo).run(await stdin_lines()))
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({console, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            console.cancel()
+            return 0
+        from bot.telegram import TelegramFrontend
+
+        telegram = TelegramFrontend(service, cfg.telegram, demo=demo)
+        await telegram.start()
+        log.info("telegram frontend running")
+        try:
+            await stop.wait()
+        finally:
+            await telegram.stop()
     return 0
 
 
@@ -56,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="config TOML (default: built-in defaults)")
     parser.add_argument("--demo", action="store_true", help="use tiny random models (offline)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         cfg = load_config(args.config, os.environ)
         if args.demo:

@@ -141,6 +141,10 @@ class Service:
             raise NotFound(f"job {job_id}")
         return row
 
+    async def check_owner(self, job_id: int, request: Request) -> None:
+        """NotFound unless the job exists and belongs to the requester (or they are admin)."""
+        await self._job_for(job_id, request)
+
     async def again(self, job_id: int, request: Request, same_seed: bool) -> Submitted:
         """Reroll (same prompt, new seed) or redraw (same seed) an earlier job."""
         row = await self._job_for(job_id, request)
@@ -161,6 +165,21 @@ class Service:
         )
         seed = row["seed"] if same_seed else None
         return await self._submit(request, result, seed, parent_id=job_id)
+
+    async def note(self, job_id: int, **meta: Any) -> None:
+        """Remember delivery details of a job (message ids …) so a restart can finish it."""
+        await self.store.update_meta(job_id, **meta)
+
+    async def note_file_id(self, job_id: int, file_id: str) -> None:
+        await self.store.set_file_id(job_id, file_id)
+
+    async def undelivered(self, platform: str) -> list[int]:
+        return await self.store.undelivered(platform)
+
+    async def cancel_job(self, job_id: int, request: Request) -> bool:
+        """Cancel one job: its owner or an admin."""
+        await self._job_for(job_id, request)
+        return await self.worker.cancel(job_id)
 
     async def cancel(self, request: Request) -> list[int]:
         return await self.worker.cancel_user(request.user_key)

@@ -278,6 +278,15 @@ class Store:
             rows = await cur.fetchall()
         return [_job_from_row(r) for r in rows]
 
+    async def undelivered(self, platform: str, max_age_s: float = 86400.0) -> list[int]:
+        """Finished jobs whose result the frontend has not confirmed delivering."""
+        async with self.db.execute(
+            "SELECT id FROM jobs WHERE platform = ? AND status IN ('done', 'failed')"
+            " AND json_extract(meta, '$.delivered') IS NULL AND created_at >= ? ORDER BY id",
+            (platform, time.time() - max_age_s),
+        ) as cur:
+            return [int(r[0]) for r in await cur.fetchall()]
+
     async def history(self, platform: str, user_id: str, limit: int = 10) -> list[HistoryItem]:
         async with self.db.execute(
             "SELECT id, request_text, prompt, seed, status, created_at, image_path FROM jobs"

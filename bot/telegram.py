@@ -1,0 +1,464 @@
+"""Telegram frontend (python-telegram-bot v22): Telegram updates → core.Request,
+Service results → photos, status edits and buttons. No rules or SQL here.
+
+Delivery goes through the worker's job listener, with the message ids kept in the job's
+meta in the database, so a job finished after a restart (or a delivery that failed on a
+network error) still reaches the chat it came from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputMediaPhoto,
+    InputTextMessageContent,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChosenInlineResultHandler,
+    CommandHandler,
+    ContextTypes,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.texts import caption, error_text, help_text, pick, progress_text, queued_text
+from core.config import TelegramConfig
+from core.errors import EmptyPrompt, NotFound, ZimeError
+from core.models import Request
+from core.service import Service, Submitted
+from core.worker import DONE, JobHandle
+
+log = logging.getLogger("zime.telegram")
+T = TypeVar("T")
+Ctx = ContextTypes.DEFAULT_TYPE
+
+CAPTION_LIMIT = 1024
+COMMANDS = [
+    ("zime", "Uzzīmēt attēlu: /zime Vanšu tilts saulrietā"),
+    ("vesture", "Mani pēdējie zīmējumi"),
+    ("atcelt", "Atcelt manus zīmējumus rindā"),
+    ("palidziba", "Ko es protu"),
+]
+_COMMAND = re.compile(r"^/\w+(?:@\w+)?\s*", re.S)
+
+
+def user_language(code: str | None) -> str:
+    return "lv" if (code or "lv").lower().startswith("lv") else "en"
+
+
+def render_caption(
+    prompt: str, names: tuple[str, ...], seed: int, lang: str, demo: bool = False
+) -> str:
+    """HTML caption ≤ 1024 characters with the user-derived text escaped."""
+    text = caption(prompt, names, seed, lang, demo)
+    escaped = html.escape(text)
+    if len(escaped) > CAPTION_LIMIT:
+        room = len(prompt) - (len(escaped) - CAPTION_LIMIT) - 1
+        text = caption(prompt[: max(0, room)] + "…", names, seed, lang, demo)
+        escaped = html.escape(text)
+    return escaped[:CAPTION_LIMIT]
+
+
+def buttons(job_id: int, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[
+            InlineKeyboardButton(pick(lang, "🔁 Vēlreiz", "🔁 Again"), callback_data=f"again:{job_id}"),
+            InlineKeyboardButton(pick(lang, "📄 Oriģināls", "📄 Original"), callback_data=f"orig:{job_id}"),
+        ]]
+    )  # fmt: skip
+
+
+async def with_retry(call: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+    """Retry Telegram calls on flood limits (retry_after) and network errors with backoff."""
+    delay = 0.5
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else wait)
+        except (NetworkError, TimedOut):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
+    return await call()
+
+
+class TelegramFrontend:
+    def __init__(self, service: Service, config: TelegramConfig, demo: bool = False) -> None:
+        self.service = service
+        self.config = config
+        self.demo = demo
+        self.admins = set(config.admins)
+        self.app: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(config.token)
+            .base_url(config.api_base_url)
+            .concurrent_updates(True)
+            .build()
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._register()
+        service.worker.listeners.append(self._on_job_finished)
+
+    # lifecycle
+    async def start(self) -> None:
+        await with_retry(self.app.initialize)
+        with contextlib.suppress(ZimeError, NetworkError, BadRequest):
+            await with_retry(
+                lambda: self.app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+            )
+        await self.app.start()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            allowed_updates=Update.ALL_TYPES, error_callback=self._polling_error
+        )
+        for job_id in await self.service.undelivered("telegram"):
+            self._spawn(self._deliver(job_id))
+
+    async def stop(self) -> None:
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    def _polling_error(self, exc: Exception) -> None:
+        log.warning("telegram polling error: %s", type(exc).__name__)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _register(self) -> None:
+        add = self.app.add_handler
+        add(CommandHandler("zime", self.cmd_zime))
+        add(CommandHandler(["start", "help", "palidziba"], self.cmd_help))
+        add(CommandHandler("vesture", self.cmd_history))
+        add(CommandHandler("atcelt", self.cmd_cancel))
+        add(CommandHandler(["reload", "stats", "ban", "unban", "rinda"], self.cmd_admin))
+        add(
+            MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, self.on_text)
+        )
+        add(CallbackQueryHandler(self.on_button))
+        add(InlineQueryHandler(self.on_inline_query))
+        add(ChosenInlineResultHandler(self.on_inline_chosen))
+        self.app.add_error_handler(self.on_error)
+
+    # requests
+    def request(self, update: Update, text: str = "", **meta: Any) -> Request:
+        user, chat = update.effective_user, update.effective_chat
+        assert user is not None
+        return Request(
+            platform="telegram",
+            user_id=str(user.id),
+            chat_id=str(chat.id if chat else user.id),
+            text=text,
+            language=user_language(user.language_code),
+            is_group=bool(chat and chat.type != ChatType.PRIVATE),
+            is_admin=user.id in self.admins,
+            bot_username=self.app.bot.username,
+            meta=meta,
+        )
+
+    async def reply(self, message: Message, text: str, **kw: Any) -> Message:
+        return await with_retry(lambda: message.reply_text(text, do_quote=True, **kw))
+
+    async def on_error(self, update: object, context: Ctx) -> None:
+        log.error("handler error: %s", type(context.error).__name__, exc_info=context.error)
+
+    # commands
+    async def cmd_zime(self, update: Update, context: Ctx) -> None:
+        message = update.effective_message
+        assert message is not None and message.text is not None
+        await self.draw(update, message, _COMMAND.sub("", message.text, count=1))
+
+    async def on_text(self, update: Update, context: Ctx) -> None:
+        message = update.effective_message
+        assert message is not None and message.text is not None
+        await self.draw(update, message, message.text)
+
+    async def draw(self, update: Update, message: Message, text: str) -> None:
+        req = self.request(update, text)
+        if not text.strip():  # usage hint without touching the service
+            await self.reply(message, error_text(EmptyPrompt(), req.language))
+            return
+        await self.submit(update, message, req.language,
+                          lambda meta: self.service.handle(self.request(update, text, **meta)))  # fmt: skip
+
+    async def submit(
+        self, update: Update, message: Message, lang: str,
+        start: Callable[[dict[str, Any]], Awaitable[Submitted]],
+    ) -> None:  # fmt: skip
+        """Post the status message first, so its id is stored with the job from the start."""
+        status = await self.reply(message, "⏳")
+        meta = {"chat_id": message.chat_id, "reply_to": message.message_id,
+                "status_message_id": status.message_id}  # fmt: skip
+        try:
+            sub = await start(meta)
+        except ZimeError as exc:
+            message_text = error_text(exc, lang)
+            with contextlib.suppress(BadRequest, NetworkError):
+                await with_retry(lambda: status.edit_text(message_text))
+            return
+        self._spawn(self._edit_status(sub.handle, lang, status.chat_id, status.message_id, None))
+
+    def status_text(self, h: JobHandle, lang: str) -> str:
+        return queued_text(h.position, lang) or progress_text(h.progress, lang)
+
+    async def _edit_status(
+        self, h: JobHandle, lang: str, chat_id: int | None, message_id: int | None,
+        inline_id: str | None,
+    ) -> None:  # fmt: skip
+        """Edit the status message in place, at most once per `edit_interval_s`."""
+        last = self.status_text(h, lang)
+        while not h.finished:
+            await h.wait_changed(self.config.edit_interval_s)
+            text = self.status_text(h, lang)
+            if h.finished or text == last:
+                continue
+            last = text
+            with contextlib.suppress(BadRequest, NetworkError):
+                await with_retry(partial(self.app.bot.edit_message_text, text, chat_id=chat_id,
+                                         message_id=message_id, inline_message_id=inline_id))  # fmt: skip
+            await asyncio.sleep(self.config.edit_interval_s)
+
+    async def cmd_help(self, update: Update, context: Ctx) -> None:
+        assert update.effective_message is not None
+        req = self.request(update)
+        concepts = [(c.name_lv, c.name_en) for c in self.service.builder.registry]
+        await self.reply(update.effective_message, help_text(concepts, req.language))
+
+    async def cmd_history(self, update: Update, context: Ctx) -> None:
+        assert update.effective_message is not None
+        req = self.request(update)
+        items = await self.service.history(req, 10)
+        if not items:
+            await self.reply(
+                update.effective_message, pick(req.language, "Vēsture ir tukša.", "No history yet.")
+            )
+            return
+        lines, rows = [], []
+        for item in items:
+            short = item.text if len(item.text) <= 60 else item.text[:59] + "…"
+            lines.append(f"#{item.job_id} · seed {item.seed} · {html.escape(short)}")
+            rows.append(
+                [InlineKeyboardButton(f"🔁 #{item.job_id}", callback_data=f"redo:{item.job_id}")]
+            )
+        await self.reply(update.effective_message, "\n".join(lines), parse_mode=ParseMode.HTML,
+                         reply_markup=InlineKeyboardMarkup(rows))  # fmt: skip
+
+    async def cmd_cancel(self, update: Update, context: Ctx) -> None:
+        assert update.effective_message is not None
+        req = self.request(update)
+        ids = await self.service.cancel(req)
+        await self.reply(update.effective_message,
+                         pick(req.language, f"Atcelti: {len(ids)}.", f"Cancelled: {len(ids)}."))  # fmt: skip
+
+    async def cmd_admin(self, update: Update, context: Ctx) -> None:
+        message = update.effective_message
+        assert message is not None and message.text is not None
+        req = self.request(update)
+        command = message.text.split()[0].split("@")[0].lstrip("/")
+        args = context.args or []
+        try:
+            if command == "reload":
+                await self.reply(
+                    message, pick(req.language, "Ielādēju modeli…", "Loading the model…")
+                )
+                model = await self.service.reload(req, args[0] if args else None)
+                text = pick(req.language, f"Modelis ielādēts: {model}", f"Model loaded: {model}")
+            elif command == "stats":
+                s = await self.service.stats(req)
+                text = (f"Rindā: {s['queued']}\nPa statusiem: {s['by_status']}\n"
+                        f"Dienā: {s['jobs_per_day']}\nMediānā gaida: {s['median_wait_s']} s, "
+                        f"zīmē: {s['median_draw_s']} s\nKļūdas: {s['failures']}\n"
+                        f"Modelis: {s['model']}")  # fmt: skip
+            elif command in ("ban", "unban"):
+                if not args:
+                    text = f"/{command} <lietotāja id>"
+                else:
+                    await self.service.set_banned(req, "telegram", args[0], command == "ban")
+                    text = pick(req.language, "Gatavs.", "Done.")
+            else:
+                rows = self.service.queue(req)
+                text = "\n".join(f"{i}. #{j} {u}: {p[:60]}" for i, (j, u, p) in enumerate(rows, 1))
+                text = text or pick(req.language, "Rinda ir tukša.", "The queue is empty.")
+        except ZimeError as exc:
+            text = error_text(exc, req.language)
+        await self.reply(message, text)
+
+    # buttons
+    async def on_button(self, update: Update, context: Ctx) -> None:
+        query = update.callback_query
+        assert query is not None and query.data is not None
+        action, _, raw_id = query.data.partition(":")
+        req = self.request(update)
+        message = query.message if isinstance(query.message, Message) else None
+        try:
+            job_id = int(raw_id)
+            if action in ("again", "redo") and message is not None:
+                await self.service.check_owner(job_id, req)  # alert instead of a chat message
+                await query.answer()
+                same = action == "redo"
+                await self.submit(update, message, req.language, lambda meta: self.service.again(
+                    job_id, self.request(update, **meta), same_seed=same))  # fmt: skip
+            elif action == "orig":
+                row = await self.service.job(job_id)
+                data = await asyncio.to_thread(_read, row["image_path"] if row else None)
+                if data is None:
+                    raise NotFound(f"job {job_id}")
+                await query.answer()
+                if message is not None:
+                    await with_retry(lambda: message.reply_document(
+                        data, filename=f"zime-{job_id}.png", do_quote=True))  # fmt: skip
+            else:
+                await query.answer()
+        except ZimeError as exc:
+            await query.answer(error_text(exc, req.language), show_alert=True)
+        except ValueError:
+            await query.answer()
+
+    # inline mode
+    async def on_inline_query(self, update: Update, context: Ctx) -> None:
+        query = update.inline_query
+        assert query is not None
+        lang = user_language(query.from_user.language_code)
+        if not query.query.strip():
+            await query.answer([], cache_time=0, is_personal=True)
+            return
+        try:
+            parsed = self.service.builder.parse(query.query)
+            title = pick(lang, f"Uzzīmēt: {parsed.normalized}", f"Draw: {parsed.normalized}")
+            body = pick(lang, f"🎨 Zīmēju: {parsed.normalized}", f"🎨 Drawing: {parsed.normalized}")
+        except ZimeError as exc:
+            title = body = error_text(exc, lang)
+        wait = InlineKeyboardMarkup([[InlineKeyboardButton("⏳", callback_data="wait:0")]])
+        result = InlineQueryResultArticle(
+            id="draw", title=title[:256], input_message_content=InputTextMessageContent(body[:4096]),
+            reply_markup=wait, description=pick(lang, "Attēls parādīsies šeit", "The picture appears here"),
+        )  # fmt: skip
+        await query.answer([result], cache_time=0, is_personal=True)
+
+    async def on_inline_chosen(self, update: Update, context: Ctx) -> None:
+        chosen = update.chosen_inline_result
+        assert chosen is not None
+        inline_id = chosen.inline_message_id
+        req = self.request(update, chosen.query, inline_message_id=inline_id,
+                           chat_id=chosen.from_user.id)  # fmt: skip
+        try:
+            sub = await self.service.handle(req)
+        except ZimeError as exc:
+            if inline_id:
+                with contextlib.suppress(BadRequest, NetworkError):
+                    await self.app.bot.edit_message_text(error_text(exc, req.language),
+                                                         inline_message_id=inline_id)  # fmt: skip
+            return
+        self._spawn(self._edit_status(sub.handle, req.language, None, None, inline_id))
+
+    # delivery
+    async def _on_job_finished(self, h: JobHandle) -> None:
+        if h.job.user_key.startswith("telegram:"):
+            self._spawn(self._deliver(h.id))
+
+    async def _deliver(self, job_id: int) -> None:
+        row = await self.service.job(job_id)
+        if row is None or row["meta"].get("delivered"):
+            return
+        meta = row["meta"]
+        lang = meta.get("language", "lv")
+        try:
+            if row["status"] == DONE:
+                await self._send_image(row, meta, lang)
+            else:
+                text = error_text(_job_error(row), lang)
+                if meta.get("inline_message_id"):
+                    await with_retry(lambda: self.app.bot.edit_message_text(
+                        text, inline_message_id=meta["inline_message_id"]))  # fmt: skip
+                elif meta.get("chat_id") is not None:
+                    await self._send_or_edit_status(meta, text)
+        except (NetworkError, TimedOut) as exc:
+            log.warning("delivery of job %s failed (%s); retried at next start", job_id, exc)
+            return
+        except (BadRequest, Forbidden) as exc:  # the chat is gone: nothing more to do
+            log.warning("job %s cannot be delivered: %s", job_id, exc)
+        await self.service.note(job_id, delivered=True)
+
+    async def _send_or_edit_status(self, meta: dict[str, Any], text: str) -> None:
+        chat_id, status_id = meta["chat_id"], meta.get("status_message_id")
+        if status_id:
+            with contextlib.suppress(BadRequest):
+                await with_retry(lambda: self.app.bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=status_id))  # fmt: skip
+                return
+        await with_retry(lambda: self.app.bot.send_message(
+            chat_id, text, reply_to_message_id=meta.get("reply_to"),
+            allow_sending_without_reply=True))  # fmt: skip
+
+    async def _send_image(self, row: dict[str, Any], meta: dict[str, Any], lang: str) -> None:
+        job_id = row["id"]
+        names = self.service.concept_names(row["concepts"])
+        text = render_caption(row["prompt"], names, row["seed"], lang, self.demo)
+        data = await asyncio.to_thread(_read, row["image_path"])
+        if data is None:
+            raise BadRequest(f"image of job {job_id} is missing")
+        spoiler = bool(meta.get("is_group")) and self.config.spoiler_in_groups
+        bot = self.app.bot
+        if meta.get("inline_message_id"):
+            # Inline messages cannot receive uploads: upload to the user's private chat first,
+            # then put that file into the inline message by file id.
+            sent = await with_retry(lambda: bot.send_photo(
+                meta["chat_id"], data, caption=text, parse_mode=ParseMode.HTML))  # fmt: skip
+            file_id = sent.photo[-1].file_id
+            await with_retry(lambda: bot.edit_message_media(
+                InputMediaPhoto(file_id, caption=text, parse_mode=ParseMode.HTML),
+                inline_message_id=meta["inline_message_id"], reply_markup=buttons(job_id, lang)))  # fmt: skip
+        else:
+            sent = await with_retry(lambda: bot.send_photo(
+                meta["chat_id"], data, caption=text, parse_mode=ParseMode.HTML,
+                reply_to_message_id=meta.get("reply_to"), allow_sending_without_reply=True,
+                reply_markup=buttons(job_id, lang), has_spoiler=spoiler))  # fmt: skip
+            file_id = sent.photo[-1].file_id
+            if meta.get("status_message_id"):
+                with contextlib.suppress(BadRequest, NetworkError):
+                    await bot.delete_message(meta["chat_id"], meta["status_message_id"])
+        await self.service.note_file_id(job_id, file_id)
+
+
+def _read(path: str | None) -> bytes | None:
+    if not path or not Path(path).is_file():
+        return None
+    return Path(path).read_bytes()
+
+
+def _job_error(row: dict[str, Any]) -> ZimeError:
+    from core.errors import JobCancelled, JobFailed
+
+    if row["status"] == "cancelled":
+        return JobCancelled()
+    return JobFailed(row.get("error") or "")

@@ -1,0 +1,211 @@
+"""A small stand-in for the Telegram Bot API on 127.0.0.1, for end-to-end tests.
+
+It answers the methods the bot uses with realistic objects, serves injected updates through
+long-polling `getUpdates`, and records every call so tests can assert what the bot sent.
+The bot under test may run in the test's process or as a subprocess (`python -m bot`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = {
+    "id": 999,
+    "is_bot": True,
+    "first_name": "Zīme",
+    "username": "zime_test_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": True,
+}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+class TelegramStub:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.updates: list[dict[str, Any]] = []
+        self._new_update = asyncio.Event()
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._file_ids = itertools.count(1)
+        self.fail_next: dict[str, int] = {}  # method -> how many calls answer 502
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self.changed = asyncio.Event()
+
+    # server
+    async def start(self, port: int = 0) -> str:
+        app = web.Application(client_max_size=50 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", port)
+        await site.start()
+        server: Any = site._server
+        self.port = server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    # test helpers
+    def inject(self, update: dict[str, Any]) -> dict[str, Any]:
+        update = {"update_id": next(self._update_ids), **update}
+        self.updates.append(update)
+        self._new_update.set()
+        return update
+
+    def send_text(
+        self,
+        text: str,
+        user_id: int = 1,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        language: str = "lv",
+    ) -> int:
+        """Inject a user's message; returns its message_id."""
+        message_id = next(self._message_ids)
+        entities = []
+        if text.startswith("/"):
+            entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        chat = {"id": chat_id if chat_id is not None else user_id, "type": chat_type}
+        if chat_type != "private":
+            chat["title"] = "Grupa"
+        self.inject(
+            {
+                "message": {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": chat,
+                    "from": self.user(user_id, language),
+                    "text": text,
+                    "entities": entities,
+                }
+            }
+        )
+        return message_id
+
+    def press(self, data: str, message: dict[str, Any], user_id: int = 1) -> None:
+        self.inject(
+            {
+                "callback_query": {
+                    "id": str(next(self._message_ids)),
+                    "from": self.user(user_id),
+                    "chat_instance": "ci",
+                    "data": data,
+                    "message": message,
+                }
+            }
+        )
+
+    @staticmethod
+    def user(user_id: int, language: str = "lv") -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": f"U{user_id}",
+                "language_code": language}  # fmt: skip
+
+    def sent(self, method: str, **match: Any) -> list[Call]:
+        return [
+            c for c in self.calls
+            if c.method == method and all(c.params.get(k) == v for k, v in match.items())
+        ]  # fmt: skip
+
+    async def wait_for(
+        self, method: str, count: int = 1, timeout: float = 30, **match: Any
+    ) -> list[Call]:
+        deadline = time.monotonic() + timeout
+        while len(self.sent(method, **match)) < count:
+            if time.monotonic() > deadline:
+                seen = [(c.method, c.params) for c in self.calls[-10:]]
+                raise AssertionError(f"no {count}x {method} {match} in {timeout}s; last: {seen}")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), 0.2)
+        return self.sent(method, **match)
+
+    # protocol
+    def _message(self, chat_id: Any, **extra: Any) -> dict[str, Any]:
+        return {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": int(chat_id), "type": "private" if int(chat_id) > 0 else "group"},
+            "from": BOT_USER,
+            **extra,
+        }
+
+    def _photo(self) -> list[dict[str, Any]]:
+        n = next(self._file_ids)
+        return [{"file_id": f"photo-{n}", "file_unique_id": f"u{n}", "width": 64, "height": 64}]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = {}
+        files: dict[str, bytes] = {}
+        if request.content_type == "application/json":
+            params = await request.json()
+        elif request.can_read_body:
+            form = await request.post()
+            for key, value in form.items():
+                if hasattr(value, "file"):
+                    files[key] = value.file.read()
+                    continue
+                try:
+                    params[key] = json.loads(str(value))
+                except ValueError:
+                    params[key] = value
+        if method == "getUpdates":
+            return await self._get_updates(params)
+        self.calls.append(Call(method, params, files))
+        self.changed.set()
+        if self.fail_next.get(method, 0) > 0:
+            self.fail_next[method] -= 1
+            return web.json_response({"ok": False, "error_code": 502, "description": "Bad Gateway"},
+                                     status=502)  # fmt: skip
+        return web.json_response({"ok": True, "result": self._result(method, params)})
+
+    def _result(self, method: str, p: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return BOT_USER
+        if method == "sendMessage":
+            return self._message(p["chat_id"], text=p.get("text", ""))
+        if method == "sendPhoto":
+            return self._message(p["chat_id"], photo=self._photo(), caption=p.get("caption"))
+        if method == "sendDocument":
+            n = next(self._file_ids)
+            return self._message(
+                p["chat_id"], document={"file_id": f"doc-{n}", "file_unique_id": f"d{n}"}
+            )
+        if method == "editMessageText":
+            if "inline_message_id" in p:
+                return True
+            return self._message(p["chat_id"], text=p.get("text", ""))
+        return True
+
+    async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        deadline = time.monotonic() + min(timeout, 2.0)
+        while True:
+            pending = [u for u in self.updates if u["update_id"] >= offset]
+            if pending or time.monotonic() >= deadline:
+                return web.json_response({"ok": True, "result": pending})
+            self._new_update.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._new_update.wait(), max(0.01, deadline - time.monotonic())
+                )

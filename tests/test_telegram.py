@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.telegram import CAPTION_LIMIT, TelegramFrontend, render_caption, user_language
+from core.app import open_service
+from core.config import Config, load_config
+from tests.telegram_stub import TelegramStub
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN = 42
+
+
+def write_config(tmp_path: Path, tiny: dict[str, Path], api: str, **limits: int) -> Path:
+    lim = {"per_user_per_minute": 5, "per_chat_per_minute": 50, **limits}
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(
+        f'[telegram]\ntoken = "123:TEST"\napi_base_url = "{api}"\nadmins = [{ADMIN}]\n'
+        "edit_interval_s = 0.2\n"
+        f'[models]\ngenerator = "{tiny["sd"]}"\ntranslator = "{tiny["opus"]}"\ndevice = "cpu"\n'
+        "[generation]\nsteps = 2\nwidth = 64\nheight = 64\n"
+        f'[storage]\ndatabase = "{tmp_path / "z.sqlite3"}"\nimages = "{tmp_path / "img"}"\n'
+        "[limits]\n" + "".join(f"{k} = {v}\n" for k, v in lim.items()),
+        encoding="utf-8",
+    )
+    return cfg
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[TelegramStub]:
+    s = TelegramStub()
+    await s.start()
+    yield s
+    await s.stop()
+
+
+@contextlib.asynccontextmanager
+async def running_bot(cfg: Config) -> AsyncIterator[TelegramFrontend]:
+    async with open_service(cfg) as service:
+        frontend = TelegramFrontend(service, cfg.telegram)
+        await frontend.start()
+        try:
+            yield frontend
+        finally:
+            await frontend.stop()
+
+
+def reply_to(call: Any) -> int | None:
+    rp = call.params.get("reply_parameters") or {}
+    return rp.get("message_id") if isinstance(rp, dict) else None
+
+
+async def test_private_draw_reply_caption_buttons(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    async with running_bot(cfg):
+        await stub.wait_for("setMyCommands")
+        mid = stub.send_text("/zime Rīgas balzama pudele 🍾", user_id=7)
+        [photo] = await stub.wait_for("sendPhoto", chat_id=7)
+        assert reply_to(photo) == mid
+        assert "rigabalsam bottle" in photo.params["caption"]
+        assert (
+            "Rīgas Melnais balzams" in photo.params["caption"]
+            and "Seed:" in photo.params["caption"]
+        )
+        assert photo.params["parse_mode"] == "HTML"
+        keyboard = photo.params["reply_markup"]["inline_keyboard"][0]
+        assert [b["text"] for b in keyboard] == ["🔁 Vēlreiz", "📄 Oriģināls"]
+        assert photo.files["photo"].startswith(b"\x89PNG")
+        [status] = stub.sent("sendMessage", chat_id=7)
+        assert status.params["text"] == "⏳" and reply_to(status) == mid
+        await stub.wait_for("deleteMessage", chat_id=7)
+
+        # buttons: original PNG as a document, reroll with a new seed
+        job_id = int(keyboard[1]["callback_data"].split(":")[1])
+        message = {"message_id": 5000, "date": 0, "chat": {"id": 7, "type": "private"}}
+        stub.press(f"orig:{job_id}", message, user_id=7)
+        [doc] = await stub.wait_for("sendDocument", chat_id=7)
+        assert doc.files["document"].startswith(b"\x89PNG") and reply_to(doc) == 5000
+        stub.press(f"again:{job_id}", message, user_id=7)
+        photos = await stub.wait_for("sendPhoto", 2, chat_id=7)
+        assert photos[1].params["caption"] != photos[0].params["caption"]  # new seed
+        await stub.wait_for("answerCallbackQuery", 2)
+        # someone else cannot reroll my picture
+        stub.press(f"again:{job_id}", message, user_id=8)
+        [alert] = await stub.wait_for("answerCallbackQuery", 1, show_alert=True)
+        assert "nav atrasts" in alert.params["text"]
+
+        # plain private text is a prompt too; history lists both prompts with redo buttons
+        stub.send_text("Vanšu tilts saulrietā", user_id=7)
+        await stub.wait_for("sendPhoto", 3, chat_id=7)
+        stub.send_text("/vesture", user_id=7)
+        hist = await stub.wait_for("sendMessage", 1, chat_id=7, parse_mode="HTML")
+        assert "Vanšu tilts saulrietā" in hist[0].params["text"]
+        assert "Rīgas balzama pudele" in hist[0].params["text"]
+
+
+async def test_groups_mentions_chatter_and_bad_input(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    async with running_bot(cfg):
+        group = -100
+        stub.send_text("sveiki visiem, kas jauns?", user_id=11, chat_id=group, chat_type="group")
+        stub.send_text(
+            "/zime@zime_test_bot Milda naktī", user_id=11, chat_id=group, chat_type="group"
+        )
+        [photo] = await stub.wait_for("sendPhoto", chat_id=group)
+        assert "brivpiem statue" in photo.params["caption"]
+        stub.send_text("/zime@citsbots kaķis", user_id=11, chat_id=group, chat_type="group")
+        stub.send_text("/zime", user_id=12)
+        stub.send_text("/zime " + "ļoti " * 80, user_id=13)
+        stub.send_text("/zime", user_id=14, language="en")
+        await stub.wait_for("editMessageText", chat_id=13)
+        await asyncio.sleep(0.5)
+        texts = {c.params["chat_id"]: c.params["text"] for c in stub.sent("editMessageText")}
+        assert "Uzraksti, ko uzzīmēt" in str(stub.sent("sendMessage", chat_id=12))
+        assert "Write what to draw" in str(stub.sent("sendMessage", chat_id=14))
+        assert "Pārāk garš teksts" in texts[13]
+        group_msgs = stub.sent("sendMessage", chat_id=group)
+        assert len(group_msgs) == 1  # only the status of the addressed command; chatter ignored
+        assert len(stub.sent("sendPhoto", chat_id=group)) == 1
+
+
+async def test_rate_limit_cancel_and_admin(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = load_config(write_config(tmp_path, tiny_models, api, per_user_per_minute=2), {})
+    async with running_bot(cfg):
+        for i in range(3):
+            stub.send_text(f"/zime māja {i}", user_id=21)
+        await stub.wait_for("editMessageText", chat_id=21, text="Pagaidi 30 s un mēģini vēlreiz.")
+        stub.send_text("/atcelt", user_id=21)
+        await stub.wait_for("sendMessage", chat_id=21, text="Atcelti: 0.")  # none left queued
+        stub.send_text("/stats", user_id=22)
+        await stub.wait_for("sendMessage", chat_id=22, text="Šī komanda ir tikai administratoriem.")
+        stub.send_text("/stats", user_id=ADMIN)
+        [stats] = await stub.wait_for("sendMessage", chat_id=ADMIN)
+        assert "Rindā:" in stats.params["text"] and "Modelis:" in stats.params["text"]
+        stub.send_text(f"/reload {tiny_models['sd']}", user_id=ADMIN)
+        await stub.wait_for(
+            "sendMessage", chat_id=ADMIN, text=f"Modelis ielādēts: {tiny_models['sd']}"
+        )
+        stub.send_text("/ban 23", user_id=ADMIN)
+        await stub.wait_for("sendMessage", chat_id=ADMIN, text="Gatavs.")
+        stub.send_text("/zime kaķis", user_id=23)
+        await stub.wait_for("editMessageText", chat_id=23, text="Tev nav atļauts izmantot šo botu.")
+
+
+async def test_inline_mode(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    async with running_bot(cfg):
+        stub.inject({"inline_query": {"id": "iq1", "from": stub.user(31), "query": "Vanšu tilts saulrietā",
+                                      "offset": ""}})  # fmt: skip
+        [answer] = await stub.wait_for("answerInlineQuery", inline_query_id="iq1")
+        [result] = answer.params["results"]
+        assert "Vanšu tilts saulrietā" in result["title"] and result["reply_markup"]
+        chosen = {"result_id": "draw", "from": stub.user(31), "query": "Vanšu tilts saulrietā",
+                  "inline_message_id": "IM1"}  # fmt: skip
+        stub.inject({"chosen_inline_result": chosen})
+        [media] = await stub.wait_for("editMessageMedia", inline_message_id="IM1")
+        assert "vansutilts bridge" in media.params["media"]["caption"]
+        assert media.params["media"]["media"].startswith("photo-")  # the uploaded file's id
+
+
+def test_caption_rendering_is_escaped_and_bounded() -> None:
+    text = render_caption("<b>rigabalsam</b> & " + "x" * 3000, ("Rīgas Melnais balzams",), 7, "lv")
+    assert len(text) <= CAPTION_LIMIT and "&lt;b&gt;" in text and "<b>" not in text
+    assert text.rstrip().endswith("Seed: 7")
+    assert "Drawn:" in render_caption("p", (), 1, "en")
+    assert (
+        user_language("lv") == "lv"
+        and user_language("en-US") == "en"
+        and user_language(None) == "lv"
+    )
+
+
+async def test_sigterm_and_restart_keep_history(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = write_config(tmp_path, tiny_models, api)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "--config", str(cfg), cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+
+    proc = await start()
+    stub.send_text("/zime Gaismas pils", user_id=41)
+    await stub.wait_for("sendPhoto", chat_id=41, timeout=60)
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 15) == 0
+    assert proc.stderr is not None
+    log = (await proc.stderr.read()).decode()
+    assert "123:TEST" not in log  # the token never reaches the logs
+
+    proc = await start()
+    stub.send_text("/vesture", user_id=41)
+    [hist] = await stub.wait_for("sendMessage", chat_id=41, parse_mode="HTML", timeout=60)
+    assert "Gaismas pils" in hist.params["text"]
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 15) == 0
