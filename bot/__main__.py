@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import Protocol
 
 from core.config import Config, load_config
 from core.errors import ModelError, ZimeError
@@ -24,6 +26,12 @@ internet once (or `python -m core fetch-models`), or try the whole pipeline offl
 with `--demo`: the same code on tiny random models, so the images are noise."""
 
 log = logging.getLogger("zime")
+
+
+class Frontend(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 def demo_config(cfg: Config, root: Path) -> Config:
@@ -49,25 +57,39 @@ async def run(cfg: Config, demo: bool) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if cfg.discord.token:
-        log.warning("the Discord frontend is not built yet; [discord] token is ignored")
     async with open_service(cfg) as service:
-        if not cfg.telegram.token:
+        frontends: list[Frontend] = []
+        if cfg.telegram.token:
+            from bot.telegram import TelegramFrontend
+
+            frontends.append(TelegramFrontend(service, cfg.telegram, demo=demo))
+        if cfg.discord.token:
+            from bot.discord import DiscordFrontend
+
+            frontends.append(DiscordFrontend(service, cfg.discord, demo=demo))
+        if not frontends:
             console = asyncio.create_task(Console(service, demo=demo).run(await stdin_lines()))
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({console, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
             console.cancel()
             return 0
-        from bot.telegram import TelegramFrontend
-
-        telegram = TelegramFrontend(service, cfg.telegram, demo=demo)
-        await telegram.start()
-        log.info("telegram frontend running")
+        started: list[Frontend] = []
+        for frontend in frontends:  # one platform failing to connect does not stop the others
+            try:
+                await frontend.start()
+                started.append(frontend)
+                log.info("%s running", type(frontend).__name__)
+            except Exception as exc:
+                log.error("%s failed to start: %s", type(frontend).__name__, type(exc).__name__)
+        if not started:
+            return 1
         try:
             await stop.wait()
         finally:
-            await telegram.stop()
+            for frontend in started:
+                with contextlib.suppress(Exception):
+                    await frontend.stop()
     return 0
 
 

@@ -219,3 +219,19 @@ async def test_sigterm_and_restart_keep_history(
     assert "Gaismas pils" in hist.params["text"]
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 15) == 0
+
+
+async def test_failed_delivery_is_retried_after_restart(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    stub.fail_next["sendPhoto"] = 100  # Telegram is down for photos
+    async with running_bot(cfg):
+        stub.send_text("/zime Dziesmu svētki", user_id=51)
+        await stub.wait_for("sendPhoto", 5, chat_id=51)  # retried with backoff, then given up
+        await asyncio.sleep(0.3)
+    stub.fail_next["sendPhoto"] = 0
+    async with running_bot(cfg):  # the image is on disk and in the DB: delivered now
+        photos = await stub.wait_for("sendPhoto", 6, chat_id=51)
+        assert "dziesmusvetki festival" in photos[-1].params["caption"]

@@ -1,0 +1,397 @@
+"""Discord frontend (discord.py 2.x): slash commands and buttons → core.Request, Service
+results → deferred-response edits and a file attachment in the followup.
+
+Delivery goes through the worker's job listener: a live interaction gets the image as a
+followup; when the interaction token has expired (15 minutes) or the bot restarted, the
+image is posted to the channel, mentioning the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import discord
+import yarl
+from discord import app_commands
+
+from bot.texts import caption, error_text, help_text, pick, progress_text, queued_text
+from core.config import DiscordConfig
+from core.errors import NotAdmin, NotFound, ZimeError
+from core.models import Request
+from core.service import Service, Submitted
+from core.worker import DONE, JobHandle
+
+log = logging.getLogger("zime.discord")
+
+INTERACTION_TTL_S = 14 * 60  # Discord tokens live 15 minutes; keep a margin
+EDIT_INTERVAL_S = 2.5
+COMMAND_NAMES = ("zime", "vesture", "atcelt", "palidziba", "reload", "stats", "ban", "unban")
+
+
+def configure_endpoints(config: DiscordConfig) -> None:
+    """THE one place that points discord.py at other endpoints (a REST proxy, or a local
+    stand-in in tests): discord.py has no option for its REST base or gateway URL."""
+    discord.http.Route.BASE = config.api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
+
+
+def language(interaction: discord.Interaction) -> str:
+    # Discord has no Latvian client locale: Latvian for everyone but English-locale users.
+    return "en" if str(interaction.locale).startswith("en") else "lv"
+
+
+class EnglishLocalizations(app_commands.Translator):
+    """Latvian names/descriptions are the defaults; English clients see English ones."""
+
+    ENGLISH: ClassVar[dict[str, str]] = {
+        "Uzzīmēt attēlu pēc latviska apraksta": "Draw a picture from a Latvian description",
+        "Ko uzzīmēt, piemēram: Vanšu tilts saulrietā": "What to draw, e.g. Vanšu tilts saulrietā",
+        "Mani pēdējie zīmējumi": "My latest pictures",
+        "Atcelt manus zīmējumus rindā": "Cancel my queued pictures",
+        "Ko es protu": "What I can do",
+        "Pārlādēt modeli (administratoriem)": "Reload the model (admins)",
+        "Statistika (administratoriem)": "Statistics (admins)",
+        "Bloķēt lietotāju (administratoriem)": "Ban a user (admins)",
+        "Atbloķēt lietotāju (administratoriem)": "Unban a user (admins)",
+    }
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        if str(locale).startswith("en"):
+            return self.ENGLISH.get(string.message)
+        return None
+
+
+class AgainButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"zime:again:(?P<id>\d+)"
+):
+    def __init__(self, job_id: int, label: str = "🔁 Vēlreiz") -> None:
+        super().__init__(discord.ui.Button(label=label, custom_id=f"zime:again:{job_id}",
+                                           style=discord.ButtonStyle.secondary))  # fmt: skip
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: Any, match: Any
+    ) -> AgainButton:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await frontend_of(interaction).on_again(interaction, self.job_id)
+
+
+class DetailsButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"zime:info:(?P<id>\d+)"
+):
+    def __init__(self, job_id: int, label: str = "🔍 Detaļas") -> None:
+        super().__init__(discord.ui.Button(label=label, custom_id=f"zime:info:{job_id}",
+                                           style=discord.ButtonStyle.secondary))  # fmt: skip
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: Any, match: Any
+    ) -> DetailsButton:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await frontend_of(interaction).on_details(interaction, self.job_id)
+
+
+def result_view(job_id: int, lang: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(AgainButton(job_id, pick(lang, "🔁 Vēlreiz", "🔁 Again")))
+    view.add_item(DetailsButton(job_id, pick(lang, "🔍 Detaļas", "🔍 Details")))
+    return view
+
+
+class ZimeClient(discord.Client):
+    def __init__(self, frontend: DiscordFrontend) -> None:
+        super().__init__(intents=discord.Intents.none())
+        self.frontend = frontend
+        self.tree = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        await self.tree.set_translator(EnglishLocalizations())
+        self.frontend.register(self.tree)
+        self.add_dynamic_items(AgainButton, DetailsButton)
+        guilds = self.frontend.config.guilds
+        if guilds:
+            for gid in guilds:
+                guild = discord.Object(gid)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+
+def _log_connection_end(task: asyncio.Task[None]) -> None:
+    """A dead gateway connection must be visible: the other frontends keep running."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("discord connection ended: %r", task.exception())
+
+
+def frontend_of(interaction: discord.Interaction) -> DiscordFrontend:
+    client = interaction.client
+    assert isinstance(client, ZimeClient)
+    return client.frontend
+
+
+class DiscordFrontend:
+    def __init__(self, service: Service, config: DiscordConfig, demo: bool = False) -> None:
+        configure_endpoints(config)
+        self.service = service
+        self.config = config
+        self.demo = demo
+        self.admins = set(config.admins)
+        self.client = ZimeClient(self)
+        self.interaction_ttl_s: float = INTERACTION_TTL_S
+        self.edit_interval_s = EDIT_INTERVAL_S
+        self._live: dict[int, discord.Interaction] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        service.worker.listeners.append(self._on_job_finished)
+
+    async def start(self) -> None:
+        await self.client.login(self.config.token)
+        self._runner = asyncio.create_task(self.client.connect(reconnect=True))
+        self._runner.add_done_callback(_log_connection_end)
+        for job_id in await self.service.undelivered("discord"):
+            self._spawn(self._deliver(job_id))
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.client.close()
+        if self._runner is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self._runner, 5)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # commands
+    def register(self, tree: app_commands.CommandTree[Any]) -> None:
+        s = app_commands.locale_str
+
+        @tree.command(name="zime", description=s("Uzzīmēt attēlu pēc latviska apraksta"))
+        @app_commands.describe(teksts=s("Ko uzzīmēt, piemēram: Vanšu tilts saulrietā"))
+        async def zime(interaction: discord.Interaction, teksts: str) -> None:
+            await self.on_zime(interaction, teksts)
+
+        @tree.command(name="vesture", description=s("Mani pēdējie zīmējumi"))
+        async def vesture(interaction: discord.Interaction) -> None:
+            await self.on_history(interaction)
+
+        @tree.command(name="atcelt", description=s("Atcelt manus zīmējumus rindā"))
+        async def atcelt(interaction: discord.Interaction) -> None:
+            req = self.request(interaction)
+            ids = await self.service.cancel(req)
+            await interaction.response.send_message(
+                pick(req.language, f"Atcelti: {len(ids)}.", f"Cancelled: {len(ids)}."),
+                ephemeral=True,
+            )
+
+        @tree.command(name="palidziba", description=s("Ko es protu"))
+        async def palidziba(interaction: discord.Interaction) -> None:
+            concepts = [(c.name_lv, c.name_en) for c in self.service.builder.registry]
+            await interaction.response.send_message(
+                help_text(concepts, language(interaction)), ephemeral=True
+            )
+
+        @tree.command(name="reload", description=s("Pārlādēt modeli (administratoriem)"))
+        async def reload(interaction: discord.Interaction, modelis: str | None = None) -> None:
+            await self.admin(interaction, "reload", modelis)
+
+        @tree.command(name="stats", description=s("Statistika (administratoriem)"))
+        async def stats(interaction: discord.Interaction) -> None:
+            await self.admin(interaction, "stats", None)
+
+        @tree.command(name="ban", description=s("Bloķēt lietotāju (administratoriem)"))
+        async def ban(interaction: discord.Interaction, lietotajs: str) -> None:
+            await self.admin(interaction, "ban", lietotajs)
+
+        @tree.command(name="unban", description=s("Atbloķēt lietotāju (administratoriem)"))
+        async def unban(interaction: discord.Interaction, lietotajs: str) -> None:
+            await self.admin(interaction, "unban", lietotajs)
+
+    def request(self, interaction: discord.Interaction, text: str = "", **meta: Any) -> Request:
+        channel = interaction.channel
+        nsfw = bool(channel is not None and getattr(channel, "is_nsfw", lambda: False)())
+        return Request(
+            platform="discord",
+            user_id=str(interaction.user.id),
+            chat_id=str(interaction.channel_id or interaction.user.id),
+            text=text,
+            language=language(interaction),
+            # the safety checker ("groups" mode) is on in guild channels unless marked NSFW
+            is_group=interaction.guild_id is not None and not nsfw,
+            is_admin=interaction.user.id in self.admins,
+            meta=meta,
+        )
+
+    async def on_zime(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.defer(thinking=True)  # well within Discord's 3 s
+        meta = {"channel_id": interaction.channel_id, "user_mention": interaction.user.mention,
+                "deferred_at": time.time()}  # fmt: skip
+        await self._submit(
+            interaction, self.service.handle(self.request(interaction, text, **meta))
+        )
+
+    async def _submit(self, interaction: discord.Interaction, start: Any) -> None:
+        lang = language(interaction)
+        try:
+            sub: Submitted = await start
+        except ZimeError as exc:
+            await interaction.edit_original_response(content=error_text(exc, lang))
+            return
+        self._live[sub.job_id] = interaction
+        self._spawn(self._edit_status(interaction, sub.handle, lang))
+
+    async def _edit_status(self, interaction: discord.Interaction, h: JobHandle, lang: str) -> None:
+        last = ""
+        while not h.finished:
+            text = queued_text(h.position, lang) or progress_text(h.progress, lang)
+            if text != last:
+                last = text
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.edit_original_response(content=text)
+                await asyncio.sleep(self.edit_interval_s)  # respect rate limits
+            await h.wait_changed(self.edit_interval_s)
+
+    async def on_history(self, interaction: discord.Interaction) -> None:
+        req = self.request(interaction)
+        items = await self.service.history(req, 10)
+        lines = [
+            f"#{i.job_id} · seed {i.seed} · {discord.utils.escape_markdown(i.text)[:80]}"
+            for i in items
+        ]
+        text = "\n".join(lines) or pick(req.language, "Vēsture ir tukša.", "No history yet.")
+        await interaction.response.send_message(text, ephemeral=True)
+
+    async def admin(self, interaction: discord.Interaction, command: str, arg: str | None) -> None:
+        req = self.request(interaction)
+        if not req.is_admin:
+            await interaction.response.send_message(
+                error_text(NotAdmin(), req.language), ephemeral=True
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            if command == "reload":
+                model = await self.service.reload(req, arg)
+                text = pick(req.language, f"Modelis ielādēts: {model}", f"Model loaded: {model}")
+            elif command == "stats":
+                st = await self.service.stats(req)
+                text = (f"Rindā: {st['queued']} · {st['by_status']} · mediāna gaida "
+                        f"{st['median_wait_s']} s, zīmē {st['median_draw_s']} s · {st['model']}")  # fmt: skip
+            else:
+                await self.service.set_banned(req, "discord", str(arg), command == "ban")
+                text = pick(req.language, "Gatavs.", "Done.")
+        except ZimeError as exc:
+            text = error_text(exc, req.language)
+        await interaction.edit_original_response(content=text)
+
+    # buttons: only the requester or an admin
+    async def _owned(self, interaction: discord.Interaction, job_id: int) -> dict[str, Any] | None:
+        req = self.request(interaction)
+        try:
+            await self.service.check_owner(job_id, req)
+        except NotFound:
+            text = pick(req.language, "Šī poga ir tikai zīmējuma autoram.",
+                        "Only the author of this picture can use this button.")  # fmt: skip
+            await interaction.response.send_message(text, ephemeral=True)
+            return None
+        return await self.service.job(job_id)
+
+    async def on_again(self, interaction: discord.Interaction, job_id: int) -> None:
+        if await self._owned(interaction, job_id) is None:
+            return
+        await interaction.response.defer(thinking=True)
+        meta = {"channel_id": interaction.channel_id, "user_mention": interaction.user.mention,
+                "deferred_at": time.time()}  # fmt: skip
+        req = self.request(interaction, "", **meta)
+        await self._submit(interaction, self.service.again(job_id, req, same_seed=False))
+
+    async def on_details(self, interaction: discord.Interaction, job_id: int) -> None:
+        row = await self._owned(interaction, job_id)
+        if row is None:
+            return
+        names = ", ".join(self.service.concept_names(row["concepts"])) or "—"
+        text = (f"**Teksts:** {discord.utils.escape_markdown(row['request_text'])}\n"
+                f"**Prompt:** `{row['prompt']}`\n**Koncepti:** {names}\n**Seed:** {row['seed']} · "
+                f"**Soļi:** {row['steps']} · **Modelis:** {row['model']}")  # fmt: skip
+        await interaction.response.send_message(text[:2000], ephemeral=True)
+
+    # delivery
+    async def _on_job_finished(self, h: JobHandle) -> None:
+        if h.job.user_key.startswith("discord:"):
+            self._spawn(self._deliver(h.id))
+
+    async def _deliver(self, job_id: int) -> None:
+        row = await self.service.job(job_id)
+        if row is None or row["meta"].get("delivered"):
+            return
+        meta = row["meta"]
+        lang = meta.get("language", "lv")
+        interaction = self._live.pop(job_id, None)
+        fresh = time.time() - float(meta.get("deferred_at", 0)) < self.interaction_ttl_s
+        try:
+            if row["status"] != DONE:
+                text = error_text(
+                    NotFound() if row["status"] == "cancelled" else ZimeError(row["error"] or ""),
+                    lang,
+                )
+                text = (
+                    pick(lang, "Atcelts.", "Cancelled.") if row["status"] == "cancelled" else text
+                )
+                if interaction is not None and fresh:
+                    await interaction.edit_original_response(content=text)
+                else:
+                    await self._channel_send(meta, text)
+            else:
+                await self._send_image(row, meta, lang, interaction if fresh else None)
+        except discord.HTTPException as exc:
+            log.warning("discord delivery of job %s failed: %s", job_id, exc.status)
+            if exc.status >= 500:
+                return  # retried at the next start
+        await self.service.note(job_id, delivered=True)
+
+    async def _channel_send(self, meta: dict[str, Any], text: str, **kw: Any) -> discord.Message:
+        channel = self.client.get_partial_messageable(int(meta["channel_id"]))
+        return await channel.send(f"{meta.get('user_mention', '')} {text}".strip(), **kw)
+
+    async def _send_image(
+        self,
+        row: dict[str, Any],
+        meta: dict[str, Any],
+        lang: str,
+        interaction: discord.Interaction | None,
+    ) -> None:
+        names = self.service.concept_names(row["concepts"])
+        text = caption(f"`{row['prompt']}`", names, row["seed"], lang, self.demo)
+        path = Path(row["image_path"])
+        file = discord.File(path, filename=f"zime-{row['id']}.png")
+        view = result_view(row["id"], lang)
+        msg: discord.Message
+        if interaction is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(content="✅")
+            msg = await interaction.followup.send(
+                content=text[:2000], file=file, view=view, wait=True
+            )
+        else:  # token expired or bot restarted: post to the channel and mention the user
+            msg = await self._channel_send(meta, text[:1900], file=file, view=view)
+        if msg.attachments:
+            await self.service.note_file_id(row["id"], msg.attachments[0].url)

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.discord import DiscordFrontend
+from core.app import open_service
+from core.config import load_config
+from tests.discord_stub import DiscordStub
+
+ADMIN = 42
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[DiscordStub]:
+    s = DiscordStub()
+    await s.start()
+    yield s
+    await s.stop()
+
+
+def write_config(tmp_path: Path, tiny: dict[str, Path], stub: DiscordStub, steps: int = 2) -> Path:
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(
+        f'[discord]\ntoken = "DISCORD.TEST.TOKEN"\napi_base_url = "{stub.api}"\n'
+        f'gateway_url = "{stub.gateway}"\nadmins = [{ADMIN}]\n'
+        f'[models]\ngenerator = "{tiny["sd"]}"\ntranslator = "{tiny["opus"]}"\ndevice = "cpu"\n'
+        f"[generation]\nsteps = {steps}\nwidth = 64\nheight = 64\n"
+        f'[storage]\ndatabase = "{tmp_path / "z.sqlite3"}"\nimages = "{tmp_path / "img"}"\n'
+        "[limits]\nper_user_per_minute = 20\n",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+@contextlib.asynccontextmanager
+async def running(cfg_path: Path, stub: DiscordStub) -> AsyncIterator[DiscordFrontend]:
+    cfg = load_config(cfg_path, {})
+    async with open_service(cfg) as service:
+        frontend = DiscordFrontend(service, cfg.discord)
+        frontend.edit_interval_s = 0.1
+        await frontend.start()
+        await asyncio.wait_for(stub.ready.wait(), 20)
+        await asyncio.wait_for(frontend.client.wait_until_ready(), 20)
+        try:
+            yield frontend
+        finally:
+            await frontend.stop()
+
+
+async def test_slash_command_defer_progress_and_file(
+    stub: DiscordStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    async with running(write_config(tmp_path, tiny_models, stub), stub):
+        [sync] = stub.sent("PUT", "/commands")
+        names = {c["name"] for c in sync.body["__list__"]}
+        assert names == {
+            "zime",
+            "vesture",
+            "atcelt",
+            "palidziba",
+            "reload",
+            "stats",
+            "ban",
+            "unban",
+        }
+        zime = next(c for c in sync.body["__list__"] if c["name"] == "zime")
+        assert zime["options"][0]["name"] == "teksts" and zime["options"][0]["type"] == 3
+        assert zime["description_localizations"]["en-US"].startswith("Draw a picture")
+
+        token = await stub.slash("zime", {"teksts": "Rīgas balzama pudele"}, user_id=7)
+        [callback] = await stub.wait_for("POST", f"/{token}/callback")
+        assert callback.body["type"] == 5  # deferred
+        assert callback.at - stub.interactions[token] < 3.0
+        [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
+        assert "rigabalsam bottle" in followup.body["content"]
+        assert "Rīgas Melnais balzams" in followup.body["content"]
+        assert any(v.startswith(b"\x89PNG") for v in followup.files.values())
+        buttons = followup.body["components"][0]["components"]
+        assert buttons[0]["custom_id"].startswith("zime:again:")
+        edits = [c.body.get("content") for c in stub.sent("PATCH", f"/{token}/messages/@original")]
+        assert any(e and ("Zīmēju" in e or "Rindā" in e) for e in edits)
+
+        # buttons: only the requester
+        custom = buttons[1]["custom_id"]
+        other = await stub.click(custom, user_id=8)
+        [refusal] = await stub.wait_for("POST", f"/{other}/callback")
+        assert refusal.body["data"]["flags"] == 64  # ephemeral
+        assert "Only the author" in refusal.body["data"]["content"]  # en-US clicker
+        mine = await stub.click(custom, user_id=7)
+        [details] = await stub.wait_for("POST", f"/{mine}/callback")
+        assert "rigabalsam" in details.body["data"]["content"]
+        again = await stub.click(buttons[0]["custom_id"], user_id=7)
+        await stub.wait_for("POST", f"/webhooks/4242/{again}")
+
+
+async def test_errors_history_admin_and_dm(
+    stub: DiscordStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    async with running(write_config(tmp_path, tiny_models, stub), stub):
+        token = await stub.slash("zime", {"teksts": "x" * 400}, user_id=9, locale="en-US")
+        await stub.wait_for("PATCH", f"/{token}/messages/@original", content="Too long")
+        token = await stub.slash(
+            "zime", {"teksts": "Vanšu tilts"}, user_id=9, guild_id=None, channel_id=901
+        )
+        await stub.wait_for("POST", f"/webhooks/4242/{token}")
+        token = await stub.slash("vesture", user_id=9)
+        [hist] = await stub.wait_for("POST", f"/{token}/callback")
+        assert "Vanšu tilts" in hist.body["data"]["content"]
+        token = await stub.slash("stats", user_id=9)
+        [no] = await stub.wait_for("POST", f"/{token}/callback")
+        assert "administratoriem" in no.body["data"]["content"]
+        token = await stub.slash("stats", user_id=ADMIN)
+        await stub.wait_for("PATCH", f"/{token}/messages/@original", content="Rindā")
+        token = await stub.slash("palidziba", user_id=9)
+        [helpmsg] = await stub.wait_for("POST", f"/{token}/callback")
+        assert "Brīvības piemineklis" in helpmsg.body["data"]["content"]
+
+
+async def test_expired_interaction_posts_to_channel(
+    stub: DiscordStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    async with running(write_config(tmp_path, tiny_models, stub), stub) as frontend:
+        frontend.interaction_ttl_s = 0  # every token counts as expired
+        token = await stub.slash("zime", {"teksts": "Gaismas pils"}, user_id=12, channel_id=555)
+        [post] = await stub.wait_for("POST", "/channels/555/messages")
+        assert (
+            post.body["content"].startswith("<@12>") and "nacbib building" in post.body["content"]
+        )
+        assert not stub.sent("POST", f"/webhooks/4242/{token}")
