@@ -82,6 +82,8 @@ async def run(cfg: Config, demo: bool) -> int:
                 log.info("%s running", type(frontend).__name__)
             except Exception as exc:
                 log.error("%s failed to start: %s", type(frontend).__name__, type(exc).__name__)
+                with contextlib.suppress(Exception):
+                    await frontend.stop()  # release its half-open connections
         if not started:
             return 1
         try:
