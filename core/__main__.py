@@ -153,6 +153,41 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_fetch_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from core.fetch import fetch_models
+
+    cfg = _config(args.config)
+    for item in fetch_models(cfg, convert=args.ctranslate2):
+        note = "downloaded" if item.downloaded else "local"
+        if item.role == "translator-ct2":
+            note = "converted (int8)"
+        print(f"{item.role}\t{item.path}\t{note}", file=out)
+    if args.ctranslate2:
+        print(
+            "zime: a '<dir>-ct2' beside a local translator dir is used automatically; for a hub "
+            "id set [models] translator to the converted dir.",
+            file=err,
+        )
+    print("zime: models are on this machine; the bot can run with HF_HUB_OFFLINE=1.", file=err)
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from core.maintenance import backup, db_stats
+
+    cfg = _config(args.config)
+    database = cfg.path(cfg.storage.database)
+    try:
+        if args.db_command == "backup":
+            print(backup(database, Path(args.path)), file=out)
+        else:
+            print(json.dumps(db_stats(database), ensure_ascii=False, indent=2), file=out)
+    except FileNotFoundError as exc:
+        print(f"zime: {exc}", file=err)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int)
     g.add_argument("--steps", type=int)
     g.set_defaults(func=cmd_generate)
+
+    f = sub.add_parser("fetch-models", help="download the configured models (then run offline)")
+    f.add_argument("--config", help="config TOML file")
+    f.add_argument("--ctranslate2", action="store_true", help="also convert the translator (int8)")
+    f.set_defaults(func=cmd_fetch_models)
+
+    d = sub.add_parser("db", help="database care: backup PATH | stats")
+    d.add_argument("--config", help="config TOML file")
+    dsub = d.add_subparsers(dest="db_command", required=True)
+    b = dsub.add_parser("backup", help="online backup of the SQLite database to PATH")
+    b.add_argument("path")
+    b.add_argument("--config", help="config TOML file", default=argparse.SUPPRESS)
+    st = dsub.add_parser("stats", help="print database statistics as JSON")
+    st.add_argument("--config", help="config TOML file", default=argparse.SUPPRESS)
+    d.set_defaults(func=cmd_db)
 
     t = sub.add_parser("tiny-models", help="write tiny random models to DIR (sd, nllb, opus)")
     t.add_argument("dir")

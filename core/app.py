@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from core.concepts import ConceptRegistry
 from core.config import Config
 from core.generate import DiffusersGenerator, Generator
+from core.maintenance import prune_images
+from core.metrics import MetricsServer
 from core.prompt import PromptBuilder
 from core.ratelimit import Clock, RateLimiter, monotonic
 from core.service import Service
 from core.store import Store
 from core.translate import TranslateOptions, Translator, load_translator
 from core.worker import Worker
+
+log = logging.getLogger("zime")
 
 
 def make_translator(config: Config) -> Translator:
@@ -62,8 +67,31 @@ async def open_service(
             max_attempts=lim.max_attempts,
             job_timeout_s=g.job_timeout_s,
             scheduler_name=config.models.scheduler,
+            privacy=config.logging.privacy,
         )
-        async with worker:
-            service = Service(config, store, worker, builder, limiter)
-            await service.start()
-            yield service
+        server = None
+        if config.metrics.enabled:
+            server = MetricsServer(worker.metrics, config.metrics.host, config.metrics.port)
+            await server.start()
+        retention = asyncio.create_task(_retention_loop(config))
+        try:
+            async with worker:
+                service = Service(config, store, worker, builder, limiter)
+                await service.start()
+                yield service
+        finally:
+            retention.cancel()
+            if server is not None:
+                await server.stop()
+
+
+async def _retention_loop(config: Config) -> None:
+    """Delete images older than `storage.retention_days`, at start and then daily."""
+    days = config.storage.retention_days
+    if days <= 0:
+        return
+    while True:
+        removed = await asyncio.to_thread(prune_images, config.path(config.storage.images), days)
+        if removed:
+            log.info("retention: removed %d images older than %d days", removed, days)
+        await asyncio.sleep(86400)

@@ -70,6 +70,20 @@ class GenerationConfig:
 class StorageConfig:
     database: str = "data/zime.sqlite3"
     images: str = "data/images"
+    retention_days: int = 0  # delete images older than this many days; 0 keeps them all
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 9108
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "INFO"
+    privacy: bool = False  # never log what users wrote (only ids, timings, concept ids)
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,8 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     base_dir: str = "."
 
     def path(self, value: str) -> Path:
@@ -117,6 +133,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("models", "device"): ("auto", "cuda", "cpu"),
     ("models", "scheduler"): ("euler_a", "dpm", "ddim", "pndm"),
     ("models", "safety_checker"): ("always", "groups", "never"),
+    ("logging", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
 }
 
 
@@ -178,6 +195,8 @@ def _validate(cfg: Config) -> None:
         (lim.queue_size >= 1, "limits.queue_size", lim.queue_size),
         (lim.per_user_queued >= 1, "limits.per_user_queued", lim.per_user_queued),
         (lim.max_attempts >= 1, "limits.max_attempts", lim.max_attempts),
+        (cfg.storage.retention_days >= 0, "storage.retention_days", cfg.storage.retention_days),
+        (0 < cfg.metrics.port < 65536, "metrics.port", cfg.metrics.port),
     ]
     for ok, key, value in checks:
         if not ok:

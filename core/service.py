@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +76,10 @@ class Service:
         try:
             # 3. translate the part that is not a concept (a model call: off the loop)
             self.blocklist.check(parsed.normalized)
+            started = time.perf_counter()
             [english] = await asyncio.to_thread(self.builder.translate_many, [parsed])
+            if self.builder.needs_translation(parsed):
+                self.worker.metrics.observe_translate(time.perf_counter() - started)
             result = self.builder.assemble(parsed, english)
             # 4. moderation after translation too
             self.blocklist.check(result.english)

@@ -21,6 +21,7 @@ from typing import Any
 from core.errors import JobCancelled, JobFailed, QueueFull
 from core.generate import Generator
 from core.images import png_metadata, save_png
+from core.metrics import Metrics
 from core.models import Job, JobResult
 from core.store import Store
 
@@ -94,6 +95,8 @@ class Worker:
         max_attempts: int = 3,
         job_timeout_s: float = 300.0,
         scheduler_name: str = "",
+        metrics: Metrics | None = None,
+        privacy: bool = False,
     ) -> None:
         self.generator = generator
         self.store = store
@@ -104,6 +107,10 @@ class Worker:
         self.max_attempts = max_attempts
         self.job_timeout_s = job_timeout_s
         self.scheduler_name = scheduler_name
+        self.metrics = metrics or Metrics()
+        self.metrics.queue_length = self.queued_count
+        self.metrics.healthy = self.alive
+        self.privacy = privacy
         self.handles: dict[int, JobHandle] = {}
         self.listeners: list[Listener] = []
         self._queues: OrderedDict[str, deque[JobHandle]] = OrderedDict()
@@ -141,6 +148,9 @@ class Worker:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._task, 5.0)
         self._task = None
+
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     # queue
     def queued_count(self) -> int:
@@ -300,6 +310,7 @@ class Worker:
             await self._failed(batch, str(exc) or type(exc).__name__)
             return
         draw_s = time.monotonic() - started
+        self.metrics.observe_draw(draw_s)
         for h, (image, nsfw) in zip(batch, images, strict=True):
             if h.cancel_requested:
                 await self._finish(h, CANCELLED, error="cancelled")
@@ -333,6 +344,15 @@ class Worker:
     async def _finish(self, h: JobHandle, status: str, error: str | None = None) -> None:
         h.status = status
         h.error = error
+        self.metrics.job_finished(status)
+        r = h.result
+        log.info(
+            "job id=%s user=%s status=%s attempts=%s wait_s=%.2f draw_s=%.2f seed=%s%s%s",
+            h.id, h.job.user_key, status, h.job.attempts, r.wait_s if r else 0.0,
+            r.draw_s if r else 0.0, h.job.params.seed,
+            f" error={error!r}" if error and status == FAILED else "",
+            "" if self.privacy else f" prompt={h.job.params.prompt!r}",
+        )  # fmt: skip
         if status == CANCELLED:
             await self.store.set_status(h.id, CANCELLED, error)
         h._notify()
