@@ -128,9 +128,7 @@ def test_image_retention(tmp_path: Path) -> None:
 
 
 async def test_metrics_endpoint(tmp_path: Path) -> None:
-    cfg = config_from_dict({"storage": {"database": str(tmp_path / "m.sqlite3"), "images": str(tmp_path / "i")},
-                            "generation": {"steps": 2, "width": 64, "height": 64},
-                            "metrics": {"enabled": True, "port": 39417}})  # fmt: skip
+    cfg = make_config(tmp_path, metrics={"enabled": True, "port": 39417})
     async with open_service(cfg, generator=FakeGenerator(), translator=IdentityTranslator()) as svc:
         sub = await svc.handle(Request("test", "u1", "u1", "kaķis uz jumta"))
         await sub.handle.wait()
