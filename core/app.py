@@ -34,7 +34,7 @@ def make_generator(config: Config) -> Generator:
     m = config.models
     local = config.path(m.generator)
     source = str(local) if local.exists() else m.generator
-    return DiffusersGenerator(source, m.device, m.scheduler, m.cache_dir)
+    return DiffusersGenerator(source, m.device, m.scheduler, m.cache_dir, m.compile_unet)
 
 
 @contextlib.asynccontextmanager

@@ -49,6 +49,7 @@ class ModelsConfig:
     device: str = "auto"  # auto | cuda | cpu
     scheduler: str = "euler_a"  # euler_a | dpm | ddim | pndm
     safety_checker: str = "groups"  # always | groups | never
+    compile_unet: bool = False  # torch.compile the UNet on CUDA (slow first image, faster after)
     translate_beams: int = 2
     translate_max_tokens: int = 96
     cache_dir: str = ""

@@ -44,7 +44,12 @@ class DiffusersGenerator:
     """StableDiffusionPipeline from a hub id or local dir: fp16 + SDPA on CUDA, fp32 on CPU."""
 
     def __init__(
-        self, model: str, device: str = "auto", scheduler: str = "euler_a", cache_dir: str = ""
+        self,
+        model: str,
+        device: str = "auto",
+        scheduler: str = "euler_a",
+        cache_dir: str = "",
+        compile_unet: bool = False,
     ) -> None:
         if scheduler not in SCHEDULERS:
             raise ModelError(f"unknown scheduler {scheduler!r}; use one of {sorted(SCHEDULERS)}")
@@ -52,6 +57,7 @@ class DiffusersGenerator:
         self.device_pref = device
         self.scheduler = scheduler
         self.cache_dir = cache_dir or None
+        self.compile_unet = compile_unet
         self._pipe: Any = None
         self._safety: Any = None
         self._lock = threading.Lock()
@@ -83,6 +89,8 @@ class DiffusersGenerator:
             # diffusers uses PyTorch SDPA attention by default (AttnProcessor2_0).
             if device == "cuda":
                 pipe.unet.to(memory_format=torch.channels_last)
+                if self.compile_unet:
+                    pipe.unet = torch.compile(pipe.unet)
         except Exception as exc:
             raise ModelError(f"cannot load image model {model!r}: {exc}") from exc
         return pipe
