@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -105,6 +106,9 @@ def build(arch: Arch, tiny: dict[str, Path], out: Path) -> Path:
         (out / name).unlink(missing_ok=True)
     model.save_pretrained(out)
     return out
+
+
+CPU_THREADS = os.cpu_count() or 1  # CTranslate2 defaults to 4 threads: too many on 2 cores
 
 
 def pct(values: list[float], q: int) -> float:

@@ -159,7 +159,7 @@ class DiscordFrontend:
         self._live: dict[int, discord.Interaction] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
-        service.worker.listeners.append(self._on_job_finished)
+        service.subscribe("discord", self._on_job_finished)
 
     async def start(self) -> None:
         await self.client.login(self.config.token)
@@ -335,13 +335,12 @@ class DiscordFrontend:
         await interaction.response.send_message(text[:2000], ephemeral=True)
 
     # delivery
-    async def _on_job_finished(self, h: JobHandle) -> None:
-        if h.job.user_key.startswith("discord:"):
-            self._spawn(self._deliver(h.id))
+    async def _on_job_finished(self, job_id: int) -> None:
+        self._spawn(self._deliver(job_id))
 
     async def _deliver(self, job_id: int) -> None:
-        row = await self.service.job(job_id)
-        if row is None or row["meta"].get("delivered"):
+        row = await self.service.to_deliver(job_id)
+        if row is None:
             return
         meta = row["meta"]
         lang = meta.get("language", "lv")

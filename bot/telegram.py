@@ -121,7 +121,7 @@ class TelegramFrontend:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._register()
-        service.worker.listeners.append(self._on_job_finished)
+        service.subscribe("telegram", self._on_job_finished)
 
     # lifecycle
     async def start(self) -> None:
@@ -382,13 +382,12 @@ class TelegramFrontend:
         self._spawn(self._edit_status(sub.handle, req.language, None, None, inline_id))
 
     # delivery
-    async def _on_job_finished(self, h: JobHandle) -> None:
-        if h.job.user_key.startswith("telegram:"):
-            self._spawn(self._deliver(h.id))
+    async def _on_job_finished(self, job_id: int) -> None:
+        self._spawn(self._deliver(job_id))
 
     async def _deliver(self, job_id: int) -> None:
-        row = await self.service.job(job_id)
-        if row is None or row["meta"].get("delivered"):
+        row = await self.service.to_deliver(job_id)
+        if row is None:
             return
         meta = row["meta"]
         lang = meta.get("language", "lv")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,8 +68,7 @@ class Service:
         # 1. normalize and find concepts (pure, fast; raises InvalidPrompt)
         parsed = self.builder.parse(request.text, request.bot_username)
         # 2. bans and rate limits
-        await self.store.upsert_user(request.platform, request.user_id, request.language)
-        if await self.store.is_banned(request.platform, request.user_id):
+        if await self.store.upsert_user(request.platform, request.user_id, request.language):
             raise Banned(request.user_key)
         self.limiter.acquire(
             request.user_key, request.chat_key if request.is_group else None, request.is_admin
@@ -76,9 +76,10 @@ class Service:
         try:
             # 3. translate the part that is not a concept (a model call: off the loop)
             self.blocklist.check(parsed.normalized)
-            started = time.perf_counter()
-            [english] = await asyncio.to_thread(self.builder.translate_many, [parsed])
-            if self.builder.needs_translation(parsed):
+            english: str | None = ""
+            if self.builder.needs_translation(parsed):  # a model call: off the event loop
+                started = time.perf_counter()
+                [english] = await asyncio.to_thread(self.builder.translate_many, [parsed])
                 self.worker.metrics.observe_translate(time.perf_counter() - started)
             result = self.builder.assemble(parsed, english)
             # 4. moderation after translation too
@@ -173,6 +174,20 @@ class Service:
     async def note(self, job_id: int, **meta: Any) -> None:
         """Remember delivery details of a job (message ids …) so a restart can finish it."""
         await self.store.update_meta(job_id, **meta)
+
+    def subscribe(self, platform: str, deliver: Callable[[int], Awaitable[None]]) -> None:
+        """Call `deliver(job_id)` whenever a job of `platform` reaches a final state."""
+
+        async def listener(handle: JobHandle) -> None:
+            if handle.job.user_key.startswith(f"{platform}:"):
+                await deliver(handle.id)
+
+        self.worker.listeners.append(listener)
+
+    async def to_deliver(self, job_id: int) -> dict[str, Any] | None:
+        """The job's row if its result still has to be delivered, else None."""
+        row = await self.store.get_job(job_id)
+        return None if row is None or row["meta"].get("delivered") else row
 
     async def note_file_id(self, job_id: int, file_id: str) -> None:
         await self.store.set_file_id(job_id, file_id)

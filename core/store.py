@@ -159,13 +159,24 @@ class Store:
         return int(row[0]) if row and row[0] else 0
 
     # users
-    async def upsert_user(self, platform: str, user_id: str, language: str) -> None:
+    async def upsert_user(self, platform: str, user_id: str, language: str) -> bool:
+        """Record the user (and a changed language); returns whether they are banned.
+        One round trip and no commit in the common case of a known user: this is on every
+        request's path."""
+        async with self.db.execute(
+            "SELECT language, banned FROM users WHERE platform = ? AND user_id = ?",
+            (platform, user_id),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None and row[0] == language:
+            return bool(row[1])
         await self.db.execute(
             "INSERT INTO users (platform, user_id, language, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (platform, user_id) DO UPDATE SET language = excluded.language",
             (platform, user_id, language, time.time()),
         )
         await self.db.commit()
+        return bool(row and row[1])
 
     async def set_banned(self, platform: str, user_id: str, banned: bool) -> None:
         await self.db.execute(

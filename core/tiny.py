@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 # Latvian and English phrases the tiny tokenizers learn their pieces from.
 _CORPUS = [
@@ -39,6 +40,19 @@ _CORPUS = [
     "snow and fir trees in the mountains",
     "a blue bird flies in the sky",
 ]
+
+
+# Shapes shared by the tiny Marian and M2M100 translators: a few hundred KB each.
+_SEQ2SEQ_DIMS: dict[str, Any] = {
+    "d_model": 32,
+    "encoder_layers": 1,
+    "decoder_layers": 1,
+    "encoder_attention_heads": 2,
+    "decoder_attention_heads": 2,
+    "encoder_ffn_dim": 64,
+    "decoder_ffn_dim": 64,
+    "max_position_embeddings": 128,
+}
 
 
 def _train_spm(prefix: Path, vocab_size: int, model_type: str) -> Path:
@@ -148,14 +162,7 @@ def _build_nllb(out: Path, work: Path) -> None:
     tok.src_lang = "lvs_Latn"
     config = M2M100Config(
         vocab_size=len(tok),
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=128,
+        **_SEQ2SEQ_DIMS,
         pad_token_id=tok.pad_token_id,
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
@@ -187,14 +194,7 @@ def _build_opus(out: Path, work: Path) -> None:
     tok = MarianTokenizer(str(spm_model), str(spm_model), str(vocab_file))
     config = MarianConfig(
         vocab_size=len(vocab),
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=128,
+        **_SEQ2SEQ_DIMS,
         pad_token_id=vocab["<pad>"],
         eos_token_id=0,
         decoder_start_token_id=vocab["<pad>"],

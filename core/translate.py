@@ -11,6 +11,7 @@ service runs them in a thread.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import threading
@@ -156,6 +157,9 @@ class CT2Translator:
                 device="cuda" if use_cuda else "cpu",
                 compute_type="int8_float16" if use_cuda else "int8",
                 inter_threads=1,
+                # CTranslate2's default of 4 threads oversubscribes small CPUs (measured in
+                # benchmarks/translate.py: 493 -> 447 ms p50 on 2 cores)
+                intra_threads=0 if use_cuda else (os.cpu_count() or 1),
             )
             extra = {"src_lang": NLLB_SRC, "tgt_lang": NLLB_TGT} if self.kind == "m2m_100" else {}
             self.tokenizer = AutoTokenizer.from_pretrained(str(path), **extra)

@@ -183,7 +183,9 @@ class Worker:
         else:
             q.append(handle)
         self._wakeup.set()
-        self._notify_positions()
+        # Others' positions are re-announced when a job leaves the queue; notifying every
+        # waiting job on every submit would make a burst of N submits cost O(N²).
+        handle._notify()
 
     def order(self) -> list[JobHandle]:
         """Queued jobs in the order they will be drawn: round-robin over users."""
