@@ -11,7 +11,7 @@ import asyncio
 import sys
 from typing import TextIO
 
-from bot.texts import caption, error_text, help_text, progress_text, queued_text
+from bot.texts import caption, error_text, help_text, progress_text, queued_text, stats_text
 from core.errors import ZimeError
 from core.models import Request
 from core.service import Service, Submitted
@@ -66,7 +66,7 @@ class Console:
             sub = await svc.again(int(arg), self.request(), same_seed=cmd == "/atkartot")
             self.pending.append(asyncio.create_task(self._follow(sub)))
         elif cmd == "/stats":
-            self.say(str(await svc.stats(self.request())))
+            self.say(stats_text(await svc.stats(self.request())))
         elif cmd == "/rinda":
             rows = svc.queue(self.request())
             self.say("\n".join(f"{i}. #{j} {u}: {p}" for i, (j, u, p) in enumerate(rows, 1))

@@ -19,7 +19,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from bot.texts import caption, error_text, help_text, pick, progress_text, queued_text
+from bot.texts import caption, error_text, help_text, pick, progress_text, queued_text, stats_text
 from core.config import DiscordConfig
 from core.errors import NotAdmin, NotFound, ZimeError
 from core.models import Request
@@ -293,9 +293,7 @@ class DiscordFrontend:
                 model = await self.service.reload(req, arg)
                 text = pick(req.language, f"Modelis ielādēts: {model}", f"Model loaded: {model}")
             elif command == "stats":
-                st = await self.service.stats(req)
-                text = (f"Rindā: {st['queued']} · {st['by_status']} · mediāna gaida "
-                        f"{st['median_wait_s']} s, zīmē {st['median_draw_s']} s · {st['model']}")  # fmt: skip
+                text = stats_text(await self.service.stats(req))
             else:
                 await self.service.set_banned(req, "discord", str(arg), command == "ban")
                 text = pick(req.language, "Gatavs.", "Done.")

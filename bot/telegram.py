@@ -12,11 +12,9 @@ import asyncio
 import contextlib
 import html
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from functools import partial
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from telegram import (
     BotCommand,
@@ -29,7 +27,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -42,7 +40,17 @@ from telegram.ext import (
     filters,
 )
 
-from bot.texts import caption, error_text, help_text, pick, progress_text, queued_text
+from bot.telegram_render import (
+    COMMANDS,
+    buttons,
+    job_error,
+    read_image,
+    render_caption,
+    strip_command,
+    user_language,
+    with_retry,
+)
+from bot.texts import error_text, help_text, pick, progress_text, queued_text, stats_text
 from core.config import TelegramConfig
 from core.errors import EmptyPrompt, NotFound, ZimeError
 from core.models import Request
@@ -50,60 +58,7 @@ from core.service import Service, Submitted
 from core.worker import DONE, JobHandle
 
 log = logging.getLogger("zime.telegram")
-T = TypeVar("T")
 Ctx = ContextTypes.DEFAULT_TYPE
-
-CAPTION_LIMIT = 1024
-COMMANDS = [
-    ("zime", "Uzzīmēt attēlu: /zime Vanšu tilts saulrietā"),
-    ("vesture", "Mani pēdējie zīmējumi"),
-    ("atcelt", "Atcelt manus zīmējumus rindā"),
-    ("palidziba", "Ko es protu"),
-]
-_COMMAND = re.compile(r"^/\w+(?:@\w+)?\s*", re.S)
-
-
-def user_language(code: str | None) -> str:
-    return "lv" if (code or "lv").lower().startswith("lv") else "en"
-
-
-def render_caption(
-    prompt: str, names: tuple[str, ...], seed: int, lang: str, demo: bool = False
-) -> str:
-    """HTML caption ≤ 1024 characters with the user-derived text escaped."""
-    text = caption(prompt, names, seed, lang, demo)
-    escaped = html.escape(text)
-    if len(escaped) > CAPTION_LIMIT:
-        room = len(prompt) - (len(escaped) - CAPTION_LIMIT) - 1
-        text = caption(prompt[: max(0, room)] + "…", names, seed, lang, demo)
-        escaped = html.escape(text)
-    return escaped[:CAPTION_LIMIT]
-
-
-def buttons(job_id: int, lang: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[
-            InlineKeyboardButton(pick(lang, "🔁 Vēlreiz", "🔁 Again"), callback_data=f"again:{job_id}"),
-            InlineKeyboardButton(pick(lang, "📄 Oriģināls", "📄 Original"), callback_data=f"orig:{job_id}"),
-        ]]
-    )  # fmt: skip
-
-
-async def with_retry(call: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
-    """Retry Telegram calls on flood limits (retry_after) and network errors with backoff."""
-    delay = 0.5
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except RetryAfter as exc:
-            wait = exc.retry_after
-            await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else wait)
-        except (NetworkError, TimedOut):
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10)
-    return await call()
 
 
 class TelegramFrontend:
@@ -196,7 +151,7 @@ class TelegramFrontend:
     async def cmd_zime(self, update: Update, context: Ctx) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None
-        await self.draw(update, message, _COMMAND.sub("", message.text, count=1))
+        await self.draw(update, message, strip_command(message.text))
 
     async def on_text(self, update: Update, context: Ctx) -> None:
         message = update.effective_message
@@ -294,11 +249,7 @@ class TelegramFrontend:
                 model = await self.service.reload(req, args[0] if args else None)
                 text = pick(req.language, f"Modelis ielādēts: {model}", f"Model loaded: {model}")
             elif command == "stats":
-                s = await self.service.stats(req)
-                text = (f"Rindā: {s['queued']}\nPa statusiem: {s['by_status']}\n"
-                        f"Dienā: {s['jobs_per_day']}\nMediānā gaida: {s['median_wait_s']} s, "
-                        f"zīmē: {s['median_draw_s']} s\nKļūdas: {s['failures']}\n"
-                        f"Modelis: {s['model']}")  # fmt: skip
+                text = stats_text(await self.service.stats(req))
             elif command in ("ban", "unban"):
                 if not args:
                     text = f"/{command} <lietotāja id>"
@@ -330,7 +281,7 @@ class TelegramFrontend:
                     job_id, self.request(update, **meta), same_seed=same))  # fmt: skip
             elif action == "orig":
                 row = await self.service.job(job_id)
-                data = await asyncio.to_thread(_read, row["image_path"] if row else None)
+                data = await asyncio.to_thread(read_image, row["image_path"] if row else None)
                 if data is None:
                     raise NotFound(f"job {job_id}")
                 await query.answer()
@@ -395,7 +346,7 @@ class TelegramFrontend:
             if row["status"] == DONE:
                 await self._send_image(row, meta, lang)
             else:
-                text = error_text(_job_error(row), lang)
+                text = error_text(job_error(row), lang)
                 if meta.get("inline_message_id"):
                     await with_retry(lambda: self.app.bot.edit_message_text(
                         text, inline_message_id=meta["inline_message_id"]))  # fmt: skip
@@ -423,7 +374,7 @@ class TelegramFrontend:
         job_id = row["id"]
         names = self.service.concept_names(row["concepts"])
         text = render_caption(row["prompt"], names, row["seed"], lang, self.demo)
-        data = await asyncio.to_thread(_read, row["image_path"])
+        data = await asyncio.to_thread(read_image, row["image_path"])
         if data is None:
             raise BadRequest(f"image of job {job_id} is missing")
         spoiler = bool(meta.get("is_group")) and self.config.spoiler_in_groups
@@ -447,17 +398,3 @@ class TelegramFrontend:
                 with contextlib.suppress(BadRequest, NetworkError):
                     await bot.delete_message(meta["chat_id"], meta["status_message_id"])
         await self.service.note_file_id(job_id, file_id)
-
-
-def _read(path: str | None) -> bytes | None:
-    if not path or not Path(path).is_file():
-        return None
-    return Path(path).read_bytes()
-
-
-def _job_error(row: dict[str, Any]) -> ZimeError:
-    from core.errors import JobCancelled, JobFailed
-
-    if row["status"] == "cancelled":
-        return JobCancelled()
-    return JobFailed(row.get("error") or "")

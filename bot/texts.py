@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.errors import (
     Banned,
     BlockedPrompt,
@@ -103,4 +105,13 @@ def help_text(concepts: list[tuple[str, str]], lang: str = "lv") -> str:
         f"Examples:\n  {EXAMPLE}\n  /zime Vanšu tilts saulrietā\n"
         "Commands: /zime <text>, /vesture (history), /atcelt (cancel), /palidziba (help)\n"
         f"I know:\n{known}",
+    )
+
+
+def stats_text(s: dict[str, Any]) -> str:
+    """Admin statistics from Service.stats (admins read Latvian)."""
+    return (
+        f"Rindā: {s['queued']}\nPa statusiem: {s['by_status']}\n"
+        f"Dienā: {s['jobs_per_day']}\nMediānā gaida: {s['median_wait_s']} s, "
+        f"zīmē: {s['median_draw_s']} s\nKļūdas: {s['failures']}\nModelis: {s['model']}"
     )

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.telegram import CAPTION_LIMIT, TelegramFrontend, render_caption, user_language
+from bot.telegram import TelegramFrontend
+from bot.telegram_render import CAPTION_LIMIT, render_caption, user_language
 from core.app import open_service
 from core.config import Config, load_config
 from tests.telegram_stub import TelegramStub
