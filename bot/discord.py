@@ -19,7 +19,16 @@ import discord
 import yarl
 from discord import app_commands
 
-from bot.texts import caption, error_text, help_text, pick, progress_text, queued_text, stats_text
+from bot.texts import (
+    caption,
+    error_text,
+    help_text,
+    job_error,
+    pick,
+    progress_text,
+    queued_text,
+    stats_text,
+)
 from core.config import DiscordConfig
 from core.errors import NotAdmin, NotFound, ZimeError
 from core.models import Request
@@ -346,13 +355,7 @@ class DiscordFrontend:
         fresh = time.time() - float(meta.get("deferred_at", 0)) < self.interaction_ttl_s
         try:
             if row["status"] != DONE:
-                text = error_text(
-                    NotFound() if row["status"] == "cancelled" else ZimeError(row["error"] or ""),
-                    lang,
-                )
-                text = (
-                    pick(lang, "Atcelts.", "Cancelled.") if row["status"] == "cancelled" else text
-                )
+                text = error_text(job_error(row), lang)
                 if interaction is not None and fresh:
                     await interaction.edit_original_response(content=text)
                 else:

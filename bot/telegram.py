@@ -43,14 +43,21 @@ from telegram.ext import (
 from bot.telegram_render import (
     COMMANDS,
     buttons,
-    job_error,
     read_image,
     render_caption,
     strip_command,
     user_language,
     with_retry,
 )
-from bot.texts import error_text, help_text, pick, progress_text, queued_text, stats_text
+from bot.texts import (
+    error_text,
+    help_text,
+    job_error,
+    pick,
+    progress_text,
+    queued_text,
+    stats_text,
+)
 from core.config import TelegramConfig
 from core.errors import EmptyPrompt, NotFound, ZimeError
 from core.models import Request

@@ -8,13 +8,12 @@ import html
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, RetryAfter, TimedOut
 
 from bot.texts import caption, pick
-from core.errors import JobCancelled, JobFailed, ZimeError
 
 T = TypeVar("T")
 
@@ -83,9 +82,3 @@ def read_image(path: str | None) -> bytes | None:
     if not path or not Path(path).is_file():
         return None
     return Path(path).read_bytes()
-
-
-def job_error(row: dict[str, Any]) -> ZimeError:
-    if row["status"] == "cancelled":
-        return JobCancelled()
-    return JobFailed(row.get("error") or "")

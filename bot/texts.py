@@ -70,6 +70,13 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
     return pick(lang, f"Kļūda: {exc}", f"Error: {exc}")
 
 
+def job_error(row: dict[str, Any]) -> ZimeError:
+    """The error to show for a job that ended without an image (a store row)."""
+    if row["status"] == "cancelled":
+        return JobCancelled()
+    return JobFailed(row.get("error") or "")
+
+
 def queued_text(position: int | None, lang: str = "lv") -> str:
     return pick(lang, f"Rindā: {position}.", f"Queued: {position}.") if position else ""
 

@@ -14,19 +14,18 @@ from core.concepts import ConceptRegistry
 from core.config import Config, load_config
 from core.errors import InvalidPrompt, ModelError, ZimeError
 from core.prompt import Parsed, PromptBuilder, PromptResult
-from core.translate import TranslateOptions, Translator, load_translator
+from core.translate import Translator
 
 
 def _config(path: str | None) -> Config:
     return load_config(path, os.environ)
 
 
-def _load_translator(source: str, cfg: Config, err: TextIO) -> Translator | None:
-    opts = TranslateOptions(
-        beams=cfg.models.translate_beams, max_tokens=cfg.models.translate_max_tokens
-    )
+def _load_translator(source: str | None, cfg: Config, err: TextIO) -> Translator | None:
+    from core.app import make_translator
+
     try:
-        return load_translator(source, "cpu", opts)
+        return make_translator(cfg, source, device="cpu")
     except ModelError as exc:
         print(
             f"zime: translator unavailable ({exc}).\n"
@@ -68,10 +67,9 @@ def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             parsed.append(exc)
     ok = [p for p in parsed if isinstance(p, Parsed)]
     english: list[str | None] = [None] * len(ok)
-    if not args.no_translate and any(builder.needs_translation(p) for p in ok):
-        builder.translator = _load_translator(args.translator or cfg.models.translator, cfg, err)
-        english = builder.translate_many(ok)
-    elif not args.no_translate:
+    if not args.no_translate:
+        if any(builder.needs_translation(p) for p in ok):  # load the model only when needed
+            builder.translator = _load_translator(args.translator, cfg, err)
         english = builder.translate_many(ok)
     results = iter(builder.assemble(p, e) for p, e in zip(ok, english, strict=True))
 
@@ -121,17 +119,9 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if builder.needs_translation(parsed):
         builder.translator = make_translator(cfg)
     result = builder.assemble(parsed, builder.translate_many([parsed])[0])
-    g = cfg.generation
-    params = GenParams(
-        prompt=result.prompt,
-        negative_prompt=g.negative_prompt,
-        seed=new_seed() if args.seed is None else args.seed,
-        steps=args.steps or g.steps,
-        guidance=g.guidance,
-        width=g.width,
-        height=g.height,
-        safety_checker=cfg.models.safety_checker == "always",
-    )
+    seed = new_seed() if args.seed is None else args.seed
+    safety = cfg.models.safety_checker == "always"
+    params = GenParams.from_config(cfg.generation, result.prompt, seed, args.steps, safety)
     generator = make_generator(cfg)
     generator.load()
     started = time.monotonic()

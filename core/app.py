@@ -22,12 +22,16 @@ from core.worker import Worker
 log = logging.getLogger("zime")
 
 
-def make_translator(config: Config) -> Translator:
+def make_translator(
+    config: Config, source: str | None = None, device: str | None = None
+) -> Translator:
+    """The configured translator (or `source`), with the config's decoding options."""
     m = config.models
     opts = TranslateOptions(beams=m.translate_beams, max_tokens=m.translate_max_tokens)
-    device = "cpu" if m.device == "cpu" else "auto"
-    local = config.path(m.translator)
-    return load_translator(str(local) if local.exists() else m.translator, device, opts)
+    device = device or ("cpu" if m.device == "cpu" else "auto")
+    source = source or m.translator
+    local = config.path(source)
+    return load_translator(str(local) if local.exists() else source, device, opts)
 
 
 def make_generator(config: Config) -> Generator:

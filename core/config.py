@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -160,8 +159,6 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(f"{key} must be a string, got {value!r}")
-        return value
-    if isinstance(hint, types.UnionType):  # pragma: no cover - not used yet
         return value
     raise ConfigError(f"{key}: unsupported type {hint!r}")
 

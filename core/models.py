@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.config import GenerationConfig
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,14 @@ class GenParams:
     width: int
     height: int
     safety_checker: bool
+
+    @classmethod
+    def from_config(
+        cls, g: GenerationConfig, prompt: str, seed: int, steps: int | None, safety_checker: bool
+    ) -> GenParams:
+        """Parameters for `prompt` from a GenerationConfig `g`; `steps` None: the default."""
+        return cls(prompt, g.negative_prompt, seed, steps or g.steps, g.guidance, g.width,
+                   g.height, safety_checker)  # fmt: skip
 
     def batch_key(self) -> tuple[int, int, int, float, bool]:
         """Jobs with equal keys can be drawn in one pipeline call."""

@@ -94,16 +94,8 @@ class Service:
         self, request: Request, result: PromptResult, seed: int | None, parent_id: int | None
     ) -> Submitted:
         g = self.config.generation
-        params = GenParams(
-            prompt=result.prompt,
-            negative_prompt=g.negative_prompt,
-            seed=new_seed() if seed is None else seed,
-            steps=request.steps or g.steps,
-            guidance=g.guidance,
-            width=g.width,
-            height=g.height,
-            safety_checker=self._safety(request),
-        )
+        seed = new_seed() if seed is None else seed
+        params = GenParams.from_config(g, result.prompt, seed, request.steps, self._safety(request))
         job = await self.store.create_job(
             NewJob(
                 platform=request.platform,

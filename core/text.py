@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 from core.errors import ControlCharacters, EmptyPrompt, PromptTooLong
@@ -67,8 +67,8 @@ class Word:
     start: int
     end: int
 
-    @property
-    def folded(self) -> str:
+    @cached_property
+    def folded(self) -> str:  # read once per candidate pattern: compute once
         return fold(self.text)
 
 

@@ -204,25 +204,21 @@ class CachedTranslator:
 
     def translate(self, texts: Sequence[str]) -> list[str]:
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-            self.hits += len(texts) - len(missing)
-            self.misses += len(missing)
+            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            for t in found:
+                self._cache.move_to_end(t)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
         if missing:
-            fresh = self.inner.translate(missing)
+            fresh = dict(zip(missing, self.inner.translate(missing), strict=True))
+            found.update(fresh)
             with self._lock:
-                for src, dst in zip(missing, fresh, strict=True):
+                for src, dst in fresh.items():
                     self._cache[src] = dst
                     if len(self._cache) > self.size:
                         self._cache.popitem(last=False)
-        with self._lock:
-            out = []
-            for t in texts:
-                if t in self._cache:
-                    self._cache.move_to_end(t)
-                    out.append(self._cache[t])
-                else:  # evicted between the two locks by a very small cache
-                    out.append(self.inner.translate([t])[0])
-            return out
+        return [found[t] for t in texts]
 
 
 class IdentityTranslator:

@@ -164,13 +164,10 @@ class Worker:
         q = self._queues.get(job.user_key)
         if q is not None and len(q) >= self.per_user_queued:
             raise QueueFull(self.per_user_queued, per_user=True)
-        handle = JobHandle(job, self)
-        self.handles[job.id] = handle
-        self._enqueue(handle)
-        return handle
+        return self.restore(job)
 
     def restore(self, job: Job) -> JobHandle:
-        """Re-queue a job found unfinished in the store at start-up (no limits apply)."""
+        """Queue `job` without the limits (as for jobs found unfinished at start-up)."""
         handle = JobHandle(job, self)
         self.handles[job.id] = handle
         self._enqueue(handle)
