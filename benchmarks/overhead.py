@@ -14,8 +14,8 @@ from typing import Any
 from core.app import open_service
 from core.config import config_from_dict
 from core.generate import Cancelled, Progress
+from core.lang.translate import IdentityTranslator
 from core.models import GenParams, Request
-from core.translate import IdentityTranslator
 
 
 class ZeroGenerator:

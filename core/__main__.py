@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from core.concepts import ConceptRegistry
 from core.config import Config, load_config
 from core.errors import InvalidPrompt, ModelError, ZimeError
-from core.prompt import Parsed, PromptBuilder, PromptResult
-from core.translate import Translator
+from core.lang.concepts import ConceptRegistry
+from core.lang.prompt import Parsed, PromptBuilder, PromptResult
+from core.lang.translate import Translator
 
 
 def _config(path: str | None) -> Config:

@@ -7,16 +7,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from core.concepts import ConceptRegistry
 from core.config import Config
 from core.generate import DiffusersGenerator, Generator
+from core.lang.concepts import ConceptRegistry
+from core.lang.prompt import PromptBuilder
+from core.lang.translate import TranslateOptions, Translator, load_translator
 from core.maintenance import prune_images
 from core.metrics import MetricsServer
-from core.prompt import PromptBuilder
 from core.ratelimit import Clock, RateLimiter, monotonic
 from core.service import Service
 from core.store import Store
-from core.translate import TranslateOptions, Translator, load_translator
 from core.worker import Worker
 
 log = logging.getLogger("zime")

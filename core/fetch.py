@@ -10,7 +10,7 @@ from pathlib import Path
 from core.config import Config
 from core.errors import ModelError
 from core.hub import hub_reachable
-from core.translate import convert_to_ctranslate2, is_ctranslate2_dir
+from core.lang.translate import convert_to_ctranslate2, is_ctranslate2_dir
 
 # Weights formats the pipelines never load; skipping them saves gigabytes.
 _SKIP = ["*.ckpt", "*.msgpack", "*.h5", "*.onnx", "*.onnx_data", "*.ot", "rust_model*", "*.tflite"]

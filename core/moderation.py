@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.concepts import split_ending
 from core.errors import BlockedPrompt
-from core.text import fold, words
+from core.lang.concepts import split_ending
+from core.lang.text import fold, words
 
 _MIN_STEM = 3  # terms with a stem this long also block their inflected forms (asinis -> asinīm)
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from core.config import Config
 from core.errors import Banned, NotAdmin, NotFound
+from core.lang.prompt import PromptBuilder, PromptResult
 from core.models import GenParams, HistoryItem, Request
 from core.moderation import Blocklist
-from core.prompt import PromptBuilder, PromptResult
 from core.ratelimit import RateLimiter
 from core.store import NewJob, Store
 from core.worker import JobHandle, Worker

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from core.app import open_service
+from core.lang.translate import IdentityTranslator
 from core.models import Request
-from core.translate import IdentityTranslator
 from core.worker import JobHandle
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from core.concepts import ConceptRegistry, english_key, split_ending, stem_candidates
 from core.errors import ConfigError
+from core.lang.concepts import ConceptRegistry, english_key, split_ending, stem_candidates
 
 CASES_FILE = Path(__file__).parent / "data" / "concept_cases.tsv"
 

@@ -16,9 +16,9 @@ from core.app import open_service
 from core.config import config_from_dict
 from core.errors import ModelError
 from core.fetch import fetch_models
+from core.lang.translate import IdentityTranslator
 from core.maintenance import backup, db_stats, prune_images
 from core.models import Request
-from core.translate import IdentityTranslator
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 

@@ -4,9 +4,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from core.concepts import ConceptRegistry
 from core.errors import EmptyPrompt
-from core.prompt import PromptBuilder
+from core.lang.concepts import ConceptRegistry
+from core.lang.prompt import PromptBuilder
 
 
 class UpperTranslator:

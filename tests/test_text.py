@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ControlCharacters, EmptyPrompt, PromptTooLong
-from core.text import detect_language, fold, normalize, words
+from core.lang.text import detect_language, fold, normalize, words
 
 
 def test_normalize_nfc_whitespace_and_mentions() -> None:

@@ -25,8 +25,8 @@ def test_tiny_models_load_with_the_real_classes(tiny_models: dict[str, Path]) ->
 def test_core_imports_no_platform_and_no_torch() -> None:
     code = (
         "import sys, importlib, pkgutil, core\n"
-        "for m in pkgutil.iter_modules(core.__path__):\n"
-        "    importlib.import_module('core.' + m.name)\n"
+        "for m in pkgutil.walk_packages(core.__path__, 'core.'):\n"
+        "    importlib.import_module(m.name)\n"
         "bad = [n for n in sys.modules if n.split('.')[0] in "
         "('telegram', 'discord', 'torch', 'diffusers', 'transformers', 'ctranslate2')]\n"
         "print(','.join(sorted(bad)))\n"

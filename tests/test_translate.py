@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ModelError
-from core.translate import (
+from core.lang.translate import (
     CachedTranslator,
     CT2Translator,
     HFTranslator,

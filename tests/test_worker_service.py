@@ -17,8 +17,8 @@ from core.errors import (
     RateLimited,
 )
 from core.images import read_png_metadata
+from core.lang.translate import IdentityTranslator
 from core.models import Request
-from core.translate import IdentityTranslator
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.concepts import ConceptRegistry, Match
-from core.text import DEFAULT_MAX_CHARS, Lang, detect_language, fold, normalize, words
-from core.translate import Translator
+from core.lang.concepts import ConceptRegistry, Match
+from core.lang.text import DEFAULT_MAX_CHARS, Lang, detect_language, fold, normalize, words
+from core.lang.translate import Translator
 
 # Latvian prepositions/conjunctions that only tied a removed concept to the sentence
 # ("kaķis pie Brīvības pieminekļa" -> "kaķis"); left alone they confuse the translator.

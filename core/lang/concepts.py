@@ -23,7 +23,7 @@ from typing import Any
 import LatvianStemmer
 
 from core.errors import ConfigError
-from core.text import Word, fold, words
+from core.lang.text import Word, fold, words
 
 # Endings (folded) each declension can show, singular and plural. Chosen by the
 # nominative ending of the alias word; see `_paradigm`.
@@ -234,7 +234,7 @@ class ConceptRegistry:
     def load(cls, path: str | Path | None = None) -> ConceptRegistry:
         """Load `concepts.toml` (the packaged one when `path` is None)."""
         if path is None:
-            raw = resources.files("core").joinpath("concepts.toml").read_text(encoding="utf-8")
+            raw = resources.files("core.lang").joinpath("concepts.toml").read_text(encoding="utf-8")
         else:
             raw = Path(path).read_text(encoding="utf-8")
         data = tomllib.loads(raw)

@@ -1,0 +1,1 @@
+"""Language: normalization, concepts, translation and prompt assembly."""
