@@ -14,7 +14,7 @@ from typing import Any
 from core.app import open_service
 from core.config import config_from_dict
 from core.generate import Cancelled, Progress
-from core.lang.translate import IdentityTranslator
+from core.lang.translate import IdentityTranslator, Translators
 from core.models import GenParams, Request
 
 
@@ -47,7 +47,7 @@ async def main(jobs: int, users: int) -> None:
                        "queue_size": jobs + 1, "per_user_queued": jobs + 1},
         })  # fmt: skip
         async with open_service(
-            cfg, generator=ZeroGenerator(), translator=IdentityTranslator()
+            cfg, generator=ZeroGenerator(), translators=Translators.single(IdentityTranslator())
         ) as svc:
             latencies: list[float] = []
 

@@ -14,18 +14,18 @@ from core.config import Config, load_config
 from core.errors import InvalidPrompt, ModelError, ZimeError
 from core.lang.concepts import ConceptRegistry
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
-from core.lang.translate import Translator
+from core.lang.translate import Translators
 
 
 def _config(path: str | None) -> Config:
     return load_config(path, os.environ)
 
 
-def _load_translator(source: str | None, cfg: Config, err: TextIO) -> Translator | None:
-    from core.app import make_translator
+def _load_translators(source: str | None, cfg: Config, err: TextIO) -> Translators:
+    from core.app import make_translators
 
     try:
-        return make_translator(cfg, source, device="cpu")
+        return make_translators(cfg, source, device="cpu")
     except ModelError as exc:
         print(
             f"zime: translator unavailable ({exc}).\n"
@@ -33,7 +33,7 @@ def _load_translator(source: str | None, cfg: Config, err: TextIO) -> Translator
             "(e.g. a `python -m core tiny-models` dir) or --no-translate.",
             file=err,
         )
-        return None
+        return Translators()
 
 
 def _summary(r: PromptResult) -> str:
@@ -43,7 +43,7 @@ def _summary(r: PromptResult) -> str:
         f"input:      {r.input}\n"
         f"language:   {r.lang}\n"
         f"concepts:   {found}\n"
-        f"remainder:  {r.remainder or '—'}\n"
+        f"source:     {r.source}\n"
         f"english:    {english or '—'}\n"
         f"prompt:     {r.prompt}"
     )
@@ -69,8 +69,15 @@ def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     english: list[str | None] = [None] * len(ok)
     if not args.no_translate:
         if any(builder.needs_translation(p) for p in ok):  # load the model only when needed
-            builder.translator = _load_translator(args.translator, cfg, err)
+            builder.translators = _load_translators(args.translator, cfg, err)
         english = builder.translate_many(ok)
+        unserved = sorted({p.lang for p in ok if not builder.can_translate(p)})
+        if unserved and builder.translators.by_lang:
+            print(
+                f"zime: no translator for {', '.join(unserved)}; those prompts are shown "
+                'untranslated (set [models] translators, e.g. ru = "Helsinki-NLP/opus-mt-ru-en").',
+                file=err,
+            )
     results = iter(builder.assemble(p, e) for p, e in zip(ok, english, strict=True))
 
     status = 0
@@ -108,7 +115,8 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The whole pipeline once: normalize → concepts → translate → draw → PNG with metadata."""
     import time
 
-    from core.app import make_generator, make_translator
+    from core.app import make_generator, make_translators
+    from core.errors import UnsupportedLanguage
     from core.images import png_metadata, save_png
     from core.models import GenParams
     from core.service import new_seed
@@ -117,7 +125,9 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     builder = PromptBuilder(ConceptRegistry.load(), None, cfg.limits.max_prompt_chars)
     parsed = builder.parse(" ".join(args.text))
     if builder.needs_translation(parsed):
-        builder.translator = make_translator(cfg)
+        builder.translators = make_translators(cfg)
+        if not builder.can_translate(parsed):
+            raise UnsupportedLanguage(parsed.lang)
     result = builder.assemble(parsed, builder.translate_many([parsed])[0])
     seed = new_seed() if args.seed is None else args.seed
     safety = cfg.models.safety_checker == "always"

@@ -11,7 +11,7 @@ from core.config import Config
 from core.generate import DiffusersGenerator, Generator
 from core.lang.concepts import ConceptRegistry
 from core.lang.prompt import PromptBuilder
-from core.lang.translate import TranslateOptions, Translator, load_translator
+from core.lang.translate import TranslateOptions, Translator, Translators, load_translator
 from core.maintenance import prune_images
 from core.metrics import MetricsServer
 from core.ratelimit import Clock, RateLimiter, monotonic
@@ -25,13 +25,30 @@ log = logging.getLogger("zime")
 def make_translator(
     config: Config, source: str | None = None, device: str | None = None
 ) -> Translator:
-    """The configured translator (or `source`), with the config's decoding options."""
+    """The configured Latvian translator (or `source`), with the config's decoding options."""
     m = config.models
     opts = TranslateOptions(beams=m.translate_beams, max_tokens=m.translate_max_tokens)
     device = device or ("cpu" if m.device == "cpu" else "auto")
     source = source or m.translator
     local = config.path(source)
     return load_translator(str(local) if local.exists() else source, device, opts)
+
+
+def make_translators(
+    config: Config, source: str | None = None, device: str | None = None
+) -> Translators:
+    """Every configured translator: `[models] translator` (or `source`) for Latvian, and
+    `[models] translators` for other languages. A model named twice is loaded once."""
+    loaded: dict[str, Translator] = {}
+    by_lang: dict[str, Translator] = {}
+    for lang, src in {
+        "lv": source or config.models.translator,
+        **config.models.translators,
+    }.items():
+        if src not in loaded:
+            loaded[src] = make_translator(config, src, device)
+        by_lang[lang] = loaded[src]
+    return Translators(by_lang)
 
 
 def make_generator(config: Config) -> Generator:
@@ -46,16 +63,16 @@ async def open_service(
     config: Config,
     *,
     generator: Generator | None = None,
-    translator: Translator | None = None,
+    translators: Translators | None = None,
     clock: Clock = monotonic,
 ) -> AsyncIterator[Service]:
     """Load models, open the store, start the worker; on exit drain and close in order."""
-    if translator is None:
-        translator = await asyncio.to_thread(make_translator, config)
+    if translators is None:
+        translators = await asyncio.to_thread(make_translators, config)
     if generator is None:
         generator = make_generator(config)
     await asyncio.to_thread(generator.load)
-    builder = PromptBuilder(ConceptRegistry.load(), translator, config.limits.max_prompt_chars)
+    builder = PromptBuilder(ConceptRegistry.load(), translators, config.limits.max_prompt_chars)
     lim, g = config.limits, config.generation
     limiter = RateLimiter(
         lim.per_user_per_minute, lim.per_user_per_day, lim.per_chat_per_minute, clock

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,7 +45,10 @@ class DiscordConfig:
 @dataclass(frozen=True)
 class ModelsConfig:
     generator: str = DEFAULT_GENERATOR
-    translator: str = DEFAULT_TRANSLATOR
+    translator: str = DEFAULT_TRANSLATOR  # serves Latvian
+    # Other source languages: {ru = "Helsinki-NLP/opus-mt-ru-en"}. An NLLB model (here or as
+    # `translator`) serves every language it knows; a language nobody serves is refused.
+    translators: Mapping[str, str] = field(default_factory=dict)
     device: str = "auto"  # auto | cuda | cpu
     scheduler: str = "euler_a"  # euler_a | dpm | ddim | pndm
     safety_checker: str = "groups"  # always | groups | never
@@ -156,6 +160,13 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{key} must be true or false, got {value!r}")
         return value
+    if typing.get_origin(hint) is Mapping:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key} must be a table, got {value!r}")
+        _key_hint, item_hint = typing.get_args(hint)
+        return types.MappingProxyType(
+            {str(k): _coerce(f"{key}.{k}", v, item_hint) for k, v in value.items()}
+        )
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(f"{key} must be a string, got {value!r}")
@@ -196,6 +207,9 @@ def _validate(cfg: Config) -> None:
         (cfg.storage.retention_days >= 0, "storage.retention_days", cfg.storage.retention_days),
         (0 < cfg.metrics.port < 65536, "metrics.port", cfg.metrics.port),
     ]
+    for lang in cfg.models.translators:
+        checks.append((lang.isalpha() and lang.islower() and len(lang) in (2, 3),
+                       f"models.translators.{lang}", "a language code like ru"))  # fmt: skip
     for ok, key, value in checks:
         if not ok:
             raise ConfigError(f"{key} has a bad value: {value!r}")

@@ -40,6 +40,14 @@ class BlockedPrompt(InvalidPrompt):
         self.word = word
 
 
+class UnsupportedLanguage(InvalidPrompt):
+    """The prompt is in a language no configured translator serves (`lang`: ISO 639-1)."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__("unsupported_language", lang)
+        self.lang = lang
+
+
 class RateLimited(ZimeError):
     def __init__(self, retry_after: float, scope: str = "user") -> None:
         super().__init__(f"rate limited ({scope}); retry after {retry_after:.0f} s")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.errors import BlockedPrompt
-from core.lang.concepts import split_ending
+from core.lang.morph import split_ending
 from core.lang.text import fold, words
 
 _MIN_STEM = 3  # terms with a stem this long also block their inflected forms (asinis -> asinīm)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.config import Config
-from core.errors import Banned, NotAdmin, NotFound
+from core.errors import Banned, NotAdmin, NotFound, UnsupportedLanguage
 from core.lang.prompt import PromptBuilder, PromptResult
 from core.models import GenParams, HistoryItem, Request
 from core.moderation import Blocklist
@@ -67,6 +67,8 @@ class Service:
     async def handle(self, request: Request) -> Submitted:
         # 1. normalize and find concepts (pure, fast; raises InvalidPrompt)
         parsed = self.builder.parse(request.text, request.bot_username)
+        if not self.builder.can_translate(parsed):  # refused before it costs a rate token
+            raise UnsupportedLanguage(parsed.lang)
         # 2. bans and rate limits
         if await self.store.upsert_user(request.platform, request.user_id, request.language):
             raise Banned(request.user_key)
@@ -74,7 +76,7 @@ class Service:
             request.user_key, request.chat_key if request.is_group else None, request.is_admin
         )
         try:
-            # 3. translate the part that is not a concept (a model call: off the loop)
+            # 3. translate the whole sentence; concepts are placed again after it
             self.blocklist.check(parsed.normalized)
             english: str | None = ""
             if self.builder.needs_translation(parsed):  # a model call: off the event loop
@@ -155,7 +157,7 @@ class Service:
             normalized=row["normalized"],
             lang=row["lang"],
             concepts=(),
-            remainder="",
+            source=row["normalized"],
             english=row["english"],
             prompt=row["prompt"],
             concept_ids=tuple(row["concepts"]),

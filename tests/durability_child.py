@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from core.app import open_service
-from core.lang.translate import IdentityTranslator
+from core.lang.translate import IdentityTranslator, Translators
 from core.models import Request
 from core.worker import JobHandle
 from tests.fakes import FakeGenerator
@@ -26,7 +26,7 @@ async def main(mode: str, root: Path) -> None:
                 f.write(f"{h.id}\n")
 
     async with open_service(cfg, generator=FakeGenerator(step_s=0.1),
-                            translator=IdentityTranslator()) as svc:  # fmt: skip
+                            translators=Translators.single(IdentityTranslator())) as svc:  # fmt: skip
         svc.worker.listeners.append(record)
         if mode == "submit":
             for i in range(6):

@@ -19,7 +19,7 @@ def run_core(
     )  # fmt: skip
 
 
-KEYS = {"input", "normalized", "lang", "concepts", "remainder", "english", "prompt"}
+KEYS = {"input", "normalized", "lang", "concepts", "source", "english", "prompt"}
 
 
 def test_jsonl_contract_in_order_with_errors(tiny_models: dict[str, Path]) -> None:
@@ -39,13 +39,36 @@ def test_jsonl_contract_in_order_with_errors(tiny_models: dict[str, Path]) -> No
             assert c["id"] in row["prompt"]
     assert rows[0]["concepts"][0]["id"] == "rigabalsam" and rows[0]["lang"] == "lv"
     assert isinstance(rows[0]["english"], str)
-    assert rows[4]["lang"] == "en" and rows[4]["english"] == rows[4]["remainder"]
+    assert rows[4]["lang"] == "en" and rows[4]["english"] == rows[4]["normalized"]
+    assert rows[2]["source"] == "kaķis pie Brīvības pieminekļa"  # the whole sentence
 
 
-def test_no_translate_gives_null_english() -> None:
+def test_no_translate_gives_null_english_and_the_source() -> None:
     proc = run_core("prompt", "--json", "--no-translate", "Vanšu tilts saulrietā")
     row = json.loads(proc.stdout)
     assert row["english"] is None and "vansutilts bridge" in row["prompt"]
+    assert row["source"] == "Vanšu tilts saulrietā"
+
+
+def test_other_languages_get_their_code_and_russian_concepts() -> None:
+    lines = ["Памятник Свободы ночью", "katinas ant stogo", "Rainis and Aspazija walking in Jūrmala",
+             "#gaismaspils naktī"]  # fmt: skip
+    proc = run_core("prompt", "--jsonl", "--no-translate", stdin="\n".join(lines) + "\n")
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["lang"] for r in rows] == ["ru", "lt", "en", "lv"]
+    assert rows[0]["concepts"][0]["id"] == "brivpiem" and "brivpiem statue" in rows[0]["prompt"]
+    assert rows[2]["concepts"][0]["id"] == "rainis" and "nacbib" in rows[3]["prompt"]
+    for r in rows:
+        assert r["source"] == r["normalized"]
+
+
+def test_a_language_without_translator_is_shown_untranslated(tiny_models: dict[str, Path]) -> None:
+    proc = run_core("prompt", "--jsonl", "--translator", str(tiny_models["opus"]),
+                    stdin="кот на крыше\nkaķis uz jumta\n")  # fmt: skip
+    ru, lv = (json.loads(line) for line in proc.stdout.splitlines())
+    assert ru["lang"] == "ru" and ru["english"] is None and ru["source"] == "кот на крыше"
+    assert isinstance(lv["english"], str)
+    assert "no translator for ru" in proc.stderr
 
 
 def test_missing_translator_degrades_with_a_clear_message() -> None:

@@ -5,22 +5,26 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
-from core.lang.concepts import ConceptRegistry, english_key, split_ending, stem_candidates
+from core.lang.concepts import ConceptRegistry
+from core.lang.morph import english_key, split_ending, stem_candidates
 
-CASES_FILE = Path(__file__).parent / "data" / "concept_cases.tsv"
+DATA = Path(__file__).parent / "data"
 
 
-def load_cases() -> list[tuple[str, frozenset[str]]]:
+def load_cases(name: str) -> list[tuple[str, frozenset[str], str]]:
+    """(text, expected ids, expected language or "") from a TSV; "# " starts a comment (a
+    hashtag such as "#gaismaspils" is a case)."""
     cases = []
-    for line in CASES_FILE.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
+    for line in (DATA / name).read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("# ") or line == "#":
             continue
-        text, _, ids = line.partition("\t")
-        cases.append((text, frozenset(i for i in ids.split(",") if i)))
+        text, ids, lang = [*line.split("\t"), "", ""][:3]
+        cases.append((text, frozenset(i for i in ids.split(",") if i), lang))
     return cases
 
 
-CASES = load_cases()
+CASES = [(t, ids) for t, ids, _ in load_cases("concept_cases.tsv")]
+CHAT_CASES = load_cases("chat_cases.tsv")
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +39,21 @@ def test_case_file_is_big_enough() -> None:
 
 @pytest.mark.parametrize(("text", "expected"), CASES, ids=[c[0][:40] for c in CASES])
 def test_concept_set(registry: ConceptRegistry, text: str, expected: frozenset[str]) -> None:
+    assert {m.id for m in registry.find(text)} == expected
+
+
+def test_chat_set_is_big_and_has_enough_negatives() -> None:
+    assert len(CHAT_CASES) >= 250
+    assert sum(1 for _, ids, _ in CHAT_CASES if not ids) >= 0.4 * len(CHAT_CASES)
+    assert not {t for t, _, _ in CHAT_CASES} & {t for t, _ in CASES}  # new cases only
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "lang"), CHAT_CASES, ids=[c[0][:40] for c in CHAT_CASES]
+)
+def test_chat_set(
+    registry: ConceptRegistry, text: str, expected: frozenset[str], lang: str
+) -> None:
     assert {m.id for m in registry.find(text)} == expected
 
 

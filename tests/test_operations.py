@@ -16,7 +16,7 @@ from core.app import open_service
 from core.config import config_from_dict
 from core.errors import ModelError
 from core.fetch import fetch_models
-from core.lang.translate import IdentityTranslator
+from core.lang.translate import IdentityTranslator, Translators
 from core.maintenance import backup, db_stats, prune_images
 from core.models import Request
 from tests.fakes import FakeGenerator
@@ -73,7 +73,9 @@ def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path
 
 async def test_backup_restore_round_trip_and_stats(tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
-    async with open_service(cfg, generator=FakeGenerator(), translator=IdentityTranslator()) as svc:
+    async with open_service(
+        cfg, generator=FakeGenerator(), translators=Translators.single(IdentityTranslator())
+    ) as svc:
         sub = await svc.handle(Request("test", "u1", "u1", "Rīgas balzams"))
         await sub.handle.wait()
         copy = backup(Path(cfg.storage.database), tmp_path / "backups" / "b.sqlite3")  # while open
@@ -85,7 +87,7 @@ async def test_backup_restore_round_trip_and_stats(tmp_path: Path) -> None:
     Path(restored.storage.database).parent.mkdir(parents=True, exist_ok=True)
     Path(restored.storage.database).write_bytes(copy.read_bytes())
     async with open_service(
-        restored, generator=FakeGenerator(), translator=IdentityTranslator()
+        restored, generator=FakeGenerator(), translators=Translators.single(IdentityTranslator())
     ) as svc:
         [item] = await svc.history(Request("test", "u1", "u1", ""))
         assert item.text == "Rīgas balzams" and item.status == "done"
@@ -105,7 +107,7 @@ def test_db_cli(tmp_path: Path) -> None:
 
     async def make() -> None:
         async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                                translator=IdentityTranslator()):  # fmt: skip
+                                translators=Translators.single(IdentityTranslator())):  # fmt: skip
             pass
 
     asyncio.run(make())
@@ -129,7 +131,9 @@ def test_image_retention(tmp_path: Path) -> None:
 
 async def test_metrics_endpoint(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, metrics={"enabled": True, "port": 39417})
-    async with open_service(cfg, generator=FakeGenerator(), translator=IdentityTranslator()) as svc:
+    async with open_service(
+        cfg, generator=FakeGenerator(), translators=Translators.single(IdentityTranslator())
+    ) as svc:
         sub = await svc.handle(Request("test", "u1", "u1", "kaķis uz jumta"))
         await sub.handle.wait()
 
@@ -152,7 +156,9 @@ async def test_one_log_line_per_job_and_privacy_mode(
 ) -> None:
     cfg = make_config(tmp_path, logging={"privacy": privacy})
     caplog.set_level("INFO", logger="zime.worker")
-    async with open_service(cfg, generator=FakeGenerator(), translator=IdentityTranslator()) as svc:
+    async with open_service(
+        cfg, generator=FakeGenerator(), translators=Translators.single(IdentityTranslator())
+    ) as svc:
         sub = await svc.handle(Request("test", "u9", "u9", "mana slepenā vēlme"))
         await sub.handle.wait()
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job ")]

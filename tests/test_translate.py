@@ -72,7 +72,7 @@ def test_cache_hits_and_lru_eviction() -> None:
         def __init__(self) -> None:
             self.seen: list[str] = []
 
-        def translate(self, texts: Sequence[str]) -> list[str]:
+        def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
             self.seen.extend(texts)
             return [t.upper() for t in texts]
 

@@ -17,7 +17,7 @@ from core.errors import (
     RateLimited,
 )
 from core.images import read_png_metadata
-from core.lang.translate import IdentityTranslator
+from core.lang.translate import IdentityTranslator, Translators
 from core.models import Request
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
@@ -30,7 +30,7 @@ def req(user: str, text: str = "kaķis uz jumta", **kw: object) -> Request:
 async def test_job_roundtrip_png_metadata_and_history(tmp_path: Path) -> None:
     gen = FakeGenerator()
     async with open_service(
-        make_config(tmp_path), generator=gen, translator=IdentityTranslator()
+        make_config(tmp_path), generator=gen, translators=Translators.single(IdentityTranslator())
     ) as svc:
         sub = await svc.handle(req("u1", "Rīgas balzama pudele", seed=42))
         assert sub.concept_ids == ("rigabalsam",) and sub.concept_names == (
@@ -50,7 +50,9 @@ async def test_job_roundtrip_png_metadata_and_history(tmp_path: Path) -> None:
 async def test_round_robin_fairness(tmp_path: Path) -> None:
     gen = FakeGenerator()
     cfg = make_config(tmp_path)
-    async with open_service(cfg, generator=gen, translator=IdentityTranslator()) as svc:
+    async with open_service(
+        cfg, generator=gen, translators=Translators.single(IdentityTranslator())
+    ) as svc:
         await svc.worker.stop()  # fill the queue first, then start draining
         svc.worker.per_user_queued = 20
         svc.worker._stopping = False
@@ -67,7 +69,9 @@ async def test_round_robin_fairness(tmp_path: Path) -> None:
 async def test_compatible_jobs_are_batched(tmp_path: Path) -> None:
     gen = FakeGenerator()
     cfg = make_config(tmp_path, generation={"batch_size": 4})
-    async with open_service(cfg, generator=gen, translator=IdentityTranslator()) as svc:
+    async with open_service(
+        cfg, generator=gen, translators=Translators.single(IdentityTranslator())
+    ) as svc:
         await svc.worker.stop()
         svc.worker._stopping = False
         subs = [await svc.handle(req(f"user{i}", f"māja {i}")) for i in range(5)]
@@ -79,7 +83,7 @@ async def test_compatible_jobs_are_batched(tmp_path: Path) -> None:
 async def test_failing_job_does_not_stop_the_next(tmp_path: Path) -> None:
     gen = FakeGenerator(fail_on="SPRĀDZIENS")
     async with open_service(
-        make_config(tmp_path), generator=gen, translator=IdentityTranslator()
+        make_config(tmp_path), generator=gen, translators=Translators.single(IdentityTranslator())
     ) as svc:
         bad = await svc.handle(req("u1", "SPRĀDZIENS"))
         good = await svc.handle(req("u2", "kaķis"))
@@ -94,7 +98,9 @@ async def test_failing_job_does_not_stop_the_next(tmp_path: Path) -> None:
 async def test_cancel_queued_and_running(tmp_path: Path) -> None:
     gen = FakeGenerator(step_s=0.05)
     cfg = make_config(tmp_path, generation={"steps": 40})
-    async with open_service(cfg, generator=gen, translator=IdentityTranslator()) as svc:
+    async with open_service(
+        cfg, generator=gen, translators=Translators.single(IdentityTranslator())
+    ) as svc:
         first = await svc.handle(req("u1", "viens"))
         second = await svc.handle(req("u1", "divi"))
         while first.handle.progress == 0:
@@ -113,7 +119,9 @@ async def test_progress_and_timeout(tmp_path: Path) -> None:
     gen = FakeGenerator(step_s=0.05)
     cfg = make_config(tmp_path, generation={"steps": 100, "job_timeout_s": 0.3},
                       limits={"max_attempts": 1})  # fmt: skip
-    async with open_service(cfg, generator=gen, translator=IdentityTranslator()) as svc:
+    async with open_service(
+        cfg, generator=gen, translators=Translators.single(IdentityTranslator())
+    ) as svc:
         sub = await svc.handle(req("u1"))
         seen: list[float] = []
         while not sub.handle.finished:
@@ -127,7 +135,7 @@ async def test_progress_and_timeout(tmp_path: Path) -> None:
 async def test_reload_while_jobs_wait(tmp_path: Path) -> None:
     gen = FakeGenerator()
     async with open_service(
-        make_config(tmp_path), generator=gen, translator=IdentityTranslator()
+        make_config(tmp_path), generator=gen, translators=Translators.single(IdentityTranslator())
     ) as svc:
         admin = req("boss", is_admin=True)
         with pytest.raises(NotAdmin):
@@ -157,7 +165,7 @@ async def test_limits_bans_queue_caps_and_blocklist(tmp_path: Path) -> None:
         moderation={"blocklist": ["asinis", "gore"]},
     )
     gen = FakeGenerator(step_s=0.2)
-    async with open_service(cfg, generator=gen, translator=IdentityTranslator(),
+    async with open_service(cfg, generator=gen, translators=Translators.single(IdentityTranslator()),
                             clock=lambda: now[0]) as svc:  # fmt: skip
         await svc.worker.stop()  # nothing is drawn: queue caps are exact
         svc.worker._stopping = False
@@ -190,7 +198,7 @@ async def test_limits_bans_queue_caps_and_blocklist(tmp_path: Path) -> None:
 async def test_reroll_and_redraw(tmp_path: Path) -> None:
     gen = FakeGenerator()
     async with open_service(
-        make_config(tmp_path), generator=gen, translator=IdentityTranslator()
+        make_config(tmp_path), generator=gen, translators=Translators.single(IdentityTranslator())
     ) as svc:
         first = await svc.handle(req("u1", "Vanšu tilts", seed=5))
         await first.handle.wait()

@@ -1,93 +1,56 @@
 """Concept registry and extraction: find the Latvian concepts the model knows in a prompt.
 
-Matching works on folded words (lower case, no diacritics), so `Brīvības pieminekļa`,
-`brivibas piemineklis` and `BRĪVĪBAS PIEMINEKLIM` all match. Inflection is handled with
-Lucene's light Latvian stemmer (the `LatvianStemmer` package): a word matches an alias word
-when their stems are equal *and* the input's ending is one the alias word's declension can
-take — so `Raiņa` (Rainis, 2nd declension) matches but `rains` (a river bank) and the
-English `rain` do not. Diminutives (`piparkūciņa`, `tiltiņš`) are undone before comparing.
-The data lives in `concepts.toml`; this module holds no concept names.
+Matching works on folded words (`core.lang.text.fold`: lower case, no diacritics, chat
+spelling undone), so `Brīvības pieminekļa`, `brivibas piemineklis` and `BRĪVĪBAS
+PIEMINEKLIM` all match. Inflection is handled with Lucene's light Latvian stemmer (the
+`LatvianStemmer` package): a word matches an alias word when their stems are equal *and* the
+input's ending is one the alias word's declension can take — so `Raiņa` (Rainis, 2nd
+declension) matches but `rains` (a river bank) and the English `rain` do not. Diminutives
+(`piparkūciņa`, `tiltiņš`) are undone before comparing. Russian aliases match by stem
+(`Памятника Свободы`). One-letter typos are forgiven only where a name stays unmistakable
+(see `_fuzzy_allowed`). The data lives in `concepts.toml`; this module holds no concept
+names.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import LatvianStemmer
-
 from core.errors import ConfigError
+from core.lang.morph import (
+    VOCATIVE_PARADIGMS,
+    deletions,
+    english_key,
+    is_cyrillic,
+    near_any,
+    paradigm,
+    ru_readings,
+    ru_stem,
+    split_ending,
+    stem_candidates,
+)
 from core.lang.text import Word, fold, words
 
-# Endings (folded) each declension can show, singular and plural. Chosen by the
-# nominative ending of the alias word; see `_paradigm`.
-_P1 = frozenset({"s", "a", "am", "u", "i", "iem", "us", "os"})  # tilts, balzams
-_P2 = frozenset({"is", "a", "im", "i", "u", "iem", "us", "os"})  # Rainis, Jānis
-_P3 = frozenset({"us", "um", "u", "i", "iem", "os"})  # tirgus
-_P4 = frozenset({"a", "as", "ai", "u", "am"})  # piparkūka, bibliotēka, Milda
-_P5 = frozenset({"e", "es", "ei", "i", "u", "em"})  # zīme, universitāte
-_P6 = frozenset({"s", "ij", "i", "is", "u", "im"})  # pils
-_ADJ = _P1 | {"ais", "ajam", "o", "aja", "ie", "ajiem", "ajos", "as", "ajai", "ajas", "ai", "e"}
-_ANY = frozenset({"*"})  # diminutives: the suffix, not the ending, identifies the word
+# Characters allowed between two words of one name: spaces, hyphens, quotes, and the
+# underscores and hash signs of hashtags ("Gaismas_pils").
+_GAP_CHARS = frozenset(" \t.-–—\"'«»“”„‘’_#")
+# Typo tolerance. A word of a multi-word name may carry one typo when it has at least
+# _FUZZY_MIN letters: the other words of the name must match, so "Brivibas pieminekis"
+# is safe while a lone "pieminekis" is not a concept at all. A name of one word must be
+# long and distinctive (_FUZZY_MIN_ALONE letters: "piperkūkas", "Melgalvji") before a typo
+# in it is forgiven; short ones ("Milda" ~ "mild", "Rainis" ~ "rains") never are.
+_FUZZY_MIN = 5
+_FUZZY_MIN_ALONE = 8
 
-# The stemmer's affixes, folded (ā -> a …) so that words typed without diacritics are
-# stemmed like their proper spelling. Order matters (longest first) and is the library's.
-_AFFIXES: tuple[tuple[str, int, bool], ...] = tuple(
-    dict.fromkeys((fold(a.affix), a.vc, a.palatalizes) for a in LatvianStemmer.affixes)
-)
-_VOWELS = frozenset("aeiou")
-_DIMINUTIVE_SUFFIXES = ("in", "it", "en")  # -iņ-, -īt-, -ēn-
-_ALTERNATIONS = (("dz", "g"), ("c", "k"))  # piparkūciņa <- piparkūka, kājiņa <- kāja
-_GAP_CHARS = frozenset(" \t.-–—\"'«»“”„‘’")
-
-
-@lru_cache(maxsize=8192)
-def split_ending(folded: str) -> tuple[str, str]:
-    """Split a folded word into (stem, ending) with the Latvian light stemmer's rules."""
-    vowels = sum(ch in _VOWELS for ch in folded)
-    for affix, vc, palatalizes in _AFFIXES:
-        if vowels > vc and len(folded) >= len(affix) + 3 and folded.endswith(affix):
-            n = len(folded) - len(affix)
-            chars = list(folded)
-            stem = folded[:n]
-            if palatalizes:
-                stem = "".join(LatvianStemmer.un_palatalize(chars, n))
-            return stem, affix
-    return folded, ""
-
-
-@lru_cache(maxsize=8192)
-def stem_candidates(folded: str) -> tuple[tuple[str, str], ...]:
-    """(stem, ending) readings of an input word: the plain one and, for diminutives, the
-    base word's stem with the wildcard ending."""
-    stem, ending = split_ending(folded)
-    out = [(stem, ending)]
-    for suffix in _DIMINUTIVE_SUFFIXES:
-        base = stem[: -len(suffix)]
-        if stem.endswith(suffix) and len(base) >= 3 and ending:
-            out.append((base, "*"))
-            for changed, original in _ALTERNATIONS:
-                if base.endswith(changed):
-                    out.append((base[: -len(changed)] + original, "*"))
-    return tuple(out)
-
-
-def english_key(folded: str) -> str:
-    """Tolerate English plural and possessive: 'blackheads' -> 'blackhead', "riga's" -> 'riga'."""
-    for tail in ("'s", "’s"):
-        if folded.endswith(tail):
-            folded = folded[: -len(tail)]
-    if len(folded) > 4 and folded.endswith("ies"):
-        return folded[:-3] + "y"
-    if len(folded) > 3 and folded.endswith("s") and not folded.endswith("ss"):
-        return folded[:-1]
-    return folded
+# An exclusion phrase ("iela", "of Estonia", "#"): words that, next to a match, mean the
+# name is something else. Each word is a folded key; "#" stands for any number.
+Phrase = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -99,7 +62,10 @@ class Concept:
     lv: tuple[str, ...]
     en: tuple[str, ...]
     abbr: tuple[str, ...] = ()
-    not_before: frozenset[str] = frozenset()
+    ru: tuple[str, ...] = ()
+    mt: tuple[str, ...] = ()  # how translators render it; looked for in translations only
+    not_before: tuple[Phrase, ...] = ()
+    not_after: tuple[Phrase, ...] = ()
 
     @property
     def phrase(self) -> str:
@@ -113,7 +79,8 @@ class Match:
     start: int
     end: int
     text: str
-    via: str = "lv"  # which alias list matched: lv | en | token | abbr (not in the JSON)
+    via: str = "lv"  # which alias list matched: lv | en | ru | mt | token | abbr (not in JSON)
+    fuzzy: bool = False  # one word matched with a one-letter typo
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "start": self.start, "end": self.end, "text": self.text}
@@ -122,9 +89,10 @@ class Match:
 # One word of an alias pattern: how an input word is compared with it.
 @dataclass(frozen=True)
 class _WordPattern:
-    kind: str  # "exact" | "inflect" | "en" | "abbr"
+    kind: str  # "exact" | "inflect" | "en" | "abbr" | "ru"
     key: str
     endings: frozenset[str] = frozenset()
+    forms: frozenset[str] = frozenset()  # whole folded forms, for typo matching
 
     def accepts(self, w: Word) -> bool:
         if self.kind == "abbr":
@@ -133,10 +101,18 @@ class _WordPattern:
             return w.folded == self.key
         if self.kind == "en":
             return english_key(w.folded) == self.key
+        if self.kind == "ru":
+            return self.key in ru_readings(w.folded)
         return any(
             stem == self.key and (ending in self.endings or ending == "*")
             for stem, ending in stem_candidates(w.folded)
         )
+
+    def accepts_typo(self, w: Word) -> bool:
+        if not self.forms or len(w.folded) < _FUZZY_MIN - 1:  # a deletion from 5 letters
+            return False
+        key = english_key(w.folded) if self.kind == "en" else w.folded
+        return near_any(key, self.forms)
 
 
 @dataclass(frozen=True)
@@ -146,31 +122,7 @@ class _Pattern:
     via: str = "lv"
 
 
-def _paradigm(nominative: str) -> frozenset[str]:
-    """The endings a Latvian word can take, judged from its nominative (with diacritics)."""
-    w = nominative.lower()
-    if w.endswith(("ais", "ā", "ās", "ie")):
-        return _ADJ
-    if w.endswith("is"):
-        return _P2
-    if w.endswith("us"):
-        return _P3
-    if w.endswith("es"):
-        return _P5
-    if w.endswith("as"):
-        return _P4
-    if w.endswith(("s", "š")):
-        return _P1 | _P6
-    if w.endswith("a"):
-        return _P4
-    if w.endswith("e"):
-        return _P5
-    if w.endswith("i"):
-        return _P1
-    return frozenset()
-
-
-def _lv_word(word: str, last: bool) -> _WordPattern:
+def _lv_word(word: str, last: bool, alone: bool) -> _WordPattern:
     folded = fold(word)
     lower = word.lower()
     inflects = (
@@ -178,32 +130,58 @@ def _lv_word(word: str, last: bool) -> _WordPattern:
         or lower.endswith(("ais", "ā", "ās"))
         or (lower.endswith(("is", "s", "š")) and not lower.endswith(("as", "es", "ts")))
     )
-    endings = _paradigm(word) if inflects else frozenset()
-    if not endings:
-        return _WordPattern("exact", folded)
+    endings = paradigm(word) if inflects else frozenset()
     stem, ending = split_ending(folded)
-    if not ending:  # too short to inflect safely ("J", "LU"): compare whole
-        return _WordPattern("exact", folded)
-    return _WordPattern("inflect", stem, endings)
+    if not endings or not ending:  # a fixed genitive, or too short to inflect ("LU")
+        return _WordPattern("exact", folded, forms=_typo_forms({folded}, alone))
+    if last and not alone and endings in VOCATIVE_PARADIGMS:
+        endings = endings | {""}  # "Vanšu tilt!": safe, the genitive before it pins the name
+    forms = {stem + e for e in endings}
+    return _WordPattern("inflect", stem, endings, _typo_forms(forms, alone))
+
+
+def _typo_forms(forms: set[str], alone: bool) -> frozenset[str]:
+    """The forms a one-letter typo may be measured against (none when it is not safe)."""
+    shortest = min((len(f) for f in forms), default=0)
+    return (
+        frozenset(forms) if shortest >= (_FUZZY_MIN_ALONE if alone else _FUZZY_MIN) else frozenset()
+    )
+
+
+def _en_word(word: str, alone: bool) -> _WordPattern:
+    key = english_key(fold(word))
+    return _WordPattern("en", key, forms=_typo_forms({key}, alone))
 
 
 def _compile(concept: Concept) -> list[_Pattern]:
     out: list[_Pattern] = []
     for alias in concept.lv:
         ws = [w.text for w in words(alias)]
+        alone = len(ws) == 1
         out.append(
-            _Pattern(concept, tuple(_lv_word(w, i == len(ws) - 1) for i, w in enumerate(ws)))
+            _Pattern(concept, tuple(_lv_word(w, i == len(ws) - 1, alone) for i, w in enumerate(ws)))
         )
-    for alias in concept.en:
-        ws = [w.folded for w in words(alias)]
-        out.append(_Pattern(concept, tuple(_WordPattern("en", english_key(w)) for w in ws), "en"))
-    out.append(_Pattern(concept, (_WordPattern("exact", concept.id),), "token"))
+        if not alone:  # glued, as in hashtags: "#gaismaspils"; long enough to be distinctive
+            out.append(_Pattern(concept, (_lv_word("".join(ws), True, True),), "lv"))
+    for via, aliases in (("en", concept.en), ("mt", concept.mt)):
+        for alias in aliases:
+            ws = [w.text for w in words(alias)]
+            out.append(_Pattern(concept, tuple(_en_word(w, len(ws) == 1) for w in ws), via))
+            if len(ws) > 1 and via == "en":  # "#freedommonument"
+                out.append(_Pattern(concept, (_en_word("".join(ws), True),), via))
+    for alias in concept.ru:
+        ws = [ru_stem(w.folded) for w in words(alias)]
+        out.append(_Pattern(concept, tuple(_WordPattern("ru", w) for w in ws), "ru"))
+    token = fold(concept.id)
+    out.append(_Pattern(concept, (_WordPattern("exact", token),), "token"))
     for abbr in concept.abbr:
         out.append(_Pattern(concept, (_WordPattern("abbr", abbr),), "abbr"))
     return out
 
 
 def _first_keys(w: Word) -> set[str]:
+    if is_cyrillic(w.text):
+        return set(ru_readings(w.folded))
     keys = {w.text, w.folded, english_key(w.folded)}
     keys.update(stem for stem, _ in stem_candidates(w.folded))
     return keys
@@ -212,6 +190,40 @@ def _first_keys(w: Word) -> set[str]:
 def _gap_ok(text: str, a: Word, b: Word) -> bool:
     gap = text[a.end : b.start]
     return len(gap) <= 3 and all(ch in _GAP_CHARS for ch in gap)
+
+
+def _phrase_word_ok(key: str, w: Word) -> bool:
+    """Loose comparison for exclusion words: any inflection in any of our languages."""
+    if key == "#":
+        return w.text.isdigit()
+    f = w.folded
+    if f == key or english_key(f) == english_key(key):
+        return True
+    if is_cyrillic(f):
+        return ru_stem(key) in ru_readings(f)
+    stem = split_ending(key)[0]
+    return len(stem) >= 3 and split_ending(f)[0] == stem
+
+
+def _phrase_at(phrase: Phrase, ws: Sequence[Word]) -> bool:
+    return len(ws) == len(phrase) and all(
+        _phrase_word_ok(k, w) for k, w in zip(phrase, ws, strict=True)
+    )
+
+
+def _phrases(item: dict[str, Any], key: str) -> tuple[Phrase, ...]:
+    return tuple(
+        tuple("#" if w == "#" else fold(w) for w in p.split())
+        for p in item.get(key, ())
+        if p.split()
+    )
+
+
+@dataclass(order=True)
+class _Candidate:
+    n_words: int
+    exact: bool
+    pattern: _Pattern | None = field(default=None, compare=False)
 
 
 class ConceptRegistry:
@@ -224,11 +236,15 @@ class ConceptRegistry:
         self.concepts: tuple[Concept, ...] = tuple(concepts)
         self._by_id = {c.id: c for c in concepts}
         self._index: dict[str, list[_Pattern]] = defaultdict(list)
+        # Typo index (one deletion away, both ways): first-word forms and their deletions.
+        self._typo_index: dict[str, list[_Pattern]] = defaultdict(list)
         for concept in concepts:
             for pattern in _compile(concept):
-                self._index[pattern.words[0].key].append(pattern)
-        for patterns in self._index.values():
-            patterns.sort(key=lambda p: -len(p.words))
+                first = pattern.words[0]
+                self._index[first.key].append(pattern)
+                for form in first.forms:
+                    for key in {form} | deletions(form):
+                        self._typo_index[key].append(pattern)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> ConceptRegistry:
@@ -250,7 +266,10 @@ class ConceptRegistry:
                         lv=tuple(item.get("lv", ())),
                         en=tuple(item.get("en", ())),
                         abbr=tuple(item.get("abbr", ())),
-                        not_before=frozenset(fold(w) for w in item.get("not_before", ())),
+                        ru=tuple(item.get("ru", ())),
+                        mt=tuple(item.get("mt", ())),
+                        not_before=_phrases(item, "not_before"),
+                        not_after=_phrases(item, "not_after"),
                     )
                 )
             except KeyError as exc:
@@ -265,37 +284,73 @@ class ConceptRegistry:
 
     def find(self, text: str) -> list[Match]:
         """All concept mentions in `text`, leftmost-longest, non-overlapping, in order."""
+        return self._find(text, None)
+
+    def find_in_translation(self, text: str, ids: Collection[str]) -> list[Match]:
+        """Mentions of the concepts `ids` in a translator's English output: also through the
+        renderings translators are known to give them (`mt`), and through their tokens."""
+        return self._find(text, frozenset(ids))
+
+    def _find(self, text: str, only: frozenset[str] | None) -> list[Match]:
         ws = list(words(text))
         found: list[Match] = []
         i = 0
         while i < len(ws):
-            match_len, pattern = self._match_at(text, ws, i)
-            if pattern is None:
+            best = self._match_at(text, ws, i, only)
+            if best.pattern is None:
                 i += 1
                 continue
-            start, end = ws[i].start, ws[i + match_len - 1].end
-            found.append(Match(pattern.concept.id, start, end, text[start:end], pattern.via))
-            i += match_len
+            n, pattern = best.n_words, best.pattern
+            start, end = ws[i].start, ws[i + n - 1].end
+            found.append(
+                Match(pattern.concept.id, start, end, text[start:end], pattern.via, not best.exact)
+            )
+            i += n
         return found
 
-    def _match_at(self, text: str, ws: list[Word], i: int) -> tuple[int, _Pattern | None]:
-        best: tuple[int, _Pattern | None] = (0, None)
-        seen: set[int] = set()
-        for key in _first_keys(ws[i]):
-            for pattern in self._index.get(key, ()):
-                if id(pattern) in seen:
+    def _candidates(self, w: Word) -> list[_Pattern]:
+        seen: dict[int, _Pattern] = {}
+        for key in _first_keys(w):
+            for p in self._index.get(key, ()):
+                seen[id(p)] = p
+        if len(w.folded) >= _FUZZY_MIN - 1 and not is_cyrillic(w.text):
+            keys = {w.folded, english_key(w.folded)}
+            for key in set(keys) | {d for k in keys for d in deletions(k)}:
+                for p in self._typo_index.get(key, ()):
+                    seen[id(p)] = p
+        return list(seen.values())
+
+    def _match_at(
+        self, text: str, ws: list[Word], i: int, only: frozenset[str] | None
+    ) -> _Candidate:
+        best = _Candidate(0, False)
+        for pattern in self._candidates(ws[i]):
+            concept = pattern.concept
+            if only is None and pattern.via == "mt":
+                continue
+            if only is not None and concept.id not in only:
+                continue
+            n = len(pattern.words)
+            if n < best.n_words or i + n > len(ws):
+                continue
+            typos = 0
+            for k, pw in enumerate(pattern.words):
+                w = ws[i + k]
+                if k and not _gap_ok(text, ws[i + k - 1], w):
+                    break
+                if pw.accepts(w):
                     continue
-                seen.add(id(pattern))
-                n = len(pattern.words)
-                if n <= best[0] or i + n > len(ws):
-                    continue
-                if not all(
-                    pw.accepts(ws[i + k]) and (k == 0 or _gap_ok(text, ws[i + k - 1], ws[i + k]))
-                    for k, pw in enumerate(pattern.words)
-                ):
-                    continue
-                after = ws[i + n] if i + n < len(ws) else None
-                if after is not None and after.folded in pattern.concept.not_before:
-                    continue
-                best = (n, pattern)
+                if typos or not pw.accepts_typo(w):
+                    break
+                typos += 1
+            else:
+                candidate = _Candidate(n, typos == 0, pattern)
+                if candidate > best and not self._excluded(concept, ws, i, n):
+                    best = candidate
         return best
+
+    @staticmethod
+    def _excluded(concept: Concept, ws: list[Word], i: int, n: int) -> bool:
+        after = any(_phrase_at(p, ws[i + n : i + n + len(p)]) for p in concept.not_before)
+        before = any(i >= len(p) and _phrase_at(p, ws[i - len(p) : i]) for p in concept.not_after)
+        return after or before

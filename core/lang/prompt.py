@@ -1,49 +1,41 @@
 """From a chat message to a Stable Diffusion prompt: normalize → concepts → language →
-remainder → translate → assemble. No GPU; translation is the only model call."""
+translate the whole sentence → put each concept's token where its English name landed.
+
+How concepts survive translation (issue #10, measured in `benchmarks/carry.py`):
+  * "refind" (the default): the translator gets the whole message as written, so grammar
+    and relations ("Rainis sits in the House of the Blackheads and eats gingerbread") stay
+    intact; the concepts are then found again in the English through their English names
+    and known translator renderings (`mt` in concepts.toml), and replaced by `token class`.
+  * "placeholder": each concept span is replaced by its model token before translation, and
+    the tokens are found again afterwards. Translators copy unknown tokens well, but the
+    case ending that carried "in"/"at"/"of" is lost with the span.
+Either way a concept the English does not show is appended, and none is placed twice.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from core.lang.concepts import ConceptRegistry, Match
 from core.lang.text import DEFAULT_MAX_CHARS, Lang, detect_language, fold, normalize, words
-from core.lang.translate import Translator
+from core.lang.translate import Translators
 
-# Latvian prepositions/conjunctions that only tied a removed concept to the sentence
-# ("kaķis pie Brīvības pieminekļa" -> "kaķis"); left alone they confuse the translator.
-_LV_LINKS = frozenset(
-    """
-    pie uz ar no par pa zem virs aiz pret starp bez pec lidz ap gar caur blakus pretim ieks
-    un vai
+Carry = Literal["refind", "placeholder"]
+
+# Words that only tie a concept to the sentence ("kaķis pie Brīvības pieminekļa"): a message
+# of concepts and these alone is drawn as "a photo of …" without a translator.
+_LINKS = frozenset(
+    fold(w)
+    for w in """
+    pie uz ar no par pa zem virs aiz pret starp bez pēc līdz ap gar caur blakus pretī iekš
+    un vai & and or with at in on of the a an near
+    у в на с со и или около возле под над за перед рядом
     """.split()
 )
 _EDGE_PUNCT = re.compile(r"^[\s,.;:!?\-–—]+|[\s,;:\-–—]+$")
-
-
-@dataclass(frozen=True)
-class PromptResult:
-    input: str
-    normalized: str
-    lang: Lang
-    concepts: tuple[Match, ...]
-    remainder: str
-    english: str | None
-    prompt: str
-    concept_ids: tuple[str, ...] = field(default=())
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "input": self.input,
-            "normalized": self.normalized,
-            "lang": self.lang,
-            "concepts": [m.as_dict() for m in self.concepts],
-            "remainder": self.remainder,
-            "english": self.english,
-            "prompt": self.prompt,
-        }
 
 
 @dataclass(frozen=True)
@@ -54,103 +46,155 @@ class Parsed:
     normalized: str
     lang: Lang
     concepts: tuple[Match, ...]
-    remainder: str
+    source: str  # the exact text for the translator (or what would be sent)
+    concept_only: bool  # nothing but concepts and link words: no translation needed
+
+    @property
+    def concept_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.id for m in self.concepts))
 
 
-def _remainder(text: str, spans: Sequence[Match], lang: Lang) -> str:
-    """`text` without the concept spans (and, for Latvian, the link words just before them)."""
-    if not spans:
-        return text
-    cut: list[tuple[int, int]] = []
-    for m in spans:
-        start = m.start
-        if lang == "lv":
-            before = [w for w in words(text[: m.start]) if w.end <= m.start]
-            if before and fold(before[-1].text) in _LV_LINKS:
-                gap = text[before[-1].end : m.start]
-                if not gap.strip(" \"'«»„“”"):
-                    start = before[-1].start
-        cut.append((start, m.end))
+@dataclass(frozen=True)
+class PromptResult:
+    input: str
+    normalized: str
+    lang: Lang
+    concepts: tuple[Match, ...]
+    source: str
+    english: str | None
+    prompt: str
+    concept_ids: tuple[str, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "normalized": self.normalized,
+            "lang": self.lang,
+            "concepts": [m.as_dict() for m in self.concepts],
+            "source": self.source,
+            "english": self.english,
+            "prompt": self.prompt,
+        }
+
+
+def _without_spans(text: str, spans: Sequence[Match]) -> str:
+    """`text` with the concept spans cut out: what decides the language."""
     parts, pos = [], 0
-    for start, end in cut:
-        parts.append(text[pos:start])
-        pos = end
+    for m in spans:
+        parts.append(text[pos : m.start])
+        pos = m.end
     parts.append(text[pos:])
     pieces = [_EDGE_PUNCT.sub("", p).strip() for p in parts]
-    joined = ", ".join(p for p in pieces if p)
-    return re.sub(r"\s+", " ", joined).strip()
+    return re.sub(r"\s+", " ", ", ".join(p for p in pieces if p)).strip()
 
 
-def _in_place(text: str, spans: Sequence[Match], registry: ConceptRegistry) -> str:
-    """English input: swap each concept span for its token phrase where it stands."""
+def _replace_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
     out, pos = [], 0
-    for m in spans:
-        out.append(text[pos : m.start])
-        out.append(registry.get(m.id).phrase)
-        pos = m.end
+    for start, end, replacement in spans:
+        out.append(text[pos:start])
+        out.append(replacement)
+        pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+def _join_phrases(phrases: Sequence[str]) -> str:
+    return " and ".join(phrases)
 
 
 class PromptBuilder:
     def __init__(
         self,
         registry: ConceptRegistry,
-        translator: Translator | None = None,
+        translators: Translators | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
+        carry: Carry = "refind",
     ) -> None:
         self.registry = registry
-        self.translator = translator
+        self.translators = translators or Translators()
         self.max_chars = max_chars
+        self.carry = carry
 
     def parse(self, text: str, bot_username: str = "") -> Parsed:
-        """Normalize and find concepts. Raises InvalidPrompt subclasses on bad input."""
+        """Normalize, find concepts, decide the language. Raises InvalidPrompt subclasses."""
         normalized = normalize(text, max_chars=self.max_chars, bot_username=bot_username)
         concepts = tuple(self.registry.find(normalized))
-        rest = _remainder(normalized, concepts, "en")
-        lang: Lang
-        if rest:
-            lang = detect_language(rest)
-        else:  # only concepts: English only when every one was named in English
-            lang = "en" if concepts and all(m.via == "en" for m in concepts) else "lv"
-        return Parsed(text, normalized, lang, concepts, _remainder(normalized, concepts, lang))
+        rest = _without_spans(normalized, concepts)
+        content = [w for w in words(rest) if w.folded not in _LINKS and not w.text.isdigit()]
+        # The languages the concepts were named in break ties the rest cannot decide.
+        vias = {m.via for m in concepts}
+        hint = "en" if vias == {"en"} else "ru" if vias == {"ru"} else "lv"
+        lang = detect_language(rest, default=hint) if content or rest else hint
+        if self.carry == "placeholder":
+            source = _replace_spans(normalized, [(m.start, m.end, m.id) for m in concepts])
+        else:
+            source = normalized
+        return Parsed(text, normalized, lang, concepts, source, bool(concepts) and not content)
 
     def needs_translation(self, parsed: Parsed) -> bool:
-        return parsed.lang == "lv" and bool(parsed.remainder)
+        return parsed.lang != "en" and not parsed.concept_only
+
+    def can_translate(self, parsed: Parsed) -> bool:
+        return not self.needs_translation(parsed) or self.translators.supports(parsed.lang)
 
     def assemble(self, parsed: Parsed, english: str | None) -> PromptResult:
-        """Build the final prompt; `english` is the translated remainder (None: untranslated)."""
-        unique_ids = tuple(dict.fromkeys(m.id for m in parsed.concepts))
-        phrases = [self.registry.get(i).phrase for i in unique_ids]
-        if parsed.lang == "en":
-            english = parsed.remainder
-            prompt = _in_place(parsed.normalized, parsed.concepts, self.registry)
+        """Build the final prompt; `english` is the translated source (None: untranslated)."""
+        ids = parsed.concept_ids
+        phrases = [self.registry.get(i).phrase for i in ids]
+        if parsed.concept_only:
+            english = "" if parsed.lang != "en" else parsed.normalized
+            prompt = f"a photo of {_join_phrases(phrases)}"
+        elif parsed.lang == "en" or english is None:
+            # English needs no translator; untranslated text keeps its own words. Either
+            # way each concept is swapped for its token where it stands.
+            if parsed.lang == "en":
+                english = parsed.normalized
+            spans = [(m.start, m.end, self.registry.get(m.id).phrase) for m in parsed.concepts]
+            prompt = _replace_spans(parsed.normalized, spans)
         else:
-            rest = english if english is not None else parsed.remainder
-            if phrases and rest:
-                prompt = f"{' and '.join(phrases)}, {rest}"
-            elif phrases:
-                prompt = f"a photo of {' and '.join(phrases)}"
-            else:
-                prompt = rest
+            prompt = self.place_concepts(english, ids)
         return PromptResult(
             input=parsed.input,
             normalized=parsed.normalized,
             lang=parsed.lang,
             concepts=parsed.concepts,
-            remainder=parsed.remainder,
+            source=parsed.source,
             english=english,
             prompt=prompt,
-            concept_ids=unique_ids,
+            concept_ids=ids,
         )
 
+    def place_concepts(self, english: str, ids: Sequence[str]) -> str:
+        """Put `token class` where each concept of `ids` shows in the translation; append
+        the ones it does not show. Each token appears once."""
+        placed: dict[str, tuple[int, int]] = {}
+        for m in self.registry.find_in_translation(english, ids):
+            placed.setdefault(m.id, (m.start, m.end))
+        spans = sorted((s, e, self.registry.get(i).phrase) for i, (s, e) in placed.items())
+        prompt = _replace_spans(english, spans).strip()
+        missing = [self.registry.get(i).phrase for i in ids if i not in placed]
+        if missing and prompt:
+            return f"{prompt.rstrip(' ,.')}, {_join_phrases(missing)}"
+        if missing:
+            return f"a photo of {_join_phrases(missing)}"
+        return prompt
+
     def translate_many(self, parsed: Sequence[Parsed]) -> list[str | None]:
-        """Translate every remainder that needs it, in one batch."""
-        todo = [p.remainder for p in parsed if self.needs_translation(p)]
-        if not todo or self.translator is None:
-            return [None if self.needs_translation(p) else "" for p in parsed]
-        done = iter(self.translator.translate(todo))
-        return [next(done) if self.needs_translation(p) else "" for p in parsed]
+        """Translate every source that needs it, one batch per language. None where no
+        translator serves the language; "" where no translation is needed."""
+        out: list[str | None] = [None if self.needs_translation(p) else "" for p in parsed]
+        by_lang: dict[str, list[int]] = {}
+        for i, p in enumerate(parsed):
+            if self.needs_translation(p):
+                by_lang.setdefault(p.lang, []).append(i)
+        for lang, idx in by_lang.items():
+            translator = self.translators.for_lang(lang)
+            if translator is None:
+                continue
+            done = translator.translate([parsed[i].source for i in idx], lang)
+            for i, english in zip(idx, done, strict=True):
+                out[i] = english
+        return out
 
     def build(self, text: str, translate: bool = True, bot_username: str = "") -> PromptResult:
         parsed = self.parse(text, bot_username)

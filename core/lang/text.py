@@ -7,21 +7,34 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any, Literal
+from typing import Any
 
 from core.errors import ControlCharacters, EmptyPrompt, PromptTooLong
 
-Lang = Literal["lv", "en"]
+# An ISO 639-1 code: "lv", "en", "ru", "lt", "et", "de", …
+Lang = str
 
 DEFAULT_MAX_CHARS = 300
 
 _MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{3,64}\b")
 _WS = re.compile(r"\s+")
-# Letters (incl. Latvian ones) and digits; an apostrophe inside a word keeps it whole
-# ("Riga's"), a hyphen separates ("pieminekļa-siluets").
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_FOLD = str.maketrans("āčēģīķļņšūžōŗ", "acegiklnsuzor")
+# A run of letters (an apostrophe inside keeps it whole: "Riga's"), a run of digits, or "&".
+# Hyphens and underscores separate ("Gaismas_pils"), and so do letter/digit boundaries
+# ("#dziesmusvetki2025" -> "dziesmusvetki", "2025").
+_WORD = re.compile(r"&|[^\W\d_]+(?:['’][^\W\d_]+)*|\d+")
+_FOLD = str.maketrans({**dict(zip("āčēģīķļņšūžōŗё", "acegiklnsuzorе", strict=True)), "&": "un"})
+# Chat spelling without a Latvian keyboard: "vanshu" = "vanšu" (sh/ch/zh for š/č/ž) and
+# "Rainja" = "Raiņa" (nj/lj/kj/gj for ņ/ļ/ķ/ģ). Real Latvian words almost never have these
+# pairs, and aliases fold the same way, so the rule only merges spellings of one word.
+_DIGRAPH = re.compile(r"([scz])h|([nlkg])j")
+# A letter typed twice is chat spelling of a long vowel ("melnaa") or a slip ("Rainiss").
+_DOUBLED = re.compile(r"([^\W\d_])\1+")
 _LV_LETTERS = frozenset("āčēģīķļņšūžĀČĒĢĪĶĻŅŠŪŽ")
+# Letters only Latvian writes (Lithuanian shares š, ž, č and ū).
+_LV_ONLY = frozenset("āēīķļņģĀĒĪĶĻŅĢ")
+_LT_ONLY = frozenset("ąęėįųĄĘĖĮŲ")
+_ET_ONLY = frozenset("õÕ")
+_DE_ONLY = frozenset("ßẞ")
 _ALLOWED_CONTROL = frozenset("\t\n\r")
 
 
@@ -50,15 +63,18 @@ def normalize(text: str, *, max_chars: int = DEFAULT_MAX_CHARS, bot_username: st
     return text
 
 
-_DOUBLED_VOWEL = re.compile(r"([aeiu])\1")
+def _undigraph(m: re.Match[str]) -> str:
+    return m.group(1) or m.group(2)
 
 
 def fold(text: str) -> str:
-    """Lower-case and strip Latvian diacritics: 'Pieminekļa' -> 'pieminekla'.
+    """The matching key of a text: lower case without Latvian diacritics, chat spelling undone.
 
-    Doubled vowels are the chat spelling of long ones ('melnaa' for 'melnā'), so they fold
-    to one letter as well."""
-    return _DOUBLED_VOWEL.sub(r"\1", text.lower().translate(_FOLD))
+    'Pieminekļa' -> 'pieminekla'; 'melnaa' -> 'melna' and 'Rainiss' -> 'rainis' (a doubled
+    letter is one); 'vanshu' -> 'vansu' (sh/ch/zh for š/č/ž); '&' -> 'un'; 'ё' -> 'е'.
+    Aliases and input are folded alike, so a rule here can only merge spellings, never make
+    a word match an alias it does not equal after folding."""
+    return _DOUBLED.sub(r"\1", _DIGRAPH.sub(_undigraph, text.lower().translate(_FOLD)))
 
 
 @dataclass(frozen=True)
@@ -74,30 +90,76 @@ class Word:
 
 def words(text: str) -> Iterator[Word]:
     for m in _WORD.finditer(text):
-        yield Word(m.group(), m.start(), m.end())
+        yield from _camel_parts(m.group(), m.start())
 
 
-# Closed-class words are the best language signal in short chat prompts typed without
-# diacritics ("kakis uz jumta"). Folded forms, so they match with or without diacritics.
-LV_FUNCTION_WORDS = frozenset(
-    """
-    un uz ar pie par pa zem virs aiz pret starp bez pec lidz ap gar caur ka ko kas ir bija
-    ari vai bet jo ta tas tas seit tur kur kad tik loti viens viena divi tris mans mana tavs
-    tava savs sava vins vina vini vinas es tu mes jus ir nav ne jau vel kurs kura kuri kuras
-    saja sis si sie kaut neka nekas visi visas viss laba labs liels liela maza mazs skaists
-    skaista sarkans sarkana zils zila zals zala balts balta melns melna dzeltens dzeltena
-    jauns jauna vecs veca ziema vasara rudeni pavasari nakti vakara rita diena
-    """.split()
-)
-EN_FUNCTION_WORDS = frozenset(
-    """
-    the a an of in on at with and or from by for is are was be this that these those it its
-    his her their my your our near under over above behind next into onto as like very big
-    small red blue green white black yellow old new beautiful night day morning evening
-    sunset sunrise winter summer autumn spring snow rain photo painting picture drawing
-    style standing sitting walking flying cat dog woman house city street
-    """.split()
-)
+def _camel_parts(token: str, offset: int) -> Iterator[Word]:
+    """CamelCase hashtags ("#BrivibasPiemineklis") split where a lower-case letter meets a
+    capital."""
+    start = 0
+    for i in range(1, len(token)):
+        if token[i].isupper() and token[i - 1].islower():
+            yield Word(token[start:i], offset + start, offset + i)
+            start = i
+    yield Word(token[start:], offset + start, offset + len(token))
+
+
+# Closed-class and very common words are the best language signal in short chat prompts
+# typed without diacritics ("kakis uz jumta"). Folded like the input, so they match with or
+# without diacritics. A word that is common in two of these languages is left out.
+def _folded_set(text: str) -> frozenset[str]:
+    return frozenset(fold(w) for w in text.split())
+
+
+FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    "lv": _folded_set(
+        """
+        un uz pie par pa zem virs aiz pret starp bez pēc līdz ap gar caur kā ko kas ir bija
+        arī vai bet jo tā tas šeit tur kur kad tik ļoti viens viena divi trīs mans mana tavs
+        tava savs sava viņš viņa viņi viņas es tu mēs jūs nav jau vēl kurš kura kuri kuras
+        šajā šis šī šie kaut nekā nekas visi visas viss laba labs liels liela maza mazs
+        skaists skaista sarkans sarkana zils zila zaļš zaļa balts balta melns melna dzeltens
+        dzeltena jauns jauna vecs veca ziemā vasarā rudenī pavasarī naktī vakarā rītā diena
+        kaķis suns meitene puisis māja mežā jūra jūrā saulrietā sniegā lietū
+        """
+    ),
+    "en": _folded_set(
+        """
+        the a an of in on at with and or from by for is are was be this that these those it
+        its his her their my your our near under over above behind next into onto as like
+        very big small red blue green white black yellow old new beautiful night day morning
+        evening sunset sunrise winter summer autumn spring snow rain photo painting picture
+        drawing style standing sitting walking flying cat dog woman man house city street
+        girl boy forest sea
+        """
+    ),
+    "lt": _folded_set(
+        """
+        su ant prie po iš į kad kaip yra buvo labai tai mano tavo šalia virš naktį prieš
+        tarp nuo apie gražus graži didelis didelė mažas maža senas sena naujas nauja žalias
+        baltas balta juodas juoda raudonas mėlynas ežero ežeras namas katinas šuo mergina
+        vaikas žmogus saulėlydis saulė miške mieste sniege žiemą vasarą kalnuose
+        """
+    ),
+    "et": _folded_set(
+        """
+        ja ning koos peal kus mis see üks ilus suur väike kass koer öösel talvel metsas päike
+        järve linnas maja mees naine tüdruk
+        """
+    ),
+    "de": _folded_set(
+        """
+        der die das und mit auf im ein eine ist einem einer den dem bei unter über nacht
+        hund katze schöne schöner alte alter winter stadt wald
+        """
+    ),
+}
+# Letters that name their language outright (Latvian ones only in a word that is not a
+# capitalised name: "walking in Jūrmala" is English).
+_UNIQUE_LETTERS = (("lv", _LV_ONLY), ("lt", _LT_ONLY), ("et", _ET_ONLY), ("de", _DE_ONLY))
+_LATIN_LANGS = ["lv", "en", "lt", "et", "de"]
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 
 
 @lru_cache(maxsize=1)
@@ -105,23 +167,53 @@ def _identifier() -> Any:
     import py3langid.langid as langid  # small, pure-Python model shipped with the package
 
     ident = langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
-    ident.set_languages(["lv", "en", "lt", "et", "de"])
+    ident.set_languages(_LATIN_LANGS)
     return ident
 
 
-def detect_language(text: str) -> Lang:
-    """'lv' or 'en'. Latvian letters or Latvian function words decide first; py3langid then
-    judges the rest, restricted to the languages a Latvian user plausibly types."""
-    if any(ch in _LV_LETTERS for ch in text):
-        return "lv"
-    toks = [w.folded for w in words(text)]
-    if not toks:
-        return "lv"
-    lv_hits = sum(t in LV_FUNCTION_WORDS for t in toks)
-    en_hits = sum(t in EN_FUNCTION_WORDS for t in toks)
-    if lv_hits != en_hits:
-        return "lv" if lv_hits > en_hits else "en"
-    lang, _prob = _identifier().classify(text.lower())
-    # Latvian typed without diacritics often looks Lithuanian/Estonian to a generic model;
-    # for this bot anything that is not English is Latvian.
-    return "en" if lang == "en" else "lv"
+def _cyrillic_language(text: str) -> Lang:
+    if any(ch in "їєґЇЄҐ" for ch in text):
+        return "uk"
+    if any(ch in "ўЎ" for ch in text):
+        return "be"
+    return "ru"
+
+
+def _is_name(w: Word, first: bool) -> bool:
+    return w.text[:1].isupper() and not first
+
+
+def detect_language(text: str, default: Lang = "lv") -> Lang:
+    """The ISO 639-1 code of `text`: "lv", "en", "ru", "lt", "et", "de", "uk" or "be".
+
+    1. Cyrillic script decides outright (Russian unless Ukrainian/Belarusian letters show).
+    2. Letters only one language writes, and that language's common words, are counted;
+       Latvian letters inside a capitalised name do not count, so an English sentence that
+       names a Latvian place stays English.
+    3. With no clear winner, py3langid judges among the Latin-script languages a Latvian
+       user plausibly types. Latvian typed without diacritics often looks Lithuanian or
+       Estonian to it, so those win only when it is very sure; otherwise the text is in
+       `default`: Latvian (this is a Latvian bot), or what the caller knows better (English
+       when every concept in the message was named in English)."""
+    cyrillic = len(_CYRILLIC.findall(text))
+    if cyrillic and cyrillic >= len(_LATIN.findall(text)):
+        return _cyrillic_language(text)
+    ws = [w for w in words(text) if not w.text.isdigit()]
+    if not ws:
+        return default
+    score = dict.fromkeys(FUNCTION_WORDS, 0)
+    for i, w in enumerate(ws):
+        for lang, letters in _UNIQUE_LETTERS:
+            if any(ch in letters for ch in w.text) and not (lang == "lv" and _is_name(w, i == 0)):
+                score[lang] += 2
+        for lang, common in FUNCTION_WORDS.items():
+            score[lang] += w.folded in common
+    ranked = sorted(score.items(), key=lambda kv: -kv[1])
+    if ranked[0][1] > ranked[1][1]:
+        return ranked[0][0]
+    if any(ch in _LV_ONLY for ch in text) and ranked[0][1] == 0:
+        return "lv"  # nothing but a Latvian name or two
+    lang, prob = _identifier().classify(text.lower())
+    if lang == "en" or (lang in ("lt", "et", "de", "lv") and prob >= 0.9):
+        return str(lang)
+    return default

@@ -1,9 +1,12 @@
-"""Latvian -> English translation behind one small protocol.
+"""Translation to English behind one small protocol, and a router by source language.
 
 Backends, chosen from the model itself (never from its name):
-  * transformers: Marian / OPUS-MT (`Helsinki-NLP/opus-mt-tc-big-lv-en`, the default) or
-    NLLB (M2M100 architecture, `lvs_Latn` -> `eng_Latn`), by `config.json`'s model_type;
+  * transformers: Marian / OPUS-MT (`Helsinki-NLP/opus-mt-tc-big-lv-en`, the default; one
+    source language per model) or NLLB (M2M100 architecture; any language in `FLORES`),
+    by `config.json`'s model_type;
   * CTranslate2: a converted copy of either (a dir with `model.bin`), int8 on CPU.
+`Translators` picks the model for a language: `[models] translator` serves Latvian,
+`[models] translators` maps other languages, and an NLLB model serves every FLORES language.
 torch / transformers / ctranslate2 are imported lazily, only here; calls block, so the
 service runs them in a thread.
 """
@@ -26,6 +29,12 @@ from core.hub import check_available
 
 NLLB_SRC = "lvs_Latn"
 NLLB_TGT = "eng_Latn"
+# ISO 639-1 -> the FLORES-200 codes NLLB knows (the languages a Latvian bot plausibly meets).
+FLORES = {
+    "lv": "lvs_Latn", "ru": "rus_Cyrl", "lt": "lit_Latn", "et": "est_Latn", "de": "deu_Latn",
+    "uk": "ukr_Cyrl", "be": "bel_Cyrl", "pl": "pol_Latn", "fi": "fin_Latn", "sv": "swe_Latn",
+    "fr": "fra_Latn", "es": "spa_Latn", "it": "ita_Latn", "no": "nob_Latn", "da": "dan_Latn",
+}  # fmt: skip
 _META = "zime_translator.json"  # written into CTranslate2 dirs: which architecture it was
 _TOKENIZER_FILES = (
     "tokenizer.json",
@@ -42,8 +51,9 @@ _TOKENIZER_FILES = (
 class Translator(Protocol):
     name: str
 
-    def translate(self, texts: Sequence[str]) -> list[str]:
-        """Translate a batch of Latvian texts to English, in order."""
+    def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
+        """Translate a batch of texts in language `src` (ISO 639-1) to English, in order.
+        A single-language model (Marian) ignores `src`; `Translators` routes by it."""
         ...
 
 
@@ -113,9 +123,15 @@ class HFTranslator:
         self._torch = torch
         self._lock = threading.Lock()  # one generate() at a time per model
 
-    def translate(self, texts: Sequence[str]) -> list[str]:
+    @property
+    def multilingual(self) -> bool:
+        return bool(self.kind == "m2m_100")
+
+    def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
         if not texts:
             return []
+        if self.multilingual:
+            self.tokenizer.src_lang = FLORES.get(src, NLLB_SRC)
         batch = self.tokenizer(
             list(texts), return_tensors="pt", padding=True, truncation=True, max_length=256
         ).to(self.device)
@@ -166,9 +182,15 @@ class CT2Translator:
         except Exception as exc:
             raise ModelError(f"cannot load CTranslate2 translator {source!r}: {exc}") from exc
 
-    def translate(self, texts: Sequence[str]) -> list[str]:
+    @property
+    def multilingual(self) -> bool:
+        return self.kind == "m2m_100"
+
+    def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
         if not texts:
             return []
+        if self.multilingual:
+            self.tokenizer.src_lang = FLORES.get(src, NLLB_SRC)
         tokens = [self.tokenizer.convert_ids_to_tokens(self.tokenizer.encode(t)) for t in texts]
         prefix = [[NLLB_TGT] for _ in texts] if self.kind == "m2m_100" else None
         o = self.options
@@ -196,26 +218,29 @@ class CachedTranslator:
     def __init__(self, inner: Translator, size: int = 1024) -> None:
         self.inner = inner
         self.name = inner.name
+        self.multilingual = bool(getattr(inner, "multilingual", False))
         self.size = size
-        self._cache: OrderedDict[str, str] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def translate(self, texts: Sequence[str]) -> list[str]:
+    def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
         with self._lock:
-            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            found = {
+                t: self._cache[(src, t)] for t in dict.fromkeys(texts) if (src, t) in self._cache
+            }
             for t in found:
-                self._cache.move_to_end(t)
+                self._cache.move_to_end((src, t))
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         self.hits += len(texts) - len(missing)
         self.misses += len(missing)
         if missing:
-            fresh = dict(zip(missing, self.inner.translate(missing), strict=True))
+            fresh = dict(zip(missing, self.inner.translate(missing, src), strict=True))
             found.update(fresh)
             with self._lock:
-                for src, dst in fresh.items():
-                    self._cache[src] = dst
+                for text, english in fresh.items():
+                    self._cache[(src, text)] = english
                     if len(self._cache) > self.size:
                         self._cache.popitem(last=False)
         return [found[t] for t in texts]
@@ -226,8 +251,37 @@ class IdentityTranslator:
 
     name = "identity"
 
-    def translate(self, texts: Sequence[str]) -> list[str]:
+    def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
         return list(texts)
+
+
+class Translators:
+    """Which translator serves which source language.
+
+    `by_lang` maps ISO codes to models (Marian ones serve only their language); a
+    multilingual model (NLLB) among them also serves every other language in `FLORES`."""
+
+    def __init__(self, by_lang: dict[str, Translator] | None = None) -> None:
+        self.by_lang = dict(by_lang or {})
+        self.any_lang = next(
+            (t for t in self.by_lang.values() if getattr(t, "multilingual", False)), None
+        )
+
+    @classmethod
+    def single(cls, translator: Translator | None, lang: str = "lv") -> Translators:
+        return cls({lang: translator} if translator is not None else {})
+
+    def for_lang(self, lang: str) -> Translator | None:
+        if lang in self.by_lang:
+            return self.by_lang[lang]
+        return self.any_lang if lang in FLORES else None
+
+    def supports(self, lang: str) -> bool:
+        return self.for_lang(lang) is not None
+
+    @property
+    def name(self) -> str:
+        return ", ".join(f"{lang}={t.name}" for lang, t in self.by_lang.items()) or "none"
 
 
 def load_translator(
