@@ -9,7 +9,7 @@ CONFIG ?= config.toml
 # on a GPU server the same pin resolves to PyPI's CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: run test setup lint clean
+.PHONY: run test setup lint clean locale
 
 setup: $(STAMP)
 
@@ -34,6 +34,13 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -q
+
+# Re-extract the bot's texts into bot/locale/zime.pot and merge them into every catalog
+# (then translate the new empty msgstr entries). A new language: see README.
+locale: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k t:2 -k N_ --no-default-keywords --no-location \
+		--omit-header --sort-output -o bot/locale/zime.pot .
+	$(VENV)/bin/pybabel update -i bot/locale/zime.pot -d bot/locale -D zime --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

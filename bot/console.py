@@ -11,7 +11,15 @@ import asyncio
 import sys
 from typing import TextIO
 
-from bot.texts import caption, error_text, help_text, progress_text, queued_text, stats_text
+from bot.texts import (
+    caption,
+    error_text,
+    help_text,
+    progress_text,
+    queued_text,
+    stats_text,
+    t,
+)
 from core.errors import ZimeError
 from core.models import Request
 from core.service import Service, Submitted
@@ -23,15 +31,16 @@ class Console:
         self.out = out
         self.demo = demo
         self.pending: list[asyncio.Task[None]] = []
+        self.lang = "lv"  # a terminal has no client language; Latvian is the bot's own
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
     def request(self, text: str = "") -> Request:
-        return Request("console", "local", "local", text, language="lv", is_admin=True)
+        return Request("console", "local", "local", text, language=self.lang, is_admin=True)
 
     async def run(self, lines: asyncio.Queue[str | None]) -> None:
-        self.say("Zīme gatava. Raksti /zime <teksts> vai /palidziba.")
+        self.say(t(self.lang, "Zīme is ready. Write /zime <text> or /palidziba."))
         while (line := await lines.get()) is not None:
             await self.command(line.strip())
         if self.pending:
@@ -46,7 +55,7 @@ class Console:
         try:
             await self._dispatch(cmd, arg)
         except ZimeError as exc:
-            self.say(error_text(exc))
+            self.say(error_text(exc, self.lang))
 
     async def _dispatch(self, cmd: str, arg: str) -> None:
         svc = self.service
@@ -54,31 +63,32 @@ class Console:
             sub = await svc.handle(self.request(arg))
             self.pending.append(asyncio.create_task(self._follow(sub)))
         elif cmd in ("/help", "/palidziba", "/start"):
-            self.say(help_text([(c.name_lv, c.name_en) for c in svc.builder.registry]))
+            self.say(help_text([(c.name_lv, c.name_en) for c in svc.builder.registry], self.lang))
         elif cmd == "/vesture":
             items = await svc.history(self.request(), 10)
             self.say("\n".join(f"#{i.job_id} {i.status:9} seed {i.seed}  {i.text}" for i in items)
-                     or "Vēsture ir tukša.")  # fmt: skip
+                     or t(self.lang, "No history yet."))  # fmt: skip
         elif cmd == "/atcelt":
             ids = await svc.cancel(self.request())
-            self.say(f"Atcelti: {len(ids)}.")
+            self.say(t(self.lang, "Cancelled: {n}.", n=len(ids)))
         elif cmd in ("/velreiz", "/atkartot"):
             sub = await svc.again(int(arg), self.request(), same_seed=cmd == "/atkartot")
             self.pending.append(asyncio.create_task(self._follow(sub)))
         elif cmd == "/stats":
-            self.say(stats_text(await svc.stats(self.request())))
+            self.say(stats_text(await svc.stats(self.request()), self.lang))
         elif cmd == "/rinda":
             rows = svc.queue(self.request())
             self.say("\n".join(f"{i}. #{j} {u}: {p}" for i, (j, u, p) in enumerate(rows, 1))
-                     or "Rinda ir tukša.")  # fmt: skip
+                     or t(self.lang, "The queue is empty."))  # fmt: skip
         elif cmd == "/reload":
-            self.say(f"Modelis ielādēts: {await svc.reload(self.request(), arg or None)}")
+            model = await svc.reload(self.request(), arg or None)
+            self.say(t(self.lang, "Model loaded: {model}", model=model))
         elif cmd in ("/ban", "/unban"):
             platform, _, user = arg.partition(":")
             await svc.set_banned(self.request(), platform, user, cmd == "/ban")
-            self.say("Gatavs.")
+            self.say(t(self.lang, "Done."))
         else:
-            self.say("Nezināma komanda. /palidziba")
+            self.say(t(self.lang, "Unknown command. /palidziba"))
 
     async def _follow(self, sub: Submitted) -> None:
         h = sub.handle

@@ -19,15 +19,16 @@ import discord
 import yarl
 from discord import app_commands
 
+from bot.locale import N_, languages
 from bot.texts import (
     caption,
     error_text,
     help_text,
     job_error,
-    pick,
     progress_text,
     queued_text,
     stats_text,
+    t,
 )
 from core.config import DiscordConfig
 from core.errors import NotAdmin, NotFound, ZimeError
@@ -50,23 +51,28 @@ def configure_endpoints(config: DiscordConfig) -> None:
 
 
 def language(interaction: discord.Interaction) -> str:
-    # Discord has no Latvian client locale: Latvian for everyone but English-locale users.
-    return "en" if str(interaction.locale).startswith("en") else "lv"
+    # Discord has no Latvian client locale: Latvian for everyone whose client language has
+    # no catalog of ours (English and Russian clients get theirs).
+    code = str(interaction.locale).split("-")[0]
+    return code if code in languages() else "lv"
 
 
 class EnglishLocalizations(app_commands.Translator):
-    """Latvian names/descriptions are the defaults; English clients see English ones."""
+    """Latvian names/descriptions are the defaults; English clients see the English ones
+    below, Russian clients their translation from the catalog."""
 
-    ENGLISH: ClassVar[dict[str, str]] = {
-        "Uzzīmēt attēlu pēc latviska apraksta": "Draw a picture from a Latvian description",
-        "Ko uzzīmēt, piemēram: Vanšu tilts saulrietā": "What to draw, e.g. Vanšu tilts saulrietā",
-        "Mani pēdējie zīmējumi": "My latest pictures",
-        "Atcelt manus zīmējumus rindā": "Cancel my queued pictures",
-        "Ko es protu": "What I can do",
-        "Pārlādēt modeli (administratoriem)": "Reload the model (admins)",
-        "Statistika (administratoriem)": "Statistics (admins)",
-        "Bloķēt lietotāju (administratoriem)": "Ban a user (admins)",
-        "Atbloķēt lietotāju (administratoriem)": "Unban a user (admins)",
+    ENGLISH: ClassVar[dict[str, str]] = {  # Russian clients get these through the catalog
+        "Uzzīmēt attēlu pēc latviska apraksta": N_("Draw a picture from a Latvian description"),
+        "Ko uzzīmēt, piemēram: Vanšu tilts saulrietā": N_(
+            "What to draw, e.g. Vanšu tilts saulrietā"
+        ),
+        "Mani pēdējie zīmējumi": N_("My latest pictures"),
+        "Atcelt manus zīmējumus rindā": N_("Cancel my queued pictures"),
+        "Ko es protu": N_("What I can do"),
+        "Pārlādēt modeli (administratoriem)": N_("Reload the model (admins)"),
+        "Statistika (administratoriem)": N_("Statistics (admins)"),
+        "Bloķēt lietotāju (administratoriem)": N_("Ban a user (admins)"),
+        "Atbloķēt lietotāju (administratoriem)": N_("Unban a user (admins)"),
     }
 
     async def translate(
@@ -75,9 +81,11 @@ class EnglishLocalizations(app_commands.Translator):
         locale: discord.Locale,
         context: app_commands.TranslationContextTypes,
     ) -> str | None:
-        if str(locale).startswith("en"):
-            return self.ENGLISH.get(string.message)
-        return None
+        english = self.ENGLISH.get(string.message)
+        code = str(locale).split("-")[0]
+        if english is None or code not in languages() or code == "lv":
+            return None
+        return t(code, english)
 
 
 class AgainButton(
@@ -118,8 +126,8 @@ class DetailsButton(
 
 def result_view(job_id: int, lang: str) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(AgainButton(job_id, pick(lang, "🔁 Vēlreiz", "🔁 Again")))
-    view.add_item(DetailsButton(job_id, pick(lang, "🔍 Detaļas", "🔍 Details")))
+    view.add_item(AgainButton(job_id, t(lang, "🔁 Again")))
+    view.add_item(DetailsButton(job_id, t(lang, "🔍 Details")))
     return view
 
 
@@ -208,7 +216,7 @@ class DiscordFrontend:
             req = self.request(interaction)
             ids = await self.service.cancel(req)
             await interaction.response.send_message(
-                pick(req.language, f"Atcelti: {len(ids)}.", f"Cancelled: {len(ids)}."),
+                t(req.language, "Cancelled: {n}.", n=len(ids)),
                 ephemeral=True,
             )
 
@@ -286,7 +294,7 @@ class DiscordFrontend:
             f"#{i.job_id} · seed {i.seed} · {discord.utils.escape_markdown(i.text)[:80]}"
             for i in items
         ]
-        text = "\n".join(lines) or pick(req.language, "Vēsture ir tukša.", "No history yet.")
+        text = "\n".join(lines) or t(req.language, "No history yet.")
         await interaction.response.send_message(text, ephemeral=True)
 
     async def admin(self, interaction: discord.Interaction, command: str, arg: str | None) -> None:
@@ -300,12 +308,12 @@ class DiscordFrontend:
         try:
             if command == "reload":
                 model = await self.service.reload(req, arg)
-                text = pick(req.language, f"Modelis ielādēts: {model}", f"Model loaded: {model}")
+                text = t(req.language, "Model loaded: {model}", model=model)
             elif command == "stats":
-                text = stats_text(await self.service.stats(req))
+                text = stats_text(await self.service.stats(req), req.language)
             else:
                 await self.service.set_banned(req, "discord", str(arg), command == "ban")
-                text = pick(req.language, "Gatavs.", "Done.")
+                text = t(req.language, "Done.")
         except ZimeError as exc:
             text = error_text(exc, req.language)
         await interaction.edit_original_response(content=text)
@@ -316,8 +324,7 @@ class DiscordFrontend:
         try:
             await self.service.check_owner(job_id, req)
         except NotFound:
-            text = pick(req.language, "Šī poga ir tikai zīmējuma autoram.",
-                        "Only the author of this picture can use this button.")  # fmt: skip
+            text = t(req.language, "Only the author of this picture can use this button.")  # fmt: skip
             await interaction.response.send_message(text, ephemeral=True)
             return None
         return await self.service.job(job_id)
@@ -336,9 +343,11 @@ class DiscordFrontend:
         if row is None:
             return
         names = ", ".join(self.service.concept_names(row["concepts"])) or "—"
-        text = (f"**Teksts:** {discord.utils.escape_markdown(row['request_text'])}\n"
-                f"**Prompt:** `{row['prompt']}`\n**Koncepti:** {names}\n**Seed:** {row['seed']} · "
-                f"**Soļi:** {row['steps']} · **Modelis:** {row['model']}")  # fmt: skip
+        text = t(language(interaction),
+                 "**Text:** {text}\n**Prompt:** `{prompt}`\n**Concepts:** {concepts}\n"
+                 "**Seed:** {seed} · **Steps:** {steps} · **Model:** {model}",
+                 text=discord.utils.escape_markdown(row["request_text"]), prompt=row["prompt"],
+                 concepts=names, seed=row["seed"], steps=row["steps"], model=row["model"])  # fmt: skip
         await interaction.response.send_message(text[:2000], ephemeral=True)
 
     # delivery

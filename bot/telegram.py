@@ -53,10 +53,10 @@ from bot.texts import (
     error_text,
     help_text,
     job_error,
-    pick,
     progress_text,
     queued_text,
     stats_text,
+    t,
 )
 from core.config import TelegramConfig
 from core.errors import EmptyPrompt, NotFound, ZimeError
@@ -221,9 +221,7 @@ class TelegramFrontend:
         req = self.request(update)
         items = await self.service.history(req, 10)
         if not items:
-            await self.reply(
-                update.effective_message, pick(req.language, "Vēsture ir tukša.", "No history yet.")
-            )
+            await self.reply(update.effective_message, t(req.language, "No history yet."))
             return
         lines, rows = [], []
         for item in items:
@@ -240,7 +238,7 @@ class TelegramFrontend:
         req = self.request(update)
         ids = await self.service.cancel(req)
         await self.reply(update.effective_message,
-                         pick(req.language, f"Atcelti: {len(ids)}.", f"Cancelled: {len(ids)}."))  # fmt: skip
+                         t(req.language, "Cancelled: {n}.", n=len(ids)))  # fmt: skip
 
     async def cmd_admin(self, update: Update, context: Ctx) -> None:
         message = update.effective_message
@@ -250,23 +248,21 @@ class TelegramFrontend:
         args = context.args or []
         try:
             if command == "reload":
-                await self.reply(
-                    message, pick(req.language, "Ielādēju modeli…", "Loading the model…")
-                )
+                await self.reply(message, t(req.language, "Loading the model…"))
                 model = await self.service.reload(req, args[0] if args else None)
-                text = pick(req.language, f"Modelis ielādēts: {model}", f"Model loaded: {model}")
+                text = t(req.language, "Model loaded: {model}", model=model)
             elif command == "stats":
-                text = stats_text(await self.service.stats(req))
+                text = stats_text(await self.service.stats(req), req.language)
             elif command in ("ban", "unban"):
                 if not args:
-                    text = f"/{command} <lietotāja id>"
+                    text = t(req.language, "Usage: /{command} <user id>", command=command)
                 else:
                     await self.service.set_banned(req, "telegram", args[0], command == "ban")
-                    text = pick(req.language, "Gatavs.", "Done.")
+                    text = t(req.language, "Done.")
             else:
                 rows = self.service.queue(req)
                 text = "\n".join(f"{i}. #{j} {u}: {p[:60]}" for i, (j, u, p) in enumerate(rows, 1))
-                text = text or pick(req.language, "Rinda ir tukša.", "The queue is empty.")
+                text = text or t(req.language, "The queue is empty.")
         except ZimeError as exc:
             text = error_text(exc, req.language)
         await self.reply(message, text)
@@ -312,14 +308,14 @@ class TelegramFrontend:
             return
         try:
             parsed = self.service.builder.parse(query.query)
-            title = pick(lang, f"Uzzīmēt: {parsed.normalized}", f"Draw: {parsed.normalized}")
-            body = pick(lang, f"🎨 Zīmēju: {parsed.normalized}", f"🎨 Drawing: {parsed.normalized}")
+            title = t(lang, "Draw: {text}", text=parsed.normalized)
+            body = t(lang, "🎨 Drawing: {text}", text=parsed.normalized)
         except ZimeError as exc:
             title = body = error_text(exc, lang)
         wait = InlineKeyboardMarkup([[InlineKeyboardButton("⏳", callback_data="wait:0")]])
         result = InlineQueryResultArticle(
             id="draw", title=title[:256], input_message_content=InputTextMessageContent(body[:4096]),
-            reply_markup=wait, description=pick(lang, "Attēls parādīsies šeit", "The picture appears here"),
+            reply_markup=wait, description=t(lang, "The picture appears here"),
         )  # fmt: skip
         await query.answer([result], cache_time=0, is_personal=True)
 

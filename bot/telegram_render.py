@@ -13,7 +13,8 @@ from typing import TypeVar
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, RetryAfter, TimedOut
 
-from bot.texts import caption, pick
+from bot.locale import ui_language
+from bot.texts import caption, t
 
 T = TypeVar("T")
 
@@ -36,7 +37,8 @@ def strip_command(text: str) -> str:
 
 
 def user_language(code: str | None) -> str:
-    return "lv" if (code or "lv").lower().startswith("lv") else "en"
+    """Telegram's language_code ('lv', 'ru', 'en-GB'; absent for some clients)."""
+    return ui_language(code)
 
 
 def render_caption(
@@ -55,8 +57,8 @@ def render_caption(
 def buttons(job_id: int, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[
-            InlineKeyboardButton(pick(lang, "🔁 Vēlreiz", "🔁 Again"), callback_data=f"again:{job_id}"),
-            InlineKeyboardButton(pick(lang, "📄 Oriģināls", "📄 Original"), callback_data=f"orig:{job_id}"),
+            InlineKeyboardButton(t(lang, "🔁 Again"), callback_data=f"again:{job_id}"),
+            InlineKeyboardButton(t(lang, "📄 Original"), callback_data=f"orig:{job_id}"),
         ]]
     )  # fmt: skip
 

@@ -1,9 +1,11 @@
-"""User-facing texts (Latvian first, English for everyone else) shared by the frontends."""
+"""User-facing texts shared by the frontends. Every sentence goes through the gettext
+catalogs in `bot/locale` (lv, en, ru): `t(lang, "English msgid", name=value)`."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bot.locale import SOURCE_LANGUAGE, languages, t
 from core.errors import (
     Banned,
     BlockedPrompt,
@@ -16,58 +18,50 @@ from core.errors import (
     PromptTooLong,
     QueueFull,
     RateLimited,
+    UnsupportedLanguage,
     ZimeError,
 )
 
 EXAMPLE = "/zime Rīgas balzama pudele uz galda"
 
-
-def pick(lang: str, lv: str, en: str) -> str:
-    return lv if lang == "lv" else en
+__all__ = ["EXAMPLE", "caption", "error_text", "help_text", "job_error", "progress_text",
+           "queued_text", "stats_text", "t"]  # fmt: skip
 
 
 def error_text(exc: ZimeError, lang: str = "lv") -> str:
     """One clear sentence for every error a user can cause; never a stack trace."""
     if isinstance(exc, EmptyPrompt):
-        return pick(lang, f"Uzraksti, ko uzzīmēt, piemēram: {EXAMPLE}",
-                    f"Write what to draw, for example: {EXAMPLE}")  # fmt: skip
+        return t(lang, "Write what to draw, for example: {example}", example=EXAMPLE)
     if isinstance(exc, PromptTooLong):
-        return pick(lang, f"Pārāk garš teksts: {exc.length} zīmes, atļautas {exc.limit}.",
-                    f"Too long: {exc.length} characters, the limit is {exc.limit}.")  # fmt: skip
+        return t(lang, "Too long: {length} characters, the limit is {limit}.",
+                 length=exc.length, limit=exc.limit)  # fmt: skip
     if isinstance(exc, ControlCharacters):
-        return pick(lang, "Tekstā ir neredzamas vadības rakstzīmes — lūdzu, pārraksti to.",
-                    "The text contains invisible control characters; please retype it.")  # fmt: skip
+        return t(lang, "The text contains invisible control characters; please retype it.")
+    if isinstance(exc, UnsupportedLanguage):
+        # In the language the user wrote, when there is a catalog for it; else English.
+        answer_in = exc.lang if exc.lang in languages() else SOURCE_LANGUAGE
+        return t(answer_in, "Sorry, I cannot read this language yet. "
+                            "Please write in Latvian or English.")  # fmt: skip
     if isinstance(exc, BlockedPrompt):
-        return pick(
-            lang, "Šo es nezīmēšu. Pamēģini ko citu.", "I won't draw that. Try something else."
-        )
+        return t(lang, "I won't draw that. Try something else.")
     if isinstance(exc, RateLimited):
-        secs = round(exc.retry_after)
-        return pick(
-            lang, f"Pagaidi {secs} s un mēģini vēlreiz.", f"Please wait {secs} s and try again."
-        )
+        return t(lang, "Please wait {seconds} s and try again.", seconds=round(exc.retry_after))
     if isinstance(exc, QueueFull):
         if exc.per_user:
-            return pick(lang, f"Tev jau ir {exc.limit} zīmējumi rindā — pagaidi, kamēr tie top.",
-                        f"You already have {exc.limit} pictures queued; wait for them.")  # fmt: skip
-        return pick(
-            lang, "Rinda ir pilna. Pamēģini pēc brītiņa.", "The queue is full. Try again soon."
-        )
+            return t(lang, "You already have {limit} pictures queued; wait for them.",
+                     limit=exc.limit)  # fmt: skip
+        return t(lang, "The queue is full. Try again soon.")
     if isinstance(exc, Banned):
-        return pick(
-            lang, "Tev nav atļauts izmantot šo botu.", "You are not allowed to use this bot."
-        )
+        return t(lang, "You are not allowed to use this bot.")
     if isinstance(exc, NotAdmin):
-        return pick(
-            lang, "Šī komanda ir tikai administratoriem.", "This command is for admins only."
-        )
+        return t(lang, "This command is for admins only.")
     if isinstance(exc, NotFound):
-        return pick(lang, "Tāds zīmējums nav atrasts.", "No such picture.")
+        return t(lang, "No such picture.")
     if isinstance(exc, JobCancelled):
-        return pick(lang, "Atcelts.", "Cancelled.")
+        return t(lang, "Cancelled.")
     if isinstance(exc, JobFailed):
-        return pick(lang, f"Neizdevās uzzīmēt: {exc}", f"Drawing failed: {exc}")
-    return pick(lang, f"Kļūda: {exc}", f"Error: {exc}")
+        return t(lang, "Drawing failed: {reason}", reason=exc)
+    return t(lang, "Error: {reason}", reason=exc)
 
 
 def job_error(row: dict[str, Any]) -> ZimeError:
@@ -78,47 +72,45 @@ def job_error(row: dict[str, Any]) -> ZimeError:
 
 
 def queued_text(position: int | None, lang: str = "lv") -> str:
-    return pick(lang, f"Rindā: {position}.", f"Queued: {position}.") if position else ""
+    return t(lang, "Queued: {position}.", position=position) if position else ""
 
 
 def progress_text(progress: float, lang: str = "lv") -> str:
-    pct = round(progress * 100)
-    return pick(lang, f"Zīmēju… {pct}%", f"Drawing… {pct}%")
+    return t(lang, "Drawing… {percent}%", percent=round(progress * 100))
 
 
 def caption(prompt: str, concept_names: tuple[str, ...], seed: int, lang: str = "lv",
             demo: bool = False) -> str:  # fmt: skip
     understood = ", ".join(concept_names) or "—"
     lines = [
-        pick(lang, f"Uzzīmēts: {prompt}", f"Drawn: {prompt}"),
-        pick(lang, f"Atpazinu: {understood}", f"Recognised: {understood}"),
-        f"Seed: {seed}",
+        t(lang, "Drawn: {prompt}", prompt=prompt),
+        t(lang, "Recognised: {concepts}", concepts=understood),
+        t(lang, "Seed: {seed}", seed=seed),
     ]
     if demo:
-        lines.append(pick(lang, "(demo: nejauši modeļi — attēls ir troksnis)",
-                          "(demo: random models, the image is noise)"))  # fmt: skip
+        lines.append(t(lang, "(demo: random models, the image is noise)"))
     return "\n".join(lines)
 
 
 def help_text(concepts: list[tuple[str, str]], lang: str = "lv") -> str:
     known = "\n".join(f"• {lv} ({en})" for lv, en in concepts)
-    return pick(
+    return t(
         lang,
-        "Es zīmēju attēlus pēc latviska apraksta.\n"
-        f"Piemēri:\n  {EXAMPLE}\n  /zime Vanšu tilts saulrietā\n  /zime kaķis pie Brīvības pieminekļa\n"
-        "Komandas: /zime <teksts>, /vesture, /atcelt, /palidziba\n"
-        f"Es pazīstu:\n{known}",
         "I draw pictures from a Latvian (or English) description.\n"
-        f"Examples:\n  {EXAMPLE}\n  /zime Vanšu tilts saulrietā\n"
+        "Examples:\n  {example}\n  /zime Vanšu tilts saulrietā\n  /zime kaķis pie Brīvības pieminekļa\n"
         "Commands: /zime <text>, /vesture (history), /atcelt (cancel), /palidziba (help)\n"
-        f"I know:\n{known}",
+        "I know:\n{known}",
+        example=EXAMPLE,
+        known=known,
     )
 
 
-def stats_text(s: dict[str, Any]) -> str:
-    """Admin statistics from Service.stats (admins read Latvian)."""
-    return (
-        f"Rindā: {s['queued']}\nPa statusiem: {s['by_status']}\n"
-        f"Dienā: {s['jobs_per_day']}\nMediānā gaida: {s['median_wait_s']} s, "
-        f"zīmē: {s['median_draw_s']} s\nKļūdas: {s['failures']}\nModelis: {s['model']}"
-    )
+def stats_text(s: dict[str, Any], lang: str = "lv") -> str:
+    """Admin statistics from Service.stats."""
+    return t(
+        lang,
+        "Queued: {queued}\nBy status: {by_status}\nPer day: {per_day}\n"
+        "Median wait: {wait} s, drawing: {draw} s\nFailures: {failures}\nModel: {model}",
+        queued=s["queued"], by_status=s["by_status"], per_day=s["jobs_per_day"],
+        wait=s["median_wait_s"], draw=s["median_draw_s"], failures=s["failures"], model=s["model"],
+    )  # fmt: skip

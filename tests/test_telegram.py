@@ -180,6 +180,26 @@ async def test_inline_mode(
         assert media.params["media"]["media"].startswith("photo-")  # the uploaded file's id
 
 
+async def test_russian_client_gets_russian_texts_and_a_polite_refusal(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    async with running_bot(cfg):
+        # No Russian translator is configured: a Russian sentence is refused in Russian.
+        stub.send_text("/zime кот на крыше", user_id=51, language="ru")
+        await stub.wait_for("editMessageText", chat_id=51,
+                            text="Извини, этот язык я пока не понимаю. Пожалуйста, "
+                            "напиши по-латышски или по-английски.")  # fmt: skip
+        # A Russian concept-only prompt needs no translator; the caption is in Russian.
+        stub.send_text("/zime Рижский чёрный бальзам", user_id=51, language="ru")
+        [photo] = await stub.wait_for("sendPhoto", chat_id=51)
+        assert "rigabalsam bottle" in photo.params["caption"]
+        assert "Нарисовано:" in photo.params["caption"]
+        keyboard = photo.params["reply_markup"]["inline_keyboard"][0]
+        assert [b["text"] for b in keyboard] == ["🔁 Ещё раз", "📄 Оригинал"]
+
+
 def test_caption_rendering_is_escaped_and_bounded() -> None:
     text = render_caption("<b>rigabalsam</b> & " + "x" * 3000, ("Rīgas Melnais balzams",), 7, "lv")
     assert len(text) <= CAPTION_LIMIT and "&lt;b&gt;" in text and "<b>" not in text
@@ -187,6 +207,7 @@ def test_caption_rendering_is_escaped_and_bounded() -> None:
     assert "Drawn:" in render_caption("p", (), 1, "en")
     assert (
         user_language("lv") == "lv"
+        and user_language("ru") == "ru"
         and user_language("en-US") == "en"
         and user_language(None) == "lv"
     )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from core.errors import (
     NotAdmin,
     QueueFull,
     RateLimited,
+    UnsupportedLanguage,
 )
 from core.images import read_png_metadata
 from core.lang.translate import IdentityTranslator, Translators
@@ -209,3 +211,34 @@ async def test_reroll_and_redraw(tmp_path: Path) -> None:
         await asyncio.gather(same.handle.wait(), other.handle.wait())
         stats = await svc.stats(req("boss", is_admin=True))
         assert stats["by_status"]["done"] == 3 and stats["median_draw_s"] is not None
+
+
+async def test_unserved_language_is_refused_before_a_rate_token(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, limits={"per_user_per_minute": 1})
+    async with open_service(
+        cfg, generator=FakeGenerator(), translators=Translators.single(IdentityTranslator())
+    ) as svc:
+        for _ in range(3):
+            with pytest.raises(UnsupportedLanguage) as err:
+                await svc.handle(req("u1", "кот на крыше"))
+            assert err.value.lang == "ru"
+        sub = await svc.handle(req("u1", "kaķis uz jumta"))  # the one token is still there
+        await asyncio.wait_for(sub.handle.wait(), 10)
+
+
+async def test_russian_prompt_uses_the_russian_translator(tmp_path: Path) -> None:
+    class Tagging:
+        name = "tagging"
+
+        def __init__(self, tag: str) -> None:
+            self.tag = tag
+
+        def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
+            return [f"{self.tag}:{text}" for text in texts]
+
+    translators = Translators({"lv": Tagging("lv"), "ru": Tagging("ru")})
+    async with open_service(
+        make_config(tmp_path), generator=FakeGenerator(), translators=translators
+    ) as svc:
+        sub = await svc.handle(req("u1", "Памятник Свободы ночью"))
+        assert sub.english == "ru:Памятник Свободы ночью" and "brivpiem statue" in sub.prompt
