@@ -55,6 +55,16 @@ def test_config_defaults_env_and_errors(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.toml")
 
 
+def test_translators_by_language() -> None:
+    cfg = config_from_dict({"models": {"translators": {"ru": "Helsinki-NLP/opus-mt-ru-en"}}})
+    assert dict(cfg.models.translators) == {"ru": "Helsinki-NLP/opus-mt-ru-en"}
+    assert dict(config_from_dict({}).models.translators) == {}
+    with pytest.raises(ConfigError, match="models.translators.Russian"):
+        config_from_dict({"models": {"translators": {"Russian": "x"}}})
+    with pytest.raises(ConfigError, match="models.translators must be a table"):
+        config_from_dict({"models": {"translators": "ru=x"}})
+
+
 def test_example_config_is_valid_and_complete() -> None:
     root = Path(__file__).resolve().parent.parent
     cfg = load_config(root / "config.example.toml", {})
