@@ -89,7 +89,8 @@ def evaluate(name: str, translator: Translator, texts: list[str]) -> None:
                 nominative = any(m.text.lower() == a.lower() for a in registry.get(m.id).lv)
                 hidden_case += carry == "placeholder" and not nominative
         print(f"{name:10} {carry:11} concepts {total:3}  placed {placed / total:6.1%}  "
-              f"appended {appended / total:6.1%}  twice {twice}  case endings hidden {hidden_case}")  # fmt: skip
+              f"appended {appended / total:6.1%}  twice {twice}  "
+              f"case endings hidden {hidden_case}")  # fmt: skip
 
 
 def main() -> None:
