@@ -23,6 +23,9 @@ class ZeroGenerator:
 
     def load(self) -> None: ...
 
+    def describe(self) -> str:
+        return "zero-cost generator"
+
     def reload(self, model: str | None = None) -> None: ...
 
     def generate(

@@ -134,6 +134,7 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     params = GenParams.from_config(cfg.generation, result.prompt, seed, args.steps, safety)
     generator = make_generator(cfg)
     generator.load()
+    print(f"zime: {generator.describe()}", file=err)
     started = time.monotonic()
 
     def progress(step: int, total: int) -> None:
@@ -157,7 +158,11 @@ def cmd_fetch_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.fetch import fetch_models
 
     cfg = _config(args.config)
-    for item in fetch_models(cfg, convert=args.ctranslate2):
+
+    def report(line: str) -> None:
+        print(f"zime: {line}", file=err, flush=True)
+
+    for item in fetch_models(cfg, convert=args.ctranslate2, report=report):
         note = "downloaded" if item.downloaded else "local"
         if item.role == "translator-ct2":
             note = "converted (int8)"

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from core.config import Config
+from core.errors import ModelError
 from core.generate import DiffusersGenerator, Generator
 from core.lang.concepts import ConceptRegistry
 from core.lang.prompt import PromptBuilder
@@ -31,7 +32,9 @@ def make_translator(
     device = device or ("cpu" if m.device == "cpu" else "auto")
     source = source or m.translator
     local = config.path(source)
-    return load_translator(str(local) if local.exists() else source, device, opts)
+    return load_translator(
+        str(local) if local.exists() else source, device, opts, m.cache_dir or None
+    )
 
 
 def make_translators(
@@ -55,7 +58,28 @@ def make_generator(config: Config) -> Generator:
     m = config.models
     local = config.path(m.generator)
     source = str(local) if local.exists() else m.generator
-    return DiffusersGenerator(source, m.device, m.scheduler, m.cache_dir, m.compile_unet)
+    g = config.generation
+    return DiffusersGenerator(
+        source,
+        m.device,
+        m.scheduler,
+        m.cache_dir,
+        m.compile_unet,
+        safety_checker=m.safety_checker != "never",
+        warmup=[(b, g.width, g.height) for b in sorted({1, g.batch_size})],
+    )
+
+
+def check_device(config: Config, generator: Generator) -> None:
+    """Refuse to serve chats with a full-size model on a CPU (about 70 s a step: every job
+    would time out) unless the operator chose `device = "cpu"` knowingly."""
+    on_cpu = getattr(generator, "device", "") == "cpu"
+    if on_cpu and getattr(generator, "full_size", False) and config.models.device != "cpu":
+        raise ModelError(
+            f"the image model {generator.model} is full-size and no CUDA GPU is usable, so it "
+            "would draw on the CPU at about a minute per step; fix the GPU (nvidia-smi), or "
+            'set [models] device = "cpu" to run this slowly on purpose'
+        )
 
 
 @contextlib.asynccontextmanager
@@ -72,6 +96,8 @@ async def open_service(
     if generator is None:
         generator = make_generator(config)
     await asyncio.to_thread(generator.load)
+    log.info(generator.describe())
+    check_device(config, generator)
     builder = PromptBuilder(ConceptRegistry.load(), translators, config.limits.max_prompt_chars)
     lim, g = config.limits, config.generation
     limiter = RateLimiter(

@@ -4,13 +4,17 @@ torch/diffusers outside translation. Calls block: the worker runs them in a thre
 from __future__ import annotations
 
 import gc
+import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from core.errors import JobCancelled, ModelError
 from core.hub import check_available
 from core.models import GenParams
+
+log = logging.getLogger("zime.generate")
 
 Progress = Callable[[int, int], None]  # (step done, total steps)
 Cancelled = Callable[[], bool]
@@ -29,6 +33,10 @@ class Generator(Protocol):
 
     def load(self) -> None: ...
 
+    def describe(self) -> str:
+        """One line for the log: the model, device and dtype in use."""
+        ...
+
     def reload(self, model: str | None = None) -> None:
         """Build the new pipeline, then swap; on failure keep the old one and raise."""
         ...
@@ -40,8 +48,21 @@ class Generator(Protocol):
         ...
 
 
+# A UNet this large is a real model (SD 1.5's has 860M parameters; the tiny test one < 1M).
+FULL_SIZE_PARAMS = 200_000_000
+
+
+class _Stop(Exception):
+    """Raised from the step callback to leave the pipeline before the VAE decode."""
+
+
 class DiffusersGenerator:
-    """StableDiffusionPipeline from a hub id or local dir: fp16 + SDPA on CUDA, fp32 on CPU."""
+    """StableDiffusionPipeline from a hub id or local dir.
+
+    On CUDA it loads the fp16 safetensors variant in fp16 (falling back to fp32 files cast to
+    fp16 when a repository has no fp16 variant); on the CPU fp32 (or the fp16 files cast up).
+    The safety checker is not loaded when it is off. `device` and `dtype` say what is in use
+    after `load()`; `describe()` is the one log line that says so."""
 
     def __init__(
         self,
@@ -50,6 +71,8 @@ class DiffusersGenerator:
         scheduler: str = "euler_a",
         cache_dir: str = "",
         compile_unet: bool = False,
+        safety_checker: bool = True,
+        warmup: Sequence[tuple[int, int, int]] = (),
     ) -> None:
         if scheduler not in SCHEDULERS:
             raise ModelError(f"unknown scheduler {scheduler!r}; use one of {sorted(SCHEDULERS)}")
@@ -58,6 +81,12 @@ class DiffusersGenerator:
         self.scheduler = scheduler
         self.cache_dir = cache_dir or None
         self.compile_unet = compile_unet
+        self.load_safety_checker = safety_checker
+        self.warmup_shapes = tuple(warmup)  # (batch, width, height) to compile ahead
+        self.device = ""
+        self.dtype = ""
+        self.variant: str | None = None
+        self.full_size = False
         self._pipe: Any = None
         self._safety: Any = None
         self._lock = threading.Lock()
@@ -65,51 +94,114 @@ class DiffusersGenerator:
     def _device(self) -> str:
         import torch
 
-        if self.device_pref == "cuda" and not torch.cuda.is_available():
-            raise ModelError("models.device = 'cuda' but no CUDA GPU is available")
         if self.device_pref == "cpu":
             return "cpu"
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if torch.cuda.is_available():
+            return "cuda"
+        if self.device_pref == "cuda":
+            raise ModelError("models.device = 'cuda' but no CUDA GPU is available")
+        log.warning(
+            "models.device = 'auto' and no usable CUDA GPU: drawing on the CPU (very slow for "
+            "a full-size model; set device = 'cuda' to fail instead, or 'cpu' to accept it)"
+        )
+        return "cpu"
 
-    def _build(self, model: str) -> Any:
+    def _from_pretrained(self, model: str, device: str) -> Any:
         import diffusers
         import torch
 
-        check_available(model, "image model", "model_index.json")
-        device = self._device()
         dtype = torch.float16 if device == "cuda" else torch.float32
-        try:
-            pipe = diffusers.StableDiffusionPipeline.from_pretrained(
-                model, torch_dtype=dtype, cache_dir=self.cache_dir
+        kwargs: dict[str, Any] = {"dtype": dtype, "cache_dir": self.cache_dir}
+        if not self.load_safety_checker:
+            kwargs.update(
+                safety_checker=None, feature_extractor=None, requires_safety_checker=False
             )
+        # The variant that matches the dtype first; a repository without it serves the other.
+        first, second = ("fp16", None) if device == "cuda" else (None, "fp16")
+        try:
+            pipe = diffusers.StableDiffusionPipeline.from_pretrained(model, variant=first, **kwargs)
+            self.variant = first
+        except (OSError, ValueError) as exc:
+            log.info("no %s weights in %s (%s); trying %s", first or "fp32", model, exc,
+                     second or "fp32")  # fmt: skip
+            pipe = diffusers.StableDiffusionPipeline.from_pretrained(
+                model, variant=second, **kwargs
+            )
+            self.variant = second
+        return pipe
+
+    def _build(self, model: str) -> Any:
+        """Load on the CPU; `_install` moves it to the device once the old one is gone."""
+        import diffusers
+
+        check_available(model, "image model", "model_index.json", self.cache_dir)
+        device = self._device()
+        try:
+            pipe = self._from_pretrained(model, device)
             sched_cls = getattr(diffusers, SCHEDULERS[self.scheduler])
             pipe.scheduler = sched_cls.from_config(pipe.scheduler.config)
             pipe.set_progress_bar_config(disable=True)
+        except Exception as exc:
+            raise ModelError(f"cannot load image model {model!r}: {exc}") from exc
+        return pipe
+
+    def _install(self, pipe: Any, model: str) -> None:
+        import torch
+
+        device = self._device()
+        try:
             pipe.to(device)
             # diffusers uses PyTorch SDPA attention by default (AttnProcessor2_0).
             if device == "cuda":
                 pipe.unet.to(memory_format=torch.channels_last)
                 if self.compile_unet:
-                    pipe.unet = torch.compile(pipe.unet)
+                    # dynamic shapes: one compile serves every batch size and resolution
+                    pipe.unet = torch.compile(pipe.unet, dynamic=True)
         except Exception as exc:
-            raise ModelError(f"cannot load image model {model!r}: {exc}") from exc
-        return pipe
+            raise ModelError(f"cannot move image model {model!r} to {device}: {exc}") from exc
+        self._pipe = pipe
+        self._safety = getattr(pipe, "safety_checker", None)
+        self.model = model
+        self.device = device
+        self.dtype = str(pipe.unet.dtype).removeprefix("torch.")
+        self.full_size = sum(p.numel() for p in pipe.unet.parameters()) > FULL_SIZE_PARAMS
+        log.info(self.describe())
+        if self.compile_unet and device == "cuda":
+            self._warm_up()
+
+    def describe(self) -> str:
+        size = "full-size" if self.full_size else "small"
+        return (
+            f"image model {self.model} on {self.device}, {self.dtype} "
+            f"({self.variant or 'fp32'} weights, {size}, safety checker "
+            f"{'loaded' if self._safety is not None else 'off'})"
+        )
+
+    def _warm_up(self) -> None:
+        """Compile ahead for the configured sizes, so no user waits for it."""
+        import torch
+
+        for batch, width, height in self.warmup_shapes:
+            started = time.perf_counter()
+            with torch.inference_mode():
+                self._pipe(prompt=["warm-up"] * batch, num_inference_steps=2, width=width,
+                           height=height, output_type="latent")  # fmt: skip
+            log.info("compiled for %d x %dx%d in %.1f s", batch, width, height,
+                     time.perf_counter() - started)  # fmt: skip
 
     def load(self) -> None:
         with self._lock:
             if self._pipe is None:
-                self._pipe = self._build(self.model)
-                self._safety = getattr(self._pipe, "safety_checker", None)
+                self._install(self._build(self.model), self.model)
 
     def reload(self, model: str | None = None) -> None:
         target = model or self.model
-        new = self._build(target)  # the old pipeline keeps serving until this succeeded
+        new = self._build(target)  # on the CPU; the old pipeline serves until this succeeded
         with self._lock:
-            old, self._pipe = self._pipe, new
-            self._safety = getattr(new, "safety_checker", None)
-            self.model = target
-        del old
-        _free_memory()
+            old, self._pipe = self._pipe, None
+            del old  # free the old weights before the new ones reach the GPU
+            _free_memory()
+            self._install(new, target)
 
     def generate(
         self, batch: Sequence[GenParams], progress: Progress, cancelled: Cancelled
@@ -121,15 +213,21 @@ class DiffusersGenerator:
         with self._lock:
             pipe = self._pipe
             pipe.safety_checker = self._safety if first.safety_checker else None
-            device = pipe.device
+            # Decoding a batch image by image: batch-4 decode +1.2 GB instead of +3.3 GB.
+            if len(batch) > 1:
+                pipe.vae.enable_slicing()
+            else:
+                pipe.vae.disable_slicing()
 
             def on_step(p: Any, step: int, _t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-                progress(step + 1, first.steps)
+                # Some schedulers run more model calls than steps (PNDM: 26 for 25).
+                progress(step + 1, max(len(p.scheduler.timesteps), step + 1))
                 if cancelled():
-                    p._interrupt = True
+                    raise _Stop()
                 return kwargs
 
             generators = [torch.Generator(device="cpu").manual_seed(p.seed) for p in batch]
+            out_of_memory = False
             try:
                 with torch.inference_mode():
                     out = pipe(
@@ -142,19 +240,22 @@ class DiffusersGenerator:
                         generator=generators,
                         callback_on_step_end=on_step,
                     )
-            except torch.cuda.OutOfMemoryError as exc:
-                _free_memory()
-                raise ModelError(
-                    f"GPU out of memory drawing {len(batch)} image(s) of "
-                    f"{first.width}x{first.height}"
-                ) from exc
+            except _Stop:
+                out = None
+            except torch.cuda.OutOfMemoryError:
+                out_of_memory = True  # freed below, once this frame no longer pins the tensors
+                out = None
             except Exception as exc:
                 _free_memory()
                 raise ModelError(f"image model failed: {exc}") from exc
-            if getattr(pipe, "_interrupt", False) or cancelled():
-                pipe._interrupt = False
-                raise JobCancelled("cancelled while drawing")
-            del device
+        if out_of_memory:
+            _free_memory()
+            raise ModelError(
+                f"GPU out of memory drawing {len(batch)} image(s) of {first.width}x{first.height}"
+            )
+        if out is None:
+            _free_memory()
+            raise JobCancelled("cancelled while drawing")
         flags = out.nsfw_content_detected or [False] * len(out.images)
         return [(img, bool(flag)) for img, flag in zip(out.images, flags, strict=True)]
 

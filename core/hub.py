@@ -17,33 +17,42 @@ def is_local(source: str) -> bool:
     return Path(source).expanduser().exists()
 
 
-def is_cached(repo_id: str, filename: str = "config.json") -> bool:
-    """True when the hub cache holds `filename` of `repo_id` (no network)."""
+def is_cached(repo_id: str, filename: str = "config.json", cache_dir: str | None = None) -> bool:
+    """True when the hub cache (`cache_dir`, or the default) holds `filename` of `repo_id`
+    (no network)."""
     from huggingface_hub import try_to_load_from_cache
 
     try:
-        found = try_to_load_from_cache(repo_id, filename)
+        found = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir or None)
     except Exception:  # not a valid repo id (e.g. a missing local path)
         return False
     return isinstance(found, str)
+
+
+def hub_address(env: Mapping[str, str]) -> tuple[str, int]:
+    """Host and port of the hub: `HF_ENDPOINT` (a mirror or self-hosted hub, port included)
+    or huggingface.co."""
+    url = urlparse(env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT)
+    return url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
 
 
 def hub_reachable(env: Mapping[str, str] | None = None, timeout: float = 3.0) -> bool:
     env = os.environ if env is None else env
     if env.get("HF_HUB_OFFLINE", "") not in ("", "0"):
         return False
-    host = urlparse(env.get("HF_ENDPOINT", DEFAULT_ENDPOINT)).hostname or "huggingface.co"
     try:
-        with socket.create_connection((host, 443), timeout=timeout):
+        with socket.create_connection(hub_address(env), timeout=timeout):
             return True
     except OSError:
         return False
 
 
-def check_available(source: str, what: str, filename: str = "config.json") -> None:
+def check_available(
+    source: str, what: str, filename: str = "config.json", cache_dir: str | None = None
+) -> None:
     """Fail fast with one clear sentence when `source` is a hub id that is neither cached
-    nor downloadable, instead of letting the loader retry for half a minute."""
-    if is_local(source) or is_cached(source, filename) or hub_reachable():
+    (in `cache_dir`) nor downloadable, instead of letting the loader retry for half a minute."""
+    if is_local(source) or is_cached(source, filename, cache_dir) or hub_reachable():
         return
     raise ModelError(
         f"the {what} {source!r} is not on this machine and the model hub cannot be reached; "

@@ -30,6 +30,9 @@ class FakeGenerator:
     def load(self) -> None:
         self.loaded = True
 
+    def describe(self) -> str:
+        return f"fake image model {self.model}"
+
     def reload(self, model: str | None = None) -> None:
         self.reload_gate.wait(10)
         if self.reload_error:

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +64,85 @@ def test_generate_cli_with_tiny_models(tiny_models: dict[str, Path], tmp_path: P
     meta = read_png_metadata(out)
     assert meta["seed"] == "11" and "brivpiem statue" in meta["prompt"]
     assert meta["model"] == str(tiny_models["sd"]) and meta["steps"] == "3"
+
+
+def test_progress_total_comes_from_the_scheduler(tiny_models: dict[str, Path]) -> None:
+    gen = DiffusersGenerator(str(tiny_models["sd"]), device="cpu", scheduler="pndm")
+    calls: list[tuple[int, int]] = []
+    gen.generate([params(1, steps=4)], lambda s, t: calls.append((s, t)), lambda: False)
+    assert len(calls) > 4  # PNDM runs more model calls than steps
+    assert all(s <= t for s, t in calls) and calls[-1][0] == calls[-1][1]
+
+
+def test_cancel_stops_before_the_vae_decode(tiny_models: dict[str, Path]) -> None:
+    gen = DiffusersGenerator(str(tiny_models["sd"]), device="cpu")
+    gen.load()
+    decoded: list[int] = []
+    vae = gen._pipe.vae
+    original = vae.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        decoded.append(1)
+        return original(*args, **kwargs)
+
+    vae.decode = counting_decode
+    with pytest.raises(JobCancelled):
+        gen.generate([params(1, steps=5)], lambda s, t: None, lambda: True)
+    assert decoded == []
+    gen.generate([params(1, steps=2)], lambda s, t: None, lambda: False)
+    assert decoded == [1]
+
+
+def test_device_line_slicing_and_cpu_guard(
+    tiny_models: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    from core.app import check_device
+    from core.config import config_from_dict
+
+    caplog.set_level("INFO", logger="zime.generate")
+    gen = DiffusersGenerator(str(tiny_models["sd"]), device="cpu", safety_checker=False)
+    gen.load()
+    assert gen.device == "cpu" and gen.dtype == "float32" and not gen.full_size
+    assert any("on cpu, float32" in r.message and "safety checker off" in r.message
+               for r in caplog.records)  # fmt: skip
+    gen.generate([params(1, steps=1), params(2, steps=1)], lambda s, t: None, lambda: False)
+    assert gen._pipe.vae.use_slicing  # a batch decodes image by image
+    gen.generate([params(1, steps=1)], lambda s, t: None, lambda: False)
+    assert not gen._pipe.vae.use_slicing
+
+    gen.full_size = True  # as SD 1.5 would be
+    with pytest.raises(ModelError, match="full-size"):
+        check_device(config_from_dict({"models": {"device": "auto"}}), gen)
+    check_device(config_from_dict({"models": {"device": "cpu"}}), gen)  # chosen knowingly
+
+
+def _into_hub_cache(model_dir: Path, cache: Path, repo_id: str) -> None:
+    """Lay a model dir out the way huggingface_hub caches a download."""
+    import shutil
+
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(model_dir, repo / "snapshots" / revision)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision, encoding="utf-8")
+
+
+def test_offline_models_in_a_custom_cache_dir(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    cache = tmp_path / "hub-cache"
+    _into_hub_cache(tiny_models["sd"], cache, "zime-test/tiny-sd")
+    _into_hub_cache(tiny_models["opus"], cache, "zime-test/tiny-opus")
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(
+        '[models]\ngenerator = "zime-test/tiny-sd"\ntranslator = "zime-test/tiny-opus"\n'
+        f'device = "cpu"\ncache_dir = "{cache}"\n[generation]\nwidth = 64\nheight = 64\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty-home")}
+    out = tmp_path / "out.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "generate", "kaķis uz jumta", "-o", str(out),
+         "--config", str(cfg), "--steps", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert out.is_file() and "image model zime-test/tiny-sd on cpu, float32" in proc.stderr

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ import pytest
 from core.app import open_service
 from core.config import config_from_dict
 from core.errors import ModelError
-from core.fetch import fetch_models
+from core.fetch import RepoFile, fetch_models, plan_files, wants_fp16
+from core.hub import hub_address, hub_reachable
 from core.lang.translate import IdentityTranslator, Translators
 from core.maintenance import backup, db_stats, prune_images
 from core.models import Request
@@ -59,16 +61,99 @@ def test_fetch_models_with_local_paths_is_a_no_op_and_converts(
 
 
 def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path) -> None:
-    got: list[str] = []
+    got: list[tuple[str, str, list[str]]] = []
+    listing = {"minusthousand/lv-sb": LV_SB, "Helsinki-NLP/opus-mt-tc-big-lv-en": OPUS}
 
-    def fake_download(repo: str, cache: str) -> Path:
-        got.append(repo)
+    def fake_download(repo: str, cache: str, allow: Sequence[str]) -> Path:
+        got.append((repo, cache, list(allow)))
         return tmp_path / repo.replace("/", "--")
 
-    cfg = config_from_dict({})
-    items = fetch_models(cfg, download=fake_download, reachable=lambda: True)
-    assert got == ["minusthousand/lv-sb", "Helsinki-NLP/opus-mt-tc-big-lv-en"]
-    assert all(i.downloaded for i in items)
+    lines: list[str] = []
+    cfg = config_from_dict({"models": {"device": "cuda", "cache_dir": "/models"}})
+    items = fetch_models(cfg, download=fake_download, reachable=lambda: True,
+                         list_files=listing.__getitem__, report=lines.append)  # fmt: skip
+    assert [g[0] for g in got] == ["minusthousand/lv-sb", "Helsinki-NLP/opus-mt-tc-big-lv-en"]
+    assert got[0][1] == "/models" and "unet/diffusion_pytorch_model.fp16.safetensors" in got[0][2]
+    assert got[1][2] == ["config.json", "model.safetensors", "source.spm", "target.spm",
+                         "tokenizer_config.json", "vocab.json"]  # fmt: skip
+    assert all(i.downloaded for i in items) and items[0].bytes < 2.8e9
+    # the plan is printed before anything is downloaded
+    assert lines[0].startswith("generator minusthousand/lv-sb: 16 files, 2.74 GB")
+
+
+LV_SB = [
+    RepoFile(path, int(size))
+    for path, size in (
+        line.split("\t")
+        for line in (ROOT / "tests/data/lv-sb-files.tsv").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+]
+OPUS = [RepoFile(p, s) for p, s in (("config.json", 1500), ("pytorch_model.bin", 951_000_000),
+        ("model.safetensors", 950_000_000), ("tf_model.h5", 951_500_000), ("source.spm", 800_000),
+        ("target.spm", 790_000), ("tokenizer_config.json", 300), ("vocab.json", 1_500_000))]  # fmt: skip
+
+
+def _paths(plan: list[RepoFile]) -> set[str]:
+    return {f.path for f in plan}
+
+
+def test_fetch_plan_for_cuda_is_fp16_safetensors_only() -> None:
+    everything = sum(f.size for f in LV_SB if not f.path.endswith(".ckpt"))
+    assert 16.3e9 < everything < 16.6e9  # what fetch-models used to download
+    plan = plan_files(LV_SB, fp16=True, safety_checker=True)
+    weights = {p for p in _paths(plan) if p.endswith((".bin", ".safetensors", ".ckpt"))}
+    assert weights == {
+        "unet/diffusion_pytorch_model.fp16.safetensors",
+        "vae/diffusion_pytorch_model.fp16.safetensors",
+        "text_encoder/model.fp16.safetensors",
+        "safety_checker/model.fp16.safetensors",
+    }
+    small = {"model_index.json", "tokenizer/vocab.json", "unet/config.json",
+             "scheduler/scheduler_config.json", "feature_extractor/preprocessor_config.json"}  # fmt: skip
+    assert small <= _paths(plan)
+    assert 2.7e9 < sum(f.size for f in plan) < 2.8e9
+
+
+def test_fetch_plan_for_cpu_and_without_safety_checker() -> None:
+    plan = plan_files(LV_SB, fp16=False, safety_checker=False)
+    weights = {p for p in _paths(plan) if p.endswith((".bin", ".safetensors"))}
+    assert weights == {
+        "unet/diffusion_pytorch_model.safetensors",
+        "vae/diffusion_pytorch_model.safetensors",
+        "text_encoder/model.safetensors",
+    }
+    assert not any(p.startswith("safety_checker/") for p in _paths(plan))
+    # a repository with .bin weights only still gets them
+    only_bin = [RepoFile("unet/diffusion_pytorch_model.bin", 10), RepoFile("unet/config.json", 1)]
+    assert _paths(plan_files(only_bin, fp16=True, safety_checker=True)) == _paths(only_bin)
+    # shards of one form come together, with their index
+    shards = [RepoFile(f"model-0000{i}-of-00002.safetensors", 5) for i in (1, 2)]
+    shards += [RepoFile("model.safetensors.index.json", 1), RepoFile("pytorch_model.bin", 10)]
+    assert _paths(plan_files(shards, fp16=False, safety_checker=True)) == _paths(shards[:3])
+
+
+def test_the_plan_follows_the_config_not_the_machine() -> None:
+    assert wants_fp16(config_from_dict({"models": {"device": "cuda"}}))
+    assert wants_fp16(config_from_dict({"models": {"device": "auto"}}))
+    assert not wants_fp16(config_from_dict({"models": {"device": "cpu"}}))
+
+
+def test_hub_endpoint_port_is_honoured() -> None:
+    import socket
+
+    server = socket.socket()  # the kernel completes the handshake; no accept() needed
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    try:
+        assert hub_address({"HF_ENDPOINT": f"http://127.0.0.1:{port}"}) == ("127.0.0.1", port)
+        assert hub_address({}) == ("huggingface.co", 443)
+        assert hub_address({"HF_ENDPOINT": "http://mirror.lan"}) == ("mirror.lan", 80)
+        assert hub_reachable({"HF_ENDPOINT": f"http://127.0.0.1:{port}"})
+        assert not hub_reachable({"HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HUB_OFFLINE": "1"})
+    finally:
+        server.close()
 
 
 async def test_backup_restore_round_trip_and_stats(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ service runs them in a thread.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -26,6 +27,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from core.errors import ModelError
 from core.hub import check_available
+
+log = logging.getLogger("zime.translate")
 
 NLLB_SRC = "lvs_Latn"
 NLLB_TGT = "eng_Latn"
@@ -96,10 +99,16 @@ def is_ctranslate2_dir(path: str | Path) -> bool:
 
 
 class HFTranslator:
-    """transformers seq2seq model (Marian or M2M100/NLLB) on CPU or CUDA."""
+    """transformers seq2seq model (Marian or M2M100/NLLB) on CPU or CUDA, in fp32: fp16 saves
+    nothing measurable on a CPU and risks NaNs in Marian's attention, and the translator is
+    small next to the image model on a GPU."""
 
     def __init__(
-        self, source: str, device: str = "cpu", options: TranslateOptions | None = None
+        self,
+        source: str,
+        device: str = "cpu",
+        options: TranslateOptions | None = None,
+        cache_dir: str | None = None,
     ) -> None:
         self.options = options or TranslateOptions()
         self.name = source
@@ -107,13 +116,15 @@ class HFTranslator:
             import torch
             from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
 
-            config = AutoConfig.from_pretrained(source)
+            config = AutoConfig.from_pretrained(source, cache_dir=cache_dir)
             self.kind = config.model_type
             if self.kind not in ("marian", "m2m_100"):
                 raise ModelError(f"{source}: unsupported translator model_type {self.kind!r}")
             extra = {"src_lang": NLLB_SRC, "tgt_lang": NLLB_TGT} if self.kind == "m2m_100" else {}
-            self.tokenizer = AutoTokenizer.from_pretrained(source, **extra)
-            self.model = AutoModelForSeq2SeqLM.from_pretrained(source).eval()
+            self.tokenizer = AutoTokenizer.from_pretrained(source, cache_dir=cache_dir, **extra)
+            self.model = AutoModelForSeq2SeqLM.from_pretrained(
+                source, cache_dir=cache_dir, dtype=torch.float32
+            ).eval()
         except ModelError:
             raise
         except Exception as exc:
@@ -122,6 +133,7 @@ class HFTranslator:
         self.model.to(self.device)
         self._torch = torch
         self._lock = threading.Lock()  # one generate() at a time per model
+        log.info("translator %s on %s, float32", source, self.device)
 
     @property
     def multilingual(self) -> bool:
@@ -285,7 +297,10 @@ class Translators:
 
 
 def load_translator(
-    source: str, device: str = "cpu", options: TranslateOptions | None = None
+    source: str,
+    device: str = "cpu",
+    options: TranslateOptions | None = None,
+    cache_dir: str | None = None,
 ) -> Translator:
     """Load a translator from a local dir or hub id; a CTranslate2 dir gets the CT2 backend.
 
@@ -301,11 +316,11 @@ def load_translator(
     ):
         path = ct2_sibling
     if not path.exists():
-        check_available(source, "translator")
+        check_available(source, "translator", cache_dir=cache_dir)
     if is_ctranslate2_dir(path):
         inner: Translator = CT2Translator(str(path), device, options)
     else:
-        inner = HFTranslator(str(path) if path.exists() else source, device, options)
+        inner = HFTranslator(str(path) if path.exists() else source, device, options, cache_dir)
     return CachedTranslator(inner)
 
 
