@@ -112,7 +112,9 @@ try:
         sys.argv = ["-c", *sys.argv[2:]]
         exec(compile(code, "<load>", "exec"), {"__name__": "__main__"})
     else:
-        runpy.run_module(sys.argv[1], run_name="__main__", alter_sys=True)
+        module = sys.argv[1]
+        sys.argv = [module, *sys.argv[2:]]
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
 except SystemExit as exc:
     if exc.code:
         raise

@@ -393,14 +393,9 @@ class DiscordFrontend:
         path = Path(row["image_path"])
         file = discord.File(path, filename=f"zime-{row['id']}.png")
         view = result_view(row["id"], lang)
-        msg: discord.Message
         if interaction is not None:
             with contextlib.suppress(discord.HTTPException):
                 await interaction.edit_original_response(content="✅")
-            msg = await interaction.followup.send(
-                content=text[:2000], file=file, view=view, wait=True
-            )
+            await interaction.followup.send(content=text[:2000], file=file, view=view, wait=True)
         else:  # token expired or bot restarted: post to the channel and mention the user
-            msg = await self._channel_send(meta, text[:1900], file=file, view=view)
-        if msg.attachments:
-            await self.service.note_file_id(row["id"], msg.attachments[0].url)
+            await self._channel_send(meta, text[:1900], file=file, view=view)

@@ -13,6 +13,7 @@ import contextlib
 import html
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -27,8 +28,9 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -43,6 +45,9 @@ from telegram.ext import (
 from bot.telegram_render import (
     COMMANDS,
     buttons,
+    fit,
+    is_permanent,
+    is_retryable,
     read_image,
     render_caption,
     strip_command,
@@ -60,11 +65,13 @@ from bot.texts import (
 )
 from core.config import TelegramConfig
 from core.errors import EmptyPrompt, NotFound, ZimeError
-from core.models import Request
+from core.models import Request, Status
 from core.service import Service, Submitted
-from core.worker import DONE, JobHandle
+from core.worker import JobHandle
 
 log = logging.getLogger("zime.telegram")
+DELIVERY_ATTEMPTS = 3  # in this process; then the next start tries again
+REDELIVERY_DELAY_S = 30.0
 Ctx = ContextTypes.DEFAULT_TYPE
 
 
@@ -79,9 +86,12 @@ class TelegramFrontend:
             .token(config.token)
             .base_url(config.api_base_url)
             .concurrent_updates(True)
+            # PTB's own flood control: paces calls and waits out 429s before they reach us
+            .rate_limiter(AIORateLimiter(max_retries=2))
             .build()
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inline_chat_type: dict[int, str] = {}  # user id -> chat type of the last query
         self._register()
         service.subscribe("telegram", self._on_job_finished)
 
@@ -183,8 +193,10 @@ class TelegramFrontend:
                 "status_message_id": status.message_id}  # fmt: skip
         try:
             sub = await start(meta)
-        except ZimeError as exc:
-            message_text = error_text(exc, lang)
+        except Exception as exc:  # every request ends in an answer, never a lone "⏳"
+            if not isinstance(exc, ZimeError):
+                log.exception("request failed")
+            message_text = error_text(exc if isinstance(exc, ZimeError) else ZimeError(), lang)
             with contextlib.suppress(BadRequest, NetworkError):
                 await with_retry(lambda: status.edit_text(message_text))
             return
@@ -195,9 +207,11 @@ class TelegramFrontend:
 
     async def _edit_status(
         self, h: JobHandle, lang: str, chat_id: int | None, message_id: int | None,
-        inline_id: str | None,
+        inline_id: str | None, caption: bool = False,
     ) -> None:  # fmt: skip
-        """Edit the status message in place, at most once per `edit_interval_s`."""
+        """Edit the status message (or, for a redraw of an inline photo, its caption) in
+        place, at most once per `edit_interval_s`, until the job ends."""
+        edit = self.app.bot.edit_message_caption if caption else self.app.bot.edit_message_text
         last = self.status_text(h, lang)
         while not h.finished:
             await h.wait_changed(self.config.edit_interval_s)
@@ -205,9 +219,10 @@ class TelegramFrontend:
             if h.finished or text == last:
                 continue
             last = text
-            with contextlib.suppress(BadRequest, NetworkError):
-                await with_retry(partial(self.app.bot.edit_message_text, text, chat_id=chat_id,
-                                         message_id=message_id, inline_message_id=inline_id))  # fmt: skip
+            body = {"caption": text} if caption else {"text": text}
+            with contextlib.suppress(TelegramError):
+                await with_retry(partial(edit, chat_id=chat_id, message_id=message_id,
+                                         inline_message_id=inline_id, **body))  # fmt: skip
             await asyncio.sleep(self.config.edit_interval_s)
 
     async def cmd_help(self, update: Update, context: Ctx) -> None:
@@ -247,6 +262,7 @@ class TelegramFrontend:
         command = message.text.split()[0].split("@")[0].lstrip("/")
         args = context.args or []
         try:
+            self.service.check_admin(req)  # refused before anything is announced
             if command == "reload":
                 await self.reply(message, t(req.language, "Loading the model…"))
                 model = await self.service.reload(req, args[0] if args else None)
@@ -265,7 +281,7 @@ class TelegramFrontend:
                 text = text or t(req.language, "The queue is empty.")
         except ZimeError as exc:
             text = error_text(exc, req.language)
-        await self.reply(message, text)
+        await self.reply(message, fit(text))
 
     # buttons
     async def on_button(self, update: Update, context: Ctx) -> None:
@@ -274,34 +290,57 @@ class TelegramFrontend:
         action, _, raw_id = query.data.partition(":")
         req = self.request(update)
         message = query.message if isinstance(query.message, Message) else None
+        inline_id = query.inline_message_id
         try:
-            job_id = int(raw_id)
-            if action in ("again", "redo") and message is not None:
+            job_id = int(raw_id) if raw_id.isdigit() else 0
+            if action in ("again", "redo"):
                 await self.service.check_owner(job_id, req)  # alert instead of a chat message
                 await query.answer()
                 same = action == "redo"
-                await self.submit(update, message, req.language, lambda meta: self.service.again(
-                    job_id, self.request(update, **meta), same_seed=same))  # fmt: skip
+                if message is not None:
+                    await self.submit(update, message, req.language, lambda meta: self.service.again(
+                        job_id, self.request(update, **meta), same_seed=same))  # fmt: skip
+                elif inline_id:  # a picture posted inline: redraw into the same message
+                    await self._again_inline(update, job_id, inline_id, same)
             elif action == "orig":
-                row = await self.service.job(job_id)
-                data = await asyncio.to_thread(read_image, row["image_path"] if row else None)
+                path = await self.service.original(job_id, req)  # owner or admin only
+                data = await asyncio.to_thread(read_image, path)
                 if data is None:
                     raise NotFound(f"job {job_id}")
                 await query.answer()
-                if message is not None:
-                    await with_retry(lambda: message.reply_document(
-                        data, filename=f"zime-{job_id}.png", do_quote=True))  # fmt: skip
+                # Into the chat of the button, or (inline) the user's private chat.
+                chat_id = message.chat_id if message is not None else query.from_user.id
+                await with_retry(lambda: self.app.bot.send_document(
+                    chat_id, data, filename=f"zime-{job_id}.png",
+                    reply_to_message_id=message.message_id if message else None,
+                    allow_sending_without_reply=True))  # fmt: skip
             else:
                 await query.answer()
         except ZimeError as exc:
             await query.answer(error_text(exc, req.language), show_alert=True)
-        except ValueError:
-            await query.answer()
+        except TelegramError as exc:
+            log.warning("button %s failed: %s", action, exc)
+
+    async def _again_inline(self, update: Update, job_id: int, inline_id: str, same: bool) -> None:
+        req = self.request(update, inline_message_id=inline_id,
+                           chat_id=update.effective_user.id if update.effective_user else None)  # fmt: skip
+        try:
+            sub = await self.service.again(job_id, req, same_seed=same)
+        except ZimeError as exc:
+            with contextlib.suppress(TelegramError):
+                await self.app.bot.edit_message_caption(inline_message_id=inline_id,
+                                                        caption=error_text(exc, req.language))  # fmt: skip
+            return
+        self._spawn(self._edit_status(sub.handle, req.language, None, None, inline_id,
+                                      caption=True))  # fmt: skip
 
     # inline mode
     async def on_inline_query(self, update: Update, context: Ctx) -> None:
         query = update.inline_query
         assert query is not None
+        # The chosen result does not say where it is posted; the query does. Remember it, so
+        # a picture posted into a group gets the group's rules (safety checker, chat limit).
+        self._inline_chat_type[query.from_user.id] = query.chat_type or ""
         lang = user_language(query.from_user.language_code)
         if not query.query.strip():
             await query.answer([], cache_time=0, is_personal=True)
@@ -323,8 +362,14 @@ class TelegramFrontend:
         chosen = update.chosen_inline_result
         assert chosen is not None
         inline_id = chosen.inline_message_id
-        req = self.request(update, chosen.query, inline_message_id=inline_id,
-                           chat_id=chosen.from_user.id)  # fmt: skip
+        chat_type = self._inline_chat_type.pop(chosen.from_user.id, "")
+        private = chat_type in ("sender", ChatType.PRIVATE)
+        req = replace(
+            self.request(update, chosen.query, inline_message_id=inline_id,
+                         chat_id=chosen.from_user.id, inline_chat_type=chat_type),
+            # Unknown or any group: the stricter group rules, keyed by the user's inline use.
+            is_group=not private, chat_id=f"inline:{chat_type or 'unknown'}:{chosen.from_user.id}",
+        )  # fmt: skip
         try:
             sub = await self.service.handle(req)
         except ZimeError as exc:
@@ -339,36 +384,54 @@ class TelegramFrontend:
     async def _on_job_finished(self, job_id: int) -> None:
         self._spawn(self._deliver(job_id))
 
-    async def _deliver(self, job_id: int) -> None:
+    async def _deliver(self, job_id: int, attempt: int = 1) -> None:
+        """Send a finished job's result. Retryable failures (429s, timeouts, 5xx) are tried
+        again later and at the next start; a permanent one (the chat is gone, the bot was
+        blocked) ends the job's delivery for good, so no restart sends it again."""
         row = await self.service.to_deliver(job_id)
         if row is None:
             return
         meta = row["meta"]
         lang = meta.get("language", "lv")
         try:
-            if row["status"] == DONE:
+            if row["status"] == Status.DONE:
                 await self._send_image(row, meta, lang)
             else:
-                text = error_text(job_error(row), lang)
-                if meta.get("inline_message_id"):
-                    await with_retry(lambda: self.app.bot.edit_message_text(
-                        text, inline_message_id=meta["inline_message_id"]))  # fmt: skip
-                elif meta.get("chat_id") is not None:
-                    await self._send_or_edit_status(meta, text)
-        except (NetworkError, TimedOut) as exc:
-            log.warning("delivery of job %s failed (%s); retried at next start", job_id, exc)
+                await self._send_failure(row, meta, lang)
+        except Exception as exc:
+            if is_permanent(exc) or not is_retryable(exc):
+                log.warning("job %s cannot be delivered (%s: %s); giving up", job_id,
+                            type(exc).__name__, exc)  # fmt: skip
+                await self.service.note(job_id, delivered=True, delivery_error=str(exc)[:200])
+                return
+            if attempt < DELIVERY_ATTEMPTS:
+                log.warning("delivery of job %s failed (%s); trying again in %.0f s", job_id,
+                            type(exc).__name__, REDELIVERY_DELAY_S * attempt)  # fmt: skip
+                await asyncio.sleep(REDELIVERY_DELAY_S * attempt)
+                await self._deliver(job_id, attempt + 1)
+            else:
+                log.warning("delivery of job %s failed %d times; next start tries again",
+                            job_id, attempt)  # fmt: skip
             return
-        except (BadRequest, Forbidden) as exc:  # the chat is gone: nothing more to do
-            log.warning("job %s cannot be delivered: %s", job_id, exc)
-        await self.service.note(job_id, delivered=True)
+
+    async def _send_failure(self, row: dict[str, Any], meta: dict[str, Any], lang: str) -> None:
+        text = error_text(job_error(row), lang)
+        if meta.get("inline_message_id"):
+            await with_retry(lambda: self.app.bot.edit_message_text(
+                text, inline_message_id=meta["inline_message_id"]))  # fmt: skip
+        elif meta.get("chat_id") is not None:
+            await self._send_or_edit_status(meta, text)
+        await self.service.note(row["id"], delivered=True)
 
     async def _send_or_edit_status(self, meta: dict[str, Any], text: str) -> None:
         chat_id, status_id = meta["chat_id"], meta.get("status_message_id")
         if status_id:
-            with contextlib.suppress(BadRequest):
+            try:
                 await with_retry(lambda: self.app.bot.edit_message_text(
                     text, chat_id=chat_id, message_id=status_id))  # fmt: skip
                 return
+            except BadRequest:  # the status message was deleted: send a new one
+                pass
         await with_retry(lambda: self.app.bot.send_message(
             chat_id, text, reply_to_message_id=meta.get("reply_to"),
             allow_sending_without_reply=True))  # fmt: skip
@@ -376,28 +439,46 @@ class TelegramFrontend:
     async def _send_image(self, row: dict[str, Any], meta: dict[str, Any], lang: str) -> None:
         job_id = row["id"]
         names = self.service.concept_names(row["concepts"])
-        text = render_caption(row["prompt"], names, row["seed"], lang, self.demo)
+        text = render_caption(row["prompt"], names, row["seed"], lang, self.demo,
+                              hidden=bool(meta.get("nsfw")))  # fmt: skip
         data = await asyncio.to_thread(read_image, row["image_path"])
         if data is None:
             raise BadRequest(f"image of job {job_id} is missing")
         spoiler = bool(meta.get("is_group")) and self.config.spoiler_in_groups
         bot = self.app.bot
         if meta.get("inline_message_id"):
-            # Inline messages cannot receive uploads: upload to the user's private chat first,
-            # then put that file into the inline message by file id.
+            await self._send_inline_image(row, meta, lang, data, text)
+            return
+        await with_retry(lambda: bot.send_photo(
+            meta["chat_id"], data, caption=text, parse_mode=ParseMode.HTML,
+            reply_to_message_id=meta.get("reply_to"), allow_sending_without_reply=True,
+            reply_markup=buttons(job_id, lang), has_spoiler=spoiler))  # fmt: skip
+        # Recorded at once: a kill between Telegram accepting the photo and this commit is
+        # the one window in which a restart sends it twice (milliseconds, see README).
+        await self.service.note(job_id, delivered=True)
+        if meta.get("status_message_id"):
+            with contextlib.suppress(BadRequest, NetworkError):
+                await bot.delete_message(meta["chat_id"], meta["status_message_id"])
+
+    async def _send_inline_image(
+        self, row: dict[str, Any], meta: dict[str, Any], lang: str, data: bytes, text: str
+    ) -> None:
+        """Inline messages cannot receive uploads: upload to the user's private chat first,
+        then put that file into the inline message by file id. A user who never opened a
+        private chat with the bot (403) is told so in the inline message."""
+        bot, inline_id = self.app.bot, meta["inline_message_id"]
+        try:
             sent = await with_retry(lambda: bot.send_photo(
                 meta["chat_id"], data, caption=text, parse_mode=ParseMode.HTML))  # fmt: skip
-            file_id = sent.photo[-1].file_id
-            await with_retry(lambda: bot.edit_message_media(
-                InputMediaPhoto(file_id, caption=text, parse_mode=ParseMode.HTML),
-                inline_message_id=meta["inline_message_id"], reply_markup=buttons(job_id, lang)))  # fmt: skip
-        else:
-            sent = await with_retry(lambda: bot.send_photo(
-                meta["chat_id"], data, caption=text, parse_mode=ParseMode.HTML,
-                reply_to_message_id=meta.get("reply_to"), allow_sending_without_reply=True,
-                reply_markup=buttons(job_id, lang), has_spoiler=spoiler))  # fmt: skip
-            file_id = sent.photo[-1].file_id
-            if meta.get("status_message_id"):
-                with contextlib.suppress(BadRequest, NetworkError):
-                    await bot.delete_message(meta["chat_id"], meta["status_message_id"])
-        await self.service.note_file_id(job_id, file_id)
+        except Forbidden:
+            await with_retry(lambda: bot.edit_message_text(
+                t(lang, "Open a private chat with me and press Start, then try again: "
+                        "I send inline pictures through it."),
+                inline_message_id=inline_id))  # fmt: skip
+            await self.service.note(row["id"], delivered=True, delivery_error="forbidden")
+            return
+        file_id = sent.photo[-1].file_id
+        await with_retry(lambda: bot.edit_message_media(
+            InputMediaPhoto(file_id, caption=text, parse_mode=ParseMode.HTML),
+            inline_message_id=inline_id, reply_markup=buttons(row["id"], lang)))  # fmt: skip
+        await self.service.note(row["id"], delivered=True)

@@ -3,7 +3,6 @@ Pure functions of their inputs, unit-tested without a server."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 from collections.abc import Awaitable, Callable
@@ -11,7 +10,16 @@ from pathlib import Path
 from typing import TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from bot.locale import ui_language
 from bot.texts import caption, t
@@ -42,14 +50,15 @@ def user_language(code: str | None) -> str:
 
 
 def render_caption(
-    prompt: str, names: tuple[str, ...], seed: int, lang: str, demo: bool = False
-) -> str:
+    prompt: str, names: tuple[str, ...], seed: int, lang: str, demo: bool = False,
+    hidden: bool = False,
+) -> str:  # fmt: skip
     """HTML caption ≤ 1024 characters with the user-derived text escaped."""
-    text = caption(prompt, names, seed, lang, demo)
+    text = caption(prompt, names, seed, lang, demo, hidden)
     escaped = html.escape(text)
     if len(escaped) > CAPTION_LIMIT:
         room = len(prompt) - (len(escaped) - CAPTION_LIMIT) - 1
-        text = caption(prompt[: max(0, room)] + "…", names, seed, lang, demo)
+        text = caption(prompt[: max(0, room)] + "…", names, seed, lang, demo, hidden)
         escaped = html.escape(text)
     return escaped[:CAPTION_LIMIT]
 
@@ -63,21 +72,44 @@ def buttons(job_id: int, lang: str) -> InlineKeyboardMarkup:
     )  # fmt: skip
 
 
+TEXT_LIMIT = 4096
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """THE place Telegram errors are classified. Permanent: the request itself is wrong or
+    the chat is gone (400 BadRequest, 403 Forbidden, a bad token, a migrated chat); retrying
+    cannot help. PTB's `BadRequest` subclasses `NetworkError`, so it is tested first."""
+    return isinstance(exc, BadRequest | Forbidden | InvalidToken | ChatMigrated)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Flood limits (429 RetryAfter), timeouts and other network errors (5xx included)."""
+    return not is_permanent(exc) and isinstance(exc, RetryAfter | TimedOut | NetworkError)
+
+
+def _wait(state: RetryCallState) -> float:
+    """Telegram's own retry_after for a 429, else exponential backoff (0.5 s … 10 s)."""
+    exc = state.outcome.exception() if state.outcome else None
+    if isinstance(exc, RetryAfter):
+        after = exc.retry_after
+        return float(after.total_seconds() if hasattr(after, "total_seconds") else after)
+    return float(min(10.0, 0.5 * 2 ** (state.attempt_number - 1)))
+
+
 async def with_retry(call: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
-    """Retry Telegram calls on flood limits (retry_after) and network errors with backoff."""
-    delay = 0.5
-    for attempt in range(attempts):
-        try:
+    """Retry a Telegram call on retryable errors; a permanent one is raised at once."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(is_retryable), stop=stop_after_attempt(attempts),
+        wait=_wait, reraise=True,
+    ):  # fmt: skip
+        with attempt:
             return await call()
-        except RetryAfter as exc:
-            wait = exc.retry_after
-            await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else wait)
-        except (NetworkError, TimedOut):
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10)
-    return await call()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def fit(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Cut `text` to a platform's message limit, marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def read_image(path: str | None) -> bytes | None:

@@ -13,11 +13,14 @@ from core.errors import (
     EmptyPrompt,
     JobCancelled,
     JobFailed,
+    ModelUnavailable,
     NotAdmin,
     NotFound,
     PromptTooLong,
     QueueFull,
     RateLimited,
+    StorageError,
+    TranslationFailed,
     UnsupportedLanguage,
     ZimeError,
 )
@@ -60,8 +63,27 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
     if isinstance(exc, JobCancelled):
         return t(lang, "Cancelled.")
     if isinstance(exc, JobFailed):
-        return t(lang, "Drawing failed: {reason}", reason=exc)
-    return t(lang, "Error: {reason}", reason=exc)
+        return _failure_text(exc.reason, lang)
+    if isinstance(exc, StorageError):
+        return t(lang, "I could not save your request right now. Please try again in a minute.")
+    if isinstance(exc, TranslationFailed):
+        return t(lang, "The translator is not answering right now. Please try again in a minute.")
+    if isinstance(exc, ModelUnavailable):
+        return t(lang, "The drawing model is restarting. Please try again in a few minutes.")
+    # Anything else is our fault, not the user's: no internals, one sentence.
+    return t(lang, "Something went wrong on my side. Please try again.")
+
+
+def _failure_text(reason: str, lang: str) -> str:
+    """A sentence for each reason a job can fail (core.errors.FAILURE_REASONS); the stored
+    error text with the details is for admins (/stats, logs), never for users."""
+    if reason == "timeout":
+        return t(lang, "Drawing took too long and was stopped. Please try again.")
+    if reason == "storage":
+        return t(lang, "The picture was drawn but could not be saved. Please try again later.")
+    if reason == "unavailable":
+        return t(lang, "The drawing model is restarting. Please try again in a few minutes.")
+    return t(lang, "Drawing failed. Please try again, perhaps with other words.")
 
 
 def job_error(row: dict[str, Any]) -> ZimeError:
@@ -80,9 +102,14 @@ def progress_text(progress: float, lang: str = "lv") -> str:
 
 
 def caption(prompt: str, concept_names: tuple[str, ...], seed: int, lang: str = "lv",
-            demo: bool = False) -> str:  # fmt: skip
+            demo: bool = False, hidden: bool = False) -> str:  # fmt: skip
     understood = ", ".join(concept_names) or "—"
-    lines = [
+    lines = (
+        [t(lang, "The safety checker hid this picture. Try another seed or prompt.")]
+        if hidden
+        else []
+    )
+    lines += [
         t(lang, "Drawn: {prompt}", prompt=prompt),
         t(lang, "Recognised: {concepts}", concepts=understood),
         t(lang, "Seed: {seed}", seed=seed),

@@ -103,7 +103,9 @@ async def open_service(
     limiter = RateLimiter(
         lim.per_user_per_minute, lim.per_user_per_day, lim.per_chat_per_minute, clock
     )
-    async with Store(config.path(config.storage.database)) as store:
+    st = config.storage
+    store = Store(config.path(st.database), min(5.0, st.lock_wait_s), st.lock_wait_s)
+    async with store:
         worker = Worker(
             generator,
             store,
@@ -113,6 +115,7 @@ async def open_service(
             per_user_queued=lim.per_user_queued,
             max_attempts=lim.max_attempts,
             job_timeout_s=g.job_timeout_s,
+            hang_grace_s=g.hang_grace_s,
             scheduler_name=config.models.scheduler,
             privacy=config.logging.privacy,
         )

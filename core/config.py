@@ -68,6 +68,9 @@ class GenerationConfig:
     negative_prompt: str = "lowres, blurry, watermark, text, deformed"
     batch_size: int = 4
     job_timeout_s: float = 300.0
+    # A model call still running this long after its timeout is declared hung: its jobs fail
+    # and /healthz turns unhealthy so the process is restarted.
+    hang_grace_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class StorageConfig:
     database: str = "data/zime.sqlite3"
     images: str = "data/images"
     retention_days: int = 0  # delete images older than this many days; 0 keeps them all
+    lock_wait_s: float = 15.0  # how long a locked database is waited for before giving up
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,8 @@ def _validate(cfg: Config) -> None:
         (g.height % 8 == 0 and 64 <= g.height <= g.max_side, "generation.height", g.height),
         (g.batch_size >= 1, "generation.batch_size", g.batch_size),
         (g.job_timeout_s > 0, "generation.job_timeout_s", g.job_timeout_s),
+        (g.hang_grace_s > 0, "generation.hang_grace_s", g.hang_grace_s),
+        (cfg.storage.lock_wait_s > 0, "storage.lock_wait_s", cfg.storage.lock_wait_s),
         (lim.max_prompt_chars >= 1, "limits.max_prompt_chars", lim.max_prompt_chars),
         (lim.per_user_per_minute >= 0, "limits.per_user_per_minute", lim.per_user_per_minute),
         (lim.per_user_per_day >= 0, "limits.per_user_per_day", lim.per_user_per_day),

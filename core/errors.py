@@ -83,8 +83,29 @@ class ModelError(ZimeError):
     """A model could not be loaded or failed while running."""
 
 
+class StorageError(ZimeError):
+    """The database or the disk failed (full, locked for too long, unwritable)."""
+
+
+class TranslationFailed(ZimeError):
+    """The translator failed or did not answer in time."""
+
+
+class ModelUnavailable(ZimeError):
+    """The image model stopped answering; the process must be restarted."""
+
+
+# Why a job failed, as the first word of its stored error ("timeout: after 300 s"): users
+# see a sentence per reason, admins the whole text.
+FAILURE_REASONS = ("timeout", "storage", "model", "unavailable", "delivery")
+
+
 class JobFailed(ZimeError):
-    pass
+    @property
+    def reason(self) -> str:
+        """One of FAILURE_REASONS ("model" when the stored error names none)."""
+        head = str(self).split(":", 1)[0].strip()
+        return head if head in FAILURE_REASONS else "model"
 
 
 class JobCancelled(ZimeError):

@@ -37,8 +37,12 @@ def save_png(image: Any, path: Path, metadata: dict[str, str]) -> Path:
         info.add_itxt(key, value)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
-    image.save(tmp, format="PNG", pnginfo=info)
-    tmp.replace(path)  # never leave a half-written image behind
+    try:
+        image.save(tmp, format="PNG", pnginfo=info)
+        tmp.replace(path)  # never leave a half-written image behind
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no .part file either
+        raise
     return path
 
 

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.config import GenerationConfig
+
+
+class Status(StrEnum):
+    """A job's state from request to result. Stored as its value; equal to that string."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in (Status.DONE, Status.FAILED, Status.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -17,7 +32,7 @@ class Request:
     user_id: str
     chat_id: str
     text: str
-    language: str = "lv"  # the user's UI language: lv, or en for everyone else
+    language: str = "lv"  # the user's UI language (bot/locale): lv, ru or en
     is_group: bool = False
     is_admin: bool = False
     bot_username: str = ""
@@ -75,7 +90,7 @@ class JobResult:
     model: str
     draw_s: float
     wait_s: float
-    nsfw: bool = False
+    nsfw: bool = False  # the safety checker blacked it out: the caption says so
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -10,13 +11,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.config import Config
-from core.errors import Banned, NotAdmin, NotFound, UnsupportedLanguage
-from core.lang.prompt import PromptBuilder, PromptResult
+from core.errors import (
+    Banned,
+    NotAdmin,
+    NotFound,
+    TranslationFailed,
+    UnsupportedLanguage,
+    ZimeError,
+)
+from core.lang.prompt import Parsed, PromptBuilder, PromptResult
 from core.models import GenParams, HistoryItem, Request
 from core.moderation import Blocklist
 from core.ratelimit import RateLimiter
 from core.store import NewJob, Store
-from core.worker import JobHandle, Worker
+from core.worker import JobHandle, Worker, in_daemon_thread
+
+# A translation of one chat message takes well under a second (benchmarks/translate.py);
+# one that takes this long is stuck, and the user gets an answer instead of a spinner.
+TRANSLATE_TIMEOUT_S = 60.0
+
+
+log = logging.getLogger("zime.service")
 
 
 @dataclass(frozen=True)
@@ -69,28 +84,42 @@ class Service:
         parsed = self.builder.parse(request.text, request.bot_username)
         if not self.builder.can_translate(parsed):  # refused before it costs a rate token
             raise UnsupportedLanguage(parsed.lang)
-        # 2. bans and rate limits
+        # 2. bans, room in the queue and rate limits
         if await self.store.upsert_user(request.platform, request.user_id, request.language):
             raise Banned(request.user_key)
-        self.limiter.acquire(
-            request.user_key, request.chat_key if request.is_group else None, request.is_admin
-        )
+        self.worker.check_room(request.user_key)
+        chat = request.chat_key if request.is_group else None
+        self.limiter.acquire(request.user_key, chat, request.is_admin)
         try:
             # 3. translate the whole sentence; concepts are placed again after it
             self.blocklist.check(parsed.normalized)
             english: str | None = ""
             if self.builder.needs_translation(parsed):  # a model call: off the event loop
-                started = time.perf_counter()
-                [english] = await asyncio.to_thread(self.builder.translate_many, [parsed])
-                self.worker.metrics.observe_translate(time.perf_counter() - started)
+                english = await self._translate(parsed)
             result = self.builder.assemble(parsed, english)
             # 4. moderation after translation too
             self.blocklist.check(result.english)
+            # 5. persist, then 6. enqueue
+            return await self._submit(request, result, request.seed, parent_id=None)
         except Exception:
-            self.limiter.refund(request.user_key, request.chat_key if request.is_group else None)
+            self.limiter.refund(request.user_key, chat)  # nothing was drawn: no cost
             raise
-        # 5. persist, then 6. enqueue
-        return await self._submit(request, result, request.seed, parent_id=None)
+
+    async def _translate(self, parsed: Parsed) -> str | None:
+        started = time.perf_counter()
+        try:
+            [english] = await asyncio.wait_for(
+                in_daemon_thread(self.builder.translate_many, [parsed]), TRANSLATE_TIMEOUT_S
+            )
+        except ZimeError:
+            raise
+        except TimeoutError as exc:
+            raise TranslationFailed(f"no answer in {TRANSLATE_TIMEOUT_S:.0f} s") from exc
+        except Exception as exc:
+            log.warning("translation failed: %s", exc)
+            raise TranslationFailed(str(exc) or type(exc).__name__) from exc
+        self.worker.metrics.observe_translate(time.perf_counter() - started)
+        return english
 
     async def _submit(
         self, request: Request, result: PromptResult, seed: int | None, parent_id: int | None
@@ -98,6 +127,7 @@ class Service:
         g = self.config.generation
         seed = new_seed() if seed is None else seed
         params = GenParams.from_config(g, result.prompt, seed, request.steps, self._safety(request))
+        self.worker.check_room(request.user_key)  # again: the translation took a while
         job = await self.store.create_job(
             NewJob(
                 platform=request.platform,
@@ -118,7 +148,9 @@ class Service:
         try:
             handle = self.worker.submit(job)
         except Exception as exc:
-            await self.store.set_status(job.id, "failed", f"not queued: {exc}")
+            # The user is answered right now: nothing is left to deliver after a restart.
+            await self.store.set_status(job.id, "failed", f"unavailable: not queued: {exc}")
+            await self.store.update_meta(job.id, delivered=True)
             raise
         return Submitted(
             handle=handle,
@@ -132,6 +164,8 @@ class Service:
         )
 
     async def _job_for(self, job_id: int, request: Request) -> dict[str, Any]:
+        if not 0 < job_id < 2**63:  # a forged button: SQLite integers end there
+            raise NotFound(f"job {job_id}")
         row = await self.store.get_job(job_id)
         if row is None:
             raise NotFound(f"job {job_id}")
@@ -149,9 +183,9 @@ class Service:
         row = await self._job_for(job_id, request)
         if await self.store.is_banned(request.platform, request.user_id):
             raise Banned(request.user_key)
-        self.limiter.acquire(
-            request.user_key, request.chat_key if request.is_group else None, request.is_admin
-        )
+        self.worker.check_room(request.user_key)
+        chat = request.chat_key if request.is_group else None
+        self.limiter.acquire(request.user_key, chat, request.is_admin)
         result = PromptResult(
             input=row["request_text"],
             normalized=row["normalized"],
@@ -163,7 +197,11 @@ class Service:
             concept_ids=tuple(row["concepts"]),
         )
         seed = row["seed"] if same_seed else None
-        return await self._submit(request, result, seed, parent_id=job_id)
+        try:
+            return await self._submit(request, result, seed, parent_id=job_id)
+        except Exception:
+            self.limiter.refund(request.user_key, chat)
+            raise
 
     async def note(self, job_id: int, **meta: Any) -> None:
         """Remember delivery details of a job (message ids …) so a restart can finish it."""
@@ -179,20 +217,25 @@ class Service:
         self.worker.listeners.append(listener)
 
     async def to_deliver(self, job_id: int) -> dict[str, Any] | None:
-        """The job's row if its result still has to be delivered, else None."""
+        """The job's row if its result still has to be delivered, else None. An outcome the
+        store could not record (a storage fault) is taken from the worker."""
         row = await self.store.get_job(job_id)
-        return None if row is None or row["meta"].get("delivered") else row
+        if row is None or row["meta"].get("delivered"):
+            return None
+        if job_id in self.worker.final_states:
+            row["status"], row["error"] = self.worker.final_states[job_id]
+        return row
 
-    async def note_file_id(self, job_id: int, file_id: str) -> None:
-        await self.store.set_file_id(job_id, file_id)
+    async def original(self, job_id: int, request: Request) -> str:
+        """The path of a job's PNG, for its owner or an admin only (NotFound otherwise:
+        job ids count up, so anyone could guess one)."""
+        row = await self._job_for(job_id, request)
+        if not row["image_path"]:
+            raise NotFound(f"job {job_id}")
+        return str(row["image_path"])
 
     async def undelivered(self, platform: str) -> list[int]:
         return await self.store.undelivered(platform)
-
-    async def cancel_job(self, job_id: int, request: Request) -> bool:
-        """Cancel one job: its owner or an admin."""
-        await self._job_for(job_id, request)
-        return await self.worker.cancel(job_id)
 
     async def cancel(self, request: Request) -> list[int]:
         return await self.worker.cancel_user(request.user_key)
@@ -203,25 +246,25 @@ class Service:
     async def job(self, job_id: int) -> dict[str, Any] | None:
         return await self.store.get_job(job_id)
 
-    def _admin(self, request: Request) -> None:
+    def check_admin(self, request: Request) -> None:
         if not request.is_admin:
             raise NotAdmin(request.user_key)
 
     async def stats(self, request: Request) -> dict[str, Any]:
-        self._admin(request)
+        self.check_admin(request)
         out = await self.store.stats()
         out["queued"] = self.worker.queued_count()
         out["model"] = self.worker.generator.model
         return out
 
     def queue(self, request: Request) -> list[tuple[int, str, str]]:
-        self._admin(request)
+        self.check_admin(request)
         return [(h.id, h.job.user_key, h.job.params.prompt) for h in self.worker.order()]
 
     async def reload(self, request: Request, model: str | None = None) -> str:
-        self._admin(request)
+        self.check_admin(request)
         return await self.worker.reload(model)
 
     async def set_banned(self, request: Request, platform: str, user_id: str, banned: bool) -> None:
-        self._admin(request)
+        self.check_admin(request)
         await self.store.set_banned(platform, user_id, banned)

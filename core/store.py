@@ -3,18 +3,65 @@ migrations recorded in the database, parameterized SQL only."""
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+import sqlite3
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import aiosqlite
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
+from core.errors import StorageError
 from core.models import GenParams, HistoryItem, Job
+
+log = logging.getLogger("zime.store")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _busy(exc: BaseException) -> bool:
+    """Another connection holds the write lock: worth waiting for."""
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        word in str(exc) for word in ("locked", "busy")
+    )
+
+
+def guarded(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Retry a store operation while the database is locked (up to `Store.retry_s`), then
+    turn any SQLite or disk error into StorageError, one clear error for the layers above.
+    A failed attempt is rolled back first, so a retried write is never applied twice."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        store = args[0]
+        assert isinstance(store, Store)
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(_busy),
+                stop=stop_after_delay(store.retry_s),
+                wait=wait_exponential(multiplier=0.05, max=1.0),
+                reraise=True,
+            ):
+                with attempt:
+                    try:
+                        return await method(*args, **kwargs)
+                    except sqlite3.Error:
+                        await store._rollback()
+                        raise
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("store %s failed: %s", method.__name__, exc)
+            raise StorageError(f"{method.__name__}: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper
+
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: users and jobs
@@ -104,8 +151,12 @@ def _job_from_row(row: aiosqlite.Row) -> Job:
 
 
 class Store:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, busy_timeout_s: float = 5.0, retry_s: float = 15.0
+    ) -> None:
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s  # SQLite's own wait for a lock, per statement
+        self.retry_s = retry_s  # then retried with backoff this long before StorageError
         self._db: aiosqlite.Connection | None = None
 
     @property
@@ -129,8 +180,14 @@ class Store:
         self._db.row_factory = aiosqlite.Row
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.execute("PRAGMA busy_timeout=5000")
+        await self._db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
         await self._migrate()
+
+    async def _rollback(self) -> None:
+        try:
+            await self.db.rollback()
+        except sqlite3.Error as exc:  # nothing to roll back, or the connection is gone
+            log.debug("rollback: %s", exc)
 
     async def close(self) -> None:
         if self._db is not None:
@@ -153,12 +210,14 @@ class Store:
                 " COMMIT;"
             )
 
+    @guarded
     async def schema_version(self) -> int:
         async with self.db.execute("SELECT MAX(version) FROM schema_migrations") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row and row[0] else 0
 
     # users
+    @guarded
     async def upsert_user(self, platform: str, user_id: str, language: str) -> bool:
         """Record the user (and a changed language); returns whether they are banned.
         One round trip and no commit in the common case of a known user: this is on every
@@ -178,6 +237,7 @@ class Store:
         await self.db.commit()
         return bool(row and row[1])
 
+    @guarded
     async def set_banned(self, platform: str, user_id: str, banned: bool) -> None:
         await self.db.execute(
             "INSERT INTO users (platform, user_id, banned, created_at) VALUES (?, ?, ?, ?)"
@@ -186,6 +246,7 @@ class Store:
         )
         await self.db.commit()
 
+    @guarded
     async def is_banned(self, platform: str, user_id: str) -> bool:
         async with self.db.execute(
             "SELECT banned FROM users WHERE platform = ? AND user_id = ?", (platform, user_id)
@@ -194,6 +255,7 @@ class Store:
         return bool(row and row[0])
 
     # jobs
+    @guarded
     async def create_job(self, new: NewJob) -> Job:
         p = new.params
         cur = await self.db.execute(
@@ -214,6 +276,7 @@ class Store:
         assert job_id is not None
         return Job(job_id, f"{new.platform}:{new.user_id}", f"{new.platform}:{new.chat_id}", p)
 
+    @guarded
     async def get_job(self, job_id: int) -> dict[str, Any] | None:
         async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
             row = await cur.fetchone()
@@ -224,11 +287,7 @@ class Store:
         out["meta"] = json.loads(out["meta"])
         return out
 
-    async def load_job(self, job_id: int) -> Job | None:
-        async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
-            row = await cur.fetchone()
-        return _job_from_row(row) if row else None
-
+    @guarded
     async def mark_running(self, job_ids: Sequence[int]) -> None:
         now = time.time()
         await self.db.executemany(
@@ -238,6 +297,7 @@ class Store:
         )
         await self.db.commit()
 
+    @guarded
     async def finish_job(self, job_id: int, image_path: str, draw_s: float) -> None:
         await self.db.execute(
             "UPDATE jobs SET status = 'done', finished_at = ?, draw_s = ?, image_path = ?,"
@@ -246,6 +306,7 @@ class Store:
         )
         await self.db.commit()
 
+    @guarded
     async def record_failure(self, job_id: int, error: str, final: bool) -> int:
         """Count a failed attempt; returns the attempts so far. `final` marks it failed."""
         await self.db.execute(
@@ -258,6 +319,7 @@ class Store:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    @guarded
     async def set_status(self, job_id: int, status: str, error: str | None = None) -> None:
         await self.db.execute(
             "UPDATE jobs SET status = ?, error = COALESCE(?, error),"
@@ -267,10 +329,7 @@ class Store:
         )
         await self.db.commit()
 
-    async def set_file_id(self, job_id: int, file_id: str) -> None:
-        await self.db.execute("UPDATE jobs SET file_id = ? WHERE id = ?", (file_id, job_id))
-        await self.db.commit()
-
+    @guarded
     async def update_meta(self, job_id: int, **values: Any) -> None:
         job = await self.get_job(job_id)
         if job is None:
@@ -281,6 +340,7 @@ class Store:
         )
         await self.db.commit()
 
+    @guarded
     async def unfinished_jobs(self) -> list[Job]:
         """Jobs a crash left queued or running, oldest first; running ones become queued."""
         await self.db.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
@@ -289,6 +349,7 @@ class Store:
             rows = await cur.fetchall()
         return [_job_from_row(r) for r in rows]
 
+    @guarded
     async def undelivered(self, platform: str, max_age_s: float = 86400.0) -> list[int]:
         """Finished jobs whose result the frontend has not confirmed delivering."""
         async with self.db.execute(
@@ -298,6 +359,7 @@ class Store:
         ) as cur:
             return [int(r[0]) for r in await cur.fetchall()]
 
+    @guarded
     async def history(self, platform: str, user_id: str, limit: int = 10) -> list[HistoryItem]:
         async with self.db.execute(
             "SELECT id, request_text, prompt, seed, status, created_at, image_path FROM jobs"
@@ -307,6 +369,7 @@ class Store:
             rows = await cur.fetchall()
         return [HistoryItem(*tuple(r)) for r in rows]
 
+    @guarded
     async def stats(self, days: int = 7) -> dict[str, Any]:
         since = time.time() - days * 86400
         async with self.db.execute(

@@ -12,23 +12,57 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from core.errors import JobCancelled, JobFailed, QueueFull
+from core.errors import JobCancelled, JobFailed, ModelUnavailable, QueueFull, StorageError
 from core.generate import Generator
 from core.images import png_metadata, save_png
 from core.metrics import Metrics
-from core.models import Job, JobResult
+from core.models import Job, JobResult, Status
 from core.store import Store
 
 log = logging.getLogger("zime.worker")
+T = TypeVar("T")
 
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = (
+    Status.QUEUED, Status.RUNNING, Status.DONE, Status.FAILED, Status.CANCELLED
+)  # fmt: skip
 FINAL = (DONE, FAILED, CANCELLED)
+# How long past its timeout a model call may take to notice the cancel flag before it is
+# declared hung (the pipeline checks the flag once per step).
+HANG_GRACE_S = 10.0
+
+
+def in_daemon_thread(fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """Run a blocking call in a daemon thread. Unlike `asyncio.to_thread`, a call that never
+    returns (a wedged CUDA kernel) cannot keep the process from exiting on SIGTERM."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, exc: BaseException | None) -> None:
+        if future.done():
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def target() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # handed to the awaiting task, not lost
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=target, name=f"zime-{getattr(fn, '__name__', 'call')}",
+                     daemon=True).start()  # fmt: skip
+    return future
 
 
 class JobHandle:
@@ -36,7 +70,7 @@ class JobHandle:
 
     def __init__(self, job: Job, worker: Worker) -> None:
         self.job = job
-        self.status = QUEUED
+        self.status: Status = QUEUED
         self.progress = 0.0
         self.result: JobResult | None = None
         self.error: str | None = None
@@ -94,6 +128,7 @@ class Worker:
         per_user_queued: int = 3,
         max_attempts: int = 3,
         job_timeout_s: float = 300.0,
+        hang_grace_s: float = HANG_GRACE_S,
         scheduler_name: str = "",
         metrics: Metrics | None = None,
         privacy: bool = False,
@@ -106,6 +141,7 @@ class Worker:
         self.per_user_queued = per_user_queued
         self.max_attempts = max_attempts
         self.job_timeout_s = job_timeout_s
+        self.hang_grace_s = hang_grace_s
         self.scheduler_name = scheduler_name
         self.metrics = metrics or Metrics()
         self.metrics.queue_length = self.queued_count
@@ -119,7 +155,9 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._current: list[JobHandle] = []
-        self.batches_run = 0
+        self.wedged = False  # a model call never returned: only a restart helps
+        # Outcomes the store could not record (job id -> status, error), for delivery.
+        self.final_states: dict[int, tuple[Status, str | None]] = {}
 
     # lifecycle
     async def __aenter__(self) -> Worker:
@@ -133,9 +171,10 @@ class Worker:
         self._stopping = False
         self._task = asyncio.create_task(self._consume(), name="zime-worker")
 
-    async def stop(self, drain_timeout: float = 8.0) -> None:
+    async def stop(self, drain_timeout: float = 6.0) -> None:
         """Finish the batch being drawn (up to `drain_timeout`), keep the rest queued in the
-        store for the next start."""
+        store for the next start. Returns within about drain_timeout + 2 s even when the
+        model call is wedged (it runs in a daemon thread and is left behind)."""
         self._stopping = True
         self._wakeup.set()
         if self._task is None:
@@ -146,24 +185,31 @@ class Worker:
             for h in self._current:  # cooperative: the pipeline stops at its next step
                 h.cancel_requested = True
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 5.0)
+                await asyncio.wait_for(self._task, 2.0)
         self._task = None
 
     def alive(self) -> bool:
-        return self._task is not None and not self._task.done()
+        """For /healthz: False when the consumer died or the model hung (restart me)."""
+        return self._task is not None and not self._task.done() and not self.wedged
 
     # queue
     def queued_count(self) -> int:
         return sum(len(q) for q in self._queues.values())
 
-    def submit(self, job: Job) -> JobHandle:
+    def check_room(self, user_key: str) -> None:
+        """Raise what `submit` would, before anything is stored or counted."""
+        if self.wedged:
+            raise ModelUnavailable("the image model stopped answering")
         if self._stopping:
             raise QueueFull(0)
         if self.queued_count() >= self.queue_size:
             raise QueueFull(self.queue_size)
-        q = self._queues.get(job.user_key)
+        q = self._queues.get(user_key)
         if q is not None and len(q) >= self.per_user_queued:
             raise QueueFull(self.per_user_queued, per_user=True)
+
+    def submit(self, job: Job) -> JobHandle:
+        self.check_room(job.user_key)
         return self.restore(job)
 
     def restore(self, job: Job) -> JobHandle:
@@ -253,7 +299,7 @@ class Worker:
 
     # consumer
     async def _consume(self) -> None:
-        while not self._stopping:
+        while not self._stopping and not self.wedged:
             if not self._queues:
                 self._wakeup.clear()
                 await self._wakeup.wait()
@@ -272,15 +318,19 @@ class Worker:
     async def _run(self, batch: list[JobHandle]) -> None:
         loop = asyncio.get_running_loop()
         ids = [h.id for h in batch]
-        await self.store.mark_running(ids)
+        try:
+            await self.store.mark_running(ids)
+        except StorageError as exc:
+            for h in batch:
+                await self._finish(h, FAILED, error=f"storage: {exc}")
+            return
         for h in batch:
             h.status = RUNNING
             h._notify()
         self._notify_positions()
         deadline = time.monotonic() + self.job_timeout_s
-        total = batch[0].job.params.steps
 
-        def progress(step: int, _total: int) -> None:
+        def progress(step: int, total: int) -> None:
             def apply() -> None:
                 for h in batch:
                     h.progress = min(1.0, step / max(1, total))
@@ -292,21 +342,26 @@ class Worker:
             return all(h.cancel_requested for h in batch) or time.monotonic() > deadline
 
         started = time.monotonic()
-        self.batches_run += 1
+        call = in_daemon_thread(
+            self.generator.generate, [h.job.params for h in batch], progress, cancelled
+        )
         try:
-            images = await asyncio.to_thread(
-                self.generator.generate, [h.job.params for h in batch], progress, cancelled
+            images = await asyncio.wait_for(
+                asyncio.shield(call), self.job_timeout_s + self.hang_grace_s
             )
+        except TimeoutError:
+            await self._hung(batch)
+            return
         except JobCancelled:
             if time.monotonic() > deadline:
-                await self._failed(batch, f"timed out after {self.job_timeout_s:.0f} s")
+                await self._failed(batch, f"timeout: after {self.job_timeout_s:.0f} s", final=True)
             else:
                 for h in batch:
                     await self._finish(h, CANCELLED, error="cancelled")
             return
         except Exception as exc:  # model errors, OOM …: fail these jobs, keep serving
             log.warning("batch %s failed: %s", ids, exc)
-            await self._failed(batch, str(exc) or type(exc).__name__)
+            await self._failed(batch, f"model: {exc or type(exc).__name__}")
             return
         draw_s = time.monotonic() - started
         self.metrics.observe_draw(draw_s)
@@ -316,31 +371,68 @@ class Worker:
                 continue
             await self._deliver(h, image, nsfw, draw_s)
 
+    async def _hung(self, batch: list[JobHandle]) -> None:
+        """The model call ignored its deadline: it is wedged (a stuck CUDA kernel, a
+        deadlock). Fail its jobs and the queued ones with a clear reason, stop taking work
+        and report unhealthy, so the orchestrator restarts the process."""
+        log.error("image model call did not return %.0f s after its timeout; marking the "
+                  "worker unhealthy", self.hang_grace_s)  # fmt: skip
+        self.wedged = True
+        self.metrics.healthy = self.alive
+        for h in batch:
+            await self._finish(
+                h, FAILED, error=f"timeout: model hung after {self.job_timeout_s:.0f} s"
+            )
+        for h in self.order():
+            self._queues[h.job.user_key].remove(h)
+            await self._finish(h, FAILED, error="unavailable: the image model stopped answering")
+        self._queues.clear()
+
     async def _deliver(self, h: JobHandle, image: Any, nsfw: bool, draw_s: float) -> None:
         day = dt.date.today().isoformat()
         path = self.image_dir / day / f"{h.id}.png"
         meta = png_metadata(h.job.params, self.generator.model, h.id, self.scheduler_name)
-        await asyncio.to_thread(save_png, image, path, meta)
-        await self.store.finish_job(h.id, str(path), draw_s)
-        row = await self.store.get_job(h.id)
+        try:
+            await asyncio.to_thread(save_png, image, path, meta)
+        except OSError as exc:  # a full or unwritable disk: this job cannot be kept
+            log.error("job %s: cannot save the image: %s", h.id, exc)
+            await self._failed([h], f"storage: cannot save the image ({exc.strerror or exc})",
+                               final=True)  # fmt: skip
+            return
+        try:
+            if nsfw:  # the image is blacked out: the caption must say why
+                await self.store.update_meta(h.id, nsfw=True)
+            await self.store.finish_job(h.id, str(path), draw_s)
+            row = await self.store.get_job(h.id)
+        except StorageError as exc:
+            await self._finish(h, FAILED, error=f"storage: {exc}")
+            return
         wait_s = float(row["wait_s"] or 0.0) if row else 0.0
         h.result = JobResult(h.id, str(path), h.job.params.seed, self.generator.model, draw_s,
                              wait_s, nsfw)  # fmt: skip
         await self._finish(h, DONE)
 
-    async def _failed(self, batch: list[JobHandle], reason: str) -> None:
+    async def _failed(self, batch: list[JobHandle], reason: str, final: bool = False) -> None:
         for h in batch:
-            final = h.job.attempts + 1 >= self.max_attempts
-            attempts = await self.store.record_failure(h.id, reason, final)
+            last = final or h.job.attempts + 1 >= self.max_attempts
+            try:
+                attempts = await self.store.record_failure(h.id, reason, last)
+            except StorageError as exc:
+                await self._finish(h, FAILED, error=f"storage: {exc}")
+                continue
+            final_here = last
             h.job = Job(h.job.id, h.job.user_key, h.job.chat_key, h.job.params, attempts)
-            if final:
+            if final_here:
                 await self._finish(h, FAILED, error=reason)
             else:
                 h.status = QUEUED
                 h.solo = True
                 self._enqueue(h, front=True)
 
-    async def _finish(self, h: JobHandle, status: str, error: str | None = None) -> None:
+    async def _finish(self, h: JobHandle, status: Status, error: str | None = None) -> None:
+        """The one way a job ends. The store is told where it was not yet (a cancel, or a
+        failure the store itself caused); if even that fails, the handle still ends, its
+        listeners still run, and `final_states` keeps the outcome for delivery."""
         h.status = status
         h.error = error
         self.metrics.job_finished(status)
@@ -352,8 +444,11 @@ class Worker:
             f" error={error!r}" if error and status == FAILED else "",
             "" if self.privacy else f" prompt={h.job.params.prompt!r}",
         )  # fmt: skip
-        if status == CANCELLED:
-            await self.store.set_status(h.id, CANCELLED, error)
+        if status == CANCELLED or (error or "").startswith("storage:"):
+            try:
+                await self.store.set_status(h.id, status, error)
+            except StorageError:
+                self.final_states[h.id] = (status, error)
         h._notify()
         self.handles.pop(h.id, None)
         for listener in self.listeners:

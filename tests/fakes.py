@@ -16,10 +16,13 @@ class FakeGenerator:
     """Draws a flat colour derived from the seed. `step_s` makes each step take time;
     prompts containing `fail_on` raise a model error (like a CUDA OOM would)."""
 
-    def __init__(self, model: str = "fake/model", step_s: float = 0.0, fail_on: str = "") -> None:
+    def __init__(
+        self, model: str = "fake/model", step_s: float = 0.0, fail_on: str = "", hang: bool = False
+    ) -> None:
         self.model = model
         self.step_s = step_s
         self.fail_on = fail_on
+        self.hang = threading.Event() if hang else None  # a wedged CUDA call: never returns
         self.calls: list[list[GenParams]] = []
         self.reloads: list[str | None] = []
         self.reload_gate = threading.Event()
@@ -46,6 +49,8 @@ class FakeGenerator:
         from PIL import Image
 
         self.calls.append(list(batch))
+        if self.hang is not None:
+            self.hang.wait()  # ignores `cancelled`, like a stuck kernel
         if self.fail_on and any(self.fail_on in p.prompt for p in batch):
             raise ModelError(f"fake failure for {self.fail_on!r}")
         steps = batch[0].steps

@@ -129,7 +129,7 @@ async def test_progress_and_timeout(tmp_path: Path) -> None:
         while not sub.handle.finished:
             await sub.handle.wait_changed(1)
             seen.append(sub.handle.progress)
-        with pytest.raises(JobFailed, match="timed out"):
+        with pytest.raises(JobFailed, match="timeout"):
             await sub.handle.wait()
         assert any(0 < p < 1 for p in seen)
 
