@@ -32,9 +32,9 @@ from bot.texts import (
 )
 from core.config import DiscordConfig
 from core.errors import NotAdmin, NotFound, ZimeError
-from core.models import Request
+from core.models import Request, Status
 from core.service import Service, Submitted
-from core.worker import DONE, JobHandle
+from core.worker import JobHandle
 
 log = logging.getLogger("zime.discord")
 
@@ -48,6 +48,12 @@ def configure_endpoints(config: DiscordConfig) -> None:
     stand-in in tests): discord.py has no option for its REST base or gateway URL."""
     discord.http.Route.BASE = config.api_base_url.rstrip("/")
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
+
+
+def code_span(text: str) -> str:
+    """`text` as inline code. A backtick in user text would close the span early and let
+    what follows render as markdown, so it becomes a look-alike (U+02CB)."""
+    return f"`{text.replace('`', 'ˋ')}`"
 
 
 def language(interaction: discord.Interaction) -> str:
@@ -133,7 +139,10 @@ def result_view(job_id: int, lang: str) -> discord.ui.View:
 
 class ZimeClient(discord.Client):
     def __init__(self, frontend: DiscordFrontend) -> None:
-        super().__init__(intents=discord.Intents.none())
+        # No prompt can ping anyone: mentions are off by default, and only the requester is
+        # mentioned where a result is posted to a channel (see `_channel_send`).
+        super().__init__(intents=discord.Intents.none(),
+                         allowed_mentions=discord.AllowedMentions.none())  # fmt: skip
         self.frontend = frontend
         self.tree = app_commands.CommandTree(self)
 
@@ -260,7 +269,7 @@ class DiscordFrontend:
 
     async def on_zime(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.response.defer(thinking=True)  # well within Discord's 3 s
-        meta = {"channel_id": interaction.channel_id, "user_mention": interaction.user.mention,
+        meta = {"channel_id": interaction.channel_id,
                 "deferred_at": time.time()}  # fmt: skip
         await self._submit(
             interaction, self.service.handle(self.request(interaction, text, **meta))
@@ -333,7 +342,7 @@ class DiscordFrontend:
         if await self._owned(interaction, job_id) is None:
             return
         await interaction.response.defer(thinking=True)
-        meta = {"channel_id": interaction.channel_id, "user_mention": interaction.user.mention,
+        meta = {"channel_id": interaction.channel_id,
                 "deferred_at": time.time()}  # fmt: skip
         req = self.request(interaction, "", **meta)
         await self._submit(interaction, self.service.again(job_id, req, same_seed=False))
@@ -363,12 +372,12 @@ class DiscordFrontend:
         interaction = self._live.pop(job_id, None)
         fresh = time.time() - float(meta.get("deferred_at", 0)) < self.interaction_ttl_s
         try:
-            if row["status"] != DONE:
+            if row["status"] != Status.DONE:
                 text = error_text(job_error(row), lang)
                 if interaction is not None and fresh:
                     await interaction.edit_original_response(content=text)
                 else:
-                    await self._channel_send(meta, text)
+                    await self._channel_send(meta, text, row["user_id"])
             else:
                 await self._send_image(row, meta, lang, interaction if fresh else None)
         except discord.HTTPException as exc:
@@ -377,9 +386,13 @@ class DiscordFrontend:
                 return  # retried at the next start
         await self.service.note(job_id, delivered=True)
 
-    async def _channel_send(self, meta: dict[str, Any], text: str, **kw: Any) -> discord.Message:
+    async def _channel_send(
+        self, meta: dict[str, Any], text: str, user_id: str, **kw: Any
+    ) -> discord.Message:
         channel = self.client.get_partial_messageable(int(meta["channel_id"]))
-        return await channel.send(f"{meta.get('user_mention', '')} {text}".strip(), **kw)
+        mention = discord.AllowedMentions(users=[discord.Object(int(user_id))], roles=False,
+                                          everyone=False)  # fmt: skip
+        return await channel.send(f"<@{int(user_id)}> {text}", allowed_mentions=mention, **kw)
 
     async def _send_image(
         self,
@@ -389,7 +402,8 @@ class DiscordFrontend:
         interaction: discord.Interaction | None,
     ) -> None:
         names = self.service.concept_names(row["concepts"])
-        text = caption(f"`{row['prompt']}`", names, row["seed"], lang, self.demo)
+        text = caption(code_span(row["prompt"]), names, row["seed"], lang, self.demo,
+                       hidden=bool(meta.get("nsfw")))  # fmt: skip
         path = Path(row["image_path"])
         file = discord.File(path, filename=f"zime-{row['id']}.png")
         view = result_view(row["id"], lang)
@@ -398,4 +412,4 @@ class DiscordFrontend:
                 await interaction.edit_original_response(content="✅")
             await interaction.followup.send(content=text[:2000], file=file, view=view, wait=True)
         else:  # token expired or bot restarted: post to the channel and mention the user
-            await self._channel_send(meta, text[:1900], file=file, view=view)
+            await self._channel_send(meta, text[:1900], row["user_id"], file=file, view=view)

@@ -132,3 +132,20 @@ async def test_expired_interaction_posts_to_channel(
             post.body["content"].startswith("<@12>") and "nacbib building" in post.body["content"]
         )
         assert not stub.sent("POST", f"/webhooks/4242/{token}")
+
+
+async def test_prompts_cannot_ping_roles_or_break_the_code_span(
+    stub: DiscordStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    async with running(write_config(tmp_path, tiny_models, stub), stub) as frontend:
+        text = "Rainis` <@&42> @everyone"
+        token = await stub.slash("zime", {"teksts": text}, user_id=12, channel_id=555)
+        [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
+        content = followup.body["content"]
+        assert followup.body["allowed_mentions"] == {"parse": []}
+        prompt_line = content.splitlines()[0]
+        assert prompt_line.count("`") == 2  # the user's backtick cannot end the span early
+        frontend.interaction_ttl_s = 0  # expired: posted to the channel, mentioning the user
+        await stub.slash("zime", {"teksts": text}, user_id=12, channel_id=555)
+        [post] = await stub.wait_for("POST", "/channels/555/messages")
+        assert post.body["allowed_mentions"] == {"parse": [], "users": [12]}
