@@ -44,6 +44,8 @@ class TelegramStub:
         self._message_ids = itertools.count(1000)
         self._file_ids = itertools.count(1)
         self.fail_next: dict[str, int] = {}  # method -> how many calls answer 502
+        # method -> errors to answer, in order: (HTTP code, description, retry_after)
+        self.errors: dict[str, list[tuple[int, str, int | None]]] = {}
         self.runner: web.AppRunner | None = None
         self.port = 0
         self.changed = asyncio.Event()
@@ -65,6 +67,11 @@ class TelegramStub:
             await self.runner.cleanup()
 
     # test helpers
+    def fail(self, method: str, code: int, description: str, times: int = 1,
+             retry_after: int | None = None) -> None:  # fmt: skip
+        """Answer the next `times` calls of `method` with a Bot API error."""
+        self.errors.setdefault(method, []).extend([(code, description, retry_after)] * times)
+
     def inject(self, update: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **update}
         self.updates.append(update)
@@ -163,6 +170,7 @@ class TelegramStub:
             for key, value in form.items():
                 if hasattr(value, "file"):
                     files[key] = value.file.read()
+                    value.file.close()
                     continue
                 try:
                     params[key] = json.loads(str(value))
@@ -172,6 +180,13 @@ class TelegramStub:
             return await self._get_updates(params)
         self.calls.append(Call(method, params, files))
         self.changed.set()
+        queued = self.errors.get(method)
+        if queued:
+            code, description, retry_after = queued.pop(0)
+            body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+            if retry_after is not None:
+                body["parameters"] = {"retry_after": retry_after}
+            return web.json_response(body, status=code)
         if self.fail_next.get(method, 0) > 0:
             self.fail_next[method] -= 1
             return web.json_response({"ok": False, "error_code": 502, "description": "Bad Gateway"},

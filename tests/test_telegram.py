@@ -15,10 +15,15 @@ from bot.telegram import TelegramFrontend
 from bot.telegram_render import CAPTION_LIMIT, render_caption, user_language
 from core.app import open_service
 from core.config import Config, load_config
+from core.models import Request
 from tests.telegram_stub import TelegramStub
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = 42
+ANY_PRIVATE_CHAT_HINT = (
+    "Atver privātu saraksti ar mani un nospied Start, tad mēģini vēlreiz: caur to es sūtu "
+    "inline attēlus."
+)
 
 
 def write_config(tmp_path: Path, tiny: dict[str, Path], api: str, **limits: int) -> Path:
@@ -254,6 +259,112 @@ async def test_failed_delivery_is_retried_after_restart(
         await stub.wait_for("sendPhoto", 5, chat_id=51)  # retried with backoff, then given up
         await asyncio.sleep(0.3)
     stub.fail_next["sendPhoto"] = 0
+
+    def first_job_photos() -> list[Any]:  # job 1's photos (the stub may replay the update)
+        return [c for c in stub.sent("sendPhoto", chat_id=51)
+                if "again:1" in str(c.params.get("reply_markup"))]  # fmt: skip
+
+    tried = len(first_job_photos())
     async with running_bot(cfg):  # the image is on disk and in the DB: delivered now
-        photos = await stub.wait_for("sendPhoto", 6, chat_id=51)
-        assert "dziesmusvetki festival" in photos[-1].params["caption"]
+        await stub.wait_for("sendPhoto", tried + 1, chat_id=51)
+        await asyncio.sleep(0.5)
+        assert "dziesmusvetki festival" in first_job_photos()[-1].params["caption"]
+    assert len(first_job_photos()) == tried + 1  # once after the restart
+    async with running_bot(cfg):  # delivered is recorded: a third start sends nothing
+        await stub.wait_for("setMyCommands", 3)
+        await asyncio.sleep(0.5)
+    assert len(first_job_photos()) == tried + 1
+
+
+async def test_a_permanent_error_is_not_retried_nor_resent(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    stub.fail("sendPhoto", 400, "Bad Request: chat not found", times=50)
+    async with running_bot(cfg):
+        stub.send_text("/zime Vanšu tilts", user_id=61)
+        await stub.wait_for("sendPhoto", chat_id=61)
+        await asyncio.sleep(1.0)
+
+    def job_photos() -> list[Any]:  # job 1's photos (the stub may replay the update)
+        return [c for c in stub.sent("sendPhoto", chat_id=61)
+                if "again:1" in str(c.params.get("reply_markup"))]  # fmt: skip
+
+    assert len(job_photos()) == 1  # a 400 is not a network error: not retried
+    async with running_bot(cfg):
+        await stub.wait_for("setMyCommands", 2)
+        await asyncio.sleep(0.5)
+    assert len(job_photos()) == 1  # nor sent again at the next start
+
+
+async def test_a_storm_of_429s_is_waited_out_in_process(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    stub.fail("sendPhoto", 429, "Too Many Requests: retry after 1", times=6, retry_after=1)
+    async with running_bot(cfg):
+        stub.send_text("/zime Gaismas pils", user_id=62)
+        photos = await stub.wait_for("sendPhoto", 7, chat_id=62, timeout=60)
+        assert "nacbib building" in photos[-1].params["caption"]
+
+
+async def test_originals_are_for_their_owner_and_ids_are_checked(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    async with running_bot(cfg):
+        stub.send_text("/zime Milda", user_id=71)
+        [photo] = await stub.wait_for("sendPhoto", chat_id=71)
+        orig = photo.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+        message = {"message_id": 5000, "date": 0, "chat": {"id": 72, "type": "private"}}
+        stub.press(orig, message, user_id=72)  # someone else's job id
+        [alert] = await stub.wait_for("answerCallbackQuery", text="Tāds zīmējums nav atrasts.")
+        assert alert.params["show_alert"]
+        stub.press("orig:" + "9" * 23, message, user_id=72)  # a forged id
+        await stub.wait_for("answerCallbackQuery", 2, text="Tāds zīmējums nav atrasts.")
+        assert not stub.sent("sendDocument")
+        own = {"message_id": 5001, "date": 0, "chat": {"id": 71, "type": "private"}}
+        stub.press(orig, own, user_id=71)
+        [doc] = await stub.wait_for("sendDocument", chat_id=71)
+        assert doc.files
+
+
+async def test_admin_commands_refuse_before_announcing_and_cut_long_texts(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    from bot.telegram_render import TEXT_LIMIT, fit
+
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    async with running_bot(cfg):
+        stub.send_text("/reload", user_id=81)
+        [refusal] = await stub.wait_for("sendMessage", chat_id=81)
+        assert refusal.params["text"] == "Šī komanda ir tikai administratoriem."
+        await asyncio.sleep(0.3)
+        assert len(stub.sent("sendMessage", chat_id=81)) == 1  # no "Ielādēju modeli…" first
+    long = "\n".join(f"{i}. #{i} telegram:{i}: " + "x" * 60 for i in range(1, 63))
+    assert len(long) > TEXT_LIMIT and len(fit(long)) == TEXT_LIMIT and fit("ok") == "ok"
+
+
+async def test_inline_follows_the_target_chat_rules_and_explains_a_403(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    async with running_bot(cfg) as frontend:
+        query = {"id": "iq9", "from": stub.user(91), "query": "Rainis", "offset": "",
+                 "chat_type": "supergroup"}  # fmt: skip
+        stub.inject({"inline_query": query})
+        await stub.wait_for("answerInlineQuery", inline_query_id="iq9")
+        stub.fail("sendPhoto", 403, "Forbidden: bot can't initiate conversation with a user")
+        stub.inject({"chosen_inline_result": {"result_id": "draw", "from": stub.user(91),
+                                              "query": "Rainis", "inline_message_id": "IM9"}})  # fmt: skip
+        [told] = await stub.wait_for("editMessageText", inline_message_id="IM9",
+                                     timeout=30, text=ANY_PRIVATE_CHAT_HINT)  # fmt: skip
+        assert "Start" in told.params["text"]
+        [item] = await frontend.service.history(Request("telegram", "91", "91", ""))
+        row = await frontend.service.job(item.job_id)
+        assert row is not None and row["safety"] == 1  # group rules: safety checker on
