@@ -95,16 +95,22 @@ async def run(cfg: Config, demo: bool) -> int:
     return 0
 
 
+def configure_logging(level: str) -> None:
+    """`[logging] level` for every logger (the root's handlers included)."""
+    logging.getLogger().setLevel(level)
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--config", help="config TOML (default: built-in defaults)")
     parser.add_argument("--demo", action="store_true", help="use tiny random models (offline)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         cfg = load_config(args.config, os.environ)
+        configure_logging(cfg.logging.level)
         if args.demo:
             cfg = demo_config(cfg, cfg.path("data/demo-models"))
         return asyncio.run(run(cfg, args.demo))

@@ -100,9 +100,7 @@ async def open_service(
     check_device(config, generator)
     builder = PromptBuilder(ConceptRegistry.load(), translators, config.limits.max_prompt_chars)
     lim, g = config.limits, config.generation
-    limiter = RateLimiter(
-        lim.per_user_per_minute, lim.per_user_per_day, lim.per_chat_per_minute, clock
-    )
+    limiter = RateLimiter(lim.per_user_per_minute, lim.per_chat_per_minute, clock)
     st = config.storage
     store = Store(config.path(st.database), min(5.0, st.lock_wait_s), st.lock_wait_s)
     async with store:

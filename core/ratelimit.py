@@ -1,4 +1,5 @@
-"""Per-user and per-chat token buckets with an injectable clock."""
+"""Per-user and per-chat token buckets (per minute) with an injectable clock. The daily
+limit is counted in SQLite by the store, so it survives restarts (see Service.handle)."""
 
 from __future__ import annotations
 
@@ -43,24 +44,30 @@ class RateLimiter:
     """`acquire(user, chat)` takes one token from every applicable bucket or raises
     RateLimited(retry_after) without taking any. A capacity of 0 disables that rule."""
 
+    PRUNE_EVERY = 256  # acquisitions between sweeps of idle buckets
+
     def __init__(
-        self,
-        per_user_per_minute: int,
-        per_user_per_day: int = 0,
-        per_chat_per_minute: int = 0,
-        clock: Clock = monotonic,
+        self, per_user_per_minute: int, per_chat_per_minute: int = 0, clock: Clock = monotonic
     ) -> None:
         self.rules = [
             r
             for r in (
                 Rule("user", per_user_per_minute, 60.0),
-                Rule("user_day", per_user_per_day, 86400.0),
                 Rule("chat", per_chat_per_minute, 60.0),
             )
             if r.capacity > 0
         ]
         self.clock = clock
         self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._since_prune = 0
+        self._last_prune = clock()
+
+    def _prune(self, now: float) -> None:
+        """Forget buckets that have refilled: a full bucket is what a new one would be."""
+        for key, b in list(self._buckets.items()):
+            b.refill(now)
+            if b.tokens >= b.capacity:
+                del self._buckets[key]
 
     def _bucket(self, rule: Rule, key: str, now: float) -> _Bucket:
         b = self._buckets.get((rule.scope, key))
@@ -74,6 +81,10 @@ class RateLimiter:
         if exempt:
             return
         now = self.clock()
+        self._since_prune += 1
+        if self._since_prune >= self.PRUNE_EVERY or now - self._last_prune > 60.0:
+            self._prune(now)
+            self._since_prune, self._last_prune = 0, now
         buckets = []
         for rule in self.rules:
             if rule.scope == "chat" and chat_key is None:

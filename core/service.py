@@ -15,6 +15,7 @@ from core.errors import (
     Banned,
     NotAdmin,
     NotFound,
+    RateLimited,
     TranslationFailed,
     UnsupportedLanguage,
     ZimeError,
@@ -88,6 +89,7 @@ class Service:
         if await self.store.upsert_user(request.platform, request.user_id, request.language):
             raise Banned(request.user_key)
         self.worker.check_room(request.user_key)
+        await self._check_daily(request)
         chat = request.chat_key if request.is_group else None
         self.limiter.acquire(request.user_key, chat, request.is_admin)
         try:
@@ -104,6 +106,16 @@ class Service:
         except Exception:
             self.limiter.refund(request.user_key, chat)  # nothing was drawn: no cost
             raise
+
+    async def _check_daily(self, request: Request) -> None:
+        """`[limits] per_user_per_day`, counted from the jobs in SQLite (survives restarts)."""
+        limit = self.config.limits.per_user_per_day
+        if limit <= 0 or request.is_admin:
+            return
+        now = time.time()
+        count, oldest = await self.store.jobs_since(request.platform, request.user_id, now - 86400)
+        if count >= limit:
+            raise RateLimited(retry_after=max(60.0, oldest + 86400 - now), scope="user_day")
 
     async def _translate(self, parsed: Parsed) -> str | None:
         started = time.perf_counter()
@@ -184,6 +196,7 @@ class Service:
         if await self.store.is_banned(request.platform, request.user_id):
             raise Banned(request.user_key)
         self.worker.check_room(request.user_key)
+        await self._check_daily(request)
         chat = request.chat_key if request.is_group else None
         self.limiter.acquire(request.user_key, chat, request.is_admin)
         result = PromptResult(

@@ -360,6 +360,19 @@ class Store:
             return [int(r[0]) for r in await cur.fetchall()]
 
     @guarded
+    async def jobs_since(self, platform: str, user_id: str, since: float) -> tuple[int, float]:
+        """How many jobs the user started since `since` (wall clock), and when the oldest
+        of them was created: the daily limit, kept in SQLite so a restart cannot reset it.
+        Requests refused before they were queued do not count."""
+        async with self.db.execute(
+            "SELECT COUNT(*), MIN(created_at) FROM jobs WHERE platform = ? AND user_id = ?"
+            " AND created_at >= ? AND NOT (status = 'failed' AND error LIKE 'unavailable:%')",
+            (platform, user_id, since),
+        ) as cur:
+            row = await cur.fetchone()
+        return (int(row[0]), float(row[1] or since)) if row else (0, since)
+
+    @guarded
     async def history(self, platform: str, user_id: str, limit: int = 10) -> list[HistoryItem]:
         async with self.db.execute(
             "SELECT id, request_text, prompt, seed, status, created_at, image_path FROM jobs"

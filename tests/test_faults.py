@@ -181,3 +181,33 @@ async def test_a_failing_translator_is_answered_and_refunded(tmp_path: Path) -> 
                 await svc.handle(req("u1", "kaķis uz jumta"))
         sub = await svc.handle(req("u1", "Rainis"))  # needs no translation; token still there
         await asyncio.wait_for(sub.handle.wait(), 10)
+
+
+async def test_the_daily_limit_survives_a_restart(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, limits={"per_user_per_day": 2})
+    for _ in range(2):  # two restarts, one job each
+        async with open_service(cfg, generator=FakeGenerator(), translators=IDENTITY) as svc:
+            sub = await svc.handle(req("u1"))
+            await asyncio.wait_for(sub.handle.wait(), 10)
+    async with open_service(cfg, generator=FakeGenerator(), translators=IDENTITY) as svc:
+        with pytest.raises(RateLimited) as err:
+            await svc.handle(req("u1"))
+        assert err.value.scope == "user_day" and err.value.retry_after > 3600
+        with pytest.raises(RateLimited):  # nor through a redraw button
+            await svc.again(sub.job_id, req("u1"), same_seed=False)
+        await svc.handle(req("u2"))  # others are not affected
+
+
+def test_logging_level_is_honoured() -> None:
+    import logging
+
+    from bot.__main__ import configure_logging
+
+    try:
+        configure_logging("ERROR")
+        assert not logging.getLogger("zime.worker").isEnabledFor(logging.INFO)
+        assert logging.getLogger("zime.worker").isEnabledFor(logging.ERROR)
+        configure_logging("DEBUG")
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)  # URLs carry tokens
+    finally:
+        configure_logging("WARNING")

@@ -197,7 +197,10 @@ def test_db_cli(tmp_path: Path) -> None:
 
     asyncio.run(make())
     proc = run_core("db", "--config", str(cfg_file), "backup", str(tmp_path / "copy.sqlite3"))
-    assert proc.returncode == 0, proc.stderr and (tmp_path / "copy.sqlite3").is_file()
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "copy.sqlite3").is_file()  # the check itself, not its message
+    with sqlite3.connect(tmp_path / "copy.sqlite3") as db:
+        assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (1,)
     stats = run_core("db", "stats", "--config", str(cfg_file))
     assert json.loads(stats.stdout)["schema_version"] == 1
 
