@@ -1,83 +1,50 @@
-"""Health and Prometheus metrics: counters kept in-process, served on a small HTTP port."""
+"""Health and Prometheus metrics (prometheus-client), served on a small HTTP port.
+
+Each `Metrics` has its own registry: one process may run several services (tests, the
+composition root), and prometheus-client's default registry is a module-level global."""
 
 from __future__ import annotations
 
-import bisect
-import threading
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 DRAW_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 TRANSLATE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 
-@dataclass
-class Histogram:
-    buckets: tuple[float, ...]
-    counts: list[int] = field(default_factory=list)
-    total: float = 0.0
-    n: int = 0
-
-    def __post_init__(self) -> None:
-        self.counts = [0] * len(self.buckets)
-
-    def observe(self, value: float) -> None:
-        i = bisect.bisect_left(self.buckets, value)
-        if i < len(self.counts):
-            self.counts[i] += 1
-        self.total += value
-        self.n += 1
-
-    def render(self, name: str, help_text: str) -> list[str]:
-        lines = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
-        cumulative = 0
-        for bound, count in zip(self.buckets, self.counts, strict=True):
-            cumulative += count
-            lines.append(f'{name}_bucket{{le="{bound:g}"}} {cumulative}')
-        lines += [f'{name}_bucket{{le="+Inf"}} {self.n}', f"{name}_sum {self.total:.6f}",
-                  f"{name}_count {self.n}"]  # fmt: skip
-        return lines
-
-
 class Metrics:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.jobs: Counter[str] = Counter()
-        self.draw = Histogram(DRAW_BUCKETS)
-        self.translate = Histogram(TRANSLATE_BUCKETS)
+        self.registry = CollectorRegistry()
         self.queue_length: Callable[[], int] = lambda: 0
         self.healthy: Callable[[], bool] = lambda: True
+        self._jobs = Counter("zime_jobs", "Jobs finished since start, by status.", ["status"],
+                             registry=self.registry)  # fmt: skip
+        for status in ("done", "failed", "cancelled"):
+            self._jobs.labels(status)  # present from the start, at 0
+        self._draw = Histogram("zime_draw_seconds", "Seconds one pipeline call took.",
+                               buckets=DRAW_BUCKETS, registry=self.registry)  # fmt: skip
+        self._translate = Histogram("zime_translate_seconds", "Seconds one translation took.",
+                                    buckets=TRANSLATE_BUCKETS, registry=self.registry)  # fmt: skip
+        queue = Gauge("zime_queue_length", "Jobs waiting for the GPU.", registry=self.registry)
+        queue.set_function(lambda: float(self.queue_length()))
+        up = Gauge("zime_healthy", "1 while the worker runs and the model answers.",
+                   registry=self.registry)  # fmt: skip
+        up.set_function(lambda: float(self.healthy()))
 
     def job_finished(self, status: str) -> None:
-        with self._lock:
-            self.jobs[status] += 1
+        self._jobs.labels(str(status)).inc()
 
     def observe_draw(self, seconds: float) -> None:
-        with self._lock:
-            self.draw.observe(seconds)
+        self._draw.observe(seconds)
 
     def observe_translate(self, seconds: float) -> None:
-        with self._lock:
-            self.translate.observe(seconds)
+        self._translate.observe(seconds)
 
     def render(self) -> str:
-        with self._lock:
-            lines = [
-                "# HELP zime_queue_length Jobs waiting for the GPU.",
-                "# TYPE zime_queue_length gauge",
-                f"zime_queue_length {self.queue_length()}",
-                "# HELP zime_jobs_total Jobs finished since start, by status.",
-                "# TYPE zime_jobs_total counter",
-            ]
-            for status in ("done", "failed", "cancelled"):
-                lines.append(f'zime_jobs_total{{status="{status}"}} {self.jobs[status]}')
-            lines += self.draw.render("zime_draw_seconds", "Seconds one pipeline call took.")
-            lines += self.translate.render(
-                "zime_translate_seconds", "Seconds one translation took."
-            )
-        return "\n".join(lines) + "\n"
+        return generate_latest(self.registry).decode("utf-8")
 
 
 class MetricsServer:
@@ -97,8 +64,8 @@ class MetricsServer:
             return web.Response(text="ok\n" if ok else "unhealthy\n", status=200 if ok else 503)
 
         async def metrics(_request: web.Request) -> web.Response:
-            return web.Response(text=self.metrics.render(), content_type="text/plain",
-                                charset="utf-8", headers={"X-Content-Type-Version": "0.0.4"})  # fmt: skip
+            return web.Response(body=self.metrics.render().encode("utf-8"),
+                                headers={"Content-Type": CONTENT_TYPE_LATEST})  # fmt: skip
 
         app = web.Application()
         app.router.add_get("/healthz", healthz)
