@@ -63,10 +63,10 @@ class Console:
             sub = await svc.handle(self.request(arg))
             self.pending.append(asyncio.create_task(self._follow(sub)))
         elif cmd in ("/help", "/palidziba", "/start"):
-            self.say(help_text([(c.name_lv, c.name_en) for c in svc.builder.registry], self.lang))
+            self.say(help_text(svc.known_concepts(), self.lang))
         elif cmd == "/vesture":
             items = await svc.history(self.request(), 10)
-            self.say("\n".join(f"#{i.job_id} {i.status:9} seed {i.seed}  {i.text}" for i in items)
+            self.say("\n".join(f"#{i.id} {i.status:9} seed {i.seed}  {i.request_text}" for i in items)
                      or t(self.lang, "No history yet."))  # fmt: skip
         elif cmd == "/atcelt":
             ids = await svc.cancel(self.request())

@@ -15,16 +15,17 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
 
+from bot.delivery import Delivery
 from bot.locale import N_, languages
 from bot.texts import (
     caption,
     error_text,
     help_text,
-    job_error,
     progress_text,
     queued_text,
     stats_text,
@@ -32,7 +33,7 @@ from bot.texts import (
 )
 from core.config import DiscordConfig
 from core.errors import NotAdmin, NotFound, ZimeError
-from core.models import Request, Status
+from core.models import Job, Request
 from core.service import Service, Submitted
 from core.worker import JobHandle
 
@@ -172,10 +173,12 @@ def frontend_of(interaction: discord.Interaction) -> DiscordFrontend:
     return client.frontend
 
 
-class DiscordFrontend:
+class DiscordFrontend(Delivery):
+    platform = "discord"
+
     def __init__(self, service: Service, config: DiscordConfig, demo: bool = False) -> None:
         configure_endpoints(config)
-        self.service = service
+        super().__init__(service)  # subscribes to finished jobs
         self.config = config
         self.demo = demo
         self.admins = set(config.admins)
@@ -183,29 +186,20 @@ class DiscordFrontend:
         self.interaction_ttl_s: float = INTERACTION_TTL_S
         self.edit_interval_s = EDIT_INTERVAL_S
         self._live: dict[int, discord.Interaction] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
-        service.subscribe("discord", self._on_job_finished)
 
     async def start(self) -> None:
         await self.client.login(self.config.token)
         self._runner = asyncio.create_task(self.client.connect(reconnect=True))
         self._runner.add_done_callback(_log_connection_end)
-        for job_id in await self.service.undelivered("discord"):
-            self._spawn(self._deliver(job_id))
+        await self.redeliver()
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self.cancel_tasks()
         await self.client.close()
         if self._runner is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._runner, 5)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # commands
     def register(self, tree: app_commands.CommandTree[Any]) -> None:
@@ -231,7 +225,7 @@ class DiscordFrontend:
 
         @tree.command(name="palidziba", description=s("Ko es protu"))
         async def palidziba(interaction: discord.Interaction) -> None:
-            concepts = [(c.name_lv, c.name_en) for c in self.service.builder.registry]
+            concepts = self.service.known_concepts()
             await interaction.response.send_message(
                 help_text(concepts, language(interaction)), ephemeral=True
             )
@@ -283,7 +277,7 @@ class DiscordFrontend:
             await interaction.edit_original_response(content=error_text(exc, lang))
             return
         self._live[sub.job_id] = interaction
-        self._spawn(self._edit_status(interaction, sub.handle, lang))
+        self.spawn(self._edit_status(interaction, sub.handle, lang))
 
     async def _edit_status(self, interaction: discord.Interaction, h: JobHandle, lang: str) -> None:
         last = ""
@@ -300,7 +294,7 @@ class DiscordFrontend:
         req = self.request(interaction)
         items = await self.service.history(req, 10)
         lines = [
-            f"#{i.job_id} · seed {i.seed} · {discord.utils.escape_markdown(i.text)[:80]}"
+            f"#{i.id} · seed {i.seed} · {discord.utils.escape_markdown(i.request_text)[:80]}"
             for i in items
         ]
         text = "\n".join(lines) or t(req.language, "No history yet.")
@@ -328,7 +322,7 @@ class DiscordFrontend:
         await interaction.edit_original_response(content=text)
 
     # buttons: only the requester or an admin
-    async def _owned(self, interaction: discord.Interaction, job_id: int) -> dict[str, Any] | None:
+    async def _owned(self, interaction: discord.Interaction, job_id: int) -> Job | None:
         req = self.request(interaction)
         try:
             await self.service.check_owner(job_id, req)
@@ -348,43 +342,38 @@ class DiscordFrontend:
         await self._submit(interaction, self.service.again(job_id, req, same_seed=False))
 
     async def on_details(self, interaction: discord.Interaction, job_id: int) -> None:
-        row = await self._owned(interaction, job_id)
-        if row is None:
+        job = await self._owned(interaction, job_id)
+        if job is None:
             return
-        names = ", ".join(self.service.concept_names(row["concepts"])) or "—"
+        names = ", ".join(self.service.concept_names(job.concepts)) or "—"
         text = t(language(interaction),
                  "**Text:** {text}\n**Prompt:** `{prompt}`\n**Concepts:** {concepts}\n"
                  "**Seed:** {seed} · **Steps:** {steps} · **Model:** {model}",
-                 text=discord.utils.escape_markdown(row["request_text"]), prompt=row["prompt"],
-                 concepts=names, seed=row["seed"], steps=row["steps"], model=row["model"])  # fmt: skip
+                 text=discord.utils.escape_markdown(job.request_text),
+                 prompt=job.prompt.replace("`", "ˋ"), concepts=names, seed=job.seed,
+                 steps=job.params.steps, model=job.model)  # fmt: skip
         await interaction.response.send_message(text[:2000], ephemeral=True)
 
-    # delivery
-    async def _on_job_finished(self, job_id: int) -> None:
-        self._spawn(self._deliver(job_id))
+    # delivery (the shared rules are in bot/delivery.py)
+    def retryable(self, exc: BaseException) -> bool:
+        """THE place Discord errors are classified: 429 and 5xx, timeouts and dropped
+        connections are worth another try; 4xx (a deleted channel, missing access) are not."""
+        if isinstance(exc, discord.HTTPException):
+            return exc.status == 429 or exc.status >= 500
+        return isinstance(exc, TimeoutError | OSError | aiohttp.ClientError)
 
-    async def _deliver(self, job_id: int) -> None:
-        row = await self.service.to_deliver(job_id)
-        if row is None:
-            return
-        meta = row["meta"]
-        lang = meta.get("language", "lv")
-        interaction = self._live.pop(job_id, None)
-        fresh = time.time() - float(meta.get("deferred_at", 0)) < self.interaction_ttl_s
-        try:
-            if row["status"] != Status.DONE:
-                text = error_text(job_error(row), lang)
-                if interaction is not None and fresh:
-                    await interaction.edit_original_response(content=text)
-                else:
-                    await self._channel_send(meta, text, row["user_id"])
-            else:
-                await self._send_image(row, meta, lang, interaction if fresh else None)
-        except discord.HTTPException as exc:
-            log.warning("discord delivery of job %s failed: %s", job_id, exc.status)
-            if exc.status >= 500:
-                return  # retried at the next start
-        await self.service.note(job_id, delivered=True)
+    def _interaction(self, job: Job) -> discord.Interaction | None:
+        """The live interaction of a job, while its 15-minute token is still good."""
+        interaction = self._live.pop(job.id, None)
+        fresh = time.time() - float(job.meta.get("deferred_at", 0)) < self.interaction_ttl_s
+        return interaction if fresh else None
+
+    async def send_failure(self, job: Job, text: str, lang: str) -> None:
+        interaction = self._interaction(job)
+        if interaction is not None:
+            await interaction.edit_original_response(content=text)
+        else:
+            await self._channel_send(job.meta, text, job.user_id)
 
     async def _channel_send(
         self, meta: dict[str, Any], text: str, user_id: str, **kw: Any
@@ -394,22 +383,16 @@ class DiscordFrontend:
                                           everyone=False)  # fmt: skip
         return await channel.send(f"<@{int(user_id)}> {text}", allowed_mentions=mention, **kw)
 
-    async def _send_image(
-        self,
-        row: dict[str, Any],
-        meta: dict[str, Any],
-        lang: str,
-        interaction: discord.Interaction | None,
-    ) -> None:
-        names = self.service.concept_names(row["concepts"])
-        text = caption(code_span(row["prompt"]), names, row["seed"], lang, self.demo,
-                       hidden=bool(meta.get("nsfw")))  # fmt: skip
-        path = Path(row["image_path"])
-        file = discord.File(path, filename=f"zime-{row['id']}.png")
-        view = result_view(row["id"], lang)
+    async def send_image(self, job: Job, lang: str) -> None:
+        names = self.service.concept_names(job.concepts)
+        text = caption(code_span(job.prompt), names, job.seed, lang, self.demo, hidden=job.nsfw)
+        file = discord.File(Path(job.image_path or ""), filename=f"zime-{job.id}.png")
+        view = result_view(job.id, lang)
+        interaction = self._interaction(job)
         if interaction is not None:
             with contextlib.suppress(discord.HTTPException):
                 await interaction.edit_original_response(content="✅")
             await interaction.followup.send(content=text[:2000], file=file, view=view, wait=True)
         else:  # token expired or bot restarted: post to the channel and mention the user
-            await self._channel_send(meta, text[:1900], row["user_id"], file=file, view=view)
+            await self._channel_send(job.meta, text[:1900], job.user_id, file=file, view=view)
+        await self.delivered(job)

@@ -42,11 +42,11 @@ from telegram.ext import (
     filters,
 )
 
+from bot.delivery import Delivery
 from bot.telegram_render import (
     COMMANDS,
     buttons,
     fit,
-    is_permanent,
     is_retryable,
     read_image,
     render_caption,
@@ -57,7 +57,6 @@ from bot.telegram_render import (
 from bot.texts import (
     error_text,
     help_text,
-    job_error,
     progress_text,
     queued_text,
     stats_text,
@@ -65,17 +64,17 @@ from bot.texts import (
 )
 from core.config import TelegramConfig
 from core.errors import EmptyPrompt, NotFound, ZimeError
-from core.models import Request, Status
+from core.models import Job, Request
 from core.service import Service, Submitted
 from core.worker import JobHandle
 
 log = logging.getLogger("zime.telegram")
-DELIVERY_ATTEMPTS = 3  # in this process; then the next start tries again
-REDELIVERY_DELAY_S = 30.0
 Ctx = ContextTypes.DEFAULT_TYPE
 
 
-class TelegramFrontend:
+class TelegramFrontend(Delivery):
+    platform = "telegram"
+
     def __init__(self, service: Service, config: TelegramConfig, demo: bool = False) -> None:
         self.service = service
         self.config = config
@@ -90,10 +89,9 @@ class TelegramFrontend:
             .rate_limiter(AIORateLimiter(max_retries=2))
             .build()
         )
-        self._tasks: set[asyncio.Task[None]] = set()
         self._inline_chat_type: dict[int, str] = {}  # user id -> chat type of the last query
         self._register()
-        service.subscribe("telegram", self._on_job_finished)
+        super().__init__(service)  # subscribes to finished jobs
 
     # lifecycle
     async def start(self) -> None:
@@ -107,25 +105,18 @@ class TelegramFrontend:
         await self.app.updater.start_polling(
             allowed_updates=Update.ALL_TYPES, error_callback=self._polling_error
         )
-        for job_id in await self.service.undelivered("telegram"):
-            self._spawn(self._deliver(job_id))
+        await self.redeliver()
 
     async def stop(self) -> None:
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
-        for task in list(self._tasks):
-            task.cancel()
+        self.cancel_tasks()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
 
     def _polling_error(self, exc: Exception) -> None:
         log.warning("telegram polling error: %s", type(exc).__name__)
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _register(self) -> None:
         add = self.app.add_handler
@@ -200,7 +191,7 @@ class TelegramFrontend:
             with contextlib.suppress(BadRequest, NetworkError):
                 await with_retry(lambda: status.edit_text(message_text))
             return
-        self._spawn(self._edit_status(sub.handle, lang, status.chat_id, status.message_id, None))
+        self.spawn(self._edit_status(sub.handle, lang, status.chat_id, status.message_id, None))
 
     def status_text(self, h: JobHandle, lang: str) -> str:
         return queued_text(h.position, lang) or progress_text(h.progress, lang)
@@ -228,7 +219,7 @@ class TelegramFrontend:
     async def cmd_help(self, update: Update, context: Ctx) -> None:
         assert update.effective_message is not None
         req = self.request(update)
-        concepts = [(c.name_lv, c.name_en) for c in self.service.builder.registry]
+        concepts = self.service.known_concepts()
         await self.reply(update.effective_message, help_text(concepts, req.language))
 
     async def cmd_history(self, update: Update, context: Ctx) -> None:
@@ -240,11 +231,10 @@ class TelegramFrontend:
             return
         lines, rows = [], []
         for item in items:
-            short = item.text if len(item.text) <= 60 else item.text[:59] + "…"
-            lines.append(f"#{item.job_id} · seed {item.seed} · {html.escape(short)}")
-            rows.append(
-                [InlineKeyboardButton(f"🔁 #{item.job_id}", callback_data=f"redo:{item.job_id}")]
-            )
+            text = item.request_text
+            short = text if len(text) <= 60 else text[:59] + "…"
+            lines.append(f"#{item.id} · seed {item.seed} · {html.escape(short)}")
+            rows.append([InlineKeyboardButton(f"🔁 #{item.id}", callback_data=f"redo:{item.id}")])
         await self.reply(update.effective_message, "\n".join(lines), parse_mode=ParseMode.HTML,
                          reply_markup=InlineKeyboardMarkup(rows))  # fmt: skip
 
@@ -331,7 +321,7 @@ class TelegramFrontend:
                 await self.app.bot.edit_message_caption(inline_message_id=inline_id,
                                                         caption=error_text(exc, req.language))  # fmt: skip
             return
-        self._spawn(self._edit_status(sub.handle, req.language, None, None, inline_id,
+        self.spawn(self._edit_status(sub.handle, req.language, None, None, inline_id,
                                       caption=True))  # fmt: skip
 
     # inline mode
@@ -346,9 +336,9 @@ class TelegramFrontend:
             await query.answer([], cache_time=0, is_personal=True)
             return
         try:
-            parsed = self.service.builder.parse(query.query)
-            title = t(lang, "Draw: {text}", text=parsed.normalized)
-            body = t(lang, "🎨 Drawing: {text}", text=parsed.normalized)
+            normalized = self.service.preview(query.query)
+            title = t(lang, "Draw: {text}", text=normalized)
+            body = t(lang, "🎨 Drawing: {text}", text=normalized)
         except ZimeError as exc:
             title = body = error_text(exc, lang)
         wait = InlineKeyboardMarkup([[InlineKeyboardButton("⏳", callback_data="wait:0")]])
@@ -378,50 +368,19 @@ class TelegramFrontend:
                     await self.app.bot.edit_message_text(error_text(exc, req.language),
                                                          inline_message_id=inline_id)  # fmt: skip
             return
-        self._spawn(self._edit_status(sub.handle, req.language, None, None, inline_id))
+        self.spawn(self._edit_status(sub.handle, req.language, None, None, inline_id))
 
-    # delivery
-    async def _on_job_finished(self, job_id: int) -> None:
-        self._spawn(self._deliver(job_id))
+    # delivery (the shared rules are in bot/delivery.py)
+    def retryable(self, exc: BaseException) -> bool:
+        return is_retryable(exc)
 
-    async def _deliver(self, job_id: int, attempt: int = 1) -> None:
-        """Send a finished job's result. Retryable failures (429s, timeouts, 5xx) are tried
-        again later and at the next start; a permanent one (the chat is gone, the bot was
-        blocked) ends the job's delivery for good, so no restart sends it again."""
-        row = await self.service.to_deliver(job_id)
-        if row is None:
-            return
-        meta = row["meta"]
-        lang = meta.get("language", "lv")
-        try:
-            if row["status"] == Status.DONE:
-                await self._send_image(row, meta, lang)
-            else:
-                await self._send_failure(row, meta, lang)
-        except Exception as exc:
-            if is_permanent(exc) or not is_retryable(exc):
-                log.warning("job %s cannot be delivered (%s: %s); giving up", job_id,
-                            type(exc).__name__, exc)  # fmt: skip
-                await self.service.note(job_id, delivered=True, delivery_error=str(exc)[:200])
-                return
-            if attempt < DELIVERY_ATTEMPTS:
-                log.warning("delivery of job %s failed (%s); trying again in %.0f s", job_id,
-                            type(exc).__name__, REDELIVERY_DELAY_S * attempt)  # fmt: skip
-                await asyncio.sleep(REDELIVERY_DELAY_S * attempt)
-                await self._deliver(job_id, attempt + 1)
-            else:
-                log.warning("delivery of job %s failed %d times; next start tries again",
-                            job_id, attempt)  # fmt: skip
-            return
-
-    async def _send_failure(self, row: dict[str, Any], meta: dict[str, Any], lang: str) -> None:
-        text = error_text(job_error(row), lang)
+    async def send_failure(self, job: Job, text: str, lang: str) -> None:
+        meta = job.meta
         if meta.get("inline_message_id"):
             await with_retry(lambda: self.app.bot.edit_message_text(
                 text, inline_message_id=meta["inline_message_id"]))  # fmt: skip
         elif meta.get("chat_id") is not None:
             await self._send_or_edit_status(meta, text)
-        await self.service.note(row["id"], delivered=True)
 
     async def _send_or_edit_status(self, meta: dict[str, Any], text: str) -> None:
         chat_id, status_id = meta["chat_id"], meta.get("status_message_id")
@@ -436,49 +395,46 @@ class TelegramFrontend:
             chat_id, text, reply_to_message_id=meta.get("reply_to"),
             allow_sending_without_reply=True))  # fmt: skip
 
-    async def _send_image(self, row: dict[str, Any], meta: dict[str, Any], lang: str) -> None:
-        job_id = row["id"]
-        names = self.service.concept_names(row["concepts"])
-        text = render_caption(row["prompt"], names, row["seed"], lang, self.demo,
-                              hidden=bool(meta.get("nsfw")))  # fmt: skip
-        data = await asyncio.to_thread(read_image, row["image_path"])
+    async def send_image(self, job: Job, lang: str) -> None:
+        meta = job.meta
+        names = self.service.concept_names(job.concepts)
+        text = render_caption(job.prompt, names, job.seed, lang, self.demo, hidden=job.nsfw)
+        data = await asyncio.to_thread(read_image, job.image_path)
         if data is None:
-            raise BadRequest(f"image of job {job_id} is missing")
+            raise BadRequest(f"image of job {job.id} is missing")
         spoiler = bool(meta.get("is_group")) and self.config.spoiler_in_groups
         bot = self.app.bot
         if meta.get("inline_message_id"):
-            await self._send_inline_image(row, meta, lang, data, text)
+            await self._send_inline_image(job, lang, data, text)
             return
         await with_retry(lambda: bot.send_photo(
             meta["chat_id"], data, caption=text, parse_mode=ParseMode.HTML,
             reply_to_message_id=meta.get("reply_to"), allow_sending_without_reply=True,
-            reply_markup=buttons(job_id, lang), has_spoiler=spoiler))  # fmt: skip
+            reply_markup=buttons(job.id, lang), has_spoiler=spoiler))  # fmt: skip
         # Recorded at once: a kill between Telegram accepting the photo and this commit is
         # the one window in which a restart sends it twice (milliseconds, see README).
-        await self.service.note(job_id, delivered=True)
+        await self.delivered(job)
         if meta.get("status_message_id"):
-            with contextlib.suppress(BadRequest, NetworkError):
+            with contextlib.suppress(TelegramError):
                 await bot.delete_message(meta["chat_id"], meta["status_message_id"])
 
-    async def _send_inline_image(
-        self, row: dict[str, Any], meta: dict[str, Any], lang: str, data: bytes, text: str
-    ) -> None:
+    async def _send_inline_image(self, job: Job, lang: str, data: bytes, text: str) -> None:
         """Inline messages cannot receive uploads: upload to the user's private chat first,
         then put that file into the inline message by file id. A user who never opened a
         private chat with the bot (403) is told so in the inline message."""
-        bot, inline_id = self.app.bot, meta["inline_message_id"]
+        bot, inline_id = self.app.bot, job.meta["inline_message_id"]
         try:
             sent = await with_retry(lambda: bot.send_photo(
-                meta["chat_id"], data, caption=text, parse_mode=ParseMode.HTML))  # fmt: skip
+                job.meta["chat_id"], data, caption=text, parse_mode=ParseMode.HTML))  # fmt: skip
         except Forbidden:
             await with_retry(lambda: bot.edit_message_text(
                 t(lang, "Open a private chat with me and press Start, then try again: "
                         "I send inline pictures through it."),
                 inline_message_id=inline_id))  # fmt: skip
-            await self.service.note(row["id"], delivered=True, delivery_error="forbidden")
+            await self.delivered(job, delivery_error="forbidden")
             return
         file_id = sent.photo[-1].file_id
         await with_retry(lambda: bot.edit_message_media(
             InputMediaPhoto(file_id, caption=text, parse_mode=ParseMode.HTML),
-            inline_message_id=inline_id, reply_markup=buttons(row["id"], lang)))  # fmt: skip
-        await self.service.note(row["id"], delivered=True)
+            inline_message_id=inline_id, reply_markup=buttons(job.id, lang)))  # fmt: skip
+        await self.delivered(job)

@@ -24,6 +24,7 @@ from core.errors import (
     UnsupportedLanguage,
     ZimeError,
 )
+from core.models import Job, Status
 
 EXAMPLE = "/zime Rīgas balzama pudele uz galda"
 
@@ -86,11 +87,11 @@ def _failure_text(reason: str, lang: str) -> str:
     return t(lang, "Drawing failed. Please try again, perhaps with other words.")
 
 
-def job_error(row: dict[str, Any]) -> ZimeError:
-    """The error to show for a job that ended without an image (a store row)."""
-    if row["status"] == "cancelled":
+def job_error(job: Job) -> ZimeError:
+    """The error to show for a job that ended without an image."""
+    if job.status == Status.CANCELLED:
         return JobCancelled()
-    return JobFailed(row.get("error") or "")
+    return JobFailed(job.error or "")
 
 
 def queued_text(position: int | None, lang: str = "lv") -> str:

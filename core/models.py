@@ -75,30 +75,50 @@ class GenParams:
 
 @dataclass(frozen=True)
 class Job:
+    """THE job record, from request to delivery: what was asked, how it is drawn, where it
+    stands and what came of it. The store reads and writes it; the worker, the service and
+    the frontends pass it around (a new one has id 0 until the store gives it one)."""
+
     id: int
-    user_key: str
-    chat_key: str
+    platform: str
+    user_id: str
+    chat_id: str
     params: GenParams
+    request_text: str = ""
+    normalized: str = ""
+    lang: str = "lv"
+    concepts: tuple[str, ...] = ()
+    english: str | None = None
+    model: str = ""
+    status: Status = Status.QUEUED
     attempts: int = 0
+    error: str | None = None
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    wait_s: float | None = None
+    draw_s: float | None = None
+    image_path: str | None = None
+    parent_id: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # delivery details (message ids …)
 
+    @property
+    def user_key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
 
-@dataclass(frozen=True)
-class JobResult:
-    job_id: int
-    image_path: str
-    seed: int
-    model: str
-    draw_s: float
-    wait_s: float
-    nsfw: bool = False  # the safety checker blacked it out: the caption says so
+    @property
+    def chat_key(self) -> str:
+        return f"{self.platform}:{self.chat_id}"
 
+    @property
+    def prompt(self) -> str:
+        return self.params.prompt
 
-@dataclass(frozen=True)
-class HistoryItem:
-    job_id: int
-    text: str
-    prompt: str
-    seed: int
-    status: str
-    created_at: float
-    image_path: str | None
+    @property
+    def seed(self) -> int:
+        return self.params.seed
+
+    @property
+    def nsfw(self) -> bool:
+        """The safety checker blacked the image out: the caption must say so."""
+        return bool(self.meta.get("nsfw"))

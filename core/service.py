@@ -7,7 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from core.config import Config
@@ -21,10 +21,10 @@ from core.errors import (
     ZimeError,
 )
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
-from core.models import GenParams, HistoryItem, Request
+from core.models import GenParams, Job, Request
 from core.moderation import Blocklist
 from core.ratelimit import RateLimiter
-from core.store import NewJob, Store
+from core.store import Store
 from core.worker import JobHandle, Worker, in_daemon_thread
 
 # A translation of one chat message takes well under a second (benchmarks/translate.py);
@@ -76,6 +76,14 @@ class Service:
     def _safety(self, request: Request) -> bool:
         mode = self.config.models.safety_checker
         return mode == "always" or (mode == "groups" and request.is_group)
+
+    def known_concepts(self) -> list[tuple[str, str]]:
+        """(Latvian name, English name) of every concept the model knows, for /palidziba."""
+        return [(c.name_lv, c.name_en) for c in self.builder.registry]
+
+    def preview(self, text: str, bot_username: str = "") -> str:
+        """The normalized text a request would draw (inline previews); raises InvalidPrompt."""
+        return self.builder.parse(text, bot_username).normalized
 
     def concept_names(self, ids: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         return tuple(self.builder.registry.get(i).name_lv for i in ids)
@@ -141,16 +149,17 @@ class Service:
         params = GenParams.from_config(g, result.prompt, seed, request.steps, self._safety(request))
         self.worker.check_room(request.user_key)  # again: the translation took a while
         job = await self.store.create_job(
-            NewJob(
+            Job(
+                id=0,
                 platform=request.platform,
                 user_id=request.user_id,
                 chat_id=request.chat_id,
+                params=params,
                 request_text=request.text,
                 normalized=result.normalized,
                 lang=result.lang,
                 concepts=result.concept_ids,
                 english=result.english,
-                params=params,
                 model=self.worker.generator.model,
                 parent_id=parent_id,
                 meta={"language": request.language, "is_group": request.is_group,
@@ -175,16 +184,15 @@ class Service:
             text=result.normalized,
         )
 
-    async def _job_for(self, job_id: int, request: Request) -> dict[str, Any]:
+    async def _job_for(self, job_id: int, request: Request) -> Job:
+        """The job, when its owner or an admin asks; NotFound for anyone else (ids count up,
+        so a button's id is easy to forge)."""
         if not 0 < job_id < 2**63:  # a forged button: SQLite integers end there
             raise NotFound(f"job {job_id}")
-        row = await self.store.get_job(job_id)
-        if row is None:
+        job = await self.store.get_job(job_id)
+        if job is None or (job.user_key != request.user_key and not request.is_admin):
             raise NotFound(f"job {job_id}")
-        owner = f"{row['platform']}:{row['user_id']}"
-        if owner != request.user_key and not request.is_admin:
-            raise NotFound(f"job {job_id}")
-        return row
+        return job
 
     async def check_owner(self, job_id: int, request: Request) -> None:
         """NotFound unless the job exists and belongs to the requester (or they are admin)."""
@@ -192,7 +200,7 @@ class Service:
 
     async def again(self, job_id: int, request: Request, same_seed: bool) -> Submitted:
         """Reroll (same prompt, new seed) or redraw (same seed) an earlier job."""
-        row = await self._job_for(job_id, request)
+        job = await self._job_for(job_id, request)
         if await self.store.is_banned(request.platform, request.user_id):
             raise Banned(request.user_key)
         self.worker.check_room(request.user_key)
@@ -200,16 +208,16 @@ class Service:
         chat = request.chat_key if request.is_group else None
         self.limiter.acquire(request.user_key, chat, request.is_admin)
         result = PromptResult(
-            input=row["request_text"],
-            normalized=row["normalized"],
-            lang=row["lang"],
+            input=job.request_text,
+            normalized=job.normalized,
+            lang=job.lang,
             concepts=(),
-            source=row["normalized"],
-            english=row["english"],
-            prompt=row["prompt"],
-            concept_ids=tuple(row["concepts"]),
+            source=job.normalized,
+            english=job.english,
+            prompt=job.prompt,
+            concept_ids=job.concepts,
         )
-        seed = row["seed"] if same_seed else None
+        seed = job.seed if same_seed else None
         try:
             return await self._submit(request, result, seed, parent_id=job_id)
         except Exception:
@@ -229,23 +237,24 @@ class Service:
 
         self.worker.listeners.append(listener)
 
-    async def to_deliver(self, job_id: int) -> dict[str, Any] | None:
-        """The job's row if its result still has to be delivered, else None. An outcome the
-        store could not record (a storage fault) is taken from the worker."""
-        row = await self.store.get_job(job_id)
-        if row is None or row["meta"].get("delivered"):
+    async def to_deliver(self, job_id: int) -> Job | None:
+        """The job if its result still has to be delivered, else None. An outcome the store
+        could not record (a storage fault) is taken from the worker."""
+        job = await self.store.get_job(job_id)
+        if job is None or job.meta.get("delivered"):
             return None
         if job_id in self.worker.final_states:
-            row["status"], row["error"] = self.worker.final_states[job_id]
-        return row
+            status, error = self.worker.final_states[job_id]
+            job = replace(job, status=status, error=error)
+        return job
 
     async def original(self, job_id: int, request: Request) -> str:
         """The path of a job's PNG, for its owner or an admin only (NotFound otherwise:
         job ids count up, so anyone could guess one)."""
-        row = await self._job_for(job_id, request)
-        if not row["image_path"]:
+        job = await self._job_for(job_id, request)
+        if not job.image_path:
             raise NotFound(f"job {job_id}")
-        return str(row["image_path"])
+        return job.image_path
 
     async def undelivered(self, platform: str) -> list[int]:
         return await self.store.undelivered(platform)
@@ -253,10 +262,10 @@ class Service:
     async def cancel(self, request: Request) -> list[int]:
         return await self.worker.cancel_user(request.user_key)
 
-    async def history(self, request: Request, limit: int = 10) -> list[HistoryItem]:
+    async def history(self, request: Request, limit: int = 10) -> list[Job]:
         return await self.store.history(request.platform, request.user_id, limit)
 
-    async def job(self, job_id: int) -> dict[str, Any] | None:
+    async def job(self, job_id: int) -> Job | None:
         return await self.store.get_job(job_id)
 
     def check_admin(self, request: Request) -> None:

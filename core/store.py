@@ -3,6 +3,7 @@ migrations recorded in the database, parameterized SQL only."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -10,7 +11,6 @@ import sqlite3
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
@@ -19,7 +19,7 @@ import aiosqlite
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from core.errors import StorageError
-from core.models import GenParams, HistoryItem, Job
+from core.models import GenParams, Job, Status
 
 log = logging.getLogger("zime.store")
 P = ParamSpec("P")
@@ -114,22 +114,6 @@ MIGRATIONS: tuple[str, ...] = (
 UNFINISHED = ("queued", "running")
 
 
-@dataclass(frozen=True)
-class NewJob:
-    platform: str
-    user_id: str
-    chat_id: str
-    request_text: str
-    normalized: str
-    lang: str
-    concepts: Sequence[str]
-    english: str | None
-    params: GenParams
-    model: str
-    parent_id: int | None = None
-    meta: dict[str, Any] | None = None
-
-
 def _job_from_row(row: aiosqlite.Row) -> Job:
     params = GenParams(
         prompt=row["prompt"],
@@ -142,12 +126,14 @@ def _job_from_row(row: aiosqlite.Row) -> Job:
         safety_checker=bool(row["safety"]),
     )
     return Job(
-        id=row["id"],
-        user_key=f"{row['platform']}:{row['user_id']}",
-        chat_key=f"{row['platform']}:{row['chat_id']}",
-        params=params,
-        attempts=row["attempts"],
-    )
+        id=row["id"], platform=row["platform"], user_id=row["user_id"], chat_id=row["chat_id"],
+        params=params, request_text=row["request_text"], normalized=row["normalized"],
+        lang=row["lang"], concepts=tuple(json.loads(row["concepts"])), english=row["english"],
+        model=row["model"], status=Status(row["status"]), attempts=row["attempts"],
+        error=row["error"], created_at=row["created_at"], started_at=row["started_at"],
+        finished_at=row["finished_at"], wait_s=row["wait_s"], draw_s=row["draw_s"],
+        image_path=row["image_path"], parent_id=row["parent_id"], meta=json.loads(row["meta"]),
+    )  # fmt: skip
 
 
 class Store:
@@ -256,8 +242,10 @@ class Store:
 
     # jobs
     @guarded
-    async def create_job(self, new: NewJob) -> Job:
+    async def create_job(self, new: Job) -> Job:
+        """Store a new job (its `id` is ignored); returns it with its id and time."""
         p = new.params
+        created = time.time()
         cur = await self.db.execute(
             "INSERT INTO jobs (platform, user_id, chat_id, request_text, normalized, lang,"
             " concepts, english, prompt, negative_prompt, seed, steps, guidance, width, height,"
@@ -267,25 +255,20 @@ class Store:
                 new.platform, new.user_id, new.chat_id, new.request_text, new.normalized,
                 new.lang, json.dumps(list(new.concepts)), new.english, p.prompt,
                 p.negative_prompt, p.seed, p.steps, p.guidance, p.width, p.height,
-                int(p.safety_checker), new.model, time.time(), new.parent_id,
+                int(p.safety_checker), new.model, created, new.parent_id,
                 json.dumps(new.meta or {}, ensure_ascii=False),
             ),
         )  # fmt: skip
         await self.db.commit()
         job_id = cur.lastrowid
         assert job_id is not None
-        return Job(job_id, f"{new.platform}:{new.user_id}", f"{new.platform}:{new.chat_id}", p)
+        return dataclasses.replace(new, id=job_id, created_at=created, status=Status.QUEUED)
 
     @guarded
-    async def get_job(self, job_id: int) -> dict[str, Any] | None:
+    async def get_job(self, job_id: int) -> Job | None:
         async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
             row = await cur.fetchone()
-        if row is None:
-            return None
-        out = dict(row)
-        out["concepts"] = json.loads(out["concepts"])
-        out["meta"] = json.loads(out["meta"])
-        return out
+        return _job_from_row(row) if row is not None else None
 
     @guarded
     async def mark_running(self, job_ids: Sequence[int]) -> None:
@@ -298,11 +281,13 @@ class Store:
         await self.db.commit()
 
     @guarded
-    async def finish_job(self, job_id: int, image_path: str, draw_s: float) -> None:
+    async def finish_job(self, job_id: int, image_path: str, draw_s: float, model: str) -> None:
+        """Done: where the image is, how long it took, and which model drew it (a reload
+        may have swapped the model since the job was queued)."""
         await self.db.execute(
             "UPDATE jobs SET status = 'done', finished_at = ?, draw_s = ?, image_path = ?,"
-            " error = NULL WHERE id = ?",
-            (time.time(), draw_s, image_path, job_id),
+            " model = ?, error = NULL WHERE id = ?",
+            (time.time(), draw_s, image_path, model, job_id),
         )
         await self.db.commit()
 
@@ -334,7 +319,7 @@ class Store:
         job = await self.get_job(job_id)
         if job is None:
             return
-        meta = {**job["meta"], **values}
+        meta = {**job.meta, **values}
         await self.db.execute(
             "UPDATE jobs SET meta = ? WHERE id = ?", (json.dumps(meta, ensure_ascii=False), job_id)
         )
@@ -373,14 +358,13 @@ class Store:
         return (int(row[0]), float(row[1] or since)) if row else (0, since)
 
     @guarded
-    async def history(self, platform: str, user_id: str, limit: int = 10) -> list[HistoryItem]:
+    async def history(self, platform: str, user_id: str, limit: int = 10) -> list[Job]:
         async with self.db.execute(
-            "SELECT id, request_text, prompt, seed, status, created_at, image_path FROM jobs"
-            " WHERE platform = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
+            "SELECT * FROM jobs WHERE platform = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
             (platform, user_id, limit),
         ) as cur:
             rows = await cur.fetchall()
-        return [HistoryItem(*tuple(r)) for r in rows]
+        return [_job_from_row(r) for r in rows]
 
     @guarded
     async def stats(self, days: int = 7) -> dict[str, Any]:

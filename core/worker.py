@@ -16,6 +16,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +24,7 @@ from core.errors import JobCancelled, JobFailed, ModelUnavailable, QueueFull, St
 from core.generate import Generator
 from core.images import png_metadata, save_png
 from core.metrics import Metrics
-from core.models import Job, JobResult, Status
+from core.models import Job, Status
 from core.store import Store
 
 log = logging.getLogger("zime.worker")
@@ -72,7 +73,6 @@ class JobHandle:
         self.job = job
         self.status: Status = QUEUED
         self.progress = 0.0
-        self.result: JobResult | None = None
         self.error: str | None = None
         self.cancel_requested = False
         self.solo = False  # retried after a batch failure: draw alone to isolate it
@@ -100,10 +100,11 @@ class JobHandle:
             await asyncio.wait_for(self._changed.wait(), timeout)
         self._changed.clear()
 
-    async def wait(self) -> JobResult:
+    async def wait(self) -> Job:
+        """The finished job (status done, image_path set), or JobCancelled / JobFailed."""
         await self._done.wait()
-        if self.status == DONE and self.result is not None:
-            return self.result
+        if self.status == DONE:
+            return self.job
         if self.status == CANCELLED:
             raise JobCancelled(self.error or "cancelled")
         raise JobFailed(self.error or "failed")
@@ -402,14 +403,12 @@ class Worker:
         try:
             if nsfw:  # the image is blacked out: the caption must say why
                 await self.store.update_meta(h.id, nsfw=True)
-            await self.store.finish_job(h.id, str(path), draw_s)
-            row = await self.store.get_job(h.id)
+            await self.store.finish_job(h.id, str(path), draw_s, self.generator.model)
+            stored = await self.store.get_job(h.id)
         except StorageError as exc:
             await self._finish(h, FAILED, error=f"storage: {exc}")
             return
-        wait_s = float(row["wait_s"] or 0.0) if row else 0.0
-        h.result = JobResult(h.id, str(path), h.job.params.seed, self.generator.model, draw_s,
-                             wait_s, nsfw)  # fmt: skip
+        h.job = stored or replace(h.job, image_path=str(path), draw_s=draw_s)
         await self._finish(h, DONE)
 
     async def _failed(self, batch: list[JobHandle], reason: str, final: bool = False) -> None:
@@ -421,7 +420,7 @@ class Worker:
                 await self._finish(h, FAILED, error=f"storage: {exc}")
                 continue
             final_here = last
-            h.job = Job(h.job.id, h.job.user_key, h.job.chat_key, h.job.params, attempts)
+            h.job = replace(h.job, attempts=attempts, error=reason)
             if final_here:
                 await self._finish(h, FAILED, error=reason)
             else:
@@ -435,12 +434,13 @@ class Worker:
         listeners still run, and `final_states` keeps the outcome for delivery."""
         h.status = status
         h.error = error
+        h.job = replace(h.job, status=status, error=error or h.job.error)
         self.metrics.job_finished(status)
-        r = h.result
+        r = h.job
         log.info(
             "job id=%s user=%s status=%s attempts=%s wait_s=%.2f draw_s=%.2f seed=%s%s%s",
-            h.id, h.job.user_key, status, h.job.attempts, r.wait_s if r else 0.0,
-            r.draw_s if r else 0.0, h.job.params.seed,
+            h.id, h.job.user_key, status, h.job.attempts, r.wait_s or 0.0,
+            r.draw_s or 0.0, h.job.params.seed,
             f" error={error!r}" if error and status == FAILED else "",
             "" if self.privacy else f" prompt={h.job.params.prompt!r}",
         )  # fmt: skip

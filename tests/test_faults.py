@@ -75,7 +75,7 @@ async def test_an_unwritable_image_dir_fails_the_job_with_a_reason(tmp_path: Pat
             await asyncio.wait_for(sub.handle.wait(), 10)
         assert err.value.reason == "storage"
         row = await svc.job(sub.job_id)
-        assert row is not None and row["status"] == "failed"
+        assert row is not None and row.status == "failed"
         assert not list(tmp_path.rglob("*.part"))
 
 
@@ -102,9 +102,9 @@ async def test_a_lock_shorter_than_the_wait_is_waited_out(tmp_path: Path) -> Non
         with db_locked(tmp_path / "z.sqlite3"):
             await asyncio.sleep(1.5)  # the job finishes while the database is locked
         result = await asyncio.wait_for(sub.handle.wait(), 15)
-        assert Path(result.image_path).is_file()
+        assert result.image_path and Path(result.image_path).is_file()
         row = await svc.job(sub.job_id)
-        assert row is not None and row["status"] == "done"
+        assert row is not None and row.status == "done"
 
 
 async def test_a_hung_model_fails_every_job_in_time_and_turns_unhealthy(tmp_path: Path) -> None:

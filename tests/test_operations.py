@@ -175,7 +175,7 @@ async def test_backup_restore_round_trip_and_stats(tmp_path: Path) -> None:
         restored, generator=FakeGenerator(), translators=Translators.single(IdentityTranslator())
     ) as svc:
         [item] = await svc.history(Request("test", "u1", "u1", ""))
-        assert item.text == "Rīgas balzams" and item.status == "done"
+        assert item.request_text == "Rīgas balzams" and item.status == "done"
     stats = db_stats(copy)
     assert (
         stats["jobs"] == 1

@@ -42,3 +42,11 @@ def test_core_sources_never_import_platforms() -> None:
             stripped = line.strip()
             assert not stripped.startswith(("import telegram", "from telegram")), path
             assert not stripped.startswith(("import discord", "from discord")), path
+
+
+def test_frontends_talk_to_the_service_only() -> None:
+    """Principle 2: no frontend reaches past Service into the builder, worker or store."""
+    for path in (ROOT / "bot").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for reach in (".builder.", ".worker.", ".store.", ".registry", "row["):
+            assert reach not in text, f"{path.name} uses {reach!r}"

@@ -39,14 +39,18 @@ async def test_job_roundtrip_png_metadata_and_history(tmp_path: Path) -> None:
             "Rīgas Melnais balzams",
         )
         result = await asyncio.wait_for(sub.handle.wait(), 10)
-        assert result.seed == 42 and Path(result.image_path).is_file()
+        assert result.seed == 42 and result.image_path and Path(result.image_path).is_file()
         meta = read_png_metadata(result.image_path)
         assert meta["seed"] == "42" and meta["model"] == "fake/model"
         assert meta["prompt"] == sub.prompt and "rigabalsam" in meta["prompt"]
         [item] = await svc.history(req("u1"))
-        assert item.status == "done" and item.seed == 42 and item.text == "Rīgas balzama pudele"
+        assert (
+            item.status == "done"
+            and item.seed == 42
+            and item.request_text == "Rīgas balzama pudele"
+        )
         row = await svc.job(sub.job_id)
-        assert row is not None and row["concepts"] == ["rigabalsam"] and row["wait_s"] is not None
+        assert row is not None and row.concepts == ("rigabalsam",) and row.wait_s is not None
 
 
 async def test_round_robin_fairness(tmp_path: Path) -> None:
@@ -91,10 +95,10 @@ async def test_failing_job_does_not_stop_the_next(tmp_path: Path) -> None:
         good = await svc.handle(req("u2", "kaķis"))
         with pytest.raises(JobFailed, match="fake failure"):
             await asyncio.wait_for(bad.handle.wait(), 10)
-        assert (await asyncio.wait_for(good.handle.wait(), 10)).job_id == good.job_id
+        assert (await asyncio.wait_for(good.handle.wait(), 10)).id == good.job_id
         row = await svc.job(bad.job_id)
-        assert row is not None and row["status"] == "failed" and row["attempts"] == 3
-        assert "fake failure" in row["error"]
+        assert row is not None and row.status == "failed" and row.attempts == 3
+        assert "fake failure" in (row.error or "")
 
 
 async def test_cancel_queued_and_running(tmp_path: Path) -> None:
@@ -113,7 +117,7 @@ async def test_cancel_queued_and_running(tmp_path: Path) -> None:
             with pytest.raises(JobCancelled):
                 await asyncio.wait_for(sub.handle.wait(), 10)
         row = await svc.job(second.job_id)
-        assert row is not None and row["status"] == "cancelled"
+        assert row is not None and row.status == "cancelled"
         assert len(gen.calls) == 1  # the queued one never reached the GPU
 
 
