@@ -273,8 +273,12 @@ class DiscordFrontend(Delivery):
         lang = language(interaction)
         try:
             sub: Submitted = await start
-        except ZimeError as exc:
-            await interaction.edit_original_response(content=error_text(exc, lang))
+        except Exception as exc:  # every request ends in an answer, never a lone "thinking…"
+            if not isinstance(exc, ZimeError):
+                log.exception("request failed")
+            text = error_text(exc if isinstance(exc, ZimeError) else ZimeError(), lang)
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(content=text)
             return
         self._live[sub.job_id] = interaction
         self.spawn(self._edit_status(interaction, sub.handle, lang))

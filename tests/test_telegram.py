@@ -183,6 +183,17 @@ async def test_inline_mode(
         [media] = await stub.wait_for("editMessageMedia", inline_message_id="IM1")
         assert "vansutilts bridge" in media.params["media"]["caption"]
         assert media.params["media"]["media"].startswith("photo-")  # the uploaded file's id
+        # the buttons of an inline picture work: 🔁 redraws into it, 📄 goes to the private chat
+        again, orig = (
+            b["callback_data"] for b in media.params["reply_markup"]["inline_keyboard"][0]
+        )
+        stub.inject({"callback_query": {"id": "cb1", "from": stub.user(31), "chat_instance": "ci",
+                                        "data": again, "inline_message_id": "IM1"}})  # fmt: skip
+        await stub.wait_for("editMessageMedia", 2, inline_message_id="IM1")
+        stub.inject({"callback_query": {"id": "cb2", "from": stub.user(31), "chat_instance": "ci",
+                                        "data": orig, "inline_message_id": "IM1"}})  # fmt: skip
+        [doc] = await stub.wait_for("sendDocument", chat_id=31)
+        assert doc.files
 
 
 async def test_russian_client_gets_russian_texts_and_a_polite_refusal(
