@@ -48,14 +48,10 @@ def build_sd(out: Path) -> None:
         CLIPVisionConfig,
     )
 
-    from core.tiny import _byte_alphabet
+    from core.tiny import clip_vocabulary
 
     torch.manual_seed(0)
-    alphabet = _byte_alphabet()
-    vocab_list = alphabet + [ch + "</w>" for ch in alphabet] + ["<|startoftext|>", "<|endoftext|>"]
-    vocab = {tok: i for i, tok in enumerate(vocab_list)}
-    for i in range(49408 - len(vocab)):  # CLIP-L's vocabulary size
-        vocab[f"<extra_{i}>"] = len(vocab)
+    vocab = clip_vocabulary(49408)  # CLIP-L's vocabulary size
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
     text_encoder = CLIPTextModel(CLIPTextConfig(  # CLIP ViT-L/14 text tower, as SD 1.5
         vocab_size=49408, hidden_size=768, intermediate_size=3072, num_attention_heads=12,

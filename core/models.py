@@ -24,8 +24,24 @@ class Status(StrEnum):
         return self in (Status.DONE, Status.FAILED, Status.CANCELLED)
 
 
+class _Owned:
+    """Keys of the user and chat a request or job belongs to ('telegram:42')."""
+
+    platform: str
+    user_id: str
+    chat_id: str
+
+    @property
+    def user_key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def chat_key(self) -> str:
+        return f"{self.platform}:{self.chat_id}"
+
+
 @dataclass(frozen=True)
-class Request:
+class Request(_Owned):
     """What a frontend knows about one user message."""
 
     platform: str  # telegram | discord | console
@@ -39,14 +55,6 @@ class Request:
     seed: int | None = None
     steps: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # delivery info (message ids …)
-
-    @property
-    def user_key(self) -> str:
-        return f"{self.platform}:{self.user_id}"
-
-    @property
-    def chat_key(self) -> str:
-        return f"{self.platform}:{self.chat_id}"
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ class GenParams:
 
 
 @dataclass(frozen=True)
-class Job:
+class Job(_Owned):
     """THE job record, from request to delivery: what was asked, how it is drawn, where it
     stands and what came of it. The store reads and writes it; the worker, the service and
     the frontends pass it around (a new one has id 0 until the store gives it one)."""
@@ -101,14 +109,6 @@ class Job:
     image_path: str | None = None
     parent_id: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # delivery details (message ids …)
-
-    @property
-    def user_key(self) -> str:
-        return f"{self.platform}:{self.user_id}"
-
-    @property
-    def chat_key(self) -> str:
-        return f"{self.platform}:{self.chat_id}"
 
     @property
     def prompt(self) -> str:

@@ -81,6 +81,17 @@ def _byte_alphabet() -> list[str]:
     return [chr(b) if b in printable else chr(next(extra)) for b in range(256)]
 
 
+def clip_vocabulary(size: int = 0) -> dict[str, int]:
+    """A byte-level BPE vocabulary with no merges (every byte is a token, like CLIP's base
+    alphabet), padded with unused tokens to `size` when given (CLIP-L has 49408)."""
+    alphabet = _byte_alphabet()
+    vocab_list = alphabet + [ch + "</w>" for ch in alphabet] + ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {tok: i for i, tok in enumerate(vocab_list)}
+    for i in range(size - len(vocab)):
+        vocab[f"<extra_{i}>"] = len(vocab)
+    return vocab
+
+
 def _build_sd(out: Path) -> None:
     import torch
     from diffusers import (
@@ -92,10 +103,7 @@ def _build_sd(out: Path) -> None:
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     torch.manual_seed(0)
-    # Byte-level BPE vocabulary with no merges: every byte is a token, like CLIP's base alphabet.
-    alphabet = _byte_alphabet()
-    vocab_list = alphabet + [ch + "</w>" for ch in alphabet] + ["<|startoftext|>", "<|endoftext|>"]
-    vocab = {tok: i for i, tok in enumerate(vocab_list)}
+    vocab = clip_vocabulary()
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
     text_encoder = CLIPTextModel(
         CLIPTextConfig(

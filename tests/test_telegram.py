@@ -41,6 +41,11 @@ def write_config(tmp_path: Path, tiny: dict[str, Path], api: str, **limits: int)
     return cfg
 
 
+def bot_config(stub: TelegramStub, tiny: dict[str, Path], tmp_path: Path) -> Config:
+    """A bot config against the stub on its port, with tiny models."""
+    return load_config(write_config(tmp_path, tiny, f"http://127.0.0.1:{stub.port}/bot"), {})
+
+
 @pytest.fixture
 async def stub() -> AsyncIterator[TelegramStub]:
     s = TelegramStub()
@@ -68,8 +73,7 @@ def reply_to(call: Any) -> int | None:
 async def test_private_draw_reply_caption_buttons(
     stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    api = f"http://127.0.0.1:{stub.port}/bot"
-    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    cfg = bot_config(stub, tiny_models, tmp_path)
     async with running_bot(cfg):
         await stub.wait_for("setMyCommands")
         mid = stub.send_text("/zime Rīgas balzama pudele 🍾", user_id=7)
@@ -115,8 +119,7 @@ async def test_private_draw_reply_caption_buttons(
 async def test_groups_mentions_chatter_and_bad_input(
     stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    api = f"http://127.0.0.1:{stub.port}/bot"
-    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    cfg = bot_config(stub, tiny_models, tmp_path)
     async with running_bot(cfg):
         group = -100
         stub.send_text("sveiki visiem, kas jauns?", user_id=11, chat_id=group, chat_type="group")
@@ -169,8 +172,7 @@ async def test_rate_limit_cancel_and_admin(
 async def test_inline_mode(
     stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    api = f"http://127.0.0.1:{stub.port}/bot"
-    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    cfg = bot_config(stub, tiny_models, tmp_path)
     async with running_bot(cfg):
         stub.inject({"inline_query": {"id": "iq1", "from": stub.user(31), "query": "Vanšu tilts saulrietā",
                                       "offset": ""}})  # fmt: skip
@@ -199,8 +201,7 @@ async def test_inline_mode(
 async def test_russian_client_gets_russian_texts_and_a_polite_refusal(
     stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    api = f"http://127.0.0.1:{stub.port}/bot"
-    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    cfg = bot_config(stub, tiny_models, tmp_path)
     async with running_bot(cfg):
         # No Russian translator is configured: a Russian sentence is refused in Russian.
         stub.send_text("/zime кот на крыше", user_id=51, language="ru")
@@ -262,8 +263,7 @@ async def test_sigterm_and_restart_keep_history(
 async def test_failed_delivery_is_retried_after_restart(
     stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    api = f"http://127.0.0.1:{stub.port}/bot"
-    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    cfg = bot_config(stub, tiny_models, tmp_path)
     stub.fail_next["sendPhoto"] = 100  # Telegram is down for photos
     async with running_bot(cfg):
         stub.send_text("/zime Dziesmu svētki", user_id=51)
@@ -290,8 +290,7 @@ async def test_failed_delivery_is_retried_after_restart(
 async def test_a_permanent_error_is_not_retried_nor_resent(
     stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    api = f"http://127.0.0.1:{stub.port}/bot"
-    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    cfg = bot_config(stub, tiny_models, tmp_path)
     stub.fail("sendPhoto", 400, "Bad Request: chat not found", times=50)
     async with running_bot(cfg):
         stub.send_text("/zime Vanšu tilts", user_id=61)
@@ -312,8 +311,7 @@ async def test_a_permanent_error_is_not_retried_nor_resent(
 async def test_a_storm_of_429s_is_waited_out_in_process(
     stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    api = f"http://127.0.0.1:{stub.port}/bot"
-    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    cfg = bot_config(stub, tiny_models, tmp_path)
     stub.fail("sendPhoto", 429, "Too Many Requests: retry after 1", times=6, retry_after=1)
     async with running_bot(cfg):
         stub.send_text("/zime Gaismas pils", user_id=62)
@@ -324,8 +322,7 @@ async def test_a_storm_of_429s_is_waited_out_in_process(
 async def test_originals_are_for_their_owner_and_ids_are_checked(
     stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    api = f"http://127.0.0.1:{stub.port}/bot"
-    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    cfg = bot_config(stub, tiny_models, tmp_path)
     async with running_bot(cfg):
         stub.send_text("/zime Milda", user_id=71)
         [photo] = await stub.wait_for("sendPhoto", chat_id=71)
@@ -348,8 +345,7 @@ async def test_admin_commands_refuse_before_announcing_and_cut_long_texts(
 ) -> None:
     from bot.telegram_render import TEXT_LIMIT, fit
 
-    api = f"http://127.0.0.1:{stub.port}/bot"
-    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    cfg = bot_config(stub, tiny_models, tmp_path)
     async with running_bot(cfg):
         stub.send_text("/reload", user_id=81)
         [refusal] = await stub.wait_for("sendMessage", chat_id=81)
@@ -363,8 +359,7 @@ async def test_admin_commands_refuse_before_announcing_and_cut_long_texts(
 async def test_inline_follows_the_target_chat_rules_and_explains_a_403(
     stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    api = f"http://127.0.0.1:{stub.port}/bot"
-    cfg = load_config(write_config(tmp_path, tiny_models, api), {})
+    cfg = bot_config(stub, tiny_models, tmp_path)
     async with running_bot(cfg) as frontend:
         query = {"id": "iq9", "from": stub.user(91), "query": "Rainis", "offset": "",
                  "chat_type": "supergroup"}  # fmt: skip
