@@ -109,6 +109,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_user ON jobs (platform, user_id, id);
     CREATE INDEX jobs_status ON jobs (status);
     """,
+    # 2: platform file ids were written but never read
+    """
+    ALTER TABLE jobs DROP COLUMN file_id;
+    """,
 )
 
 UNFINISHED = ("queued", "running")

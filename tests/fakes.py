@@ -17,12 +17,14 @@ class FakeGenerator:
     prompts containing `fail_on` raise a model error (like a CUDA OOM would)."""
 
     def __init__(
-        self, model: str = "fake/model", step_s: float = 0.0, fail_on: str = "", hang: bool = False
-    ) -> None:
+        self, model: str = "fake/model", step_s: float = 0.0, fail_on: str = "", hang: bool = False,
+        nsfw_on: str = "",
+    ) -> None:  # fmt: skip
         self.model = model
         self.step_s = step_s
         self.fail_on = fail_on
         self.hang = threading.Event() if hang else None  # a wedged CUDA call: never returns
+        self.nsfw_on = nsfw_on  # prompts the fake safety checker flags
         self.calls: list[list[GenParams]] = []
         self.reloads: list[str | None] = []
         self.reload_gate = threading.Event()
@@ -61,5 +63,7 @@ class FakeGenerator:
             if cancelled():
                 raise JobCancelled("cancelled")
         return [
-            (Image.new("RGB", (p.width, p.height), (p.seed % 256, 40, 90)), False) for p in batch
-        ]
+            (Image.new("RGB", (p.width, p.height), (p.seed % 256, 40, 90)),
+             bool(self.nsfw_on) and p.safety_checker and self.nsfw_on in p.prompt)
+            for p in batch
+        ]  # fmt: skip

@@ -211,3 +211,18 @@ def test_logging_level_is_honoured() -> None:
         assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)  # URLs carry tokens
     finally:
         configure_logging("WARNING")
+
+
+async def test_a_hidden_image_says_why_in_its_caption(tmp_path: Path) -> None:
+    from bot.texts import caption
+
+    cfg = make_config(tmp_path, models={"safety_checker": "always"})
+    gen = FakeGenerator(nsfw_on="kaķis")
+    async with open_service(cfg, generator=gen, translators=IDENTITY) as svc:
+        sub = await svc.handle(req("u1"))
+        job = await asyncio.wait_for(sub.handle.wait(), 10)
+        assert job.nsfw
+        text = caption(job.prompt, (), job.seed, "lv", hidden=job.nsfw)
+        assert text.startswith("Drošības filtrs šo attēlu paslēpa.")
+        clean = await svc.handle(req("u2", "suns"))
+        assert not (await asyncio.wait_for(clean.handle.wait(), 10)).nsfw
