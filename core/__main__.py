@@ -118,7 +118,7 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.app import make_generator, make_translators
     from core.errors import UnsupportedLanguage
     from core.images import png_metadata, save_png
-    from core.models import GenParams
+    from core.models import GenParams, Options
     from core.service import new_seed
 
     cfg = _config(args.config)
@@ -131,7 +131,8 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     result = builder.assemble(parsed, builder.translate_many([parsed])[0])
     seed = new_seed() if args.seed is None else args.seed
     safety = cfg.models.safety_checker == "always"
-    params = GenParams.from_config(cfg.generation, result.prompt, seed, args.steps, safety)
+    options = Options(steps=args.steps)
+    params = GenParams.from_config(cfg.generation, result.prompt, seed, options, safety)
     generator = make_generator(cfg)
     generator.load()
     print(f"zime: {generator.describe()}", file=err)

@@ -61,6 +61,8 @@ class ModelsConfig:
 @dataclass(frozen=True)
 class GenerationConfig:
     steps: int = 25
+    max_steps: int = 50  # the most `--soļi` a user may ask for
+    images: int = 1  # images per request unless `--skaits` says otherwise (1-4; 4 = a grid)
     guidance: float = 7.5
     width: int = 512
     height: int = 512
@@ -197,6 +199,8 @@ def _validate(cfg: Config) -> None:
     g, lim = cfg.generation, cfg.limits
     checks: list[tuple[bool, str, object]] = [
         (g.steps >= 1 and g.steps <= 150, "generation.steps", g.steps),
+        (1 <= g.max_steps <= 150, "generation.max_steps", g.max_steps),
+        (1 <= g.images <= 4, "generation.images", g.images),
         (g.width % 8 == 0 and 64 <= g.width <= g.max_side, "generation.width", g.width),
         (g.height % 8 == 0 and 64 <= g.height <= g.max_side, "generation.height", g.height),
         (g.batch_size >= 1, "generation.batch_size", g.batch_size),

@@ -24,6 +24,7 @@ def png_metadata(params: GenParams, model: str, job_id: int, scheduler: str = ""
         "steps": str(params.steps),
         "guidance": str(params.guidance),
         "size": f"{params.width}x{params.height}",
+        "count": str(params.count),
         "model": model,
         "zime": json.dumps({"job_id": job_id, "scheduler": scheduler}),
     }
@@ -44,6 +45,26 @@ def save_png(image: Any, path: Path, metadata: dict[str, str]) -> Path:
         tmp.unlink(missing_ok=True)  # a full disk leaves no .part file either
         raise
     return path
+
+
+def image_variant_path(grid_path: str | Path, n: int) -> Path:
+    """Where image n (1-based) of a grid job is kept: `<id>-<n>.png` beside `<id>.png`."""
+    p = Path(grid_path)
+    return p.with_name(f"{p.stem}-{n}.png")
+
+
+def grid(images: list[Any]) -> Any:
+    """Images side by side, two per row, without gutters (2: 2×1, 3 or 4: 2×2; an empty
+    cell stays black)."""
+    from PIL import Image
+
+    w, h = images[0].size
+    cols = 1 if len(images) == 1 else 2
+    rows = (len(images) + cols - 1) // cols
+    out = Image.new("RGB", (w * cols, h * rows))
+    for i, img in enumerate(images):
+        out.paste(img, ((i % cols) * w, (i // cols) * h))
+    return out
 
 
 def read_png_metadata(path: str | Path) -> dict[str, str]:

@@ -2,12 +2,61 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.config import GenerationConfig
+
+
+OPTIONS_VERSION = 1
+MAX_IMAGES = 4
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user asked for beyond the text. None: the user's or the config's default.
+    Stored as one versioned JSON column with the job."""
+
+    aspect: tuple[int, int] | None = None
+    negative: str | None = None
+    seed: int | None = None
+    steps: int | None = None
+    count: int | None = None
+    strength: float | None = None
+
+    def to_json(self) -> str:
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        return json.dumps({"v": OPTIONS_VERSION, **data}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> Options:
+        if not raw:
+            return cls()
+        data: dict[str, Any] = json.loads(raw)
+        data.pop("v", None)  # version 1 is the only one so far
+        if "aspect" in data:
+            data["aspect"] = tuple(data["aspect"])
+        return cls(**data)
+
+    def merged(self, defaults: Options) -> Options:
+        """These options, with the gaps filled from `defaults` (a user's settings)."""
+        return replace(defaults, **{k: v for k, v in asdict(self).items() if v is not None})
+
+    def describe(self) -> str:
+        """The options in effect, as the caption shows them: '3:2 · seed 42 · 30 soļi'."""
+        parts = []
+        if self.aspect:
+            parts.append(f"{self.aspect[0]}:{self.aspect[1]}")
+        if self.count and self.count > 1:
+            parts.append(f"×{self.count}")
+        if self.steps:
+            parts.append(f"{self.steps} steps")
+        if self.negative:
+            parts.append(f"--ne {self.negative}")
+        return " · ".join(parts)
 
 
 class Status(StrEnum):
@@ -67,18 +116,31 @@ class GenParams:
     width: int
     height: int
     safety_checker: bool
+    count: int = 1  # images drawn with seeds seed, seed+1 …; more than one come as a grid
 
     @classmethod
     def from_config(
-        cls, g: GenerationConfig, prompt: str, seed: int, steps: int | None, safety_checker: bool
-    ) -> GenParams:
-        """Parameters for `prompt` from a GenerationConfig `g`; `steps` None: the default."""
-        return cls(prompt, g.negative_prompt, seed, steps or g.steps, g.guidance, g.width,
-                   g.height, safety_checker)  # fmt: skip
+        cls, g: GenerationConfig, prompt: str, seed: int, options: Options, safety_checker: bool,
+        negative: str = "",
+    ) -> GenParams:  # fmt: skip
+        """Parameters for `prompt` from a GenerationConfig `g` and the user's options;
+        `negative` (translated) is added to the configured negative prompt."""
+        from core.lang.options import size_for
+
+        width, height = g.width, g.height
+        if options.aspect:
+            width, height = size_for(options.aspect, g.width * g.height, g.max_side)
+        negative_prompt = ", ".join(n for n in (g.negative_prompt, negative) if n)
+        return cls(prompt, negative_prompt, seed, options.steps or g.steps, g.guidance, width,
+                   height, safety_checker, options.count or g.images)  # fmt: skip
 
     def batch_key(self) -> tuple[int, int, int, float, bool]:
         """Jobs with equal keys can be drawn in one pipeline call."""
         return (self.width, self.height, self.steps, self.guidance, self.safety_checker)
+
+    def expanded(self) -> list[GenParams]:
+        """One single-image parameter set per image of this job (seed, seed+1 …)."""
+        return [replace(self, seed=(self.seed + i) % 2**32, count=1) for i in range(self.count)]
 
 
 @dataclass(frozen=True)
@@ -109,6 +171,7 @@ class Job(_Owned):
     image_path: str | None = None
     parent_id: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # delivery details (message ids …)
+    options: Options = field(default_factory=Options)  # what the user asked for (flags)
 
     @property
     def prompt(self) -> str:

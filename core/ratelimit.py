@@ -29,8 +29,8 @@ class _Bucket:
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
         self.updated = now
 
-    def wait_for_one(self) -> float:
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.per_second
+    def wait_for(self, cost: int) -> float:
+        return 0.0 if self.tokens >= cost else (cost - self.tokens) / self.per_second
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,10 @@ class RateLimiter:
         b.refill(now)
         return b
 
-    def acquire(self, user_key: str, chat_key: str | None = None, exempt: bool = False) -> None:
+    def acquire(
+        self, user_key: str, chat_key: str | None = None, exempt: bool = False, cost: int = 1
+    ) -> None:
+        """Take `cost` tokens (images) from each bucket, or none and raise RateLimited."""
         if exempt:
             return
         now = self.clock()
@@ -91,14 +94,14 @@ class RateLimiter:
                 continue
             key = chat_key if rule.scope == "chat" and chat_key else user_key
             buckets.append((rule, self._bucket(rule, key, now)))
-        waits = [(b.wait_for_one(), rule.scope) for rule, b in buckets if b.tokens < 1]
+        waits = [(b.wait_for(cost), rule.scope) for rule, b in buckets if b.tokens < cost]
         if waits:
             retry, scope = max(waits)
             raise RateLimited(retry_after=max(1.0, retry), scope=scope)
         for _rule, b in buckets:
-            b.tokens -= 1
+            b.tokens -= cost
 
-    def refund(self, user_key: str, chat_key: str | None = None) -> None:
+    def refund(self, user_key: str, chat_key: str | None = None, cost: int = 1) -> None:
         """Give the tokens back (the request failed before it cost anything)."""
         for rule in self.rules:
             key = chat_key if rule.scope == "chat" else user_key
@@ -106,4 +109,4 @@ class RateLimiter:
                 continue
             b = self._buckets.get((rule.scope, key))
             if b is not None:
-                b.tokens = min(b.capacity, b.tokens + 1)
+                b.tokens = min(b.capacity, b.tokens + cost)

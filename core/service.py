@@ -20,8 +20,9 @@ from core.errors import (
     UnsupportedLanguage,
     ZimeError,
 )
+from core.lang.options import BadOption, parse_options
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
-from core.models import GenParams, Job, Request
+from core.models import GenParams, Job, Options, Request
 from core.moderation import Blocklist
 from core.ratelimit import RateLimiter
 from core.store import Store
@@ -47,6 +48,7 @@ class Submitted:
     concept_names: tuple[str, ...]  # Latvian names, for captions
     seed: int
     text: str
+    options: Options
 
 
 def new_seed() -> int:
@@ -88,48 +90,74 @@ class Service:
     def concept_names(self, ids: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         return tuple(self.builder.registry.get(i).name_lv for i in ids)
 
+    def options_for(self, request: Request) -> tuple[str, Options]:
+        """The text to draw and the options in effect (flags, then the request's own seed and
+        steps, then the config). Raises BadOption with the flag and its allowed values."""
+        g, lim = self.config.generation, self.config.limits
+        text, options = parse_options(request.text, max(g.max_steps, g.steps))
+        if options.strength is not None:
+            raise BadOption("--stiprums", "only with a photo or a variation (not available yet)")
+        options = replace(
+            options,
+            seed=options.seed if options.seed is not None else request.seed,
+            steps=options.steps or request.steps,
+        )
+        count = options.count or g.images
+        if 0 < lim.per_user_per_minute < count:  # could never fit: say so, don't wait
+            raise BadOption("--skaits", f"1–{lim.per_user_per_minute}")
+        return text, options
+
     async def handle(self, request: Request) -> Submitted:
-        # 1. normalize and find concepts (pure, fast; raises InvalidPrompt)
-        parsed = self.builder.parse(request.text, request.bot_username)
+        # 1. options, then normalize and find concepts (pure, fast; raises InvalidPrompt)
+        text, options = self.options_for(request)
+        parsed = self.builder.parse(text, request.bot_username)
+        negative = self.builder.parse(options.negative) if options.negative else None
         if not self.builder.can_translate(parsed):  # refused before it costs a rate token
             raise UnsupportedLanguage(parsed.lang)
-        # 2. bans, room in the queue and rate limits
+        # 2. bans, room in the queue and rate limits (a grid of 4 costs 4)
         if await self.store.upsert_user(request.platform, request.user_id, request.language):
             raise Banned(request.user_key)
+        cost = options.count or self.config.generation.images
         self.worker.check_room(request.user_key)
-        await self._check_daily(request)
+        await self._check_daily(request, cost)
         chat = request.chat_key if request.is_group else None
-        self.limiter.acquire(request.user_key, chat, request.is_admin)
+        self.limiter.acquire(request.user_key, chat, request.is_admin, cost)
         try:
-            # 3. translate the whole sentence; concepts are placed again after it
+            # 3. translate the whole sentence (and the negative prompt) in one call
             self.blocklist.check(parsed.normalized)
-            english: str | None = ""
-            if self.builder.needs_translation(parsed):  # a model call: off the event loop
-                english = await self._translate(parsed)
-            result = self.builder.assemble(parsed, english)
+            todo = [parsed] + ([negative] if negative else [])
+            english = await self._translate(todo)
+            result = self.builder.assemble(parsed, english[0])
+            negative_en = self.builder.assemble(negative, english[1]).prompt if negative else ""
             # 4. moderation after translation too
             self.blocklist.check(result.english)
             # 5. persist, then 6. enqueue
-            return await self._submit(request, result, request.seed, parent_id=None)
+            return await self._submit(request, result, options, None, negative_en)
         except Exception:
-            self.limiter.refund(request.user_key, chat)  # nothing was drawn: no cost
+            self.limiter.refund(request.user_key, chat, cost)  # nothing was drawn: no cost
             raise
 
-    async def _check_daily(self, request: Request) -> None:
-        """`[limits] per_user_per_day`, counted from the jobs in SQLite (survives restarts)."""
+    async def _check_daily(self, request: Request, cost: int = 1) -> None:
+        """`[limits] per_user_per_day` images, counted from the jobs in SQLite (survives
+        restarts)."""
         limit = self.config.limits.per_user_per_day
         if limit <= 0 or request.is_admin:
             return
+        if cost > limit:
+            raise BadOption("--skaits", f"1–{limit}")
         now = time.time()
         count, oldest = await self.store.jobs_since(request.platform, request.user_id, now - 86400)
-        if count >= limit:
+        if count + cost > limit:
             raise RateLimited(retry_after=max(60.0, oldest + 86400 - now), scope="user_day")
 
-    async def _translate(self, parsed: Parsed) -> str | None:
+    async def _translate(self, parsed: list[Parsed]) -> list[str | None]:
+        """Translate what needs it, off the event loop, with a deadline; "" for the rest."""
+        if not any(self.builder.needs_translation(p) for p in parsed):
+            return ["" for _ in parsed]
         started = time.perf_counter()
         try:
-            [english] = await asyncio.wait_for(
-                in_daemon_thread(self.builder.translate_many, [parsed]), TRANSLATE_TIMEOUT_S
+            english = await asyncio.wait_for(
+                in_daemon_thread(self.builder.translate_many, parsed), TRANSLATE_TIMEOUT_S
             )
         except ZimeError:
             raise
@@ -142,11 +170,13 @@ class Service:
         return english
 
     async def _submit(
-        self, request: Request, result: PromptResult, seed: int | None, parent_id: int | None
-    ) -> Submitted:
+        self, request: Request, result: PromptResult, options: Options, parent_id: int | None,
+        negative: str = "",
+    ) -> Submitted:  # fmt: skip
         g = self.config.generation
-        seed = new_seed() if seed is None else seed
-        params = GenParams.from_config(g, result.prompt, seed, request.steps, self._safety(request))
+        seed = new_seed() if options.seed is None else options.seed
+        params = GenParams.from_config(g, result.prompt, seed, options, self._safety(request),
+                                       negative)  # fmt: skip
         self.worker.check_room(request.user_key)  # again: the translation took a while
         job = await self.store.create_job(
             Job(
@@ -164,6 +194,7 @@ class Service:
                 parent_id=parent_id,
                 meta={"language": request.language, "is_group": request.is_group,
                       **request.meta},
+                options=options,
             )
         )  # fmt: skip
         try:
@@ -182,6 +213,7 @@ class Service:
             concept_names=self.concept_names(result.concept_ids),
             seed=params.seed,
             text=result.normalized,
+            options=options,
         )
 
     async def _job_for(self, job_id: int, request: Request) -> Job:
@@ -203,10 +235,11 @@ class Service:
         job = await self._job_for(job_id, request)
         if await self.store.is_banned(request.platform, request.user_id):
             raise Banned(request.user_key)
+        cost = job.params.count
         self.worker.check_room(request.user_key)
-        await self._check_daily(request)
+        await self._check_daily(request, cost)
         chat = request.chat_key if request.is_group else None
-        self.limiter.acquire(request.user_key, chat, request.is_admin)
+        self.limiter.acquire(request.user_key, chat, request.is_admin, cost)
         result = PromptResult(
             input=job.request_text,
             normalized=job.normalized,
@@ -217,11 +250,12 @@ class Service:
             prompt=job.prompt,
             concept_ids=job.concepts,
         )
-        seed = job.seed if same_seed else None
+        options = replace(job.options, seed=job.seed if same_seed else None)
+        negative = job.params.negative_prompt.removeprefix(self.config.generation.negative_prompt)
         try:
-            return await self._submit(request, result, seed, parent_id=job_id)
+            return await self._submit(request, result, options, job_id, negative.strip(", "))
         except Exception:
-            self.limiter.refund(request.user_key, chat)
+            self.limiter.refund(request.user_key, chat, cost)
             raise
 
     async def note(self, job_id: int, **meta: Any) -> None:

@@ -19,7 +19,7 @@ import aiosqlite
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from core.errors import StorageError
-from core.models import GenParams, Job, Status
+from core.models import GenParams, Job, Options, Status
 
 log = logging.getLogger("zime.store")
 P = ParamSpec("P")
@@ -113,6 +113,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs DROP COLUMN file_id;
     """,
+    # 3: the user's options as one versioned JSON record; images per job (grids)
+    """
+    ALTER TABLE jobs ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE jobs ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+    """,
 )
 
 UNFINISHED = ("queued", "running")
@@ -128,6 +133,7 @@ def _job_from_row(row: aiosqlite.Row) -> Job:
         width=row["width"],
         height=row["height"],
         safety_checker=bool(row["safety"]),
+        count=row["count"],
     )
     return Job(
         id=row["id"], platform=row["platform"], user_id=row["user_id"], chat_id=row["chat_id"],
@@ -137,6 +143,7 @@ def _job_from_row(row: aiosqlite.Row) -> Job:
         error=row["error"], created_at=row["created_at"], started_at=row["started_at"],
         finished_at=row["finished_at"], wait_s=row["wait_s"], draw_s=row["draw_s"],
         image_path=row["image_path"], parent_id=row["parent_id"], meta=json.loads(row["meta"]),
+        options=Options.from_json(row["options"]),
     )  # fmt: skip
 
 
@@ -253,14 +260,14 @@ class Store:
         cur = await self.db.execute(
             "INSERT INTO jobs (platform, user_id, chat_id, request_text, normalized, lang,"
             " concepts, english, prompt, negative_prompt, seed, steps, guidance, width, height,"
-            " safety, model, created_at, parent_id, meta)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " safety, model, created_at, parent_id, meta, options, count)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 new.platform, new.user_id, new.chat_id, new.request_text, new.normalized,
                 new.lang, json.dumps(list(new.concepts)), new.english, p.prompt,
                 p.negative_prompt, p.seed, p.steps, p.guidance, p.width, p.height,
                 int(p.safety_checker), new.model, created, new.parent_id,
-                json.dumps(new.meta or {}, ensure_ascii=False),
+                json.dumps(new.meta or {}, ensure_ascii=False), new.options.to_json(), p.count,
             ),
         )  # fmt: skip
         await self.db.commit()
@@ -350,11 +357,11 @@ class Store:
 
     @guarded
     async def jobs_since(self, platform: str, user_id: str, since: float) -> tuple[int, float]:
-        """How many jobs the user started since `since` (wall clock), and when the oldest
-        of them was created: the daily limit, kept in SQLite so a restart cannot reset it.
-        Requests refused before they were queued do not count."""
+        """How many images the user started since `since` (wall clock; a grid of 4 is 4),
+        and when the oldest job was created: the daily limit, kept in SQLite so a restart
+        cannot reset it. Requests refused before they were queued do not count."""
         async with self.db.execute(
-            "SELECT COUNT(*), MIN(created_at) FROM jobs WHERE platform = ? AND user_id = ?"
+            "SELECT COALESCE(SUM(count), 0), MIN(created_at) FROM jobs WHERE platform = ? AND user_id = ?"
             " AND created_at >= ? AND NOT (status = 'failed' AND error LIKE 'unavailable:%')",
             (platform, user_id, since),
         ) as cur:

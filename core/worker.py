@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from core.errors import JobCancelled, JobFailed, ModelUnavailable, QueueFull, StorageError
 from core.generate import Generator
-from core.images import png_metadata, save_png
+from core.images import grid, image_variant_path, png_metadata, save_png
 from core.metrics import Metrics
 from core.models import Job, Status
 from core.store import Store
@@ -258,13 +258,16 @@ class Worker:
             return []
         first = order[0]
         batch = [first]
+        images = first.job.params.count  # the batch size counts images: a grid of 4 is 4
         if not first.solo:
             key = first.job.params.batch_key()
             for h in order[1:]:
-                if len(batch) >= self.batch_size:
+                if images >= self.batch_size:
                     break
-                if not h.solo and h.job.params.batch_key() == key:
+                n = h.job.params.count
+                if not h.solo and h.job.params.batch_key() == key and images + n <= self.batch_size:
                     batch.append(h)
+                    images += n
         for h in batch:
             user = h.job.user_key
             self._queues[user].remove(h)
@@ -344,7 +347,10 @@ class Worker:
 
         started = time.monotonic()
         call = in_daemon_thread(
-            self.generator.generate, [h.job.params for h in batch], progress, cancelled
+            self.generator.generate,
+            [p for h in batch for p in h.job.params.expanded()],
+            progress,
+            cancelled,
         )
         try:
             images = await asyncio.wait_for(
@@ -366,11 +372,30 @@ class Worker:
             return
         draw_s = time.monotonic() - started
         self.metrics.observe_draw(draw_s)
-        for h, (image, nsfw) in zip(batch, images, strict=True):
+        start = 0
+        for h in batch:
+            mine = images[start : start + h.job.params.count]  # this job's images, in seed order
+            start += h.job.params.count
             if h.cancel_requested:
                 await self._finish(h, CANCELLED, error="cancelled")
                 continue
-            await self._deliver(h, image, nsfw, draw_s)
+            await self._deliver(h, mine, draw_s)
+
+    def _save(self, job: Job, images: list[tuple[Any, bool]], path: Path) -> None:
+        """One image: `<id>.png`. Several: each as `<id>-<n>.png` (U1–U4 send them) and
+        their 2×2 grid as `<id>.png`. Every PNG carries the parameters that redraw it."""
+        model, scheduler = self.generator.model, self.scheduler_name
+        if len(images) == 1:
+            save_png(images[0][0], path, png_metadata(job.params, model, job.id, scheduler))
+            return
+        for n, (params, (image, _)) in enumerate(
+            zip(job.params.expanded(), images, strict=True), 1
+        ):
+            save_png(
+                image, image_variant_path(path, n), png_metadata(params, model, job.id, scheduler)
+            )
+        save_png(grid([img for img, _ in images]), path,
+                 png_metadata(job.params, model, job.id, scheduler))  # fmt: skip
 
     async def _hung(self, batch: list[JobHandle]) -> None:
         """The model call ignored its deadline: it is wedged (a stuck CUDA kernel, a
@@ -389,12 +414,13 @@ class Worker:
             await self._finish(h, FAILED, error="unavailable: the image model stopped answering")
         self._queues.clear()
 
-    async def _deliver(self, h: JobHandle, image: Any, nsfw: bool, draw_s: float) -> None:
+    async def _deliver(self, h: JobHandle, images: list[tuple[Any, bool]], draw_s: float) -> None:
+        """Save the job's image (or its images and their grid) and record the result."""
         day = dt.date.today().isoformat()
         path = self.image_dir / day / f"{h.id}.png"
-        meta = png_metadata(h.job.params, self.generator.model, h.id, self.scheduler_name)
+        nsfw = any(flag for _, flag in images)
         try:
-            await asyncio.to_thread(save_png, image, path, meta)
+            await asyncio.to_thread(self._save, h.job, images, path)
         except OSError as exc:  # a full or unwritable disk: this job cannot be kept
             log.error("job %s: cannot save the image: %s", h.id, exc)
             await self._failed([h], f"storage: cannot save the image ({exc.strerror or exc})",

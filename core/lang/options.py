@@ -1,0 +1,129 @@
+"""Generation options written in the chat message (issue #13), in Latvian or English.
+
+    /zime Vanšu tilts saulrietā --ar 16:9 --ne cilvēki --sēkla 42 --soļi 30 --skaits 4
+    /zime Gaismas pils ziemā, ainava
+
+Flags may stand anywhere; `--ne/--no` takes the words up to the next flag. A trailing
+`, ainava | portrets | kvadrāts` (after a comma, flags may follow) is an aspect ratio; the
+same word inside the sentence stays a word to draw. A bad value raises `BadOption` naming
+the flag and what it allows, and nothing is drawn.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from core.errors import InvalidPrompt
+from core.lang.text import fold
+from core.models import MAX_IMAGES, Options
+
+SEED_MAX = 2**32 - 1
+STRENGTH_RANGE = (0.1, 1.0)
+
+
+class BadOption(InvalidPrompt):
+    """A flag with a missing or out-of-range value. `flag` as written, `allowed` says what
+    it takes ("1–50", "W:H, e.g. 3:2")."""
+
+    def __init__(self, flag: str, allowed: str) -> None:
+        super().__init__("bad_option", f"{flag}: {allowed}")
+        self.flag = flag
+        self.allowed = allowed
+
+
+# flag (without dashes) -> option name; compared folded, so "--sekla" = "--sēkla"
+_FLAGS = {fold(flag): name for flag, name in {
+    "ar": "aspect", "ne": "negative", "no": "negative", "sēkla": "seed", "seed": "seed",
+    "soļi": "steps", "steps": "steps", "skaits": "count", "n": "count",
+    "stiprums": "strength", "strength": "strength",
+}.items()}  # fmt: skip
+_ALIASES = {fold(word): aspect for word, aspect in
+            {"ainava": (3, 2), "portrets": (2, 3), "kvadrāts": (1, 1)}.items()}  # fmt: skip
+_FLAG = re.compile(r"(?:(?<=\s)|^)(?:--|—|–)([^\W\d_]+)(?=\s|$)")
+_TRAILING_ALIAS = re.compile(r",\s*([^\W\d_]+)\s*$")
+
+
+def _int(flag: str, value: str, low: int, high: int) -> int:
+    if not re.fullmatch(r"\d+", value) or not low <= int(value) <= high:
+        raise BadOption(flag, f"{low}–{high}")
+    return int(value)
+
+
+def _aspect(flag: str, value: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d{1,2})\s*[:x×/]\s*(\d{1,2})", value)
+    if m is None:
+        raise BadOption(flag, "W:H, e.g. 3:2 or 16:9")
+    w, h = int(m[1]), int(m[2])
+    if w == 0 or h == 0 or max(w, h) / min(w, h) > 3:
+        raise BadOption(flag, "W:H up to 3:1, e.g. 3:2 or 16:9")
+    return w, h
+
+
+def _strength(flag: str, value: str) -> float:
+    try:
+        x = float(value.replace(",", "."))
+    except ValueError:
+        x = -1.0
+    low, high = STRENGTH_RANGE
+    if not low <= x <= high:
+        raise BadOption(flag, f"{low}–{high}")
+    return x
+
+
+def parse_options(text: str, max_steps: int) -> tuple[str, Options]:
+    """Split `text` into the words to draw and the options. Raises BadOption."""
+    matches = list(_FLAG.finditer(text))
+    values: dict[str, Any] = {}
+    kept: list[str] = []
+    pos = 0
+    for i, m in enumerate(matches):
+        name = _FLAGS.get(fold(m[1]))
+        if name is None:
+            continue  # "--" followed by anything else is part of the prompt
+        kept.append(text[pos : m.start()])
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        raw = text[m.end() : end].strip()
+        flag = m.group(0)
+        if name == "negative":
+            value = raw
+            if not value:
+                raise BadOption(flag, "the things to leave out, e.g. --ne cilvēki")
+            pos = end
+        else:
+            value, _, rest = raw.partition(" ")
+            pos = end - len(rest) if rest else end
+        values[name] = _value(name, flag, value, max_steps)
+    kept.append(text[pos:])
+    prompt = re.sub(r"\s+", " ", " ".join(p.strip() for p in kept)).strip()
+    alias = _TRAILING_ALIAS.search(prompt)
+    if alias and fold(alias[1]) in _ALIASES and "aspect" not in values:
+        values["aspect"] = _ALIASES[fold(alias[1])]
+        prompt = prompt[: alias.start()].strip()
+    return prompt, Options(**values)
+
+
+def _value(name: str, flag: str, value: str, max_steps: int) -> Any:
+    if name == "aspect":
+        return _aspect(flag, value)
+    if name == "seed":
+        return _int(flag, value, 0, SEED_MAX)
+    if name == "steps":
+        return _int(flag, value, 1, max_steps)
+    if name == "count":
+        return _int(flag, value, 1, MAX_IMAGES)
+    if name == "strength":
+        return _strength(flag, value)
+    return value
+
+
+def size_for(aspect: tuple[int, int], area: int, max_side: int) -> tuple[int, int]:
+    """Width and height for an aspect ratio: about `area` pixels, each side a multiple of
+    64, the longer side at most `max_side`."""
+    w, h = aspect
+    width, height = math.sqrt(area * w / h), math.sqrt(area * h / w)
+    scale = min(1.0, max_side / max(width, height))
+    width, height = width * scale, height * scale
+    return (max(64, min(max_side - max_side % 64, round(width / 64) * 64)),
+            max(64, min(max_side - max_side % 64, round(height / 64) * 64)))  # fmt: skip
