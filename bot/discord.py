@@ -26,6 +26,7 @@ from bot.texts import (
     caption,
     error_text,
     help_text,
+    options_line,
     progress_text,
     queued_text,
     stats_text,
@@ -51,6 +52,11 @@ def configure_endpoints(config: DiscordConfig) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
 
 
+# Aspect ratio choices of /zime (label, value).
+ASPECTS = [("ainava 3:2", "3:2"), ("portrets 2:3", "2:3"), ("kvadrāts 1:1", "1:1"),
+           ("plats 16:9", "16:9"), ("augsts 9:16", "9:16")]  # fmt: skip
+
+
 def code_span(text: str) -> str:
     """`text` as inline code. A backtick in user text would close the span early and let
     what follows render as markdown, so it becomes a look-alike (U+02CB)."""
@@ -70,6 +76,11 @@ class EnglishLocalizations(app_commands.Translator):
 
     ENGLISH: ClassVar[dict[str, str]] = {  # Russian clients get these through the catalog
         "Uzzīmēt attēlu pēc latviska apraksta": N_("Draw a picture from a Latvian description"),
+        "Malu attiecība": N_("Aspect ratio"),
+        "Ko nezīmēt": N_("What to leave out"),
+        "Sēkla (seed)": N_("Seed"),
+        "Soļi": N_("Steps"),
+        "Attēlu skaits (vairāki: režģis)": N_("Number of images (several: a grid)"),
         "Ko uzzīmēt, piemēram: Vanšu tilts saulrietā": N_(
             "What to draw, e.g. Vanšu tilts saulrietā"
         ),
@@ -206,9 +217,22 @@ class DiscordFrontend(Delivery):
         s = app_commands.locale_str
 
         @tree.command(name="zime", description=s("Uzzīmēt attēlu pēc latviska apraksta"))
-        @app_commands.describe(teksts=s("Ko uzzīmēt, piemēram: Vanšu tilts saulrietā"))
-        async def zime(interaction: discord.Interaction, teksts: str) -> None:
-            await self.on_zime(interaction, teksts)
+        @app_commands.describe(
+            teksts=s("Ko uzzīmēt, piemēram: Vanšu tilts saulrietā"),
+            formats=s("Malu attiecība"), ne=s("Ko nezīmēt"), sekla=s("Sēkla (seed)"),
+            soli=s("Soļi"), skaits=s("Attēlu skaits (vairāki: režģis)"),
+        )  # fmt: skip
+        @app_commands.choices(formats=[app_commands.Choice(name=n, value=v) for n, v in ASPECTS])
+        async def zime(
+            interaction: discord.Interaction, teksts: str, formats: str | None = None,
+            ne: str | None = None, sekla: app_commands.Range[int, 0, 2**32 - 1] | None = None,
+            soli: app_commands.Range[int, 1, 150] | None = None,
+            skaits: app_commands.Range[int, 1, 4] | None = None,
+        ) -> None:  # fmt: skip
+            # Slash options become the same flags a chat message carries: one parser.
+            flags = {"--ar": formats, "--sēkla": sekla, "--soļi": soli, "--skaits": skaits}
+            text = " ".join([teksts, *(f"{k} {v}" for k, v in flags.items() if v is not None)])
+            await self.on_zime(interaction, f"{text} --ne {ne}" if ne else text)
 
         @tree.command(name="vesture", description=s("Mani pēdējie zīmējumi"))
         async def vesture(interaction: discord.Interaction) -> None:
@@ -389,7 +413,8 @@ class DiscordFrontend(Delivery):
 
     async def send_image(self, job: Job, lang: str) -> None:
         names = self.service.concept_names(job.concepts)
-        text = caption(code_span(job.prompt), names, job.seed, lang, self.demo, hidden=job.nsfw)
+        options = options_line(job.options, job.params.count, job.params.steps, lang)
+        text = caption(code_span(job.prompt), names, job.seed, lang, self.demo, job.nsfw, options)
         file = discord.File(Path(job.image_path or ""), filename=f"zime-{job.id}.png")
         view = result_view(job.id, lang)
         interaction = self._interaction(job)

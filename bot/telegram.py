@@ -57,6 +57,7 @@ from bot.telegram_render import (
 from bot.texts import (
     error_text,
     help_text,
+    options_line,
     progress_text,
     queued_text,
     stats_text,
@@ -278,6 +279,7 @@ class TelegramFrontend(Delivery):
         query = update.callback_query
         assert query is not None and query.data is not None
         action, _, raw_id = query.data.partition(":")
+        raw_id, _, raw_n = raw_id.partition(":")
         req = self.request(update)
         message = query.message if isinstance(query.message, Message) else None
         inline_id = query.inline_message_id
@@ -292,6 +294,19 @@ class TelegramFrontend(Delivery):
                         job_id, self.request(update, **meta), same_seed=same))  # fmt: skip
                 elif inline_id:  # a picture posted inline: redraw into the same message
                     await self._again_inline(update, job_id, inline_id, same)
+            elif action == "u":  # one image of a grid, alone
+                n = int(raw_n) if raw_n.isdigit() else 0
+                job, path = await self.service.grid_image(job_id, n, req)
+                data = await asyncio.to_thread(read_image, path)
+                if data is None:
+                    raise NotFound(f"job {job_id}")
+                await query.answer()
+                chat_id = message.chat_id if message is not None else query.from_user.id
+                seed = (job.seed + n - 1) % 2**32
+                await with_retry(lambda: self.app.bot.send_photo(
+                    chat_id, data, caption=f"U{raw_n} · Seed: {seed}",
+                    reply_to_message_id=message.message_id if message else None,
+                    allow_sending_without_reply=True))  # fmt: skip
             elif action == "orig":
                 path = await self.service.original(job_id, req)  # owner or admin only
                 data = await asyncio.to_thread(read_image, path)
@@ -398,7 +413,8 @@ class TelegramFrontend(Delivery):
     async def send_image(self, job: Job, lang: str) -> None:
         meta = job.meta
         names = self.service.concept_names(job.concepts)
-        text = render_caption(job.prompt, names, job.seed, lang, self.demo, hidden=job.nsfw)
+        options = options_line(job.options, job.params.count, job.params.steps, lang)
+        text = render_caption(job.prompt, names, job.seed, lang, self.demo, job.nsfw, options)
         data = await asyncio.to_thread(read_image, job.image_path)
         if data is None:
             raise BadRequest(f"image of job {job.id} is missing")
@@ -410,7 +426,7 @@ class TelegramFrontend(Delivery):
         await with_retry(lambda: bot.send_photo(
             meta["chat_id"], data, caption=text, parse_mode=ParseMode.HTML,
             reply_to_message_id=meta.get("reply_to"), allow_sending_without_reply=True,
-            reply_markup=buttons(job.id, lang), has_spoiler=spoiler))  # fmt: skip
+            reply_markup=buttons(job.id, lang, job.params.count), has_spoiler=spoiler))  # fmt: skip
         # Recorded at once: a kill between Telegram accepting the photo and this commit is
         # the one window in which a restart sends it twice (milliseconds, see README).
         await self.delivered(job)
@@ -436,5 +452,5 @@ class TelegramFrontend(Delivery):
         file_id = sent.photo[-1].file_id
         await with_retry(lambda: bot.edit_message_media(
             InputMediaPhoto(file_id, caption=text, parse_mode=ParseMode.HTML),
-            inline_message_id=inline_id, reply_markup=buttons(job.id, lang)))  # fmt: skip
+            inline_message_id=inline_id, reply_markup=buttons(job.id, lang, job.params.count)))  # fmt: skip
         await self.delivered(job)

@@ -51,25 +51,28 @@ def user_language(code: str | None) -> str:
 
 def render_caption(
     prompt: str, names: tuple[str, ...], seed: int, lang: str, demo: bool = False,
-    hidden: bool = False,
+    hidden: bool = False, options: str = "",
 ) -> str:  # fmt: skip
     """HTML caption ≤ 1024 characters with the user-derived text escaped."""
-    text = caption(prompt, names, seed, lang, demo, hidden)
+    text = caption(prompt, names, seed, lang, demo, hidden, options)
     escaped = html.escape(text)
     if len(escaped) > CAPTION_LIMIT:
         room = len(prompt) - (len(escaped) - CAPTION_LIMIT) - 1
-        text = caption(prompt[: max(0, room)] + "…", names, seed, lang, demo, hidden)
+        text = caption(prompt[: max(0, room)] + "…", names, seed, lang, demo, hidden, options)
         escaped = html.escape(text)
     return escaped[:CAPTION_LIMIT]
 
 
-def buttons(job_id: int, lang: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[
-            InlineKeyboardButton(t(lang, "🔁 Again"), callback_data=f"again:{job_id}"),
-            InlineKeyboardButton(t(lang, "📄 Original"), callback_data=f"orig:{job_id}"),
-        ]]
-    )  # fmt: skip
+def buttons(job_id: int, lang: str, count: int = 1) -> InlineKeyboardMarkup:
+    """🔁 and 📄 under every result; U1–U4 under a grid (image n alone, full size)."""
+    rows = [[
+        InlineKeyboardButton(t(lang, "🔁 Again"), callback_data=f"again:{job_id}"),
+        InlineKeyboardButton(t(lang, "📄 Original"), callback_data=f"orig:{job_id}"),
+    ]]  # fmt: skip
+    if count > 1:
+        rows.insert(0, [InlineKeyboardButton(f"U{n}", callback_data=f"u:{job_id}:{n}")
+                        for n in range(1, count + 1)])  # fmt: skip
+    return InlineKeyboardMarkup(rows)
 
 
 TEXT_LIMIT = 4096

@@ -24,12 +24,13 @@ from core.errors import (
     UnsupportedLanguage,
     ZimeError,
 )
-from core.models import Job, Status
+from core.lang.options import BadOption
+from core.models import Job, Options, Status
 
 EXAMPLE = "/zime Rīgas balzama pudele uz galda"
 
-__all__ = ["EXAMPLE", "caption", "error_text", "help_text", "job_error", "progress_text",
-           "queued_text", "stats_text", "t"]  # fmt: skip
+__all__ = ["EXAMPLE", "caption", "error_text", "help_text", "job_error", "options_line",
+           "progress_text", "queued_text", "stats_text", "t"]  # fmt: skip
 
 
 def error_text(exc: ZimeError, lang: str = "lv") -> str:
@@ -41,6 +42,8 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
                  length=exc.length, limit=exc.limit)  # fmt: skip
     if isinstance(exc, ControlCharacters):
         return t(lang, "The text contains invisible control characters; please retype it.")
+    if isinstance(exc, BadOption):
+        return _bad_option(exc, lang)
     if isinstance(exc, UnsupportedLanguage):
         # In the language the user wrote, when there is a catalog for it; else English.
         answer_in = exc.lang if exc.lang in languages() else SOURCE_LANGUAGE
@@ -75,6 +78,35 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
     return t(lang, "Something went wrong on my side. Please try again.")
 
 
+def _bad_option(exc: BadOption, lang: str) -> str:
+    """One sentence naming the flag and what it allows; nothing was drawn."""
+    if exc.allowed == "ratio":
+        return t(lang, "{flag} takes a ratio W:H up to 3:1, for example 3:2 or 16:9. Nothing was drawn.",
+                 flag=exc.flag)  # fmt: skip
+    if exc.allowed == "negative":
+        return t(lang, "{flag} takes the things to leave out, for example: --ne cilvēki. Nothing was drawn.",
+                 flag=exc.flag)  # fmt: skip
+    if exc.allowed == "photo":
+        return t(lang, "{flag} works only when drawing from a photo, which I cannot do yet. "
+                       "Nothing was drawn.", flag=exc.flag)  # fmt: skip
+    return t(lang, "{flag} takes a whole number from {range}. Nothing was drawn.",
+             flag=exc.flag, range=exc.allowed)  # fmt: skip
+
+
+def options_line(options: Options, count: int, steps: int, lang: str) -> str:
+    """The options in effect, for the caption ("" when all are defaults)."""
+    parts = []
+    if options.aspect:
+        parts.append(f"{options.aspect[0]}:{options.aspect[1]}")
+    if count > 1:
+        parts.append(t(lang, "{n} images", n=count))
+    if options.steps:
+        parts.append(t(lang, "{n} steps", n=steps))
+    if options.negative:
+        parts.append(t(lang, "without: {what}", what=options.negative))
+    return t(lang, "Options: {options}", options=" · ".join(parts)) if parts else ""
+
+
 def _failure_text(reason: str, lang: str) -> str:
     """A sentence for each reason a job can fail (core.errors.FAILURE_REASONS); the stored
     error text with the details is for admins (/stats, logs), never for users."""
@@ -103,7 +135,7 @@ def progress_text(progress: float, lang: str = "lv") -> str:
 
 
 def caption(prompt: str, concept_names: tuple[str, ...], seed: int, lang: str = "lv",
-            demo: bool = False, hidden: bool = False) -> str:  # fmt: skip
+            demo: bool = False, hidden: bool = False, options: str = "") -> str:  # fmt: skip
     understood = ", ".join(concept_names) or "—"
     lines = (
         [t(lang, "The safety checker hid this picture. Try another seed or prompt.")]
@@ -115,6 +147,8 @@ def caption(prompt: str, concept_names: tuple[str, ...], seed: int, lang: str = 
         t(lang, "Recognised: {concepts}", concepts=understood),
         t(lang, "Seed: {seed}", seed=seed),
     ]
+    if options:
+        lines.append(options)
     if demo:
         lines.append(t(lang, "(demo: random models, the image is noise)"))
     return "\n".join(lines)
@@ -127,6 +161,11 @@ def help_text(concepts: list[tuple[str, str]], lang: str = "lv") -> str:
         "I draw pictures from a Latvian (or English) description.\n"
         "Examples:\n  {example}\n  /zime Vanšu tilts saulrietā\n  /zime kaķis pie Brīvības pieminekļa\n"
         "Commands: /zime <text>, /vesture (history), /atcelt (cancel), /palidziba (help)\n"
+        "Options anywhere in the text:\n"
+        "  --ar 16:9 (aspect ratio), --ne <words> (what to leave out), --sēkla 42 (seed),\n"
+        "  --soļi 30 (steps), --skaits 4 (images: 4 come as a grid);\n"
+        "  at the end: , ainava / , portrets / , kvadrāts\n"
+        "Buttons under a grid: U1–U4 send that image alone at its full size.\n"
         "I know:\n{known}",
         example=EXAMPLE,
         known=known,

@@ -96,7 +96,7 @@ class Service:
         g, lim = self.config.generation, self.config.limits
         text, options = parse_options(request.text, max(g.max_steps, g.steps))
         if options.strength is not None:
-            raise BadOption("--stiprums", "only with a photo or a variation (not available yet)")
+            raise BadOption("--stiprums", "photo")
         options = replace(
             options,
             seed=options.seed if options.seed is not None else request.seed,
@@ -281,6 +281,16 @@ class Service:
             status, error = self.worker.final_states[job_id]
             job = replace(job, status=status, error=error)
         return job
+
+    async def grid_image(self, job_id: int, n: int, request: Request) -> tuple[Job, str]:
+        """Image n (1-based) of a grid job and its path, for its owner or an admin (U1–U4)."""
+        from core.images import image_variant_path
+
+        job = await self._job_for(job_id, request)
+        if not job.image_path or not 1 <= n <= job.params.count:
+            raise NotFound(f"job {job_id} image {n}")
+        path = job.image_path if job.params.count == 1 else image_variant_path(job.image_path, n)
+        return job, str(path)
 
     async def original(self, job_id: int, request: Request) -> str:
         """The path of a job's PNG, for its owner or an admin only (NotFound otherwise:

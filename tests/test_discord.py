@@ -149,3 +149,24 @@ async def test_prompts_cannot_ping_roles_or_break_the_code_span(
         await stub.slash("zime", {"teksts": text}, user_id=12, channel_id=555)
         [post] = await stub.wait_for("POST", "/channels/555/messages")
         assert post.body["allowed_mentions"] == {"parse": [], "users": [12]}
+
+
+async def test_slash_options_become_flags(
+    stub: DiscordStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    async with running(write_config(tmp_path, tiny_models, stub), stub):
+        [sync] = stub.sent("PUT", "/commands")
+        zime = next(c for c in sync.body["__list__"] if c["name"] == "zime")
+        assert [o["name"] for o in zime["options"]] == [
+            "teksts",
+            "formats",
+            "ne",
+            "sekla",
+            "soli",
+            "skaits",
+        ]
+        token = await stub.slash("zime", {"teksts": "Milda", "formats": "3:2", "skaits": 2,
+                                          "sekla": 3}, user_id=7)  # fmt: skip
+        [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
+        assert "Opcijas: 3:2 · 2 attēli" in followup.body["content"]
+        assert "Seed: 3" in followup.body["content"]

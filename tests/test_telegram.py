@@ -374,3 +374,28 @@ async def test_inline_follows_the_target_chat_rules_and_explains_a_403(
         [item] = await frontend.service.history(Request("telegram", "91", "91", ""))
         row = await frontend.service.job(item.id)
         assert row is not None and row.params.safety_checker  # group rules: safety checker on
+
+
+async def test_options_grid_and_u_buttons(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    cfg = bot_config(stub, tiny_models, tmp_path)
+    async with running_bot(cfg):
+        stub.send_text("/zime Milda --soļi 999", user_id=95)
+        await stub.wait_for("editMessageText", chat_id=95,
+                            text="--soļi vajag veselu skaitli 1–50. Nekas netika zīmēts.")  # fmt: skip
+        stub.send_text("/zime Milda naktī --skaits 4 --sēkla 5, kvadrāts", user_id=95)
+        [photo] = await stub.wait_for("sendPhoto", chat_id=95)
+        assert "Opcijas: 1:1 · 4 attēli" in photo.params["caption"]
+        assert "Seed: 5" in photo.params["caption"]
+        rows = photo.params["reply_markup"]["inline_keyboard"]
+        assert [b["text"] for b in rows[0]] == ["U1", "U2", "U3", "U4"]
+        grid = next(iter(photo.files.values()))
+        message = {"message_id": 7000, "date": 0, "chat": {"id": 95, "type": "private"}}
+        stub.press(rows[0][1]["callback_data"], message, user_id=95)
+        await stub.wait_for("sendPhoto", 2, chat_id=95)
+        single = stub.sent("sendPhoto", chat_id=95)[-1]
+        assert single.params["caption"] == "U2 · Seed: 6"
+        assert len(next(iter(single.files.values()))) < len(grid)  # one image, not the grid
+        stub.press(rows[0][1]["callback_data"], message, user_id=96)  # not the owner
+        await stub.wait_for("answerCallbackQuery", text="Tāds zīmējums nav atrasts.")

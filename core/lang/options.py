@@ -24,8 +24,8 @@ STRENGTH_RANGE = (0.1, 1.0)
 
 
 class BadOption(InvalidPrompt):
-    """A flag with a missing or out-of-range value. `flag` as written, `allowed` says what
-    it takes ("1–50", "W:H, e.g. 3:2")."""
+    """A flag with a missing or out-of-range value. `flag` as written; `allowed` is a range
+    ("1–50") or, for the frontends to put in words, one of "ratio", "negative", "photo"."""
 
     def __init__(self, flag: str, allowed: str) -> None:
         super().__init__("bad_option", f"{flag}: {allowed}")
@@ -54,10 +54,10 @@ def _int(flag: str, value: str, low: int, high: int) -> int:
 def _aspect(flag: str, value: str) -> tuple[int, int]:
     m = re.fullmatch(r"(\d{1,2})\s*[:x×/]\s*(\d{1,2})", value)
     if m is None:
-        raise BadOption(flag, "W:H, e.g. 3:2 or 16:9")
+        raise BadOption(flag, "ratio")
     w, h = int(m[1]), int(m[2])
     if w == 0 or h == 0 or max(w, h) / min(w, h) > 3:
-        raise BadOption(flag, "W:H up to 3:1, e.g. 3:2 or 16:9")
+        raise BadOption(flag, "ratio")
     return w, h
 
 
@@ -89,11 +89,14 @@ def parse_options(text: str, max_steps: int) -> tuple[str, Options]:
         if name == "negative":
             value = raw
             if not value:
-                raise BadOption(flag, "the things to leave out, e.g. --ne cilvēki")
+                raise BadOption(flag, "negative")
             pos = end
         else:
             value, _, rest = raw.partition(" ")
             pos = end - len(rest) if rest else end
+            if value.endswith(",") and len(value) > 1:  # "--sēkla 5, kvadrāts": the comma
+                value = value[:-1]  # belongs to the sentence (the trailing alias needs it)
+                pos = text.index(value, m.end()) + len(value)
         values[name] = _value(name, flag, value, max_steps)
     kept.append(text[pos:])
     prompt = re.sub(r"\s+", " ", " ".join(p.strip() for p in kept)).strip()

@@ -1,0 +1,143 @@
+"""Options in the message (issue #13): flags, aliases, validation, sizes, grids."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from core.app import open_service
+from core.errors import RateLimited
+from core.images import image_variant_path
+from core.lang.options import BadOption, parse_options, size_for
+from core.lang.translate import Translators
+from core.models import Options, Request
+from tests.fakes import FakeGenerator
+from tests.helpers import make_config
+
+
+@pytest.mark.parametrize(
+    ("text", "prompt", "options"),
+    [
+        ("Vanšu tilts --ar 16:9", "Vanšu tilts", Options(aspect=(16, 9))),
+        ("--sēkla 42 Milda", "Milda", Options(seed=42)),
+        ("Milda --sekla 42 naktī", "Milda naktī", Options(seed=42)),
+        ("Milda --seed 7 --steps 30", "Milda", Options(seed=7, steps=30)),
+        ("Milda --soļi 30 --skaits 4", "Milda", Options(steps=30, count=4)),
+        ("Milda --n 2", "Milda", Options(count=2)),
+        ("Milda —n 2", "Milda", Options(count=2)),  # a phone turned -- into a dash
+        (
+            "Milda --ne cilvēki, mašīnas --n 2",
+            "Milda",
+            Options(negative="cilvēki, mašīnas", count=2),
+        ),
+        ("Milda --no people", "Milda", Options(negative="people")),
+        ("Gaismas pils ziemā, ainava", "Gaismas pils ziemā", Options(aspect=(3, 2))),
+        ("Milda, portrets --seed 1", "Milda", Options(aspect=(2, 3), seed=1)),
+        ("Milda, kvadrāts", "Milda", Options(aspect=(1, 1))),
+        ("Milda --sēkla 5, kvadrāts", "Milda", Options(aspect=(1, 1), seed=5)),
+        ("ainava ar kalniem", "ainava ar kalniem", Options()),  # a word to draw
+        ("kalni, ainava pie jūras", "kalni, ainava pie jūras", Options()),
+        ("a--b c -- d", "a--b c -- d", Options()),  # not flags
+        ("Milda --stiprums 0,5", "Milda", Options(strength=0.5)),
+    ],
+)
+def test_flags(text: str, prompt: str, options: Options) -> None:
+    assert parse_options(text, 50) == (prompt, options)
+
+
+@pytest.mark.parametrize(
+    ("text", "flag", "allowed"),
+    [
+        ("Milda --soļi 99", "--soļi", "1–50"),
+        ("Milda --steps 0", "--steps", "1–50"),
+        ("Milda --skaits 5", "--skaits", "1–4"),
+        ("Milda --n", "--n", "1–4"),
+        ("Milda --sēkla -1", "--sēkla", "0–4294967295"),
+        ("Milda --seed 99999999999", "--seed", "0–4294967295"),
+        ("Milda --ar 4:0", "--ar", "ratio"),
+        ("Milda --ar 10:1", "--ar", "ratio"),
+        ("Milda --ar plats", "--ar", "ratio"),
+        ("Milda --ne", "--ne", "negative"),
+        ("Milda --stiprums 2", "--stiprums", "0.1–1.0"),
+    ],
+)
+def test_bad_values_name_the_flag_and_range(text: str, flag: str, allowed: str) -> None:
+    with pytest.raises(BadOption) as err:
+        parse_options(text, 50)
+    assert (err.value.flag, err.value.allowed) == (flag, allowed)
+
+
+def test_sizes_follow_the_ratio_in_multiples_of_64() -> None:
+    for aspect in [(1, 1), (3, 2), (2, 3), (16, 9), (9, 16), (3, 1), (4, 3)]:
+        w, h = size_for(aspect, 512 * 512, 768)
+        assert w % 64 == 0 and h % 64 == 0 and max(w, h) <= 768
+        if max(w, h) < 768:  # where the longest side is not what binds, the area holds
+            assert abs(w * h - 512 * 512) / (512 * 512) < 0.15
+        assert abs(w / h - aspect[0] / aspect[1]) < 0.2
+    assert size_for((1, 1), 512 * 512, 768) == (512, 512)
+
+
+def test_options_are_one_versioned_json_record() -> None:
+    options = Options(aspect=(3, 2), negative="cilvēki", seed=5, steps=20, count=4)
+    raw = options.to_json()
+    assert '"v": 1' in raw and Options.from_json(raw) == options
+    assert Options.from_json("{}") == Options()
+    assert Options(seed=1).merged(Options(count=4, seed=9)) == Options(seed=1, count=4)
+
+
+def req(user: str, text: str) -> Request:
+    return Request("test", user, user, text)
+
+
+async def test_a_grid_is_one_batch_with_its_images_and_costs_four(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, limits={"per_user_per_minute": 5},
+                      generation={"width": 256, "height": 256})  # fmt: skip
+    gen = FakeGenerator()
+    async with open_service(cfg, generator=gen, translators=Translators()) as svc:
+        sub = await svc.handle(req("u1", "Milda --skaits 4 --ar 3:2 --sēkla 10"))
+        job = await asyncio.wait_for(sub.handle.wait(), 10)
+        assert len(gen.calls) == 1 and len(gen.calls[0]) == 4  # drawn in one batch
+        assert [p.seed for p in gen.calls[0]] == [10, 11, 12, 13]
+        assert job.params.count == 4 and job.options == Options(aspect=(3, 2), seed=10, count=4)
+        from PIL import Image
+
+        w, h = job.params.width, job.params.height
+        assert (w, h) == size_for((3, 2), 256 * 256, 768) == (320, 192)
+        assert job.image_path is not None
+        with Image.open(job.image_path) as grid:
+            assert grid.size == (2 * w, 2 * h)  # 2×2, no gutters
+        for n in range(1, 5):
+            assert image_variant_path(job.image_path, n).is_file()
+        _, second = await svc.grid_image(job.id, 2, req("u1", ""))
+        assert second.endswith("-2.png")
+        # the same seed gives the same image
+        again = await svc.handle(req("u1", "Milda --sēkla 11 --ar 3:2"))
+        single = await asyncio.wait_for(again.handle.wait(), 10)
+        assert single.image_path is not None
+        assert Path(single.image_path).read_bytes() != b""
+        with Image.open(single.image_path) as a, Image.open(second) as b:
+            assert a.tobytes() == b.tobytes()
+        # 4 + 1 images used 5 of 5 this minute
+        with pytest.raises(RateLimited):
+            await svc.handle(req("u1", "Milda"))
+        with pytest.raises(BadOption):  # 6 can never fit a limit of 5
+            await svc.handle(req("u2", "Milda --skaits 4 --n 6"))
+
+
+async def test_the_negative_prompt_is_translated_and_added(tmp_path: Path) -> None:
+    class Upper:
+        name = "upper"
+
+        def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
+            return [t.upper() for t in texts]
+
+    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
+                            translators=Translators.single(Upper())) as svc:  # fmt: skip
+        sub = await svc.handle(req("u1", "kaķis uz jumta --ne cilvēki"))
+        job = await asyncio.wait_for(sub.handle.wait(), 10)
+        assert job.params.negative_prompt.endswith(", CILVĒKI")
+        assert job.params.negative_prompt.startswith("lowres")
+        assert "cilvēki" not in job.prompt.lower()
