@@ -307,6 +307,15 @@ class TelegramFrontend(Delivery):
                     chat_id, data, caption=f"U{raw_n} · Seed: {seed}",
                     reply_to_message_id=message.message_id if message else None,
                     allow_sending_without_reply=True))  # fmt: skip
+            elif action == "del":  # 🗑: the author or an admin removes the result
+                await self.service.delete(job_id, req)
+                await query.answer(t(req.language, "Deleted."))
+                with contextlib.suppress(TelegramError):
+                    if message is not None:
+                        await message.delete()
+                    elif inline_id:
+                        await self.app.bot.edit_message_text(t(req.language, "Deleted."),
+                                                             inline_message_id=inline_id)  # fmt: skip
             elif action == "orig":
                 path = await self.service.original(job_id, req)  # owner or admin only
                 data = await asyncio.to_thread(read_image, path)

@@ -64,10 +64,11 @@ def render_caption(
 
 
 def buttons(job_id: int, lang: str, count: int = 1) -> InlineKeyboardMarkup:
-    """🔁 and 📄 under every result; U1–U4 under a grid (image n alone, full size)."""
+    """🔁, 📄 and 🗑 under every result; U1–U4 under a grid (image n alone, full size)."""
     rows = [[
         InlineKeyboardButton(t(lang, "🔁 Again"), callback_data=f"again:{job_id}"),
         InlineKeyboardButton(t(lang, "📄 Original"), callback_data=f"orig:{job_id}"),
+        InlineKeyboardButton("🗑", callback_data=f"del:{job_id}"),
     ]]  # fmt: skip
     if count > 1:
         rows.insert(0, [InlineKeyboardButton(f"U{n}", callback_data=f"u:{job_id}:{n}")

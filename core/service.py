@@ -8,6 +8,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from core.config import Config
@@ -291,6 +292,22 @@ class Service:
             raise NotFound(f"job {job_id} image {n}")
         path = job.image_path if job.params.count == 1 else image_variant_path(job.image_path, n)
         return job, str(path)
+
+    async def delete(self, job_id: int, request: Request) -> None:
+        """🗑: remove a result's image files (the grid and its single images), for its owner
+        or an admin. The job row stays (history, limits), marked deleted."""
+        from core.images import image_variant_path
+
+        job = await self._job_for(job_id, request)
+        if job.image_path:
+            paths = [Path(job.image_path)]
+            if job.params.count > 1:
+                paths += [
+                    image_variant_path(job.image_path, n) for n in range(1, job.params.count + 1)
+                ]
+            for path in paths:
+                await asyncio.to_thread(path.unlink, True)
+        await self.store.update_meta(job_id, deleted=True)
 
     async def original(self, job_id: int, request: Request) -> str:
         """The path of a job's PNG, for its owner or an admin only (NotFound otherwise:

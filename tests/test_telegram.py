@@ -86,7 +86,7 @@ async def test_private_draw_reply_caption_buttons(
         )
         assert photo.params["parse_mode"] == "HTML"
         keyboard = photo.params["reply_markup"]["inline_keyboard"][0]
-        assert [b["text"] for b in keyboard] == ["🔁 Vēlreiz", "📄 Oriģināls"]
+        assert [b["text"] for b in keyboard] == ["🔁 Vēlreiz", "📄 Oriģināls", "🗑"]
         assert photo.files["photo"].startswith(b"\x89PNG")
         [status] = stub.sent("sendMessage", chat_id=7)
         assert status.params["text"] == "⏳" and reply_to(status) == mid
@@ -186,7 +186,7 @@ async def test_inline_mode(
         assert "vansutilts bridge" in media.params["media"]["caption"]
         assert media.params["media"]["media"].startswith("photo-")  # the uploaded file's id
         # the buttons of an inline picture work: 🔁 redraws into it, 📄 goes to the private chat
-        again, orig = (
+        again, orig, _delete = (
             b["callback_data"] for b in media.params["reply_markup"]["inline_keyboard"][0]
         )
         stub.inject({"callback_query": {"id": "cb1", "from": stub.user(31), "chat_instance": "ci",
@@ -214,7 +214,7 @@ async def test_russian_client_gets_russian_texts_and_a_polite_refusal(
         assert "rigabalsam bottle" in photo.params["caption"]
         assert "Нарисовано:" in photo.params["caption"]
         keyboard = photo.params["reply_markup"]["inline_keyboard"][0]
-        assert [b["text"] for b in keyboard] == ["🔁 Ещё раз", "📄 Оригинал"]
+        assert [b["text"] for b in keyboard] == ["🔁 Ещё раз", "📄 Оригинал", "🗑"]
 
 
 def test_caption_rendering_is_escaped_and_bounded() -> None:
@@ -399,3 +399,23 @@ async def test_options_grid_and_u_buttons(
         assert len(next(iter(single.files.values()))) < len(grid)  # one image, not the grid
         stub.press(rows[0][1]["callback_data"], message, user_id=96)  # not the owner
         await stub.wait_for("answerCallbackQuery", text="Tāds zīmējums nav atrasts.")
+
+
+async def test_delete_is_for_the_author_only(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    cfg = bot_config(stub, tiny_models, tmp_path)
+    async with running_bot(cfg) as frontend:
+        stub.send_text("/zime Vanšu tilts", user_id=97)
+        [photo] = await stub.wait_for("sendPhoto", chat_id=97)
+        delete = photo.params["reply_markup"]["inline_keyboard"][0][2]["callback_data"]
+        job_id = int(delete.split(":")[1])
+        job = await frontend.service.job(job_id)
+        assert job is not None and job.image_path and Path(job.image_path).is_file()
+        shown = {"message_id": 8000, "date": 0, "chat": {"id": 97, "type": "private"}}
+        stub.press(delete, shown, user_id=98)  # someone else
+        await stub.wait_for("answerCallbackQuery", text="Tāds zīmējums nav atrasts.")
+        assert Path(job.image_path).is_file() and not stub.sent("deleteMessage", message_id=8000)
+        stub.press(delete, shown, user_id=97)
+        await stub.wait_for("deleteMessage", chat_id=97, message_id=8000)
+        assert not Path(job.image_path).exists()
