@@ -47,6 +47,7 @@ from bot.telegram_render import (
     COMMANDS,
     buttons,
     fit,
+    image_buttons,
     is_retryable,
     read_image,
     render_caption,
@@ -306,7 +307,16 @@ class TelegramFrontend(Delivery):
                 await with_retry(lambda: self.app.bot.send_photo(
                     chat_id, data, caption=f"U{raw_n} · Seed: {seed}",
                     reply_to_message_id=message.message_id if message else None,
-                    allow_sending_without_reply=True))  # fmt: skip
+                    allow_sending_without_reply=True,
+                    reply_markup=InlineKeyboardMarkup([image_buttons(job_id, n, req.language)])))  # fmt: skip
+            elif action in ("v", "up"):  # variations of image n, or image n at 2×
+                n = int(raw_n) if raw_n.isdigit() else 0
+                derive = self.service.variation if action == "v" else self.service.upscale
+                await self.service.grid_image(job_id, n, req)  # owner check: an alert
+                await query.answer()
+                if message is not None:
+                    await self.submit(update, message, req.language, lambda meta: derive(
+                        job_id, n, self.request(update, **meta)))  # fmt: skip
             elif action == "del":  # 🗑: the author or an admin removes the result
                 await self.service.delete(job_id, req)
                 await query.answer(t(req.language, "Deleted."))

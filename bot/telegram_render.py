@@ -64,16 +64,27 @@ def render_caption(
 
 
 def buttons(job_id: int, lang: str, count: int = 1) -> InlineKeyboardMarkup:
-    """🔁, 📄 and 🗑 under every result; U1–U4 under a grid (image n alone, full size)."""
+    """🔁, 📄 and 🗑 under every result. Under a grid: U1–U4 (image n alone, full size) and
+    V1–V4 (a new grid of variations of image n); under a single image: 🔍 2× and 🔀."""
     rows = [[
         InlineKeyboardButton(t(lang, "🔁 Again"), callback_data=f"again:{job_id}"),
         InlineKeyboardButton(t(lang, "📄 Original"), callback_data=f"orig:{job_id}"),
         InlineKeyboardButton("🗑", callback_data=f"del:{job_id}"),
     ]]  # fmt: skip
     if count > 1:
-        rows.insert(0, [InlineKeyboardButton(f"U{n}", callback_data=f"u:{job_id}:{n}")
-                        for n in range(1, count + 1)])  # fmt: skip
+        rows[:0] = [
+            [InlineKeyboardButton(f"U{n}", callback_data=f"u:{job_id}:{n}") for n in range(1, count + 1)],
+            [InlineKeyboardButton(f"V{n}", callback_data=f"v:{job_id}:{n}") for n in range(1, count + 1)],
+        ]  # fmt: skip
+    else:
+        rows.insert(0, image_buttons(job_id, 1, lang))
     return InlineKeyboardMarkup(rows)
+
+
+def image_buttons(job_id: int, n: int, lang: str) -> list[InlineKeyboardButton]:
+    """What one image offers: 🔍 2× upscale and 🔀 variations."""
+    return [InlineKeyboardButton(t(lang, "🔍 2×"), callback_data=f"up:{job_id}:{n}"),
+            InlineKeyboardButton(t(lang, "🔀 Variations"), callback_data=f"v:{job_id}:{n}")]  # fmt: skip
 
 
 TEXT_LIMIT = 4096

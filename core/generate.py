@@ -89,6 +89,8 @@ class DiffusersGenerator:
         self.full_size = False
         self._pipe: Any = None
         self._safety: Any = None
+        self._img2img_pipe: Any = None
+        self._img2img_base: Any = None
         self._lock = threading.Lock()
 
     def _device(self) -> str:
@@ -169,6 +171,17 @@ class DiffusersGenerator:
         if self.compile_unet and device == "cuda":
             self._warm_up()
 
+    def _img2img(self, pipe: Any) -> Any:
+        """The image-to-image pipeline over the same loaded components (no new weights)."""
+        if self._img2img_pipe is None or self._img2img_base is not pipe:
+            from diffusers import StableDiffusionImg2ImgPipeline
+
+            self._img2img_pipe = StableDiffusionImg2ImgPipeline.from_pipe(pipe)
+            self._img2img_pipe.set_progress_bar_config(disable=True)
+            self._img2img_base = pipe
+        self._img2img_pipe.safety_checker = pipe.safety_checker
+        return self._img2img_pipe
+
     def describe(self) -> str:
         size = "full-size" if self.full_size else "small"
         return (
@@ -199,6 +212,7 @@ class DiffusersGenerator:
         new = self._build(target)  # on the CPU; the old pipeline serves until this succeeded
         with self._lock:
             old, self._pipe = self._pipe, None
+            self._img2img_pipe = self._img2img_base = None  # it shares the old components
             del old  # free the old weights before the new ones reach the GPU
             _free_memory()
             self._install(new, target)
@@ -220,26 +234,33 @@ class DiffusersGenerator:
                 pipe.vae.disable_slicing()
 
             def on_step(p: Any, step: int, _t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-                # Some schedulers run more model calls than steps (PNDM: 26 for 25).
-                progress(step + 1, max(len(p.scheduler.timesteps), step + 1))
+                # The pipeline's own count: some schedulers run more model calls than steps
+                # (PNDM: 26 for 25), img2img fewer (steps × strength).
+                total = getattr(p, "_num_timesteps", None) or len(p.scheduler.timesteps)
+                progress(step + 1, max(total, step + 1))
                 if cancelled():
                     raise _Stop()
                 return kwargs
 
             generators = [torch.Generator(device="cpu").manual_seed(p.seed) for p in batch]
+            args: dict[str, Any] = {
+                "prompt": [p.prompt for p in batch],
+                "negative_prompt": [p.negative_prompt for p in batch],
+                "num_inference_steps": first.steps,
+                "guidance_scale": first.guidance,
+                "generator": generators,
+                "callback_on_step_end": on_step,
+            }
+            if first.init_image:  # variations and upscales start from an image
+                pipe = self._img2img(pipe)
+                args["image"] = [_init_image(p.init_image, p.width, p.height) for p in batch]
+                args["strength"] = first.strength
+            else:
+                args.update(width=first.width, height=first.height)
             out_of_memory = False
             try:
                 with torch.inference_mode():
-                    out = pipe(
-                        prompt=[p.prompt for p in batch],
-                        negative_prompt=[p.negative_prompt for p in batch],
-                        num_inference_steps=first.steps,
-                        guidance_scale=first.guidance,
-                        width=first.width,
-                        height=first.height,
-                        generator=generators,
-                        callback_on_step_end=on_step,
-                    )
+                    out = pipe(**args)
             except _Stop:
                 out = None
             except torch.cuda.OutOfMemoryError:
@@ -258,6 +279,14 @@ class DiffusersGenerator:
             raise JobCancelled("cancelled while drawing")
         flags = out.nsfw_content_detected or [False] * len(out.images)
         return [(img, bool(flag)) for img, flag in zip(out.images, flags, strict=True)]
+
+
+def _init_image(path: str | None, width: int, height: int) -> Any:
+    """The start image of an img2img job, at the job's size (2× for an upscale)."""
+    from PIL import Image
+
+    with Image.open(str(path)) as img:
+        return img.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
 
 
 def _free_memory() -> None:

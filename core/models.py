@@ -117,6 +117,8 @@ class GenParams:
     height: int
     safety_checker: bool
     count: int = 1  # images drawn with seeds seed, seed+1 …; more than one come as a grid
+    init_image: str | None = None  # img2img: the image to start from (variation, upscale)
+    strength: float = 0.0  # img2img: how far to move from it (0.1–1.0)
 
     @classmethod
     def from_config(
@@ -134,9 +136,10 @@ class GenParams:
         return cls(prompt, negative_prompt, seed, options.steps or g.steps, g.guidance, width,
                    height, safety_checker, options.count or g.images)  # fmt: skip
 
-    def batch_key(self) -> tuple[int, int, int, float, bool]:
+    def batch_key(self) -> tuple[int, int, int, float, bool, bool, float]:
         """Jobs with equal keys can be drawn in one pipeline call."""
-        return (self.width, self.height, self.steps, self.guidance, self.safety_checker)
+        return (self.width, self.height, self.steps, self.guidance, self.safety_checker,
+                self.init_image is not None, self.strength)  # fmt: skip
 
     def expanded(self) -> list[GenParams]:
         """One single-image parameter set per image of this job (seed, seed+1 …)."""

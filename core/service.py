@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,10 @@ from core.worker import JobHandle, Worker, in_daemon_thread
 # A translation of one chat message takes well under a second (benchmarks/translate.py);
 # one that takes this long is stuck, and the user gets an answer instead of a spinner.
 TRANSLATE_TIMEOUT_S = 60.0
+# img2img strengths: a variation moves about halfway from its image; an upscale keeps it and
+# only adds detail at twice the size.
+VARIATION_STRENGTH = 0.6
+UPSCALE_STRENGTH = 0.3
 
 
 log = logging.getLogger("zime.service")
@@ -172,12 +177,13 @@ class Service:
 
     async def _submit(
         self, request: Request, result: PromptResult, options: Options, parent_id: int | None,
-        negative: str = "",
+        negative: str = "", params: GenParams | None = None,
     ) -> Submitted:  # fmt: skip
         g = self.config.generation
         seed = new_seed() if options.seed is None else options.seed
-        params = GenParams.from_config(g, result.prompt, seed, options, self._safety(request),
-                                       negative)  # fmt: skip
+        if params is None:
+            params = GenParams.from_config(g, result.prompt, seed, options, self._safety(request),
+                                           negative)  # fmt: skip
         self.worker.check_room(request.user_key)  # again: the translation took a while
         job = await self.store.create_job(
             Job(
@@ -257,6 +263,50 @@ class Service:
             return await self._submit(request, result, options, job_id, negative.strip(", "))
         except Exception:
             self.limiter.refund(request.user_key, chat, cost)
+            raise
+
+    async def variation(self, job_id: int, n: int, request: Request) -> Submitted:
+        """Vn: a new grid of variations of image n: img2img from it, new seeds, medium
+        strength."""
+        lim = self.config.limits.per_user_per_minute
+        count = min(4, lim) if lim > 0 else 4
+        return await self._from_image(job_id, n, request, "variation", count, 1, VARIATION_STRENGTH)
+
+    async def upscale(self, job_id: int, n: int, request: Request) -> Submitted:
+        """🔍 2×: image n redrawn from a 2× resize at low strength, with the same pipeline."""
+        return await self._from_image(job_id, n, request, "upscale", 1, 2, UPSCALE_STRENGTH)
+
+    async def _from_image(
+        self, job_id: int, n: int, request: Request, kind: str, count: int, scale: int,
+        strength: float,
+    ) -> Submitted:  # fmt: skip
+        job, path = await self.grid_image(job_id, n, request)
+        if not await asyncio.to_thread(Path(path).is_file):
+            raise NotFound(f"job {job_id} image {n}")
+        if await self.store.is_banned(request.platform, request.user_id):
+            raise Banned(request.user_key)
+        self.worker.check_room(request.user_key)
+        await self._check_daily(request, count)
+        chat = request.chat_key if request.is_group else None
+        self.limiter.acquire(request.user_key, chat, request.is_admin, count)
+        seed = (job.seed + n - 1) % 2**32 if kind == "upscale" else new_seed()
+        # img2img runs steps × strength denoising steps: at least one
+        steps = max(job.params.steps, math.ceil(1 / strength))
+        params = replace(job.params, seed=seed, width=job.params.width * scale,
+                         height=job.params.height * scale, count=count, init_image=path,
+                         strength=strength, steps=steps,
+                         safety_checker=self._safety(request))  # fmt: skip
+        result = PromptResult(
+            input=job.request_text, normalized=job.normalized, lang=job.lang, concepts=(),
+            source=job.normalized, english=job.english, prompt=job.prompt,
+            concept_ids=job.concepts,
+        )  # fmt: skip
+        request = replace(request, meta={**request.meta, "kind": kind, "from_image": n})
+        options = replace(job.options, seed=seed, count=count)
+        try:
+            return await self._submit(request, result, options, job_id, params=params)
+        except Exception:
+            self.limiter.refund(request.user_key, chat, count)
             raise
 
     async def note(self, job_id: int, **meta: Any) -> None:

@@ -117,6 +117,8 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE jobs ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE jobs ADD COLUMN init_image TEXT;
+    ALTER TABLE jobs ADD COLUMN strength REAL NOT NULL DEFAULT 0;
     """,
 )
 
@@ -134,6 +136,8 @@ def _job_from_row(row: aiosqlite.Row) -> Job:
         height=row["height"],
         safety_checker=bool(row["safety"]),
         count=row["count"],
+        init_image=row["init_image"],
+        strength=row["strength"],
     )
     return Job(
         id=row["id"], platform=row["platform"], user_id=row["user_id"], chat_id=row["chat_id"],
@@ -260,14 +264,15 @@ class Store:
         cur = await self.db.execute(
             "INSERT INTO jobs (platform, user_id, chat_id, request_text, normalized, lang,"
             " concepts, english, prompt, negative_prompt, seed, steps, guidance, width, height,"
-            " safety, model, created_at, parent_id, meta, options, count)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " safety, model, created_at, parent_id, meta, options, count, init_image, strength)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 new.platform, new.user_id, new.chat_id, new.request_text, new.normalized,
                 new.lang, json.dumps(list(new.concepts)), new.english, p.prompt,
                 p.negative_prompt, p.seed, p.steps, p.guidance, p.width, p.height,
                 int(p.safety_checker), new.model, created, new.parent_id,
                 json.dumps(new.meta or {}, ensure_ascii=False), new.options.to_json(), p.count,
+                p.init_image, p.strength,
             ),
         )  # fmt: skip
         await self.db.commit()

@@ -146,3 +146,20 @@ def test_offline_models_in_a_custom_cache_dir(tiny_models: dict[str, Path], tmp_
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert out.is_file() and "image model zime-test/tiny-sd on cpu, float32" in proc.stderr
+
+
+def test_img2img_from_an_image_at_twice_the_size(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    source = tmp_path / "src.png"
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(source)
+    gen = DiffusersGenerator(str(tiny_models["sd"]), device="cpu")
+    calls: list[tuple[int, int]] = []
+    big = GenParams("rigabalsam bottle", "", 1, 4, 7.5, 128, 128, False, 1, str(source), 0.5)
+    [(image, _)] = gen.generate([big], lambda s, t: calls.append((s, t)), lambda: False)
+    assert image.size == (128, 128)
+    assert calls[-1] == (2, 2)  # img2img runs steps × strength
+    # the text-to-image pipeline still works after it (same components)
+    assert gen.generate([params(1)], lambda s, t: None, lambda: False)[0][0].size == (64, 64)

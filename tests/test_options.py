@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.app import open_service
-from core.errors import RateLimited
+from core.errors import NotFound, RateLimited
 from core.images import image_variant_path
 from core.lang.options import BadOption, parse_options, size_for
 from core.lang.translate import Translators
@@ -141,3 +141,28 @@ async def test_the_negative_prompt_is_translated_and_added(tmp_path: Path) -> No
         assert job.params.negative_prompt.endswith(", CILVĒKI")
         assert job.params.negative_prompt.startswith("lowres")
         assert "cilvēki" not in job.prompt.lower()
+
+
+async def test_variations_and_upscale_start_from_the_image(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, generation={"width": 128, "height": 128})
+    gen = FakeGenerator()
+    async with open_service(cfg, generator=gen, translators=Translators()) as svc:
+        grid = await asyncio.wait_for(
+            (await svc.handle(req("u1", "Milda --skaits 4 --sēkla 3"))).handle.wait(), 10
+        )
+        assert grid.image_path is not None
+        var = await svc.variation(grid.id, 2, req("u1", ""))
+        done = await asyncio.wait_for(var.handle.wait(), 10)
+        assert {p.init_image for p in gen.calls[-1]} == {
+            str(image_variant_path(grid.image_path, 2))
+        }
+        assert done.params.count == 4 and done.params.strength == 0.6 and done.parent_id == grid.id
+        assert done.meta["kind"] == "variation" and done.params.seed != grid.seed
+        up = await svc.upscale(grid.id, 2, req("u1", ""))
+        big = await asyncio.wait_for(up.handle.wait(), 10)
+        assert (big.params.width, big.params.height) == (256, 256) and big.params.strength == 0.3
+        assert big.params.seed == 4 and big.params.count == 1  # image 2's own seed
+        with pytest.raises(NotFound):  # only the owner
+            await svc.upscale(grid.id, 2, req("u2", ""))
+        with pytest.raises(NotFound):
+            await svc.variation(grid.id, 5, req("u1", ""))

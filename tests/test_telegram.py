@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import signal
 import sys
@@ -85,7 +86,7 @@ async def test_private_draw_reply_caption_buttons(
             and "Seed:" in photo.params["caption"]
         )
         assert photo.params["parse_mode"] == "HTML"
-        keyboard = photo.params["reply_markup"]["inline_keyboard"][0]
+        keyboard = photo.params["reply_markup"]["inline_keyboard"][-1]
         assert [b["text"] for b in keyboard] == ["🔁 Vēlreiz", "📄 Oriģināls", "🗑"]
         assert photo.files["photo"].startswith(b"\x89PNG")
         [status] = stub.sent("sendMessage", chat_id=7)
@@ -187,7 +188,7 @@ async def test_inline_mode(
         assert media.params["media"]["media"].startswith("photo-")  # the uploaded file's id
         # the buttons of an inline picture work: 🔁 redraws into it, 📄 goes to the private chat
         again, orig, _delete = (
-            b["callback_data"] for b in media.params["reply_markup"]["inline_keyboard"][0]
+            b["callback_data"] for b in media.params["reply_markup"]["inline_keyboard"][-1]
         )
         stub.inject({"callback_query": {"id": "cb1", "from": stub.user(31), "chat_instance": "ci",
                                         "data": again, "inline_message_id": "IM1"}})  # fmt: skip
@@ -213,7 +214,7 @@ async def test_russian_client_gets_russian_texts_and_a_polite_refusal(
         [photo] = await stub.wait_for("sendPhoto", chat_id=51)
         assert "rigabalsam bottle" in photo.params["caption"]
         assert "Нарисовано:" in photo.params["caption"]
-        keyboard = photo.params["reply_markup"]["inline_keyboard"][0]
+        keyboard = photo.params["reply_markup"]["inline_keyboard"][-1]
         assert [b["text"] for b in keyboard] == ["🔁 Ещё раз", "📄 Оригинал", "🗑"]
 
 
@@ -326,7 +327,7 @@ async def test_originals_are_for_their_owner_and_ids_are_checked(
     async with running_bot(cfg):
         stub.send_text("/zime Milda", user_id=71)
         [photo] = await stub.wait_for("sendPhoto", chat_id=71)
-        orig = photo.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+        orig = photo.params["reply_markup"]["inline_keyboard"][-1][1]["callback_data"]
         message = {"message_id": 5000, "date": 0, "chat": {"id": 72, "type": "private"}}
         stub.press(orig, message, user_id=72)  # someone else's job id
         [alert] = await stub.wait_for("answerCallbackQuery", text="Tāds zīmējums nav atrasts.")
@@ -379,7 +380,8 @@ async def test_inline_follows_the_target_chat_rules_and_explains_a_403(
 async def test_options_grid_and_u_buttons(
     stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    cfg = bot_config(stub, tiny_models, tmp_path)
+    api = f"http://127.0.0.1:{stub.port}/bot"  # a grid, an upscale and 4 variations: 9 images
+    cfg = load_config(write_config(tmp_path, tiny_models, api, per_user_per_minute=20), {})
     async with running_bot(cfg):
         stub.send_text("/zime Milda --soļi 999", user_id=95)
         await stub.wait_for("editMessageText", chat_id=95,
@@ -399,6 +401,24 @@ async def test_options_grid_and_u_buttons(
         assert len(next(iter(single.files.values()))) < len(grid)  # one image, not the grid
         stub.press(rows[0][1]["callback_data"], message, user_id=96)  # not the owner
         await stub.wait_for("answerCallbackQuery", text="Tāds zīmējums nav atrasts.")
+        # U2's photo offers 🔍 2× and 🔀; 🔍 redraws image 2 at twice the size
+        up, variations = single.params["reply_markup"]["inline_keyboard"][0]
+        assert up["callback_data"].startswith("up:") and variations["callback_data"].startswith(
+            "v:"
+        )
+        stub.press(up["callback_data"], message, user_id=95)
+        await stub.wait_for("sendPhoto", 3, chat_id=95, timeout=60)
+        from PIL import Image
+
+        upscaled = stub.sent("sendPhoto", chat_id=95)[-1]
+        with Image.open(io.BytesIO(next(iter(upscaled.files.values())))) as img:
+            assert img.size == (128, 128)  # the tiny config draws 64×64
+        # V1 under the grid: a new grid of variations of image 1
+        stub.press(rows[1][0]["callback_data"], message, user_id=95)
+        await stub.wait_for("sendPhoto", 4, chat_id=95, timeout=60)
+        varied = stub.sent("sendPhoto", chat_id=95)[-1]
+        assert [b["text"] for b in varied.params["reply_markup"]["inline_keyboard"][1]] == [
+            "V1", "V2", "V3", "V4"]  # fmt: skip
 
 
 async def test_delete_is_for_the_author_only(
@@ -408,7 +428,7 @@ async def test_delete_is_for_the_author_only(
     async with running_bot(cfg) as frontend:
         stub.send_text("/zime Vanšu tilts", user_id=97)
         [photo] = await stub.wait_for("sendPhoto", chat_id=97)
-        delete = photo.params["reply_markup"]["inline_keyboard"][0][2]["callback_data"]
+        delete = photo.params["reply_markup"]["inline_keyboard"][-1][2]["callback_data"]
         job_id = int(delete.split(":")[1])
         job = await frontend.service.job(job_id)
         assert job is not None and job.image_path and Path(job.image_path).is_file()
