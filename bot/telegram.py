@@ -25,6 +25,7 @@ from telegram import (
     InputMediaPhoto,
     InputTextMessageContent,
     Message,
+    PhotoSize,
     Update,
 )
 from telegram.constants import ChatType, ParseMode
@@ -46,6 +47,7 @@ from bot.delivery import Delivery
 from bot.telegram_render import (
     COMMANDS,
     buttons,
+    file_url,
     fit,
     image_buttons,
     is_retryable,
@@ -65,7 +67,8 @@ from bot.texts import (
     t,
 )
 from core.config import TelegramConfig
-from core.errors import EmptyPrompt, NotFound, ZimeError
+from core.errors import BadPhoto, EmptyPrompt, NotFound, ZimeError
+from core.images import MAX_PHOTO_BYTES
 from core.models import Job, Request
 from core.service import Service, Submitted
 from core.worker import JobHandle
@@ -89,6 +92,7 @@ class TelegramFrontend(Delivery):
             .concurrent_updates(True)
             # PTB's own flood control: paces calls and waits out 429s before they reach us
             .rate_limiter(AIORateLimiter(max_retries=2))
+            .base_file_url(file_url(config.api_base_url))
             .build()
         )
         self._inline_chat_type: dict[int, str] = {}  # user id -> chat type of the last query
@@ -123,6 +127,8 @@ class TelegramFrontend(Delivery):
     def _register(self) -> None:
         add = self.app.add_handler
         add(CommandHandler("zime", self.cmd_zime))
+        add(MessageHandler(filters.PHOTO & filters.CaptionRegex(r"^/zime(@\w+)?(\s|$)"),
+                           self.on_photo))  # fmt: skip
         add(CommandHandler(["start", "help", "palidziba"], self.cmd_help))
         add(CommandHandler("vesture", self.cmd_history))
         add(CommandHandler("atcelt", self.cmd_cancel))
@@ -161,20 +167,46 @@ class TelegramFrontend(Delivery):
     async def cmd_zime(self, update: Update, context: Ctx) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None
+        replied = message.reply_to_message
+        if replied is not None and replied.photo:  # "/zime …" as a reply to a photo
+            await self.draw(update, message, strip_command(message.text), replied.photo[-1])
+            return
         await self.draw(update, message, strip_command(message.text))
+
+    async def on_photo(self, update: Update, context: Ctx) -> None:
+        """A photo with the caption "/zime …": photo → picture."""
+        message = update.effective_message
+        assert message is not None and message.caption is not None and message.photo
+        await self.draw(update, message, strip_command(message.caption), message.photo[-1])
+
+    async def _download(self, photo: PhotoSize) -> bytes:
+        """The photo's bytes from the Bot API's file URL (`[telegram] api_base_url`'s
+        /file/bot… sibling, as a self-hosted Bot API server serves them)."""
+        if photo.file_size and photo.file_size > MAX_PHOTO_BYTES:
+            raise BadPhoto("too_big")
+        file = await with_retry(photo.get_file)
+        return bytes(await with_retry(file.download_as_bytearray))
 
     async def on_text(self, update: Update, context: Ctx) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None
         await self.draw(update, message, message.text)
 
-    async def draw(self, update: Update, message: Message, text: str) -> None:
+    async def draw(
+        self, update: Update, message: Message, text: str, photo: PhotoSize | None = None
+    ) -> None:
         req = self.request(update, text)
         if not text.strip():  # usage hint without touching the service
             await self.reply(message, error_text(EmptyPrompt(), req.language))
             return
-        await self.submit(update, message, req.language,
-                          lambda meta: self.service.handle(self.request(update, text, **meta)))  # fmt: skip
+
+        async def start(meta: dict[str, Any]) -> Submitted:
+            data = await self._download(photo) if photo is not None else None
+            return await self.service.handle(
+                replace(self.request(update, text, **meta), photo=data)
+            )
+
+        await self.submit(update, message, req.language, start)
 
     async def submit(
         self, update: Update, message: Message, lang: str,

@@ -39,6 +39,13 @@ _COMMAND = re.compile(r"^/\w+(?:@\w+)?\s*", re.S)
 _COMMAND = re.compile(r"^/\w+(?:@\w+)?\s*", re.S)
 
 
+def file_url(api_base_url: str) -> str:
+    """The Bot API's file download base for an API base: '…/bot' -> '…/file/bot'."""
+    base = api_base_url.rstrip("/")
+    head, _, tail = base.rpartition("/")
+    return f"{head}/file/{tail}"
+
+
 def strip_command(text: str) -> str:
     """'/zime@bot  Rīgas balzams' -> 'Rīgas balzams'."""
     return _COMMAND.sub("", text, count=1)

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.locale import SOURCE_LANGUAGE, languages, t
 from core.errors import (
+    BadPhoto,
     Banned,
     BlockedPrompt,
     ControlCharacters,
@@ -44,6 +45,14 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "The text contains invisible control characters; please retype it.")
     if isinstance(exc, BadOption):
         return _bad_option(exc, lang)
+    if isinstance(exc, BadPhoto):
+        if exc.problem == "too_big":
+            return t(lang, "The photo is larger than 10 MB. Please send a smaller one.")
+        if exc.problem == "format":
+            return t(lang, "I can draw from JPEG, PNG or WebP photos only.")
+        if exc.problem == "pixels":
+            return t(lang, "The photo has too many pixels. Please send a smaller one.")
+        return t(lang, "I could not read that photo. Please send it again.")
     if isinstance(exc, UnsupportedLanguage):
         # In the language the user wrote, when there is a catalog for it; else English.
         answer_in = exc.lang if exc.lang in languages() else SOURCE_LANGUAGE

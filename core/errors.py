@@ -40,6 +40,14 @@ class BlockedPrompt(InvalidPrompt):
         self.word = word
 
 
+class BadPhoto(InvalidPrompt):
+    """A photo Zīme cannot draw from; `problem`: too_big | format | pixels | unreadable."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("bad_photo", problem)
+        self.problem = problem
+
+
 class UnsupportedLanguage(InvalidPrompt):
     """The prompt is in a language no configured translator serves (`lang`: ISO 639-1)."""
 

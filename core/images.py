@@ -67,6 +67,37 @@ def grid(images: list[Any]) -> Any:
     return out
 
 
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTO_PIXELS = 40_000_000  # far above any phone camera; a decompression bomb is refused
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
+
+
+def load_photo(data: bytes) -> Any:
+    """A user's photo as an RGB image, EXIF orientation applied. Raises BadPhoto: over
+    10 MB, not JPEG/PNG/WebP, too many pixels, or unreadable."""
+    import io
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from core.errors import BadPhoto
+
+    if len(data) > MAX_PHOTO_BYTES:
+        raise BadPhoto("too_big")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:  # reads the header only
+            if probe.format not in PHOTO_FORMATS:
+                raise BadPhoto("format")
+            if probe.width * probe.height > MAX_PHOTO_PIXELS:
+                raise BadPhoto("pixels")
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            return ImageOps.exif_transpose(img).convert("RGB")
+    except BadPhoto:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise BadPhoto("unreadable") from exc
+
+
 def read_png_metadata(path: str | Path) -> dict[str, str]:
     from PIL import Image
 

@@ -104,6 +104,7 @@ class Request(_Owned):
     seed: int | None = None
     steps: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # delivery info (message ids …)
+    photo: bytes | None = None  # photo → picture: the user's photo, as sent
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import logging
 import math
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +23,7 @@ from core.errors import (
     UnsupportedLanguage,
     ZimeError,
 )
-from core.lang.options import BadOption, parse_options
+from core.lang.options import BadOption, parse_options, size_for
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
 from core.models import GenParams, Job, Options, Request
 from core.moderation import Blocklist
@@ -37,6 +38,12 @@ TRANSLATE_TIMEOUT_S = 60.0
 # only adds detail at twice the size.
 VARIATION_STRENGTH = 0.6
 UPSCALE_STRENGTH = 0.3
+PHOTO_STRENGTH = 0.75  # photo → picture without --stiprums: keeps the layout, redraws the rest
+
+
+def _save_upload(image: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format="PNG")
 
 
 log = logging.getLogger("zime.service")
@@ -101,7 +108,7 @@ class Service:
         steps, then the config). Raises BadOption with the flag and its allowed values."""
         g, lim = self.config.generation, self.config.limits
         text, options = parse_options(request.text, max(g.max_steps, g.steps))
-        if options.strength is not None:
+        if options.strength is not None and request.photo is None:
             raise BadOption("--stiprums", "photo")
         options = replace(
             options,
@@ -138,10 +145,33 @@ class Service:
             # 4. moderation after translation too
             self.blocklist.check(result.english)
             # 5. persist, then 6. enqueue
-            return await self._submit(request, result, options, None, negative_en)
+            params = await self._photo_params(request, result, options, negative_en)
+            return await self._submit(request, result, options, None, negative_en, params)
         except Exception:
             self.limiter.refund(request.user_key, chat, cost)  # nothing was drawn: no cost
             raise
+
+    async def _photo_params(
+        self, request: Request, result: PromptResult, options: Options, negative: str
+    ) -> GenParams | None:
+        """Photo → picture: the photo (validated, EXIF-oriented) is kept beside the images and
+        drawn from by img2img, at its own aspect ratio within `max_side`."""
+        if request.photo is None:
+            return None
+        from core.images import load_photo
+
+        image = await asyncio.to_thread(load_photo, request.photo)
+        g = self.config.generation
+        width, height = size_for((image.width, image.height), g.width * g.height, g.max_side, 8)
+        path = self.worker.image_dir / "uploads" / f"{uuid.uuid4().hex}.png"
+        await asyncio.to_thread(_save_upload, image, path)
+        strength = options.strength or PHOTO_STRENGTH
+        seed = new_seed() if options.seed is None else options.seed
+        base = GenParams.from_config(
+            g, result.prompt, seed, options, self._safety(request), negative
+        )
+        return replace(base, width=width, height=height, init_image=str(path), strength=strength,
+                       steps=max(base.steps, math.ceil(1 / strength)))  # fmt: skip
 
     async def _check_daily(self, request: Request, cost: int = 1) -> None:
         """`[limits] per_user_per_day` images, counted from the jobs in SQLite (survives

@@ -46,6 +46,7 @@ class TelegramStub:
         self.fail_next: dict[str, int] = {}  # method -> how many calls answer 502
         # method -> errors to answer, in order: (HTTP code, description, retry_after)
         self.errors: dict[str, list[tuple[int, str, int | None]]] = {}
+        self.files: dict[str, bytes] = {}  # file_id -> bytes, served like the Bot API does
         self.runner: web.AppRunner | None = None
         self.port = 0
         self.changed = asyncio.Event()
@@ -54,6 +55,7 @@ class TelegramStub:
     async def start(self, port: int = 0) -> str:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.*}", self._file)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", port)
@@ -77,6 +79,28 @@ class TelegramStub:
         self.updates.append(update)
         self._new_update.set()
         return update
+
+    def send_photo(self, data: bytes, caption: str, user_id: int = 1, size: int = 0) -> int:
+        """Inject a user's photo with a caption; returns its message_id."""
+        file_id = f"upload-{len(self.files) + 1}"
+        self.files[file_id] = data
+        message_id = next(self._message_ids)
+        entities = []
+        if caption.startswith("/"):
+            entities = [{"type": "bot_command", "offset": 0, "length": len(caption.split()[0])}]
+        photo = {"file_id": file_id, "file_unique_id": file_id, "width": 640, "height": 480,
+                 "file_size": size or len(data)}  # fmt: skip
+        self.inject({"message": {
+            "message_id": message_id, "date": int(time.time()),
+            "chat": {"id": user_id, "type": "private"}, "from": self.user(user_id),
+            "photo": [photo], "caption": caption, "caption_entities": entities,
+        }})  # fmt: skip
+        return message_id
+
+    async def _file(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["path"].split("/")[-1].split(".")[0]
+        self.calls.append(Call("file", {"path": request.match_info["path"]}, {}))
+        return web.Response(body=self.files.get(file_id, b""))
 
     def send_text(
         self,
@@ -200,6 +224,10 @@ class TelegramStub:
             return self._message(p["chat_id"], text=p.get("text", ""))
         if method == "sendPhoto":
             return self._message(p["chat_id"], photo=self._photo(), caption=p.get("caption"))
+        if method == "getFile":
+            fid = p["file_id"]
+            return {"file_id": fid, "file_unique_id": fid, "file_size": len(self.files.get(fid, b"")),
+                    "file_path": f"photos/{fid}.jpg"}  # fmt: skip
         if method == "sendDocument":
             n = next(self._file_ids)
             return self._message(

@@ -166,3 +166,31 @@ async def test_variations_and_upscale_start_from_the_image(tmp_path: Path) -> No
             await svc.upscale(grid.id, 2, req("u2", ""))
         with pytest.raises(NotFound):
             await svc.variation(grid.id, 5, req("u1", ""))
+
+
+def test_photos_are_validated_and_oriented(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from PIL import Image
+
+    from core import images
+    from core.errors import BadPhoto
+
+    def encoded(fmt: str, size: tuple[int, int] = (40, 20), **kw: object) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", size, (200, 10, 10)).save(buf, format=fmt, **kw)
+        return buf.getvalue()
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    assert images.load_photo(encoded("JPEG", exif=exif)).size == (20, 40)
+    assert images.load_photo(encoded("WEBP")).size == (40, 20)
+    for data, problem in [(encoded("GIF"), "format"), (b"junk", "unreadable"),
+                          (b"x" * (images.MAX_PHOTO_BYTES + 1), "too_big")]:  # fmt: skip
+        with pytest.raises(BadPhoto) as err:
+            images.load_photo(data)
+        assert err.value.problem == problem
+    monkeypatch.setattr(images, "MAX_PHOTO_PIXELS", 100)  # a decompression bomb, in small
+    with pytest.raises(BadPhoto) as err:
+        images.load_photo(encoded("PNG"))
+    assert err.value.problem == "pixels"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import os
 import signal
@@ -439,3 +440,37 @@ async def test_delete_is_for_the_author_only(
         stub.press(delete, shown, user_id=97)
         await stub.wait_for("deleteMessage", chat_id=97, message_id=8000)
         assert not Path(job.image_path).exists()
+
+
+async def test_photo_to_picture(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 120, 200)).save(buf, format="JPEG")
+    cfg = bot_config(stub, tiny_models, tmp_path)
+    # 256² so that rounding to 8 px can keep a 3:2 photo's shape (at 64² the 64 px floor binds)
+    cfg = dataclasses.replace(cfg, generation=dataclasses.replace(cfg.generation, width=256,
+                                                                  height=256))  # fmt: skip
+    async with running_bot(cfg) as frontend:
+        stub.send_photo(buf.getvalue(), "/zime piparkūku stilā --stiprums 0.6", user_id=99)
+        [photo] = await stub.wait_for("sendPhoto", chat_id=99, timeout=60)
+        assert stub.sent("file")  # downloaded from the Bot API's file URL
+        with Image.open(io.BytesIO(next(iter(photo.files.values())))) as drawn:
+            assert abs(drawn.width / drawn.height - 1.5) / 1.5 < 0.05  # the photo's shape
+        [job] = await frontend.service.history(Request("telegram", "99", "99", ""))
+        assert job.params.init_image and job.params.strength == 0.6
+        assert "piparkuka" in job.prompt
+        # not a photo at all: one clear sentence
+        gif = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(gif, format="GIF")
+        stub.send_photo(gif.getvalue(), "/zime kaķis", user_id=99)
+        await stub.wait_for("editMessageText", chat_id=99,
+                            text="Es varu zīmēt tikai no JPEG, PNG vai WebP foto.")  # fmt: skip
+        stub.send_photo(b"junk", "/zime kaķis", user_id=99)
+        await stub.wait_for("editMessageText", chat_id=99,
+                            text="Šo foto nevarēju nolasīt. Lūdzu, atsūti to vēlreiz.")  # fmt: skip
+        stub.send_photo(b"x", "/zime kaķis", user_id=99, size=11 * 1024 * 1024)
+        await stub.wait_for("editMessageText", chat_id=99,
+                            text="Foto ir lielāks par 10 MB. Lūdzu, atsūti mazāku.")  # fmt: skip

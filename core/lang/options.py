@@ -121,12 +121,14 @@ def _value(name: str, flag: str, value: str, max_steps: int) -> Any:
     return value
 
 
-def size_for(aspect: tuple[int, int], area: int, max_side: int) -> tuple[int, int]:
+def size_for(aspect: tuple[int, int], area: int, max_side: int, step: int = 64) -> tuple[int, int]:
     """Width and height for an aspect ratio: about `area` pixels, each side a multiple of
-    64, the longer side at most `max_side`."""
+    `step` (64 for `--ar`; 8, what the VAE needs, keeps a photo's shape within 5%), the
+    longer side at most `max_side`."""
     w, h = aspect
     width, height = math.sqrt(area * w / h), math.sqrt(area * h / w)
     scale = min(1.0, max_side / max(width, height))
     width, height = width * scale, height * scale
-    return (max(64, min(max_side - max_side % 64, round(width / 64) * 64)),
-            max(64, min(max_side - max_side % 64, round(height / 64) * 64)))  # fmt: skip
+    top = max_side - max_side % step
+    return (max(64, min(top, round(width / step) * step)),
+            max(64, min(top, round(height / step) * step)))  # fmt: skip
