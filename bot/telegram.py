@@ -19,6 +19,7 @@ from typing import Any
 
 from telegram import (
     BotCommand,
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
@@ -133,9 +134,9 @@ class TelegramFrontend(Delivery):
         add(CommandHandler("vesture", self.cmd_history))
         add(CommandHandler("atcelt", self.cmd_cancel))
         add(CommandHandler(["reload", "stats", "ban", "unban", "rinda"], self.cmd_admin))
-        add(
-            MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, self.on_text)
-        )
+        # Plain text is a prompt in private chats; in groups only a reply to a ✏️ question.
+        add(MessageHandler(filters.TEXT & ~filters.COMMAND
+                           & (filters.ChatType.PRIVATE | filters.REPLY), self.on_text))  # fmt: skip
         add(CallbackQueryHandler(self.on_button))
         add(InlineQueryHandler(self.on_inline_query))
         add(ChosenInlineResultHandler(self.on_inline_chosen))
@@ -190,7 +191,24 @@ class TelegramFrontend(Delivery):
     async def on_text(self, update: Update, context: Ctx) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None
-        await self.draw(update, message, message.text)
+        if await self._fixed_prompt(update, message):
+            return
+        if message.chat.type == ChatType.PRIVATE:  # group chatter is not a prompt
+            await self.draw(update, message, message.text)
+
+    async def _fixed_prompt(self, update: Update, message: Message) -> bool:
+        """A reply to a ✏️ question: draw the corrected English prompt."""
+        replied = message.reply_to_message
+        if replied is None or message.text is None:
+            return False
+        req = self.request(update)
+        job = await self.service.job_for_reply(req, replied.message_id)
+        if job is None:
+            return False
+        text = message.text
+        await self.submit(update, message, req.language, lambda meta: self.service.draw_fixed(
+            job.id, text, self.request(update, **meta)))  # fmt: skip
+        return True
 
     async def draw(
         self, update: Update, message: Message, text: str, photo: PhotoSize | None = None
@@ -349,6 +367,17 @@ class TelegramFrontend(Delivery):
                 if message is not None:
                     await self.submit(update, message, req.language, lambda meta: derive(
                         job_id, n, self.request(update, **meta)))  # fmt: skip
+            elif action == "fix":  # ✏️: show the English prompt, ask for a corrected one
+                prompt = await self.service.prompt_to_fix(job_id, req)
+                await query.answer()
+                chat_id = message.chat_id if message is not None else query.from_user.id
+                asked = await with_retry(lambda: self.app.bot.send_message(
+                    chat_id, t(req.language, "This is what I drew (in English):\n{prompt}\n"
+                               "Reply to this message with a corrected English prompt.",
+                               prompt=prompt),
+                    reply_markup=ForceReply(selective=True,
+                                            input_field_placeholder=prompt[:64])))  # fmt: skip
+                await self.service.note(job_id, fix_message=asked.message_id)
             elif action == "del":  # 🗑: the author or an admin removes the result
                 await self.service.delete(job_id, req)
                 await query.answer(t(req.language, "Deleted."))

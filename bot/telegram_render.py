@@ -71,11 +71,13 @@ def render_caption(
 
 
 def buttons(job_id: int, lang: str, count: int = 1) -> InlineKeyboardMarkup:
-    """🔁, 📄 and 🗑 under every result. Under a grid: U1–U4 (image n alone, full size) and
-    V1–V4 (a new grid of variations of image n); under a single image: 🔍 2× and 🔀."""
+    """🔁, 📄, ✏️ (fix the translation) and 🗑 under every result. Under a grid: U1–U4
+    (image n alone, full size) and V1–V4 (a new grid of variations of image n); under a
+    single image: 🔍 2× and 🔀."""
     rows = [[
         InlineKeyboardButton(t(lang, "🔁 Again"), callback_data=f"again:{job_id}"),
         InlineKeyboardButton(t(lang, "📄 Original"), callback_data=f"orig:{job_id}"),
+        InlineKeyboardButton("✏️", callback_data=f"fix:{job_id}"),
         InlineKeyboardButton("🗑", callback_data=f"del:{job_id}"),
     ]]  # fmt: skip
     if count > 1:

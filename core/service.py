@@ -25,6 +25,7 @@ from core.errors import (
 )
 from core.lang.options import BadOption, parse_options, size_for
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
+from core.lang.text import normalize
 from core.models import GenParams, Job, Options, Request
 from core.moderation import Blocklist
 from core.ratelimit import RateLimiter
@@ -337,6 +338,37 @@ class Service:
             return await self._submit(request, result, options, job_id, params=params)
         except Exception:
             self.limiter.refund(request.user_key, chat, count)
+            raise
+
+    async def prompt_to_fix(self, job_id: int, request: Request) -> str:
+        """✏️: the English prompt of a job, for its owner to correct."""
+        return (await self._job_for(job_id, request)).prompt
+
+    async def job_for_reply(self, request: Request, message_id: int) -> Job | None:
+        """The job whose ✏️ question the message `message_id` was, in the request's chat."""
+        return await self.store.find_by_meta(request.platform, request.chat_id,
+                                             "fix_message", message_id)  # fmt: skip
+
+    async def draw_fixed(self, job_id: int, english: str, request: Request) -> Submitted:
+        """✏️: draw a job again from the English prompt its author corrected (no translator:
+        the user wrote what the model reads)."""
+        job = await self._job_for(job_id, request)
+        english = normalize(english, max_chars=self.config.limits.max_prompt_chars)
+        self.blocklist.check(english)
+        cost = job.params.count if job.params.init_image is None else 1
+        self.worker.check_room(request.user_key)
+        await self._check_daily(request, cost)
+        chat = request.chat_key if request.is_group else None
+        self.limiter.acquire(request.user_key, chat, request.is_admin, cost)
+        result = PromptResult(
+            input=job.request_text, normalized=job.normalized, lang=job.lang, concepts=(),
+            source=job.normalized, english=english, prompt=english, concept_ids=job.concepts,
+        )  # fmt: skip
+        request = replace(request, meta={**request.meta, "kind": "edit"})
+        try:
+            return await self._submit(request, result, replace(job.options, seed=None), job_id)
+        except Exception:
+            self.limiter.refund(request.user_key, chat, cost)
             raise
 
     async def note(self, job_id: int, **meta: Any) -> None:

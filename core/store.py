@@ -374,6 +374,18 @@ class Store:
         return (int(row[0]), float(row[1] or since)) if row else (0, since)
 
     @guarded
+    async def find_by_meta(self, platform: str, chat_id: str, key: str, value: int) -> Job | None:
+        """The newest job of a chat whose meta `key` equals `value` (a message id the bot
+        sent for it, such as the ✏️ prompt it asked the user to correct)."""
+        async with self.db.execute(
+            "SELECT * FROM jobs WHERE platform = ? AND chat_id = ?"
+            " AND json_extract(meta, '$.' || ?) = ? ORDER BY id DESC LIMIT 1",
+            (platform, chat_id, key, value),
+        ) as cur:
+            row = await cur.fetchone()
+        return _job_from_row(row) if row is not None else None
+
+    @guarded
     async def history(self, platform: str, user_id: str, limit: int = 10) -> list[Job]:
         async with self.db.execute(
             "SELECT * FROM jobs WHERE platform = ? AND user_id = ? ORDER BY id DESC LIMIT ?",

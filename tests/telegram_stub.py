@@ -47,6 +47,7 @@ class TelegramStub:
         # method -> errors to answer, in order: (HTTP code, description, retry_after)
         self.errors: dict[str, list[tuple[int, str, int | None]]] = {}
         self.files: dict[str, bytes] = {}  # file_id -> bytes, served like the Bot API does
+        self.messages: list[dict[str, Any]] = []  # what sendMessage answered, in order
         self.runner: web.AppRunner | None = None
         self.port = 0
         self.changed = asyncio.Event()
@@ -221,7 +222,9 @@ class TelegramStub:
         if method == "getMe":
             return BOT_USER
         if method == "sendMessage":
-            return self._message(p["chat_id"], text=p.get("text", ""))
+            sent = self._message(p["chat_id"], text=p.get("text", ""))
+            self.messages.append(sent)
+            return sent
         if method == "sendPhoto":
             return self._message(p["chat_id"], photo=self._photo(), caption=p.get("caption"))
         if method == "getFile":

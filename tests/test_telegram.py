@@ -88,7 +88,7 @@ async def test_private_draw_reply_caption_buttons(
         )
         assert photo.params["parse_mode"] == "HTML"
         keyboard = photo.params["reply_markup"]["inline_keyboard"][-1]
-        assert [b["text"] for b in keyboard] == ["🔁 Vēlreiz", "📄 Oriģināls", "🗑"]
+        assert [b["text"] for b in keyboard] == ["🔁 Vēlreiz", "📄 Oriģināls", "✏️", "🗑"]
         assert photo.files["photo"].startswith(b"\x89PNG")
         [status] = stub.sent("sendMessage", chat_id=7)
         assert status.params["text"] == "⏳" and reply_to(status) == mid
@@ -188,7 +188,7 @@ async def test_inline_mode(
         assert "vansutilts bridge" in media.params["media"]["caption"]
         assert media.params["media"]["media"].startswith("photo-")  # the uploaded file's id
         # the buttons of an inline picture work: 🔁 redraws into it, 📄 goes to the private chat
-        again, orig, _delete = (
+        again, orig, _fix, _delete = (
             b["callback_data"] for b in media.params["reply_markup"]["inline_keyboard"][-1]
         )
         stub.inject({"callback_query": {"id": "cb1", "from": stub.user(31), "chat_instance": "ci",
@@ -216,7 +216,7 @@ async def test_russian_client_gets_russian_texts_and_a_polite_refusal(
         assert "rigabalsam bottle" in photo.params["caption"]
         assert "Нарисовано:" in photo.params["caption"]
         keyboard = photo.params["reply_markup"]["inline_keyboard"][-1]
-        assert [b["text"] for b in keyboard] == ["🔁 Ещё раз", "📄 Оригинал", "🗑"]
+        assert [b["text"] for b in keyboard] == ["🔁 Ещё раз", "📄 Оригинал", "✏️", "🗑"]
 
 
 def test_caption_rendering_is_escaped_and_bounded() -> None:
@@ -429,7 +429,7 @@ async def test_delete_is_for_the_author_only(
     async with running_bot(cfg) as frontend:
         stub.send_text("/zime Vanšu tilts", user_id=97)
         [photo] = await stub.wait_for("sendPhoto", chat_id=97)
-        delete = photo.params["reply_markup"]["inline_keyboard"][-1][2]["callback_data"]
+        delete = photo.params["reply_markup"]["inline_keyboard"][-1][3]["callback_data"]
         job_id = int(delete.split(":")[1])
         job = await frontend.service.job(job_id)
         assert job is not None and job.image_path and Path(job.image_path).is_file()
@@ -474,3 +474,32 @@ async def test_photo_to_picture(
         stub.send_photo(b"x", "/zime kaķis", user_id=99, size=11 * 1024 * 1024)
         await stub.wait_for("editMessageText", chat_id=99,
                             text="Foto ir lielāks par 10 MB. Lūdzu, atsūti mazāku.")  # fmt: skip
+
+
+async def test_fix_the_translation(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    cfg = bot_config(stub, tiny_models, tmp_path)
+    async with running_bot(cfg) as frontend:
+        stub.send_text("/zime kaķis pie Brīvības pieminekļa", user_id=101)
+        [photo] = await stub.wait_for("sendPhoto", chat_id=101)
+        fix = photo.params["reply_markup"]["inline_keyboard"][-1][2]
+        assert fix["text"] == "✏️"
+        shown = {"message_id": 9000, "date": 0, "chat": {"id": 101, "type": "private"}}
+        stub.press(fix["callback_data"], shown, user_id=102)  # not the author
+        await stub.wait_for("answerCallbackQuery", text="Tāds zīmējums nav atrasts.")
+        stub.press(fix["callback_data"], shown, user_id=101)
+        asked = (await stub.wait_for("sendMessage", 2, chat_id=101))[-1]  # after the "⏳"
+        assert asked.params["reply_markup"]["force_reply"] is True
+        assert "brivpiem statue" in asked.params["text"]
+        question = stub.messages[-1]
+        # the user answers by replying to the question
+        stub.inject({"message": {
+            "message_id": 9100, "date": 0, "chat": {"id": 101, "type": "private"},
+            "from": stub.user(101), "text": "a black cat next to brivpiem statue, oil painting",
+            "reply_to_message": question,
+        }})  # fmt: skip
+        await stub.wait_for("sendPhoto", 2, chat_id=101)
+        items = await frontend.service.history(Request("telegram", "101", "101", ""))
+        assert items[0].prompt == "a black cat next to brivpiem statue, oil painting"
+        assert items[0].parent_id == items[1].id and items[0].meta["kind"] == "edit"
