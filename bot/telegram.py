@@ -64,6 +64,7 @@ from bot.texts import (
     options_line,
     progress_text,
     queued_text,
+    settings_text,
     stats_text,
     t,
 )
@@ -132,6 +133,7 @@ class TelegramFrontend(Delivery):
                            self.on_photo))  # fmt: skip
         add(CommandHandler(["start", "help", "palidziba"], self.cmd_help))
         add(CommandHandler("vesture", self.cmd_history))
+        add(CommandHandler("iestatijumi", self.cmd_settings))
         add(CommandHandler("atcelt", self.cmd_cancel))
         add(CommandHandler(["reload", "stats", "ban", "unban", "rinda"], self.cmd_admin))
         # Plain text is a prompt in private chats; in groups only a reply to a ✏️ question.
@@ -289,6 +291,22 @@ class TelegramFrontend(Delivery):
             rows.append([InlineKeyboardButton(f"🔁 #{item.id}", callback_data=f"redo:{item.id}")])
         await self.reply(update.effective_message, "\n".join(lines), parse_mode=ParseMode.HTML,
                          reply_markup=InlineKeyboardMarkup(rows))  # fmt: skip
+
+    async def cmd_settings(self, update: Update, context: Ctx) -> None:
+        """/iestatijumi [skaits=4 formats=3:2 privāti=jā valoda=ru]"""
+        message = update.effective_message
+        assert message is not None
+        req = self.request(update)
+        try:
+            if context.args:
+                settings = await self.service.update_settings(req, " ".join(context.args))
+            else:
+                settings = await self.service.settings(req)
+            lang = settings.get("language") or req.language
+            text = settings_text(settings, lang)
+        except ZimeError as exc:
+            text = error_text(exc, req.language)
+        await self.reply(message, text)
 
     async def cmd_cancel(self, update: Update, context: Ctx) -> None:
         assert update.effective_message is not None
@@ -503,10 +521,20 @@ class TelegramFrontend(Delivery):
         if meta.get("inline_message_id"):
             await self._send_inline_image(job, lang, data, text)
             return
+        private = bool(meta.get("private_result"))  # the user's setting, asked in a group
+        chat_id = int(job.user_id) if private else meta["chat_id"]
         await with_retry(lambda: bot.send_photo(
-            meta["chat_id"], data, caption=text, parse_mode=ParseMode.HTML,
-            reply_to_message_id=meta.get("reply_to"), allow_sending_without_reply=True,
+            chat_id, data, caption=text, parse_mode=ParseMode.HTML,
+            reply_to_message_id=None if private else meta.get("reply_to"),
+            allow_sending_without_reply=True,
             reply_markup=buttons(job.id, lang, job.params.count), has_spoiler=spoiler))  # fmt: skip
+        if private and meta.get("status_message_id"):
+            await self.delivered(job)
+            with contextlib.suppress(TelegramError):
+                await bot.edit_message_text(t(lang, "Sent to you in a private message."),
+                                            chat_id=meta["chat_id"],
+                                            message_id=meta["status_message_id"])  # fmt: skip
+            return
         # Recorded at once: a kill between Telegram accepting the photo and this commit is
         # the one window in which a restart sends it twice (milliseconds, see README).
         await self.delivered(job)

@@ -31,6 +31,7 @@ COMMANDS = [
     ("zime", "Uzzīmēt attēlu: /zime Vanšu tilts saulrietā"),
     ("vesture", "Mani pēdējie zīmējumi"),
     ("atcelt", "Atcelt manus zīmējumus rindā"),
+    ("iestatijumi", "Mani iestatījumi: skaits, formāts, privāti, valoda"),
     ("palidziba", "Ko es protu"),
 ]
 _COMMAND = re.compile(r"^/\w+(?:@\w+)?\s*", re.S)

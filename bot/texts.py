@@ -31,7 +31,7 @@ from core.models import Job, Options, Status
 EXAMPLE = "/zime Rīgas balzama pudele uz galda"
 
 __all__ = ["EXAMPLE", "caption", "error_text", "help_text", "job_error", "options_line",
-           "progress_text", "queued_text", "stats_text", "t"]  # fmt: skip
+           "progress_text", "queued_text", "settings_text", "stats_text", "t"]  # fmt: skip
 
 
 def error_text(exc: ZimeError, lang: str = "lv") -> str:
@@ -98,8 +98,24 @@ def _bad_option(exc: BadOption, lang: str) -> str:
     if exc.allowed == "photo":
         return t(lang, "{flag} works only when drawing from a photo, which I cannot do yet. "
                        "Nothing was drawn.", flag=exc.flag)  # fmt: skip
+    if exc.allowed == "settings":
+        return t(lang, "Unknown setting {flag}. Use: skaits=1–4, formats=3:2, privāti=jā/ne, "
+                       "valoda=lv/ru/en.", flag=exc.flag)  # fmt: skip
+    if "/" in exc.allowed:
+        return t(lang, "{flag} takes one of: {choices}.", flag=exc.flag, choices=exc.allowed)
     return t(lang, "{flag} takes a whole number from {range}. Nothing was drawn.",
              flag=exc.flag, range=exc.allowed)  # fmt: skip
+
+
+def settings_text(settings: dict[str, Any], lang: str) -> str:
+    """/iestatijumi: the user's settings, and how to change them."""
+    aspect = settings.get("aspect")
+    return t(lang, "Your settings:\nimages per request: {count}\naspect ratio: {aspect}\n"
+                   "results privately when asked in a group: {private}\nlanguage: {language}\n"
+                   "Change: /iestatijumi skaits=4 formats=3:2 privāti=jā valoda=lv",
+             count=settings.get("count", "—"), aspect=f"{aspect[0]}:{aspect[1]}" if aspect else "—",
+             private=t(lang, "yes") if settings.get("private") else t(lang, "no"),
+             language=settings.get("language", "—"))  # fmt: skip
 
 
 def options_line(options: Options, count: int, steps: int, lang: str) -> str:

@@ -23,7 +23,7 @@ from core.errors import (
     UnsupportedLanguage,
     ZimeError,
 )
-from core.lang.options import BadOption, parse_options, size_for
+from core.lang.options import BadOption, parse_options, parse_settings, size_for
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
 from core.lang.text import normalize
 from core.models import GenParams, Job, Options, Request
@@ -104,11 +104,19 @@ class Service:
     def concept_names(self, ids: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         return tuple(self.builder.registry.get(i).name_lv for i in ids)
 
-    def options_for(self, request: Request) -> tuple[str, Options]:
+    def options_for(
+        self, request: Request, settings: dict[str, Any] | None = None
+    ) -> tuple[str, Options]:
         """The text to draw and the options in effect (flags, then the request's own seed and
-        steps, then the config). Raises BadOption with the flag and its allowed values."""
+        steps, then the user's settings, then the config). Raises BadOption with the flag
+        and its allowed values."""
         g, lim = self.config.generation, self.config.limits
         text, options = parse_options(request.text, max(g.max_steps, g.steps))
+        if settings:
+            aspect = settings.get("aspect")
+            options = options.merged(
+                Options(aspect=tuple(aspect) if aspect else None, count=settings.get("count"))
+            )
         if options.strength is not None and request.photo is None:
             raise BadOption("--stiprums", "photo")
         options = replace(
@@ -123,7 +131,9 @@ class Service:
 
     async def handle(self, request: Request) -> Submitted:
         # 1. options, then normalize and find concepts (pure, fast; raises InvalidPrompt)
-        text, options = self.options_for(request)
+        settings = await self.store.settings(request.platform, request.user_id)
+        request = self._with_settings(request, settings)
+        text, options = self.options_for(request, settings)
         parsed = self.builder.parse(text, request.bot_username)
         negative = self.builder.parse(options.negative) if options.negative else None
         if not self.builder.can_translate(parsed):  # refused before it costs a rate token
@@ -151,6 +161,26 @@ class Service:
         except Exception:
             self.limiter.refund(request.user_key, chat, cost)  # nothing was drawn: no cost
             raise
+
+    @staticmethod
+    def _with_settings(request: Request, settings: dict[str, Any]) -> Request:
+        """The user's UI language and "results privately" for delivery."""
+        meta = dict(request.meta)
+        if settings.get("private") and request.is_group:
+            meta["private_result"] = True
+        return replace(request, language=settings.get("language") or request.language, meta=meta)
+
+    async def settings(self, request: Request) -> dict[str, Any]:
+        return await self.store.settings(request.platform, request.user_id)
+
+    async def update_settings(self, request: Request, text: str) -> dict[str, Any]:
+        """/iestatijumi skaits=4 formats=3:2 privāti=jā valoda=ru: stored in SQLite, so they
+        survive restarts. Raises BadOption naming the bad key."""
+        changes = parse_settings(text)
+        current = await self.store.settings(request.platform, request.user_id)
+        merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
+        await self.store.save_settings(request.platform, request.user_id, merged)
+        return merged
 
     async def _photo_params(
         self, request: Request, result: PromptResult, options: Options, negative: str

@@ -120,6 +120,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN init_image TEXT;
     ALTER TABLE jobs ADD COLUMN strength REAL NOT NULL DEFAULT 0;
     """,
+    # 4: per-user settings (/iestatijumi) as one JSON record
+    """
+    ALTER TABLE users ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+    """,
 )
 
 UNFINISHED = ("queued", "running")
@@ -244,6 +248,23 @@ class Store:
             "INSERT INTO users (platform, user_id, banned, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (platform, user_id) DO UPDATE SET banned = excluded.banned",
             (platform, user_id, int(banned), time.time()),
+        )
+        await self.db.commit()
+
+    @guarded
+    async def settings(self, platform: str, user_id: str) -> dict[str, Any]:
+        async with self.db.execute(
+            "SELECT settings FROM users WHERE platform = ? AND user_id = ?", (platform, user_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
+    @guarded
+    async def save_settings(self, platform: str, user_id: str, settings: dict[str, Any]) -> None:
+        await self.db.execute(
+            "INSERT INTO users (platform, user_id, created_at, settings) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (platform, user_id) DO UPDATE SET settings = excluded.settings",
+            (platform, user_id, time.time(), json.dumps(settings, ensure_ascii=False)),
         )
         await self.db.commit()
 

@@ -180,7 +180,7 @@ async def test_backup_restore_round_trip_and_stats(tmp_path: Path) -> None:
     assert (
         stats["jobs"] == 1
         and stats["jobs_by_status"] == {"done": 1}
-        and stats["schema_version"] == 3
+        and stats["schema_version"] == 4
     )
 
 
@@ -200,9 +200,9 @@ def test_db_cli(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "copy.sqlite3").is_file()  # the check itself, not its message
     with sqlite3.connect(tmp_path / "copy.sqlite3") as db:
-        assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (3,)
+        assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (4,)
     stats = run_core("db", "stats", "--config", str(cfg_file))
-    assert json.loads(stats.stdout)["schema_version"] == 3
+    assert json.loads(stats.stdout)["schema_version"] == 4
 
 
 def test_image_retention(tmp_path: Path) -> None:

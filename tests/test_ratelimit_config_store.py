@@ -94,9 +94,9 @@ def test_example_config_is_valid_and_complete() -> None:
 async def test_store_migrations_are_recorded_once(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     async with Store(path) as store:
-        assert await store.schema_version() == 3
+        assert await store.schema_version() == 4
     async with Store(path) as store:  # reopening applies nothing twice
-        assert await store.schema_version() == 3
+        assert await store.schema_version() == 4
         async with store.db.execute("PRAGMA journal_mode") as cur:
             row = await cur.fetchone()
         assert row is not None and row[0] == "wal"

@@ -503,3 +503,24 @@ async def test_fix_the_translation(
         items = await frontend.service.history(Request("telegram", "101", "101", ""))
         assert items[0].prompt == "a black cat next to brivpiem statue, oil painting"
         assert items[0].parent_id == items[1].id and items[0].meta["kind"] == "edit"
+
+
+async def test_settings_survive_a_restart_and_apply(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    api = f"http://127.0.0.1:{stub.port}/bot"
+    cfg = load_config(write_config(tmp_path, tiny_models, api, per_user_per_minute=20), {})
+    async with running_bot(cfg):
+        stub.send_text("/iestatijumi skaits=9", user_id=111)
+        await stub.wait_for("sendMessage", chat_id=111, text="skaits= vajag veselu skaitli 1–4. "
+                            "Nekas netika zīmēts.")  # fmt: skip
+        stub.send_text("/iestatijumi skaits=2 formats=ainava privāti=jā valoda=ru", user_id=111)
+        await stub.wait_for("sendMessage", 2, chat_id=111)
+        assert "картинок в запросе: 2" in stub.sent("sendMessage", chat_id=111)[-1].params["text"]
+    async with running_bot(cfg):  # after a restart
+        stub.send_text("/zime@zime_test_bot Milda", user_id=111, chat_id=-500, chat_type="group")
+        [photo] = await stub.wait_for("sendPhoto", chat_id=111, timeout=60)  # privately
+        assert "Опции: 3:2 · 2 картинки" in photo.params["caption"]  # Russian, 2 images, 3:2
+        await stub.wait_for("editMessageText", chat_id=-500,
+                            text="Отправил тебе в личные сообщения.")  # fmt: skip
+        assert not stub.sent("sendPhoto", chat_id=-500)

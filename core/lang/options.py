@@ -132,3 +132,42 @@ def size_for(aspect: tuple[int, int], area: int, max_side: int, step: int = 64) 
     top = max_side - max_side % step
     return (max(64, min(top, round(width / step) * step)),
             max(64, min(top, round(height / step) * step)))  # fmt: skip
+
+
+# /iestatijumi keys (folded) -> setting name
+_SETTING_KEYS = {fold(k): v for k, v in {
+    "skaits": "count", "n": "count", "count": "count",
+    "formats": "aspect", "ar": "aspect", "aspect": "aspect",
+    "privāti": "private", "private": "private",
+    "valoda": "language", "language": "language",
+}.items()}  # fmt: skip
+_YES, _NO = (
+    frozenset({"ja", "jā", "yes", "on", "1", "да"}),
+    frozenset({"ne", "no", "off", "0", "нет"}),
+)
+
+
+def parse_settings(text: str) -> dict[str, Any]:
+    """`skaits=4 formats=3:2 privāti=jā valoda=ru` -> {"count": 4, "aspect": [3, 2], …}.
+    `formats=` and `valoda=` with no value reset to the default (None). Raises BadOption."""
+    out: dict[str, Any] = {}
+    for item in text.split():
+        key, sep, value = item.partition("=")
+        name = _SETTING_KEYS.get(fold(key))
+        if name is None or not sep:
+            raise BadOption(item, "settings")
+        flag = f"{key}="
+        if name == "count":
+            out[name] = _int(flag, value, 1, MAX_IMAGES)
+        elif name == "aspect":
+            alias = _ALIASES.get(fold(value))
+            out[name] = list(alias or _aspect(flag, value)) if value else None
+        elif name == "private":
+            if value.lower() not in _YES | _NO:
+                raise BadOption(flag, "jā / ne")
+            out[name] = value.lower() in _YES
+        else:
+            if value and not re.fullmatch(r"[a-z]{2}", value.lower()):
+                raise BadOption(flag, "lv / ru / en")
+            out[name] = value.lower() or None
+    return out
