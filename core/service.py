@@ -301,30 +301,10 @@ class Service:
     async def again(self, job_id: int, request: Request, same_seed: bool) -> Submitted:
         """Reroll (same prompt, new seed) or redraw (same seed) an earlier job."""
         job = await self._job_for(job_id, request)
-        if await self.store.is_banned(request.platform, request.user_id):
-            raise Banned(request.user_key)
-        cost = job.params.count
-        self.worker.check_room(request.user_key)
-        await self._check_daily(request, cost)
-        chat = request.chat_key if request.is_group else None
-        self.limiter.acquire(request.user_key, chat, request.is_admin, cost)
-        result = PromptResult(
-            input=job.request_text,
-            normalized=job.normalized,
-            lang=job.lang,
-            concepts=(),
-            source=job.normalized,
-            english=job.english,
-            prompt=job.prompt,
-            concept_ids=job.concepts,
-        )
         options = replace(job.options, seed=job.seed if same_seed else None)
         negative = job.params.negative_prompt.removeprefix(self.config.generation.negative_prompt)
-        try:
-            return await self._submit(request, result, options, job_id, negative.strip(", "))
-        except Exception:
-            self.limiter.refund(request.user_key, chat, cost)
-            raise
+        return await self._derive(job, request, job.params.count, options,
+                                  negative=negative.strip(", "))  # fmt: skip
 
     async def variation(self, job_id: int, n: int, request: Request) -> Submitted:
         """Vn: a new grid of variations of image n: img2img from it, new seeds, medium
@@ -344,12 +324,6 @@ class Service:
         job, path = await self.grid_image(job_id, n, request)
         if not await asyncio.to_thread(Path(path).is_file):
             raise NotFound(f"job {job_id} image {n}")
-        if await self.store.is_banned(request.platform, request.user_id):
-            raise Banned(request.user_key)
-        self.worker.check_room(request.user_key)
-        await self._check_daily(request, count)
-        chat = request.chat_key if request.is_group else None
-        self.limiter.acquire(request.user_key, chat, request.is_admin, count)
         seed = (job.seed + n - 1) % 2**32 if kind == "upscale" else new_seed()
         # img2img runs steps × strength denoising steps: at least one
         steps = max(job.params.steps, math.ceil(1 / strength))
@@ -357,18 +331,9 @@ class Service:
                          height=job.params.height * scale, count=count, init_image=path,
                          strength=strength, steps=steps,
                          safety_checker=self._safety(request))  # fmt: skip
-        result = PromptResult(
-            input=job.request_text, normalized=job.normalized, lang=job.lang, concepts=(),
-            source=job.normalized, english=job.english, prompt=job.prompt,
-            concept_ids=job.concepts,
-        )  # fmt: skip
-        request = replace(request, meta={**request.meta, "kind": kind, "from_image": n})
         options = replace(job.options, seed=seed, count=count)
-        try:
-            return await self._submit(request, result, options, job_id, params=params)
-        except Exception:
-            self.limiter.refund(request.user_key, chat, count)
-            raise
+        return await self._derive(job, request, count, options, params=params, kind=kind,
+                                  from_image=n)  # fmt: skip
 
     async def prompt_to_fix(self, job_id: int, request: Request) -> str:
         """✏️: the English prompt of a job, for its owner to correct."""
@@ -386,17 +351,32 @@ class Service:
         english = normalize(english, max_chars=self.config.limits.max_prompt_chars)
         self.blocklist.check(english)
         cost = job.params.count if job.params.init_image is None else 1
+        return await self._derive(job, request, cost, replace(job.options, seed=None),
+                                  english=english, kind="edit")  # fmt: skip
+
+    async def _derive(
+        self, job: Job, request: Request, cost: int, options: Options, *,
+        english: str | None = None, negative: str = "", params: GenParams | None = None,
+        kind: str | None = None, **lineage: Any,
+    ) -> Submitted:  # fmt: skip
+        """A new job from an earlier one (🔁, V, 🔍, ✏️): the same checks and charges as a
+        request, the parent and `kind` recorded, the charge given back if it is not queued."""
+        if await self.store.is_banned(request.platform, request.user_id):
+            raise Banned(request.user_key)
         self.worker.check_room(request.user_key)
         await self._check_daily(request, cost)
         chat = request.chat_key if request.is_group else None
         self.limiter.acquire(request.user_key, chat, request.is_admin, cost)
+        prompt = job.prompt if english is None else english
         result = PromptResult(
             input=job.request_text, normalized=job.normalized, lang=job.lang, concepts=(),
-            source=job.normalized, english=english, prompt=english, concept_ids=job.concepts,
+            source=job.normalized, english=job.english if english is None else english,
+            prompt=prompt, concept_ids=job.concepts,
         )  # fmt: skip
-        request = replace(request, meta={**request.meta, "kind": "edit"})
+        if kind:
+            request = replace(request, meta={**request.meta, "kind": kind, **lineage})
         try:
-            return await self._submit(request, result, replace(job.options, seed=None), job_id)
+            return await self._submit(request, result, options, job.id, negative, params)
         except Exception:
             self.limiter.refund(request.user_key, chat, cost)
             raise
