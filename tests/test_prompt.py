@@ -154,6 +154,15 @@ def test_english_skips_translation_and_replaces_in_place(
     assert upper.calls == []
 
 
+def test_a_token_written_with_its_class_is_not_doubled(builder: PromptBuilder) -> None:
+    assert builder.build("a photo of brivpiem statue at night").prompt == (
+        "a photo of brivpiem statue at night"
+    )
+    assert builder.place_concepts("the brivpiem statue glows", ["brivpiem"]) == (
+        "the brivpiem statue glows"
+    )
+
+
 def test_no_translate_keeps_latvian_words_and_swaps_tokens(builder: PromptBuilder) -> None:
     r = builder.build("Gaismas pils rudenī", translate=False)
     assert r.english is None and r.prompt == "nacbib building rudenī"

@@ -493,6 +493,12 @@ async def test_fix_the_translation(
         assert asked.params["reply_markup"]["force_reply"] is True
         assert "brivpiem statue" in asked.params["text"]
         question = stub.messages[-1]
+        first = int(fix["callback_data"].split(":")[1])
+        for _ in range(100):  # the bot records which question it asked right after sending it
+            job = await frontend.service.job(first)
+            if job is not None and "fix_message" in job.meta:
+                break
+            await asyncio.sleep(0.05)
         # the user answers by replying to the question
         stub.inject({"message": {
             "message_id": 9100, "date": 0, "chat": {"id": 101, "type": "private"},

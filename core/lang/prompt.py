@@ -149,7 +149,8 @@ class PromptBuilder:
             # way each concept is swapped for its token where it stands.
             if parsed.lang == "en":
                 english = parsed.normalized
-            spans = [(m.start, m.end, self.registry.get(m.id).phrase) for m in parsed.concepts]
+            text = parsed.normalized
+            spans = [(m.start, m.end, self._phrase(m.id, text, m.end)) for m in parsed.concepts]
             prompt = _replace_spans(parsed.normalized, spans)
         else:
             prompt = self.place_concepts(english, ids)
@@ -164,13 +165,22 @@ class PromptBuilder:
             concept_ids=ids,
         )
 
+    def _phrase(self, concept_id: str, text: str, end: int) -> str:
+        """`token class`, or just the token where the text already says the class next
+        ("a photo of brivpiem statue" stays so, not "brivpiem statue statue")."""
+        concept = self.registry.get(concept_id)
+        following = text[end:].lstrip().lower()
+        if concept.cls and following.startswith(concept.cls.lower()):
+            return concept.id
+        return concept.phrase
+
     def place_concepts(self, english: str, ids: Sequence[str]) -> str:
         """Put `token class` where each concept of `ids` shows in the translation; append
         the ones it does not show. Each token appears once."""
         placed: dict[str, tuple[int, int]] = {}
         for m in self.registry.find_in_translation(english, ids):
             placed.setdefault(m.id, (m.start, m.end))
-        spans = sorted((s, e, self.registry.get(i).phrase) for i, (s, e) in placed.items())
+        spans = sorted((s, e, self._phrase(i, english, e)) for i, (s, e) in placed.items())
         prompt = _replace_spans(english, spans).strip()
         missing = [self.registry.get(i).phrase for i in ids if i not in placed]
         if missing and prompt:
