@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,7 +34,8 @@ from bot.texts import (
     t,
 )
 from core.config import DiscordConfig
-from core.errors import NotAdmin, NotFound, ZimeError
+from core.errors import BadPhoto, NotAdmin, NotFound, ZimeError
+from core.images import MAX_PHOTO_BYTES
 from core.models import Job, Request
 from core.service import Service, Submitted
 from core.worker import JobHandle
@@ -81,6 +83,7 @@ class EnglishLocalizations(app_commands.Translator):
         "Sēkla (seed)": N_("Seed"),
         "Soļi": N_("Steps"),
         "Attēlu skaits (vairāki: režģis)": N_("Number of images (several: a grid)"),
+        "Foto, no kura zīmēt": N_("A photo to draw from"),
         "Ko uzzīmēt, piemēram: Vanšu tilts saulrietā": N_(
             "What to draw, e.g. Vanšu tilts saulrietā"
         ),
@@ -221,6 +224,7 @@ class DiscordFrontend(Delivery):
             teksts=s("Ko uzzīmēt, piemēram: Vanšu tilts saulrietā"),
             formats=s("Malu attiecība"), ne=s("Ko nezīmēt"), sekla=s("Sēkla (seed)"),
             soli=s("Soļi"), skaits=s("Attēlu skaits (vairāki: režģis)"),
+            attels=s("Foto, no kura zīmēt"),
         )  # fmt: skip
         @app_commands.choices(formats=[app_commands.Choice(name=n, value=v) for n, v in ASPECTS])
         async def zime(
@@ -228,11 +232,12 @@ class DiscordFrontend(Delivery):
             ne: str | None = None, sekla: app_commands.Range[int, 0, 2**32 - 1] | None = None,
             soli: app_commands.Range[int, 1, 150] | None = None,
             skaits: app_commands.Range[int, 1, 4] | None = None,
+            attels: discord.Attachment | None = None,
         ) -> None:  # fmt: skip
             # Slash options become the same flags a chat message carries: one parser.
             flags = {"--ar": formats, "--sēkla": sekla, "--soļi": soli, "--skaits": skaits}
             text = " ".join([teksts, *(f"{k} {v}" for k, v in flags.items() if v is not None)])
-            await self.on_zime(interaction, f"{text} --ne {ne}" if ne else text)
+            await self.on_zime(interaction, f"{text} --ne {ne}" if ne else text, attels)
 
         @tree.command(name="vesture", description=s("Mani pēdējie zīmējumi"))
         async def vesture(interaction: discord.Interaction) -> None:
@@ -285,13 +290,23 @@ class DiscordFrontend(Delivery):
             meta=meta,
         )
 
-    async def on_zime(self, interaction: discord.Interaction, text: str) -> None:
+    async def on_zime(
+        self, interaction: discord.Interaction, text: str, photo: discord.Attachment | None = None
+    ) -> None:
         await interaction.response.defer(thinking=True)  # well within Discord's 3 s
         meta = {"channel_id": interaction.channel_id,
                 "deferred_at": time.time()}  # fmt: skip
-        await self._submit(
-            interaction, self.service.handle(self.request(interaction, text, **meta))
-        )
+
+        async def start() -> Submitted:
+            data = None
+            if photo is not None:  # photo → picture: validated in the service
+                if photo.size > MAX_PHOTO_BYTES:
+                    raise BadPhoto("too_big")
+                data = await photo.read()
+            request = replace(self.request(interaction, text, **meta), photo=data)
+            return await self.service.handle(request)
+
+        await self._submit(interaction, start())
 
     async def _submit(self, interaction: discord.Interaction, start: Any) -> None:
         lang = language(interaction)

@@ -47,11 +47,13 @@ class DiscordStub:
         self.runner: web.AppRunner | None = None
         self.port = 0
         self.interactions: dict[str, float] = {}  # token -> when dispatched
+        self.attachments: dict[str, bytes] = {}  # attachment id -> bytes, served like the CDN
 
     async def start(self) -> None:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        app.router.add_get("/attachments/{id}/{name}", self._attachment)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -101,11 +103,23 @@ class DiscordStub:
     async def slash(
         self, name: str, options: dict[str, str | int] | None = None, user_id: int = 1,
         guild_id: int | None = 77, channel_id: int = 500, locale: str = "lt", nsfw: bool = False,
+        attachment: tuple[str, bytes] | None = None,
     ) -> str:  # fmt: skip
-        """Dispatch a slash command interaction; returns its token."""
+        """Dispatch a slash command interaction; returns its token. `attachment`: (option
+        name, file bytes), resolved as Discord does and served at its URL."""
         token = f"tok-{next(self.ids)}"
-        opts = [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]
-        data = {"id": str(next(self.ids)), "name": name, "type": 1, "options": opts}
+        opts: list[dict[str, Any]] = [
+            {"name": k, "type": 3, "value": v} for k, v in (options or {}).items()
+        ]
+        data: dict[str, Any] = {"id": str(next(self.ids)), "name": name, "type": 1, "options": opts}
+        if attachment is not None:
+            aid = str(next(self.ids))
+            self.attachments[aid] = attachment[1]
+            url = f"http://127.0.0.1:{self.port}/attachments/{aid}/photo.jpg"
+            opts.append({"name": attachment[0], "type": 11, "value": aid})
+            data["resolved"] = {"attachments": {aid: {
+                "id": aid, "filename": "photo.jpg", "size": len(attachment[1]), "url": url,
+                "proxy_url": url, "content_type": "image/jpeg"}}}  # fmt: skip
         await self._interaction(2, data, token, user_id, guild_id, channel_id, locale, nsfw)
         return token
 
@@ -159,6 +173,10 @@ class DiscordStub:
                              "url": f"http://127.0.0.1/att/{i}.png", "proxy_url": "x"}
                             for i in range(attachments)],
         }  # fmt: skip
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("GET", f"/attachments/{request.match_info['id']}", {}, {}))
+        return web.Response(body=self.attachments.get(request.match_info["id"], b""))
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
