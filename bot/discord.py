@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import time
 from dataclasses import replace
@@ -145,10 +146,36 @@ class DetailsButton(
         await frontend_of(interaction).on_details(interaction, self.job_id)
 
 
-def result_view(job_id: int, lang: str) -> discord.ui.View:
+class GridButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"zime:(?P<act>u|v|del):(?P<id>\d+):(?P<n>\d+)",
+):
+    """U1–U4 (image n alone), V1–V4 (variations of image n) and 🗑 (n = 0)."""
+
+    def __init__(self, act: str, job_id: int, n: int, label: str = "") -> None:
+        super().__init__(discord.ui.Button(label=label or "🗑", custom_id=f"zime:{act}:{job_id}:{n}",
+                                           style=discord.ButtonStyle.secondary))  # fmt: skip
+        self.act, self.job_id, self.n = act, job_id, n
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: Any, match: Any
+    ) -> GridButton:
+        return cls(match["act"], int(match["id"]), int(match["n"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await frontend_of(interaction).on_grid(interaction, self.act, self.job_id, self.n)
+
+
+def result_view(job_id: int, lang: str, count: int = 1) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
+    if count > 1:
+        for act in ("u", "v"):
+            for n in range(1, count + 1):
+                view.add_item(GridButton(act, job_id, n, f"{act.upper()}{n}"))
     view.add_item(AgainButton(job_id, t(lang, "🔁 Again")))
     view.add_item(DetailsButton(job_id, t(lang, "🔍 Details")))
+    view.add_item(GridButton("del", job_id, 0))
     return view
 
 
@@ -164,7 +191,7 @@ class ZimeClient(discord.Client):
     async def setup_hook(self) -> None:
         await self.tree.set_translator(EnglishLocalizations())
         self.frontend.register(self.tree)
-        self.add_dynamic_items(AgainButton, DetailsButton)
+        self.add_dynamic_items(AgainButton, DetailsButton, GridButton)
         guilds = self.frontend.config.guilds
         if guilds:
             for gid in guilds:
@@ -384,6 +411,38 @@ class DiscordFrontend(Delivery):
         req = self.request(interaction, "", **meta)
         await self._submit(interaction, self.service.again(job_id, req, same_seed=False))
 
+    async def on_grid(
+        self, interaction: discord.Interaction, act: str, job_id: int, n: int
+    ) -> None:
+        """U (image n alone), V (variations of image n) and 🗑 — for the author or an admin."""
+        if await self._owned(interaction, job_id) is None:
+            return
+        req = self.request(interaction)
+        if act == "del":
+            await self.service.delete(job_id, req)
+            await interaction.response.send_message(t(req.language, "Deleted."), ephemeral=True)
+            if interaction.message is not None:
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.message.delete()
+            return
+        if act == "u":
+            try:
+                job, path = await self.service.grid_image(job_id, n, req)
+            except ZimeError as exc:
+                await interaction.response.send_message(
+                    error_text(exc, req.language), ephemeral=True
+                )
+                return
+            seed = (job.seed + n - 1) % 2**32
+            data = await asyncio.to_thread(Path(path).read_bytes)
+            file = discord.File(io.BytesIO(data), filename=f"zime-{job_id}-{n}.png")
+            await interaction.response.send_message(f"U{n} · Seed: {seed}", file=file)
+            return
+        await interaction.response.defer(thinking=True)
+        meta = {"channel_id": interaction.channel_id, "deferred_at": time.time()}
+        request = self.request(interaction, "", **meta)
+        await self._submit(interaction, self.service.variation(job_id, n, request))
+
     async def on_details(self, interaction: discord.Interaction, job_id: int) -> None:
         job = await self._owned(interaction, job_id)
         if job is None:
@@ -431,7 +490,7 @@ class DiscordFrontend(Delivery):
         options = options_line(job.options, job.params.count, job.params.steps, lang)
         text = caption(code_span(job.prompt), names, job.seed, lang, self.demo, job.nsfw, options)
         file = discord.File(Path(job.image_path or ""), filename=f"zime-{job.id}.png")
-        view = result_view(job.id, lang)
+        view = result_view(job.id, lang, job.params.count)
         interaction = self._interaction(job)
         if interaction is not None:
             with contextlib.suppress(discord.HTTPException):

@@ -186,3 +186,28 @@ async def test_photo_to_picture_from_an_attachment(
         edits = await stub.wait_for("PATCH", f"/{token}/messages/@original")
         # a Lithuanian client: Latvian (Discord has no Latvian locale; see bot/discord.py)
         assert edits[-1].body["content"] == "Šo foto nevarēju nolasīt. Lūdzu, atsūti to vēlreiz."
+
+
+async def test_grid_buttons_u_v_and_delete(
+    stub: DiscordStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    async with running(write_config(tmp_path, tiny_models, stub), stub):
+        token = await stub.slash("zime", {"teksts": "Milda", "skaits": 2}, user_id=7)
+        [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
+        ids = [c["custom_id"] for row in followup.body["components"] for c in row["components"]]
+        u2, v1, delete = (next(i for i in ids if i.startswith(p)) for p in
+                          ("zime:u:", "zime:v:", "zime:del:"))  # fmt: skip
+        assert u2.endswith(":1") and delete.endswith(":0")
+        u2 = u2[: -len(":1")] + ":2"
+        other = await stub.click(u2, user_id=8)  # not the author
+        [refusal] = await stub.wait_for("POST", f"/{other}/callback")
+        assert refusal.body["data"]["flags"] == 64
+        mine = await stub.click(u2, user_id=7)
+        [single] = await stub.wait_for("POST", f"/{mine}/callback")
+        assert single.body["data"]["content"].startswith("U2 · Seed:") and single.files
+        varied = await stub.click(v1, user_id=7)
+        [grid] = await stub.wait_for("POST", f"/webhooks/4242/{varied}", timeout=60)
+        assert "Options: 4 images" in grid.body["content"]  # a new grid of 4, for an en-US clicker
+        gone = await stub.click(delete, user_id=7)
+        await stub.wait_for("POST", f"/{gone}/callback")
+        await stub.wait_for("DELETE", "/messages/")
