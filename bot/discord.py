@@ -433,7 +433,7 @@ class DiscordFrontend(Delivery):
                     error_text(exc, req.language), ephemeral=True
                 )
                 return
-            seed = (job.seed + n - 1) % 2**32
+            seed = job.params.image_seed(n)
             data = await asyncio.to_thread(Path(path).read_bytes)
             file = discord.File(io.BytesIO(data), filename=f"zime-{job_id}-{n}.png")
             await interaction.response.send_message(f"U{n} · Seed: {seed}", file=file)

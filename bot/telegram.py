@@ -349,6 +349,7 @@ class TelegramFrontend(Delivery):
         assert query is not None and query.data is not None
         action, _, raw_id = query.data.partition(":")
         raw_id, _, raw_n = raw_id.partition(":")
+        n = int(raw_n) if raw_n.isdigit() else 0  # image n of a grid (U, V, 🔍)
         req = self.request(update)
         message = query.message if isinstance(query.message, Message) else None
         inline_id = query.inline_message_id
@@ -364,21 +365,19 @@ class TelegramFrontend(Delivery):
                 elif inline_id:  # a picture posted inline: redraw into the same message
                     await self._again_inline(update, job_id, inline_id, same)
             elif action == "u":  # one image of a grid, alone
-                n = int(raw_n) if raw_n.isdigit() else 0
                 job, path = await self.service.grid_image(job_id, n, req)
                 data = await asyncio.to_thread(read_image, path)
                 if data is None:
                     raise NotFound(f"job {job_id}")
                 await query.answer()
                 chat_id = message.chat_id if message is not None else query.from_user.id
-                seed = (job.seed + n - 1) % 2**32
+                seed = job.params.image_seed(n)
                 await with_retry(lambda: self.app.bot.send_photo(
-                    chat_id, data, caption=f"U{raw_n} · Seed: {seed}",
+                    chat_id, data, caption=f"U{n} · Seed: {seed}",
                     reply_to_message_id=message.message_id if message else None,
                     allow_sending_without_reply=True,
                     reply_markup=InlineKeyboardMarkup([image_buttons(job_id, n, req.language)])))  # fmt: skip
             elif action in ("v", "up"):  # variations of image n, or image n at 2×
-                n = int(raw_n) if raw_n.isdigit() else 0
                 derive = self.service.variation if action == "v" else self.service.upscale
                 await self.service.grid_image(job_id, n, req)  # owner check: an alert
                 await query.answer()

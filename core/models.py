@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -44,19 +45,6 @@ class Options:
     def merged(self, defaults: Options) -> Options:
         """These options, with the gaps filled from `defaults` (a user's settings)."""
         return replace(defaults, **{k: v for k, v in asdict(self).items() if v is not None})
-
-    def describe(self) -> str:
-        """The options in effect, as the caption shows them: '3:2 · seed 42 · 30 soļi'."""
-        parts = []
-        if self.aspect:
-            parts.append(f"{self.aspect[0]}:{self.aspect[1]}")
-        if self.count and self.count > 1:
-            parts.append(f"×{self.count}")
-        if self.steps:
-            parts.append(f"{self.steps} steps")
-        if self.negative:
-            parts.append(f"--ne {self.negative}")
-        return " · ".join(parts)
 
 
 class Status(StrEnum):
@@ -142,9 +130,19 @@ class GenParams:
         return (self.width, self.height, self.steps, self.guidance, self.safety_checker,
                 self.init_image is not None, self.strength)  # fmt: skip
 
+    def image_seed(self, n: int) -> int:
+        """The seed of image n (1-based) of this job: seed, seed+1 …"""
+        return (self.seed + n - 1) % 2**32
+
     def expanded(self) -> list[GenParams]:
         """One single-image parameter set per image of this job (seed, seed+1 …)."""
-        return [replace(self, seed=(self.seed + i) % 2**32, count=1) for i in range(self.count)]
+        return [replace(self, seed=self.image_seed(n), count=1) for n in range(1, self.count + 1)]
+
+    def from_image(self, path: str, strength: float, **changes: Any) -> GenParams:
+        """These parameters drawn by img2img from the image at `path`. img2img runs
+        steps × strength denoising steps, so the steps are raised until that is at least one."""
+        steps = max(changes.pop("steps", self.steps), math.ceil(1 / strength))
+        return replace(self, init_image=path, strength=strength, steps=steps, **changes)
 
 
 @dataclass(frozen=True)

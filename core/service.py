@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import time
 import uuid
@@ -142,10 +141,7 @@ class Service:
         if await self.store.upsert_user(request.platform, request.user_id, request.language):
             raise Banned(request.user_key)
         cost = options.count or self.config.generation.images
-        self.worker.check_room(request.user_key)
-        await self._check_daily(request, cost)
-        chat = request.chat_key if request.is_group else None
-        self.limiter.acquire(request.user_key, chat, request.is_admin, cost)
+        chat = await self._charge(request, cost)
         try:
             # 3. translate the whole sentence (and the negative prompt) in one call
             self.blocklist.check(parsed.normalized)
@@ -196,13 +192,21 @@ class Service:
         width, height = size_for((image.width, image.height), g.width * g.height, g.max_side, 8)
         path = self.worker.image_dir / "uploads" / f"{uuid.uuid4().hex}.png"
         await asyncio.to_thread(_save_upload, image, path)
-        strength = options.strength or PHOTO_STRENGTH
         seed = new_seed() if options.seed is None else options.seed
         base = GenParams.from_config(
             g, result.prompt, seed, options, self._safety(request), negative
         )
-        return replace(base, width=width, height=height, init_image=str(path), strength=strength,
-                       steps=max(base.steps, math.ceil(1 / strength)))  # fmt: skip
+        return base.from_image(str(path), options.strength or PHOTO_STRENGTH, width=width,
+                               height=height)  # fmt: skip
+
+    async def _charge(self, request: Request, cost: int) -> str | None:
+        """Room in the queue, the daily limit, then `cost` images from the rate limits.
+        Returns the chat key charged (groups only), for a refund if nothing is queued."""
+        self.worker.check_room(request.user_key)
+        await self._check_daily(request, cost)
+        chat = request.chat_key if request.is_group else None
+        self.limiter.acquire(request.user_key, chat, request.is_admin, cost)
+        return chat
 
     async def _check_daily(self, request: Request, cost: int = 1) -> None:
         """`[limits] per_user_per_day` images, counted from the jobs in SQLite (survives
@@ -240,11 +244,10 @@ class Service:
         self, request: Request, result: PromptResult, options: Options, parent_id: int | None,
         negative: str = "", params: GenParams | None = None,
     ) -> Submitted:  # fmt: skip
-        g = self.config.generation
-        seed = new_seed() if options.seed is None else options.seed
         if params is None:
-            params = GenParams.from_config(g, result.prompt, seed, options, self._safety(request),
-                                           negative)  # fmt: skip
+            seed = new_seed() if options.seed is None else options.seed
+            params = GenParams.from_config(self.config.generation, result.prompt, seed, options,
+                                           self._safety(request), negative)  # fmt: skip
         self.worker.check_room(request.user_key)  # again: the translation took a while
         job = await self.store.create_job(
             Job(
@@ -324,13 +327,11 @@ class Service:
         job, path = await self.grid_image(job_id, n, request)
         if not await asyncio.to_thread(Path(path).is_file):
             raise NotFound(f"job {job_id} image {n}")
-        seed = (job.seed + n - 1) % 2**32 if kind == "upscale" else new_seed()
-        # img2img runs steps × strength denoising steps: at least one
-        steps = max(job.params.steps, math.ceil(1 / strength))
-        params = replace(job.params, seed=seed, width=job.params.width * scale,
-                         height=job.params.height * scale, count=count, init_image=path,
-                         strength=strength, steps=steps,
-                         safety_checker=self._safety(request))  # fmt: skip
+        seed = job.params.image_seed(n) if kind == "upscale" else new_seed()
+        params = job.params.from_image(path, strength, seed=seed, count=count,
+                                       width=job.params.width * scale,
+                                       height=job.params.height * scale,
+                                       safety_checker=self._safety(request))  # fmt: skip
         options = replace(job.options, seed=seed, count=count)
         return await self._derive(job, request, count, options, params=params, kind=kind,
                                   from_image=n)  # fmt: skip
@@ -363,10 +364,7 @@ class Service:
         request, the parent and `kind` recorded, the charge given back if it is not queued."""
         if await self.store.is_banned(request.platform, request.user_id):
             raise Banned(request.user_key)
-        self.worker.check_room(request.user_key)
-        await self._check_daily(request, cost)
-        chat = request.chat_key if request.is_group else None
-        self.limiter.acquire(request.user_key, chat, request.is_admin, cost)
+        chat = await self._charge(request, cost)
         prompt = job.prompt if english is None else english
         result = PromptResult(
             input=job.request_text, normalized=job.normalized, lang=job.lang, concepts=(),

@@ -29,7 +29,6 @@ _FOLD = str.maketrans({**dict(zip("āčēģīķļņšūžōŗё", "acegiklnsuzor
 _DIGRAPH = re.compile(r"([scz])h|([nlkg])j")
 # A letter typed twice is chat spelling of a long vowel ("melnaa") or a slip ("Rainiss").
 _DOUBLED = re.compile(r"([^\W\d_])\1+")
-_LV_LETTERS = frozenset("āčēģīķļņšūžĀČĒĢĪĶĻŅŠŪŽ")
 # Letters only Latvian writes (Lithuanian shares š, ž, č and ū).
 _LV_ONLY = frozenset("āēīķļņģĀĒĪĶĻŅĢ")
 _LT_ONLY = frozenset("ąęėįųĄĘĖĮŲ")
