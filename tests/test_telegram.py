@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.telegram import TelegramFrontend
-from bot.telegram_render import CAPTION_LIMIT, render_caption, user_language
+from bot.telegram.render import CAPTION_LIMIT, render_caption, user_language
 from core.app import open_service
 from core.config import Config, load_config
 from core.models import Request
@@ -345,7 +345,7 @@ async def test_originals_are_for_their_owner_and_ids_are_checked(
 async def test_admin_commands_refuse_before_announcing_and_cut_long_texts(
     stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    from bot.telegram_render import TEXT_LIMIT, fit
+    from bot.telegram.render import TEXT_LIMIT, fit
 
     cfg = bot_config(stub, tiny_models, tmp_path)
     async with running_bot(cfg):

@@ -45,7 +45,7 @@ from telegram.ext import (
 )
 
 from bot.delivery import Delivery
-from bot.telegram_render import (
+from bot.telegram.render import (
     COMMANDS,
     buttons,
     file_url,
