@@ -163,7 +163,12 @@ def caption(prompt: str, concept_names: tuple[str, ...], seed: int, lang: str = 
             demo: bool = False, hidden: bool = False, options: str = "") -> str:  # fmt: skip
     understood = ", ".join(concept_names) or "—"
     lines = (
-        [t(lang, "The safety checker hid this picture. Try another seed or prompt.")]
+        [
+            t(
+                lang,
+                "The safety checker flagged this picture, so it is blurred. Try another seed or prompt.",
+            )
+        ]
         if hidden
         else []
     )

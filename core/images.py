@@ -67,6 +67,18 @@ def grid(images: list[Any]) -> Any:
     return out
 
 
+def veil(image: Any) -> Any:
+    """An image blurred past recognition (shapes and colours only), for one the safety
+    checker flagged: a 16-pixel-wide mosaic, smoothed back up to the drawn size."""
+    from PIL import Image, ImageFilter
+
+    w, h = image.size
+    small = image.convert("RGB").resize((16, max(1, round(16 * h / w))), Image.Resampling.BOX)
+    return small.resize((w, h), Image.Resampling.BICUBIC).filter(
+        ImageFilter.GaussianBlur(max(w, h) / 64)
+    )
+
+
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTO_PIXELS = 40_000_000  # far above any phone camera; a decompression bomb is refused
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")

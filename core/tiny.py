@@ -100,7 +100,7 @@ def _build_sd(out: Path) -> None:
         StableDiffusionPipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPImageProcessor, CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     torch.manual_seed(0)
     vocab = clip_vocabulary()
@@ -149,11 +149,26 @@ def _build_sd(out: Path) -> None:
         tokenizer=tokenizer,
         unet=unet,
         scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
+        safety_checker=_tiny_safety_checker(),
+        feature_extractor=CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=32),
+        requires_safety_checker=True,
     )
     pipe.save_pretrained(out, safe_serialization=True)  # type: ignore[attr-defined]
+
+
+def _tiny_safety_checker() -> Any:
+    """SD's safety checker class on a tiny CLIP. Its concept weights are ones, as the class
+    initialises them, so it flags nothing; a test lowers them to flag everything."""
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig
+
+    tiny = {"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4,
+            "num_hidden_layers": 2}  # fmt: skip
+    config = CLIPConfig(
+        text_config=tiny, vision_config={**tiny, "image_size": 32, "patch_size": 8},
+        projection_dim=32,
+    )  # fmt: skip
+    return StableDiffusionSafetyChecker(config)
 
 
 def _build_nllb(out: Path, work: Path) -> None:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from core.errors import JobCancelled, JobFailed, ModelUnavailable, QueueFull, StorageError
 from core.generate import Generator
-from core.images import grid, image_variant_path, png_metadata, save_png
+from core.images import grid, image_variant_path, png_metadata, save_png, veil
 from core.metrics import Metrics
 from core.models import Job, Status
 from core.store import Store
@@ -383,19 +383,19 @@ class Worker:
 
     def _save(self, job: Job, images: list[tuple[Any, bool]], path: Path) -> None:
         """One image: `<id>.png`. Several: each as `<id>-<n>.png` (U1–U4 send them) and
-        their 2×2 grid as `<id>.png`. Every PNG carries the parameters that redraw it."""
+        their 2×2 grid as `<id>.png`. Every PNG carries the parameters that redraw it. An
+        image the safety checker flagged is blurred before it is written: the drawn one is
+        never kept nor sent."""
         model, scheduler = self.generator.model, self.scheduler_name
-        if len(images) == 1:
-            save_png(images[0][0], path, png_metadata(job.params, model, job.id, scheduler))
+        shown = [veil(image) if flagged else image for image, flagged in images]
+        if len(shown) == 1:
+            save_png(shown[0], path, png_metadata(job.params, model, job.id, scheduler))
             return
-        for n, (params, (image, _)) in enumerate(
-            zip(job.params.expanded(), images, strict=True), 1
-        ):
+        for n, (params, image) in enumerate(zip(job.params.expanded(), shown, strict=True), 1):
             save_png(
                 image, image_variant_path(path, n), png_metadata(params, model, job.id, scheduler)
             )
-        save_png(grid([img for img, _ in images]), path,
-                 png_metadata(job.params, model, job.id, scheduler))  # fmt: skip
+        save_png(grid(shown), path, png_metadata(job.params, model, job.id, scheduler))
 
     async def _hung(self, batch: list[JobHandle]) -> None:
         """The model call ignored its deadline: it is wedged (a stuck CUDA kernel, a
@@ -427,7 +427,7 @@ class Worker:
                                final=True)  # fmt: skip
             return
         try:
-            if nsfw:  # the image is blacked out: the caption must say why
+            if nsfw:  # an image is blurred: the caption must say why, the frontend hides it
                 await self.store.update_meta(h.id, nsfw=True)
             await self.store.finish_job(h.id, str(path), draw_s, self.generator.model)
             stored = await self.store.get_job(h.id)

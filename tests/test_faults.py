@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from typing import Any
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -213,8 +214,19 @@ def test_logging_level_is_honoured() -> None:
         configure_logging("WARNING")
 
 
-async def test_a_hidden_image_says_why_in_its_caption(tmp_path: Path) -> None:
+async def test_a_flagged_image_is_blurred_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from bot.texts import caption
+    from core import images, worker
+
+    veiled: list[tuple[int, int]] = []
+
+    def spy(image: Any) -> Any:
+        veiled.append(image.size)
+        return images.veil(image)
+
+    monkeypatch.setattr(worker, "veil", spy)
 
     cfg = make_config(tmp_path, models={"safety_checker": "always"})
     gen = FakeGenerator(nsfw_on="kaķis")
@@ -223,6 +235,7 @@ async def test_a_hidden_image_says_why_in_its_caption(tmp_path: Path) -> None:
         job = await asyncio.wait_for(sub.handle.wait(), 10)
         assert job.nsfw
         text = caption(job.prompt, (), job.seed, "lv", hidden=job.nsfw)
-        assert text.startswith("Drošības filtrs šo attēlu paslēpa.")
+        assert text.startswith("Drošības filtrs šo attēlu atzīmēja, tāpēc tas ir izpludināts.")
+        assert veiled == [(job.params.width, job.params.height)]  # blurred before saving
         clean = await svc.handle(req("u2", "suns"))
         assert not (await asyncio.wait_for(clean.handle.wait(), 10)).nsfw

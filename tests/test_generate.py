@@ -36,6 +36,24 @@ def test_diffusers_backend_batch_progress_and_seed(tiny_models: dict[str, Path])
     assert np.abs(a - c).mean() < 1.0 < np.abs(a - b).mean()
 
 
+def test_flagged_images_come_back_as_drawn_with_their_flag(tiny_models: dict[str, Path]) -> None:
+    """The real safety checker class runs on the finished images, but never blacks them
+    out: the worker blurs them instead (a black square tells the user nothing)."""
+    import numpy as np
+    from dataclasses import replace
+
+    gen = DiffusersGenerator(str(tiny_models["sd"]), device="cpu")
+    checked = replace(params(1, steps=1), safety_checker=True)
+    [(image, flagged)] = gen.generate([checked], lambda s, t: None, lambda: False)
+    assert not flagged  # the tiny checker's concept weights are ones: it flags nothing
+    gen._safety.concept_embeds_weights.data[:] = -1.0  # now everything is over threshold
+    [(again, flagged)] = gen.generate([checked], lambda s, t: None, lambda: False)
+    assert flagged and np.asarray(again).max() > 0  # not blacked out
+    assert np.abs(np.asarray(again, np.float32) - np.asarray(image, np.float32)).mean() < 1
+    [(_, off)] = gen.generate([params(1, steps=1)], lambda s, t: None, lambda: False)
+    assert not off  # safety_checker=False in the job: not checked at all
+
+
 def test_cooperative_cancel_and_failed_reload(tiny_models: dict[str, Path]) -> None:
     gen = DiffusersGenerator(str(tiny_models["sd"]), device="cpu")
     with pytest.raises(JobCancelled):

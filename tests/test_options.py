@@ -194,3 +194,17 @@ def test_photos_are_validated_and_oriented(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(BadPhoto) as err:
         images.load_photo(encoded("PNG"))
     assert err.value.problem == "pixels"
+
+
+def test_veil_blurs_past_recognition() -> None:
+    """A flagged image keeps its size and rough colours, and loses its detail."""
+    import numpy as np
+    from PIL import Image
+
+    from core.images import veil
+
+    checker = np.indices((96, 64)).sum(axis=0) % 2 * 255  # the finest detail there is
+    drawn = Image.fromarray(np.stack([checker] * 3, axis=-1).astype(np.uint8))
+    shown = np.asarray(veil(drawn), dtype=np.float32)
+    assert shown.shape == (96, 64, 3)
+    assert shown.std() < 8 and abs(shown.mean() - 127.5) < 8  # grey: detail gone

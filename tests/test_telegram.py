@@ -407,6 +407,11 @@ async def test_options_grid_and_u_buttons(
         assert up["callback_data"].startswith("up:") and variations["callback_data"].startswith(
             "v:"
         )
+        orig, fix, delete = single.params["reply_markup"]["inline_keyboard"][1]
+        assert fix["text"] == "✏️" and delete["text"] == "🗑"
+        stub.press(orig["callback_data"], message, user_id=95)  # image 2's own PNG
+        [doc] = await stub.wait_for("sendDocument", chat_id=95)
+        assert doc.files["document"] == next(iter(single.files.values()))
         stub.press(up["callback_data"], message, user_id=95)
         await stub.wait_for("sendPhoto", 3, chat_id=95, timeout=60)
         from PIL import Image
@@ -523,6 +528,23 @@ async def test_settings_survive_a_restart_and_apply(
         stub.send_text("/iestatijumi skaits=2 formats=ainava privāti=jā valoda=ru", user_id=111)
         await stub.wait_for("sendMessage", 2, chat_id=111)
         assert "картинок в запросе: 2" in stub.sent("sendMessage", chat_id=111)[-1].params["text"]
+        # the same through buttons: 3 images, then back to 2; someone else's press is refused
+        stub.send_text("/iestatijumi", user_id=111)
+        shown = (await stub.wait_for("sendMessage", 3, chat_id=111))[-1]
+        rows = shown.params["reply_markup"]["inline_keyboard"]
+        assert [b["text"] for b in rows[0]] == ["🖼 1", "• 🖼 2", "🖼 3", "🖼 4"]
+        assert rows[1][1]["text"] == "• 3:2" and rows[3][1]["text"] == "• ru"
+        message = {"message_id": stub.messages[-1]["message_id"], "date": 0,
+                   "chat": {"id": 111, "type": "private"}}  # fmt: skip
+        stub.press(rows[0][2]["callback_data"], message, user_id=111)
+        [edit] = await stub.wait_for("editMessageText", chat_id=111)
+        assert "картинок в запросе: 3" in edit.params["text"]
+        assert edit.params["reply_markup"]["inline_keyboard"][0][2]["text"] == "• 🖼 3"
+        stub.press(rows[0][0]["callback_data"], message, user_id=112)
+        [alert] = await stub.wait_for("answerCallbackQuery", show_alert=True)
+        assert "/iestatijumi" in alert.params["text"]
+        stub.press(rows[0][1]["callback_data"], message, user_id=111)
+        await stub.wait_for("editMessageText", 2, chat_id=111)
     async with running_bot(cfg):  # after a restart
         stub.send_text("/zime@zime_test_bot Milda", user_id=111, chat_id=-500, chat_type="group")
         [photo] = await stub.wait_for("sendPhoto", chat_id=111, timeout=60)  # privately

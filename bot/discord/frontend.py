@@ -435,7 +435,9 @@ class DiscordFrontend(Delivery):
                 return
             seed = job.params.image_seed(n)
             data = await asyncio.to_thread(Path(path).read_bytes)
-            file = discord.File(io.BytesIO(data), filename=f"zime-{job_id}-{n}.png")
+            file = discord.File(
+                io.BytesIO(data), filename=f"zime-{job_id}-{n}.png", spoiler=job.nsfw
+            )
             await interaction.response.send_message(f"U{n} · Seed: {seed}", file=file)
             return
         await interaction.response.defer(thinking=True)
@@ -489,7 +491,9 @@ class DiscordFrontend(Delivery):
         names = self.service.concept_names(job.concepts)
         options = options_line(job.options, job.params.count, job.params.steps, lang)
         text = caption(code_span(job.prompt), names, job.seed, lang, self.demo, job.nsfw, options)
-        file = discord.File(Path(job.image_path or ""), filename=f"zime-{job.id}.png")
+        file = discord.File(
+            Path(job.image_path or ""), filename=f"zime-{job.id}.png", spoiler=job.nsfw
+        )  # a flagged picture is blurred and a spoiler
         view = result_view(job.id, lang, job.params.count)
         interaction = self._interaction(job)
         if interaction is not None:

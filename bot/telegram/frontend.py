@@ -19,6 +19,7 @@ from typing import Any
 
 from telegram import (
     BotCommand,
+    CallbackQuery,
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -50,10 +51,11 @@ from bot.telegram.render import (
     buttons,
     file_url,
     fit,
-    image_buttons,
     is_retryable,
     read_image,
     render_caption,
+    settings_buttons,
+    single_image_buttons,
     strip_command,
     user_language,
     with_retry,
@@ -303,10 +305,26 @@ class TelegramFrontend(Delivery):
             else:
                 settings = await self.service.settings(req)
             lang = settings.get("language") or req.language
-            text = settings_text(settings, lang)
         except ZimeError as exc:
-            text = error_text(exc, req.language)
-        await self.reply(message, text)
+            await self.reply(message, error_text(exc, req.language))
+            return
+        await self.reply(message, settings_text(settings, lang),
+                         reply_markup=settings_buttons(int(req.user_id), settings, lang))  # fmt: skip
+
+    async def _on_settings_button(self, query: CallbackQuery, req: Request, data: str) -> None:
+        """A settings button: `set:<user id>:<key=value>`, for that user only; the message
+        is redrawn with the new settings."""
+        owner, _, change = data.partition(":")
+        if owner != req.user_id:
+            await query.answer(t(req.language, "These are someone else's settings: send "
+                                               "/iestatijumi for yours."), show_alert=True)  # fmt: skip
+            return
+        settings = await self.service.update_settings(req, change)
+        lang = settings.get("language") or req.language
+        await query.answer(t(lang, "Saved."))
+        with contextlib.suppress(TelegramError):  # an unchanged text is "not modified"
+            keyboard = settings_buttons(int(owner), settings, lang)
+            await query.edit_message_text(settings_text(settings, lang), reply_markup=keyboard)
 
     async def cmd_cancel(self, update: Update, context: Ctx) -> None:
         assert update.effective_message is not None
@@ -348,6 +366,12 @@ class TelegramFrontend(Delivery):
         query = update.callback_query
         assert query is not None and query.data is not None
         action, _, raw_id = query.data.partition(":")
+        if action == "set":
+            try:
+                await self._on_settings_button(query, self.request(update), raw_id)
+            except ZimeError as exc:
+                await query.answer(error_text(exc, self.request(update).language), show_alert=True)
+            return
         raw_id, _, raw_n = raw_id.partition(":")
         n = int(raw_n) if raw_n.isdigit() else 0  # image n of a grid (U, V, 🔍)
         req = self.request(update)
@@ -375,8 +399,8 @@ class TelegramFrontend(Delivery):
                 await with_retry(lambda: self.app.bot.send_photo(
                     chat_id, data, caption=f"U{n} · Seed: {seed}",
                     reply_to_message_id=message.message_id if message else None,
-                    allow_sending_without_reply=True,
-                    reply_markup=InlineKeyboardMarkup([image_buttons(job_id, n, req.language)])))  # fmt: skip
+                    allow_sending_without_reply=True, has_spoiler=job.nsfw,
+                    reply_markup=single_image_buttons(job_id, n, req.language)))  # fmt: skip
             elif action in ("v", "up"):  # variations of image n, or image n at 2×
                 derive = self.service.variation if action == "v" else self.service.upscale
                 await self.service.grid_image(job_id, n, req)  # owner check: an alert
@@ -404,8 +428,9 @@ class TelegramFrontend(Delivery):
                     elif inline_id:
                         await self.app.bot.edit_message_text(t(req.language, "Deleted."),
                                                              inline_message_id=inline_id)  # fmt: skip
-            elif action == "orig":
-                path = await self.service.original(job_id, req)  # owner or admin only
+            elif action == "orig":  # the PNG (of image n of a grid), owner or admin only
+                path = (await self.service.grid_image(job_id, n, req))[1] if n else (
+                    await self.service.original(job_id, req))  # fmt: skip
                 data = await asyncio.to_thread(read_image, path)
                 if data is None:
                     raise NotFound(f"job {job_id}")
@@ -413,7 +438,7 @@ class TelegramFrontend(Delivery):
                 # Into the chat of the button, or (inline) the user's private chat.
                 chat_id = message.chat_id if message is not None else query.from_user.id
                 await with_retry(lambda: self.app.bot.send_document(
-                    chat_id, data, filename=f"zime-{job_id}.png",
+                    chat_id, data, filename=f"zime-{job_id}{f'-{n}' if n else ''}.png",
                     reply_to_message_id=message.message_id if message else None,
                     allow_sending_without_reply=True))  # fmt: skip
             else:
@@ -515,10 +540,11 @@ class TelegramFrontend(Delivery):
         data = await asyncio.to_thread(read_image, job.image_path)
         if data is None:
             raise BadRequest(f"image of job {job.id} is missing")
-        spoiler = bool(meta.get("is_group")) and self.config.spoiler_in_groups
+        # a flagged (blurred) picture is also a spoiler: nobody sees even the blur unasked
+        spoiler = job.nsfw or (bool(meta.get("is_group")) and self.config.spoiler_in_groups)
         bot = self.app.bot
         if meta.get("inline_message_id"):
-            await self._send_inline_image(job, lang, data, text)
+            await self._send_inline_image(job, lang, data, text, spoiler)
             return
         private = bool(meta.get("private_result"))  # the user's setting, asked in a group
         chat_id = int(job.user_id) if private else meta["chat_id"]
@@ -541,14 +567,17 @@ class TelegramFrontend(Delivery):
             with contextlib.suppress(TelegramError):
                 await bot.delete_message(meta["chat_id"], meta["status_message_id"])
 
-    async def _send_inline_image(self, job: Job, lang: str, data: bytes, text: str) -> None:
+    async def _send_inline_image(
+        self, job: Job, lang: str, data: bytes, text: str, spoiler: bool
+    ) -> None:
         """Inline messages cannot receive uploads: upload to the user's private chat first,
         then put that file into the inline message by file id. A user who never opened a
         private chat with the bot (403) is told so in the inline message."""
         bot, inline_id = self.app.bot, job.meta["inline_message_id"]
         try:
             sent = await with_retry(lambda: bot.send_photo(
-                job.meta["chat_id"], data, caption=text, parse_mode=ParseMode.HTML))  # fmt: skip
+                job.meta["chat_id"], data, caption=text, parse_mode=ParseMode.HTML,
+                has_spoiler=spoiler))  # fmt: skip
         except Forbidden:
             await with_retry(lambda: bot.edit_message_text(
                 t(lang, "Open a private chat with me and press Start, then try again: "
@@ -558,6 +587,6 @@ class TelegramFrontend(Delivery):
             return
         file_id = sent.photo[-1].file_id
         await with_retry(lambda: bot.edit_message_media(
-            InputMediaPhoto(file_id, caption=text, parse_mode=ParseMode.HTML),
+            InputMediaPhoto(file_id, caption=text, parse_mode=ParseMode.HTML, has_spoiler=spoiler),
             inline_message_id=inline_id, reply_markup=buttons(job.id, lang, job.params.count)))  # fmt: skip
         await self.delivered(job)

@@ -7,7 +7,7 @@ import html
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
@@ -95,6 +95,36 @@ def image_buttons(job_id: int, n: int, lang: str) -> list[InlineKeyboardButton]:
     """What one image offers: 🔍 2× upscale and 🔀 variations."""
     return [InlineKeyboardButton(t(lang, "🔍 2×"), callback_data=f"up:{job_id}:{n}"),
             InlineKeyboardButton(t(lang, "🔀 Variations"), callback_data=f"v:{job_id}:{n}")]  # fmt: skip
+
+
+def single_image_buttons(job_id: int, n: int, lang: str) -> InlineKeyboardMarkup:
+    """Under image n of a grid sent alone (Un): 🔍 2×, 🔀, then 📄 its PNG, ✏️ and 🗑."""
+    return InlineKeyboardMarkup([image_buttons(job_id, n, lang), [
+        InlineKeyboardButton(t(lang, "📄 Original"), callback_data=f"orig:{job_id}:{n}"),
+        InlineKeyboardButton("✏️", callback_data=f"fix:{job_id}"),
+        InlineKeyboardButton("🗑", callback_data=f"del:{job_id}"),
+    ]])  # fmt: skip
+
+
+def settings_buttons(user_id: int, settings: dict[str, Any], lang: str) -> InlineKeyboardMarkup:
+    """/iestatijumi as buttons: images per request, aspect ratio, private results, language.
+    The current choice is marked; the user id in the data keeps them to their owner."""
+
+    def button(label: str, change: str, current: bool) -> InlineKeyboardButton:
+        return InlineKeyboardButton(f"• {label}" if current else label,
+                                    callback_data=f"set:{user_id}:{change}")  # fmt: skip
+
+    aspect = settings.get("aspect")
+    ratio = f"{aspect[0]}:{aspect[1]}" if aspect else None
+    private = bool(settings.get("private"))
+    return InlineKeyboardMarkup([
+        [button(f"🖼 {n}", f"skaits={n}", settings.get("count") == n) for n in range(1, 5)],
+        [button(r, f"formats={r}", ratio == r) for r in ("1:1", "3:2", "2:3", "16:9")],
+        [button(t(lang, "🔒 Private: yes"), "privati=ja", private),
+         button(t(lang, "🔓 Private: no"), "privati=ne", not private)],
+        [button(code, f"valoda={code}", settings.get("language") == code)
+         for code in ("lv", "ru", "en")],
+    ])  # fmt: skip
 
 
 TEXT_LIMIT = 4096
