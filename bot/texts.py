@@ -96,8 +96,8 @@ def _bad_option(exc: BadOption, lang: str) -> str:
         return t(lang, "{flag} takes the things to leave out, for example: --ne cilvēki. Nothing was drawn.",
                  flag=exc.flag)  # fmt: skip
     if exc.allowed == "photo":
-        return t(lang, "{flag} works only when drawing from a photo, which I cannot do yet. "
-                       "Nothing was drawn.", flag=exc.flag)  # fmt: skip
+        return t(lang, "{flag} works only when drawing from a photo: send one with the caption "
+                       "/zime <text>. Nothing was drawn.", flag=exc.flag)  # fmt: skip
     if exc.allowed == "settings":
         return t(lang, "Unknown setting {flag}. Use: skaits=1–4, formats=3:2, privāti=jā/ne, "
                        "valoda=lv/ru/en.", flag=exc.flag)  # fmt: skip
@@ -190,12 +190,18 @@ def help_text(concepts: list[tuple[str, str]], lang: str = "lv") -> str:
         lang,
         "I draw pictures from a Latvian (or English) description.\n"
         "Examples:\n  {example}\n  /zime Vanšu tilts saulrietā\n  /zime kaķis pie Brīvības pieminekļa\n"
-        "Commands: /zime <text>, /vesture (history), /atcelt (cancel), /palidziba (help)\n"
+        "Commands: /zime <text>, /vesture (history), /iestatijumi (settings), /atcelt (cancel), "
+        "/palidziba (help)\n"
         "Options anywhere in the text:\n"
         "  --ar 16:9 (aspect ratio), --ne <words> (what to leave out), --sēkla 42 (seed),\n"
-        "  --soļi 30 (steps), --skaits 4 (images: 4 come as a grid);\n"
+        "  --soļi 30 (steps), --skaits 4 (images: 4 come as a grid),\n"
+        "  --stiprums 0.6 (with a photo: how far to move from it, 0.1–1);\n"
         "  at the end: , ainava / , portrets / , kvadrāts\n"
-        "Buttons under a grid: U1–U4 send that image alone at its full size.\n"
+        "From your photo: send it with the caption /zime <text>, or answer a photo with /zime <text>.\n"
+        "Buttons: U1–U4 send one image of the grid alone, V1–V4 draw variations of it; "
+        "🔍 2× draws an image at twice the size, 🔀 varies it, 📄 sends the PNG, "
+        "✏️ lets you correct the English prompt, 🗑 deletes the picture.\n"
+        "Settings: /iestatijumi skaits=4 formats=3:2 privāti=jā valoda=lv (or its buttons).\n"
         "I know:\n{known}",
         example=EXAMPLE,
         known=known,

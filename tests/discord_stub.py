@@ -135,6 +135,16 @@ class DiscordStub:
                                 message=message)  # fmt: skip
         return token
 
+    async def submit_modal(self, custom_id: str, values: dict[str, str], user_id: int = 1,
+                           guild_id: int | None = 77, channel_id: int = 500) -> str:  # fmt: skip
+        """A modal submitted with these text input values (custom id -> value)."""
+        token = f"tok-{next(self.ids)}"
+        data = {"custom_id": custom_id, "components": [
+            {"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]}
+            for k, v in values.items()]}  # fmt: skip
+        await self._interaction(5, data, token, user_id, guild_id, channel_id, "en-US", False)
+        return token
+
     async def _interaction(
         self, kind: int, data: dict[str, Any], token: str, user_id: int, guild_id: int | None,
         channel_id: int, locale: str, nsfw: bool, message: dict[str, Any] | None = None,

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from bot.discord import DiscordFrontend
 from core.app import open_service
@@ -61,6 +63,7 @@ async def test_slash_command_defer_progress_and_file(
         assert names == {
             "zime",
             "vesture",
+            "iestatijumi",
             "atcelt",
             "palidziba",
             "reload",
@@ -80,13 +83,15 @@ async def test_slash_command_defer_progress_and_file(
         assert "rigabalsam bottle" in followup.body["content"]
         assert "Rīgas Melnais balzams" in followup.body["content"]
         assert any(v.startswith(b"\x89PNG") for v in followup.files.values())
-        buttons = followup.body["components"][0]["components"]
-        assert buttons[0]["custom_id"].startswith("zime:again:")
+        ids = [c["custom_id"] for row in followup.body["components"] for c in row["components"]]
+        job_id = ids[0].split(":")[2]
+        assert ids == [f"zime:{act}:{job_id}" + n for act, n in (
+            ("up", ":1"), ("v", ":1"), ("again", ""), ("info", ""), ("fix", ""), ("del", ""))]  # fmt: skip
         edits = [c.body.get("content") for c in stub.sent("PATCH", f"/{token}/messages/@original")]
         assert any(e and ("Zīmēju" in e or "Rindā" in e) for e in edits)
 
         # buttons: only the requester
-        custom = buttons[1]["custom_id"]
+        custom = f"zime:info:{job_id}"
         other = await stub.click(custom, user_id=8)
         [refusal] = await stub.wait_for("POST", f"/{other}/callback")
         assert refusal.body["data"]["flags"] == 64  # ephemeral
@@ -94,8 +99,56 @@ async def test_slash_command_defer_progress_and_file(
         mine = await stub.click(custom, user_id=7)
         [details] = await stub.wait_for("POST", f"/{mine}/callback")
         assert "rigabalsam" in details.body["data"]["content"]
-        again = await stub.click(buttons[0]["custom_id"], user_id=7)
+        again = await stub.click(f"zime:again:{job_id}", user_id=7)
         await stub.wait_for("POST", f"/webhooks/4242/{again}")
+
+
+async def test_fix_the_translation_history_buttons_and_settings(
+    stub: DiscordStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    async with running(write_config(tmp_path, tiny_models, stub), stub):
+        token = await stub.slash("zime", {"teksts": "Milda naktī"}, user_id=7)
+        [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
+        job_id = next(c["custom_id"] for row in followup.body["components"]
+                      for c in row["components"]).split(":")[2]  # fmt: skip
+        # ✏️ opens a modal holding the English prompt; submitting it draws the corrected text
+        fix = await stub.click(f"zime:fix:{job_id}", user_id=8)  # not the author: refused
+        [refusal] = await stub.wait_for("POST", f"/{fix}/callback")
+        assert refusal.body["type"] == 4 and refusal.body["data"]["flags"] == 64
+        fix = await stub.click(f"zime:fix:{job_id}", user_id=7)
+        [modal] = await stub.wait_for("POST", f"/{fix}/callback")
+        assert modal.body["type"] == 9  # a modal
+        field = modal.body["data"]["components"][0]["components"][0]
+        assert "brivpiem" in field["value"]
+        done = await stub.submit_modal(modal.body["data"]["custom_id"],
+                                       {field["custom_id"]: "brivpiem statue in the snow"},
+                                       user_id=7)  # fmt: skip
+        [fixed] = await stub.wait_for("POST", f"/webhooks/4242/{done}", timeout=60)
+        assert "brivpiem statue in the snow" in fixed.body["content"]
+
+        # /vesture: 🔁 and 📄 per drawing, which work like the result's own buttons
+        token = await stub.slash("vesture", user_id=7)
+        [hist] = await stub.wait_for("POST", f"/{token}/callback")
+        ids = [c["custom_id"] for row in hist.body["data"]["components"] for c in row["components"]]
+        assert f"zime:redo:{job_id}" in ids and f"zime:orig:{job_id}" in ids
+        redo = await stub.click(f"zime:redo:{job_id}", user_id=7)
+        [again] = await stub.wait_for("POST", f"/webhooks/4242/{redo}", timeout=60)
+        assert followup.body["content"].split("Seed:")[1][:12] in again.body["content"]  # same seed
+        orig = await stub.click(f"zime:orig:{job_id}", user_id=7)
+        [png] = await stub.wait_for("POST", f"/{orig}/callback")
+        assert next(iter(png.files.values())).startswith(b"\x89PNG")
+
+        # /iestatijumi: slash options; a bad combination is one sentence; 2 images from now on
+        token = await stub.slash("iestatijumi", {"skaits": 2, "formats": "3:2", "privati": "True"},
+                                 user_id=7)  # fmt: skip
+        [saved] = await stub.wait_for("POST", f"/{token}/callback")
+        assert "2" in saved.body["data"]["content"] and saved.body["data"]["flags"] == 64
+        token = await stub.slash("zime", {"teksts": "Milda"}, user_id=7)
+        [grid] = await stub.wait_for("POST", f"/webhooks/4242/{token}", timeout=60)
+        assert grid.body["flags"] == 64  # private in a server: only the requester sees it
+        assert "3:2" in grid.body["content"] and "2 attēli" in grid.body["content"]
+        edits = stub.sent("PATCH", f"/{token}/messages/@original")
+        assert "privāt" in edits[-1].body["content"]
 
 
 async def test_errors_history_admin_and_dm(
@@ -197,7 +250,7 @@ async def test_grid_buttons_u_v_and_delete(
         ids = [c["custom_id"] for row in followup.body["components"] for c in row["components"]]
         u2, v1, delete = (next(i for i in ids if i.startswith(p)) for p in
                           ("zime:u:", "zime:v:", "zime:del:"))  # fmt: skip
-        assert u2.endswith(":1") and delete.endswith(":0")
+        assert u2.endswith(":1")
         u2 = u2[: -len(":1")] + ":2"
         other = await stub.click(u2, user_id=8)  # not the author
         [refusal] = await stub.wait_for("POST", f"/{other}/callback")
@@ -205,6 +258,20 @@ async def test_grid_buttons_u_v_and_delete(
         mine = await stub.click(u2, user_id=7)
         [single] = await stub.wait_for("POST", f"/{mine}/callback")
         assert single.body["data"]["content"].startswith("U2 · Seed:") and single.files
+        # U2 alone offers 🔍 2×, 🔀, 📄, ✏️ and 🗑; 🔍 redraws it at twice the size
+        offered = [c["custom_id"] for row in single.body["data"]["components"]
+                   for c in row["components"]]  # fmt: skip
+        job_id = u2.split(":")[2]
+        assert offered == [f"zime:up:{job_id}:2", f"zime:v:{job_id}:2", f"zime:orig:{job_id}:2",
+                           f"zime:fix:{job_id}", f"zime:del:{job_id}"]  # fmt: skip
+        up = await stub.click(offered[0], user_id=7)
+        [big] = await stub.wait_for("POST", f"/webhooks/4242/{up}", timeout=60)
+        with Image.open(io.BytesIO(next(iter(big.files.values())))) as img:
+            assert img.size == (128, 128)  # the tiny config draws 64×64
+        orig = await stub.click(offered[2], user_id=7)
+        [png] = await stub.wait_for("POST", f"/{orig}/callback")
+        assert png.body["data"]["flags"] == 64 and next(iter(png.files.values())) == next(
+            iter(single.files.values()))  # fmt: skip
         varied = await stub.click(v1, user_id=7)
         [grid] = await stub.wait_for("POST", f"/webhooks/4242/{varied}", timeout=60)
         assert "Options: 4 images" in grid.body["content"]  # a new grid of 4, for an en-US clicker

@@ -11,9 +11,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from typing import Any
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 

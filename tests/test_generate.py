@@ -39,8 +39,9 @@ def test_diffusers_backend_batch_progress_and_seed(tiny_models: dict[str, Path])
 def test_flagged_images_come_back_as_drawn_with_their_flag(tiny_models: dict[str, Path]) -> None:
     """The real safety checker class runs on the finished images, but never blacks them
     out: the worker blurs them instead (a black square tells the user nothing)."""
-    import numpy as np
     from dataclasses import replace
+
+    import numpy as np
 
     gen = DiffusersGenerator(str(tiny_models["sd"]), device="cpu")
     checked = replace(params(1, steps=1), safety_checker=True)

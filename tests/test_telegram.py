@@ -552,3 +552,25 @@ async def test_settings_survive_a_restart_and_apply(
         await stub.wait_for("editMessageText", chat_id=-500,
                             text="Отправил тебе в личные сообщения.")  # fmt: skip
         assert not stub.sent("sendPhoto", chat_id=-500)
+
+
+async def test_a_flagged_picture_goes_out_blurred_as_a_spoiler(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    from tests.fakes import FakeGenerator
+
+    cfg = bot_config(stub, tiny_models, tmp_path)
+    cfg = dataclasses.replace(cfg, models=dataclasses.replace(cfg.models, safety_checker="always"))
+    async with open_service(cfg, generator=FakeGenerator(nsfw_on="cat")) as service:
+        frontend = TelegramFrontend(service, cfg.telegram)
+        await frontend.start()
+        try:
+            stub.send_text("/zime a photo of a cat", user_id=61)  # English: not translated
+            [photo] = await stub.wait_for("sendPhoto", chat_id=61)
+            assert photo.params.get("has_spoiler") is True, photo.params
+            assert "izpludināts" in photo.params["caption"]
+            stub.send_text("/zime a photo of a dog", user_id=61)
+            photos = await stub.wait_for("sendPhoto", 2, chat_id=61)
+            assert not photos[1].params.get("has_spoiler")
+        finally:
+            await frontend.stop()

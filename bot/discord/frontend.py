@@ -13,6 +13,7 @@ import contextlib
 import io
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ import yarl
 from discord import app_commands
 
 from bot.delivery import Delivery
+from bot.discord.views import FixModal, JobButton, history_view, image_view, result_view
 from bot.locale import N_, languages
 from bot.texts import (
     caption,
@@ -31,6 +33,7 @@ from bot.texts import (
     options_line,
     progress_text,
     queued_text,
+    settings_text,
     stats_text,
     t,
 )
@@ -45,7 +48,8 @@ log = logging.getLogger("zime.discord")
 
 INTERACTION_TTL_S = 14 * 60  # Discord tokens live 15 minutes; keep a margin
 EDIT_INTERVAL_S = 2.5
-COMMAND_NAMES = ("zime", "vesture", "atcelt", "palidziba", "reload", "stats", "ban", "unban")
+COMMAND_NAMES = ("zime", "vesture", "iestatijumi", "atcelt", "palidziba", "reload", "stats",
+                 "ban", "unban")  # fmt: skip
 
 
 def configure_endpoints(config: DiscordConfig) -> None:
@@ -89,6 +93,11 @@ class EnglishLocalizations(app_commands.Translator):
             "What to draw, e.g. Vanšu tilts saulrietā"
         ),
         "Mani pēdējie zīmējumi": N_("My latest pictures"),
+        "Mani noklusētie iestatījumi": N_("My default settings"),
+        "Rezultātus sūtīt privāti, ja jautāju serverī": N_(
+            "Send results privately when I ask in a server"
+        ),
+        "Atbilžu valoda": N_("Language of the answers"),
         "Atcelt manus zīmējumus rindā": N_("Cancel my queued pictures"),
         "Ko es protu": N_("What I can do"),
         "Pārlādēt modeli (administratoriem)": N_("Reload the model (admins)"),
@@ -110,75 +119,6 @@ class EnglishLocalizations(app_commands.Translator):
         return t(code, english)
 
 
-class AgainButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"zime:again:(?P<id>\d+)"
-):
-    def __init__(self, job_id: int, label: str = "🔁 Vēlreiz") -> None:
-        super().__init__(discord.ui.Button(label=label, custom_id=f"zime:again:{job_id}",
-                                           style=discord.ButtonStyle.secondary))  # fmt: skip
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: Any, match: Any
-    ) -> AgainButton:
-        return cls(int(match["id"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await frontend_of(interaction).on_again(interaction, self.job_id)
-
-
-class DetailsButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"zime:info:(?P<id>\d+)"
-):
-    def __init__(self, job_id: int, label: str = "🔍 Detaļas") -> None:
-        super().__init__(discord.ui.Button(label=label, custom_id=f"zime:info:{job_id}",
-                                           style=discord.ButtonStyle.secondary))  # fmt: skip
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: Any, match: Any
-    ) -> DetailsButton:
-        return cls(int(match["id"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await frontend_of(interaction).on_details(interaction, self.job_id)
-
-
-class GridButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"zime:(?P<act>u|v|del):(?P<id>\d+):(?P<n>\d+)",
-):
-    """U1–U4 (image n alone), V1–V4 (variations of image n) and 🗑 (n = 0)."""
-
-    def __init__(self, act: str, job_id: int, n: int, label: str = "") -> None:
-        super().__init__(discord.ui.Button(label=label or "🗑", custom_id=f"zime:{act}:{job_id}:{n}",
-                                           style=discord.ButtonStyle.secondary))  # fmt: skip
-        self.act, self.job_id, self.n = act, job_id, n
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: Any, match: Any
-    ) -> GridButton:
-        return cls(match["act"], int(match["id"]), int(match["n"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await frontend_of(interaction).on_grid(interaction, self.act, self.job_id, self.n)
-
-
-def result_view(job_id: int, lang: str, count: int = 1) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    if count > 1:
-        for act in ("u", "v"):
-            for n in range(1, count + 1):
-                view.add_item(GridButton(act, job_id, n, f"{act.upper()}{n}"))
-    view.add_item(AgainButton(job_id, t(lang, "🔁 Again")))
-    view.add_item(DetailsButton(job_id, t(lang, "🔍 Details")))
-    view.add_item(GridButton("del", job_id, 0))
-    return view
-
-
 class ZimeClient(discord.Client):
     def __init__(self, frontend: DiscordFrontend) -> None:
         # No prompt can ping anyone: mentions are off by default, and only the requester is
@@ -191,7 +131,7 @@ class ZimeClient(discord.Client):
     async def setup_hook(self) -> None:
         await self.tree.set_translator(EnglishLocalizations())
         self.frontend.register(self.tree)
-        self.add_dynamic_items(AgainButton, DetailsButton, GridButton)
+        self.add_dynamic_items(JobButton)
         guilds = self.frontend.config.guilds
         if guilds:
             for gid in guilds:
@@ -269,6 +209,29 @@ class DiscordFrontend(Delivery):
         @tree.command(name="vesture", description=s("Mani pēdējie zīmējumi"))
         async def vesture(interaction: discord.Interaction) -> None:
             await self.on_history(interaction)
+
+        @tree.command(name="iestatijumi", description=s("Mani noklusētie iestatījumi"))
+        @app_commands.describe(
+            skaits=s("Attēlu skaits (vairāki: režģis)"), formats=s("Malu attiecība"),
+            privati=s("Rezultātus sūtīt privāti, ja jautāju serverī"),
+            valoda=s("Atbilžu valoda"),
+        )  # fmt: skip
+        @app_commands.choices(
+            formats=[app_commands.Choice(name=n, value=v) for n, v in ASPECTS],
+            valoda=[app_commands.Choice(name=n, value=v)
+                    for n, v in (("latviešu", "lv"), ("русский", "ru"), ("English", "en"))],
+        )  # fmt: skip
+        async def iestatijumi(
+            interaction: discord.Interaction,
+            skaits: app_commands.Range[int, 1, 4] | None = None, formats: str | None = None,
+            privati: bool | None = None, valoda: str | None = None,
+        ) -> None:  # fmt: skip
+            # the same `key=value` text as Telegram's /iestatijumi: one parser
+            changes = {"skaits": skaits, "formats": formats, "valoda": valoda,
+                       "privati": None if privati is None else ("ja" if privati else "ne")}  # fmt: skip
+            await self.on_settings(
+                interaction, " ".join(f"{k}={v}" for k, v in changes.items() if v is not None)
+            )
 
         @tree.command(name="atcelt", description=s("Atcelt manus zīmējumus rindā"))
         async def atcelt(interaction: discord.Interaction) -> None:
@@ -367,7 +330,24 @@ class DiscordFrontend(Delivery):
             f"#{i.id} · seed {i.seed} · {discord.utils.escape_markdown(i.request_text)[:80]}"
             for i in items
         ]
-        text = "\n".join(lines) or t(req.language, "No history yet.")
+        if not items:
+            await interaction.response.send_message(t(req.language, "No history yet."),
+                                                    ephemeral=True)  # fmt: skip
+            return
+        await interaction.response.send_message("\n".join(lines), view=history_view(items),
+                                                ephemeral=True)  # fmt: skip
+
+    async def on_settings(self, interaction: discord.Interaction, changes: str) -> None:
+        """/iestatijumi: show the user's defaults, or change the ones given (ephemeral)."""
+        req = self.request(interaction)
+        try:
+            if changes:
+                settings = await self.service.update_settings(req, changes)
+            else:
+                settings = await self.service.settings(req)
+            text = settings_text(settings, settings.get("language") or req.language)
+        except ZimeError as exc:
+            text = error_text(exc, req.language)
         await interaction.response.send_message(text, ephemeral=True)
 
     async def admin(self, interaction: discord.Interaction, command: str, arg: str | None) -> None:
@@ -402,48 +382,68 @@ class DiscordFrontend(Delivery):
             return None
         return await self.service.job(job_id)
 
-    async def on_again(self, interaction: discord.Interaction, job_id: int) -> None:
-        if await self._owned(interaction, job_id) is None:
-            return
-        await interaction.response.defer(thinking=True)
-        meta = {"channel_id": interaction.channel_id,
-                "deferred_at": time.time()}  # fmt: skip
-        req = self.request(interaction, "", **meta)
-        await self._submit(interaction, self.service.again(job_id, req, same_seed=False))
-
-    async def on_grid(
+    async def on_button(
         self, interaction: discord.Interaction, act: str, job_id: int, n: int
     ) -> None:
-        """U (image n alone), V (variations of image n) and 🗑 — for the author or an admin."""
+        """Every job button (see views.ACTIONS), for the author or an admin only."""
         if await self._owned(interaction, job_id) is None:
             return
         req = self.request(interaction)
-        if act == "del":
-            await self.service.delete(job_id, req)
-            await interaction.response.send_message(t(req.language, "Deleted."), ephemeral=True)
-            if interaction.message is not None:
-                with contextlib.suppress(discord.HTTPException):
-                    await interaction.message.delete()
-            return
-        if act == "u":
-            try:
+        try:
+            if act in ("again", "redo"):
+                await self._draw(interaction, lambda r: self.service.again(
+                    job_id, r, same_seed=act == "redo"))  # fmt: skip
+            elif act in ("v", "up"):
+                derive = self.service.variation if act == "v" else self.service.upscale
+                await self._draw(interaction, lambda r: derive(job_id, n, r))
+            elif act == "u":
                 job, path = await self.service.grid_image(job_id, n, req)
-            except ZimeError as exc:
+                data = await asyncio.to_thread(Path(path).read_bytes)
+                file = discord.File(io.BytesIO(data), filename=f"zime-{job_id}-{n}.png",
+                                    spoiler=job.nsfw)  # fmt: skip
                 await interaction.response.send_message(
-                    error_text(exc, req.language), ephemeral=True
+                    f"U{n} · Seed: {job.params.image_seed(n)}", file=file,
+                    view=image_view(job_id, n, req.language),
+                )  # fmt: skip
+            elif act == "orig":
+                path = (await self.service.grid_image(job_id, n, req))[1] if n else (
+                    await self.service.original(job_id, req))  # fmt: skip
+                data = await asyncio.to_thread(Path(path).read_bytes)
+                name = f"zime-{job_id}{f'-{n}' if n else ''}.png"
+                await interaction.response.send_message(
+                    file=discord.File(io.BytesIO(data), filename=name), ephemeral=True
                 )
-                return
-            seed = job.params.image_seed(n)
-            data = await asyncio.to_thread(Path(path).read_bytes)
-            file = discord.File(
-                io.BytesIO(data), filename=f"zime-{job_id}-{n}.png", spoiler=job.nsfw
-            )
-            await interaction.response.send_message(f"U{n} · Seed: {seed}", file=file)
-            return
+            elif act == "fix":
+                prompt = await self.service.prompt_to_fix(job_id, req)
+                await interaction.response.send_modal(FixModal(job_id, prompt, req.language))
+            elif act == "info":
+                await self.on_details(interaction, job_id)
+            elif act == "del":
+                await self.service.delete(job_id, req)
+                await interaction.response.send_message(t(req.language, "Deleted."),
+                                                        ephemeral=True)  # fmt: skip
+                if interaction.message is not None:
+                    with contextlib.suppress(discord.HTTPException):
+                        await interaction.message.delete()
+            else:
+                raise NotFound(f"button {act}")
+        except (ZimeError, OSError) as exc:  # a deleted file is gone like a deleted job
+            error = exc if isinstance(exc, ZimeError) else NotFound(f"job {job_id}")
+            if not interaction.response.is_done():
+                await interaction.response.send_message(error_text(error, req.language),
+                                                        ephemeral=True)  # fmt: skip
+
+    async def on_fixed(self, interaction: discord.Interaction, job_id: int, text: str) -> None:
+        """✏️ submitted: draw the corrected English prompt."""
+        await self._draw(interaction, lambda r: self.service.draw_fixed(job_id, text, r))
+
+    async def _draw(
+        self, interaction: discord.Interaction, start: Callable[[Request], Awaitable[Submitted]]
+    ) -> None:
+        """A drawing started by a button or the modal: answered like /zime."""
         await interaction.response.defer(thinking=True)
         meta = {"channel_id": interaction.channel_id, "deferred_at": time.time()}
-        request = self.request(interaction, "", **meta)
-        await self._submit(interaction, self.service.variation(job_id, n, request))
+        await self._submit(interaction, start(self.request(interaction, "", **meta)))
 
     async def on_details(self, interaction: discord.Interaction, job_id: int) -> None:
         job = await self._owned(interaction, job_id)
@@ -496,10 +496,17 @@ class DiscordFrontend(Delivery):
         )  # a flagged picture is blurred and a spoiler
         view = result_view(job.id, lang, job.params.count)
         interaction = self._interaction(job)
+        private = bool(job.meta.get("private_result"))  # the user's setting, asked in a server
         if interaction is not None:
+            done = t(lang, "Sent to you in a private message.") if private else "✅"
             with contextlib.suppress(discord.HTTPException):
-                await interaction.edit_original_response(content="✅")
-            await interaction.followup.send(content=text[:2000], file=file, view=view, wait=True)
+                await interaction.edit_original_response(content=done)
+            # private: an ephemeral followup, which only the requester sees
+            await interaction.followup.send(content=text[:2000], file=file, view=view,
+                                            ephemeral=private, wait=True)  # fmt: skip
+        elif private:  # token expired or bot restarted: a direct message
+            user = await self.client.fetch_user(int(job.user_id))
+            await user.send(content=text[:2000], file=file, view=view)
         else:  # token expired or bot restarted: post to the channel and mention the user
             await self._channel_send(job.meta, text[:1900], job.user_id, file=file, view=view)
         await self.delivered(job)
