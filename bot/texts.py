@@ -30,7 +30,7 @@ from core.models import Job, Options, Status
 
 EXAMPLE = "/zime Rīgas balzama pudele uz galda"
 
-__all__ = ["EXAMPLE", "caption", "error_text", "help_text", "job_error", "options_line",
+__all__ = ["EXAMPLE", "caption", "error_text", "help_text", "history_line", "job_error", "options_line",
            "progress_text", "queued_text", "settings_text", "stats_text", "t"]  # fmt: skip
 
 
@@ -118,6 +118,15 @@ def settings_text(settings: dict[str, Any], lang: str) -> str:
              language=settings.get("language", "—"))  # fmt: skip
 
 
+def history_line(job: Job, text: str) -> str:
+    """One /vesture line: id, seed, what was asked, and where a derived job came from
+    ("#12 · 🔀 #10 · seed 7 · …"). `text`: the request, escaped for the platform."""
+    icons = {"upscale": "🔍", "variation": "🔀", "edit": "✏️", "photo": "📷", "grid": "▦"}
+    icon = icons.get(job.kind, "")
+    origin = f" · {icon} #{job.parent_id}" if job.parent_id else f" · {icon}" if icon else ""
+    return f"#{job.id}{origin} · seed {job.seed} · {text}"
+
+
 def options_line(options: Options, count: int, steps: int, lang: str) -> str:
     """The options in effect, for the caption ("" when all are defaults)."""
     parts = []
@@ -129,6 +138,8 @@ def options_line(options: Options, count: int, steps: int, lang: str) -> str:
         parts.append(t(lang, "{n} steps", n=steps))
     if options.negative:
         parts.append(t(lang, "without: {what}", what=options.negative))
+    if options.strength is not None:
+        parts.append(t(lang, "strength {x}", x=f"{options.strength:g}"))
     return t(lang, "Options: {options}", options=" · ".join(parts)) if parts else ""
 
 

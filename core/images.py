@@ -9,7 +9,10 @@ from typing import Any
 from core.models import GenParams
 
 
-def png_metadata(params: GenParams, model: str, job_id: int, scheduler: str = "") -> dict[str, str]:
+def png_metadata(
+    params: GenParams, model: str, job_id: int, scheduler: str = "", kind: str = "draw",
+    parent_id: int | None = None,
+) -> dict[str, str]:  # fmt: skip
     # "parameters" follows the AUTOMATIC1111 convention so common tools show it too.
     parameters = (
         f"{params.prompt}\nNegative prompt: {params.negative_prompt}\n"
@@ -26,7 +29,10 @@ def png_metadata(params: GenParams, model: str, job_id: int, scheduler: str = ""
         "size": f"{params.width}x{params.height}",
         "count": str(params.count),
         "model": model,
-        "zime": json.dumps({"job_id": job_id, "scheduler": scheduler}),
+        # the lineage: what the job was (draw, grid, photo, upscale …) and its parent job
+        "zime": json.dumps(
+            {"job_id": job_id, "scheduler": scheduler, "kind": kind, "parent_id": parent_id}
+        ),
     }
 
 

@@ -184,6 +184,15 @@ class Job(_Owned):
         return self.params.seed
 
     @property
+    def kind(self) -> str:
+        """Where the job came from: draw / grid / photo, or (with a parent) upscale /
+        variation / edit, as its button recorded it."""
+        recorded = self.meta.get("kind")
+        if recorded:
+            return str(recorded)
+        return "photo" if self.params.init_image else "grid" if self.params.count > 1 else "draw"
+
+    @property
     def nsfw(self) -> bool:
-        """The safety checker blacked the image out: the caption must say so."""
+        """The safety checker flagged an image, which is blurred: the caption must say so."""
         return bool(self.meta.get("nsfw"))

@@ -24,7 +24,7 @@ from core.errors import JobCancelled, JobFailed, ModelUnavailable, QueueFull, St
 from core.generate import Generator
 from core.images import grid, image_variant_path, png_metadata, save_png, veil
 from core.metrics import Metrics
-from core.models import Job, Status
+from core.models import GenParams, Job, Status
 from core.store import Store
 
 log = logging.getLogger("zime.worker")
@@ -386,16 +386,18 @@ class Worker:
         their 2×2 grid as `<id>.png`. Every PNG carries the parameters that redraw it. An
         image the safety checker flagged is blurred before it is written: the drawn one is
         never kept nor sent."""
-        model, scheduler = self.generator.model, self.scheduler_name
         shown = [veil(image) if flagged else image for image, flagged in images]
+
+        def metadata(params: GenParams) -> dict[str, str]:
+            return png_metadata(params, self.generator.model, job.id, self.scheduler_name,
+                                job.kind, job.parent_id)  # fmt: skip
+
         if len(shown) == 1:
-            save_png(shown[0], path, png_metadata(job.params, model, job.id, scheduler))
+            save_png(shown[0], path, metadata(job.params))
             return
         for n, (params, image) in enumerate(zip(job.params.expanded(), shown, strict=True), 1):
-            save_png(
-                image, image_variant_path(path, n), png_metadata(params, model, job.id, scheduler)
-            )
-        save_png(grid(shown), path, png_metadata(job.params, model, job.id, scheduler))
+            save_png(image, image_variant_path(path, n), metadata(params))
+        save_png(grid(shown), path, metadata(job.params))
 
     async def _hung(self, batch: list[JobHandle]) -> None:
         """The model call ignored its deadline: it is wedged (a stuck CUDA kernel, a

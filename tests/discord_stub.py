@@ -101,7 +101,7 @@ class DiscordStub:
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self.seq), "d": data}))
 
     async def slash(
-        self, name: str, options: dict[str, str | int] | None = None, user_id: int = 1,
+        self, name: str, options: dict[str, str | int | float] | None = None, user_id: int = 1,
         guild_id: int | None = 77, channel_id: int = 500, locale: str = "lt", nsfw: bool = False,
         attachment: tuple[str, bytes] | None = None,
     ) -> str:  # fmt: skip

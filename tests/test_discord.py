@@ -147,8 +147,8 @@ async def test_fix_the_translation_history_buttons_and_settings(
         [grid] = await stub.wait_for("POST", f"/webhooks/4242/{token}", timeout=60)
         assert grid.body["flags"] == 64  # private in a server: only the requester sees it
         assert "3:2" in grid.body["content"] and "2 attēli" in grid.body["content"]
-        edits = stub.sent("PATCH", f"/{token}/messages/@original")
-        assert "privāt" in edits[-1].body["content"]
+        await stub.wait_for("PATCH", f"/{token}/messages/@original",
+                            content="Nosūtīju tev privātā ziņā.")  # fmt: skip
 
 
 async def test_errors_history_admin_and_dm(
@@ -211,7 +211,7 @@ async def test_slash_options_become_flags(
         [sync] = stub.sent("PUT", "/commands")
         zime = next(c for c in sync.body["__list__"] if c["name"] == "zime")
         assert [o["name"] for o in zime["options"]] == [
-            "teksts", "formats", "ne", "sekla", "soli", "skaits", "attels"]  # fmt: skip
+            "teksts", "formats", "ne", "sekla", "soli", "skaits", "attels", "stiprums"]  # fmt: skip
         token = await stub.slash("zime", {"teksts": "Milda", "formats": "3:2", "skaits": 2,
                                           "sekla": 3}, user_id=7)  # fmt: skip
         [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
@@ -229,15 +229,16 @@ async def test_photo_to_picture_from_an_attachment(
     buf = io.BytesIO()
     Image.new("RGB", (90, 60), (30, 90, 10)).save(buf, format="PNG")
     async with running(write_config(tmp_path, tiny_models, stub), stub):
-        token = await stub.slash("zime", {"teksts": "latvju rakstu zīmes"}, user_id=7,
-                                 attachment=("attels", buf.getvalue()))  # fmt: skip
+        token = await stub.slash("zime", {"teksts": "latvju rakstu zīmes", "stiprums": 0.4},
+                                 user_id=7, attachment=("attels", buf.getvalue()))  # fmt: skip
         [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
+        assert "0.4" in followup.body["content"], followup.body["content"]
         assert stub.sent("GET", "/attachments/")  # fetched from the attachment's URL
         assert "latviesurakstuzimes symbols" in followup.body["content"]
         token = await stub.slash("zime", {"teksts": "kaķis"}, user_id=7,
                                  attachment=("attels", b"not an image"))  # fmt: skip
         edits = await stub.wait_for("PATCH", f"/{token}/messages/@original")
-        # a Lithuanian client: Latvian (Discord has no Latvian locale; see bot/discord.py)
+        # a Lithuanian client: Latvian (Discord has no Latvian locale; see bot/discord/frontend.py)
         assert edits[-1].body["content"] == "Šo foto nevarēju nolasīt. Lūdzu, atsūti to vēlreiz."
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -162,6 +163,14 @@ async def test_variations_and_upscale_start_from_the_image(tmp_path: Path) -> No
         big = await asyncio.wait_for(up.handle.wait(), 10)
         assert (big.params.width, big.params.height) == (256, 256) and big.params.strength == 0.3
         assert big.params.seed == 4 and big.params.count == 1  # image 2's own seed
+        # the lineage, in the PNG and in /vesture
+        from bot.texts import history_line
+        from core.images import read_png_metadata
+
+        lineage = json.loads(read_png_metadata(str(big.image_path))["zime"])
+        assert lineage["kind"] == "upscale" and lineage["parent_id"] == grid.id
+        assert history_line(big, "x") == f"#{big.id} · 🔍 #{grid.id} · seed 4 · x"
+        assert grid.kind == "grid" and history_line(grid, "x").startswith(f"#{grid.id} · ▦ ·")
         with pytest.raises(NotFound):  # only the owner
             await svc.upscale(grid.id, 2, req("u2", ""))
         with pytest.raises(NotFound):

@@ -30,6 +30,7 @@ from bot.texts import (
     caption,
     error_text,
     help_text,
+    history_line,
     options_line,
     progress_text,
     queued_text,
@@ -89,6 +90,7 @@ class EnglishLocalizations(app_commands.Translator):
         "Soļi": N_("Steps"),
         "Attēlu skaits (vairāki: režģis)": N_("Number of images (several: a grid)"),
         "Foto, no kura zīmēt": N_("A photo to draw from"),
+        "Cik tālu no foto atkāpties (0.1–1)": N_("How far to move from the photo (0.1–1)"),
         "Ko uzzīmēt, piemēram: Vanšu tilts saulrietā": N_(
             "What to draw, e.g. Vanšu tilts saulrietā"
         ),
@@ -191,7 +193,7 @@ class DiscordFrontend(Delivery):
             teksts=s("Ko uzzīmēt, piemēram: Vanšu tilts saulrietā"),
             formats=s("Malu attiecība"), ne=s("Ko nezīmēt"), sekla=s("Sēkla (seed)"),
             soli=s("Soļi"), skaits=s("Attēlu skaits (vairāki: režģis)"),
-            attels=s("Foto, no kura zīmēt"),
+            attels=s("Foto, no kura zīmēt"), stiprums=s("Cik tālu no foto atkāpties (0.1–1)"),
         )  # fmt: skip
         @app_commands.choices(formats=[app_commands.Choice(name=n, value=v) for n, v in ASPECTS])
         async def zime(
@@ -200,9 +202,11 @@ class DiscordFrontend(Delivery):
             soli: app_commands.Range[int, 1, 150] | None = None,
             skaits: app_commands.Range[int, 1, 4] | None = None,
             attels: discord.Attachment | None = None,
+            stiprums: app_commands.Range[float, 0.1, 1.0] | None = None,
         ) -> None:  # fmt: skip
             # Slash options become the same flags a chat message carries: one parser.
-            flags = {"--ar": formats, "--sēkla": sekla, "--soļi": soli, "--skaits": skaits}
+            flags = {"--ar": formats, "--sēkla": sekla, "--soļi": soli, "--skaits": skaits,
+                     "--stiprums": stiprums}  # fmt: skip
             text = " ".join([teksts, *(f"{k} {v}" for k, v in flags.items() if v is not None)])
             await self.on_zime(interaction, f"{text} --ne {ne}" if ne else text, attels)
 
@@ -326,10 +330,7 @@ class DiscordFrontend(Delivery):
     async def on_history(self, interaction: discord.Interaction) -> None:
         req = self.request(interaction)
         items = await self.service.history(req, 10)
-        lines = [
-            f"#{i.id} · seed {i.seed} · {discord.utils.escape_markdown(i.request_text)[:80]}"
-            for i in items
-        ]
+        lines = [history_line(i, discord.utils.escape_markdown(i.request_text)[:80]) for i in items]
         if not items:
             await interaction.response.send_message(t(req.language, "No history yet."),
                                                     ephemeral=True)  # fmt: skip
@@ -498,12 +499,15 @@ class DiscordFrontend(Delivery):
         interaction = self._interaction(job)
         private = bool(job.meta.get("private_result"))  # the user's setting, asked in a server
         if interaction is not None:
-            done = t(lang, "Sent to you in a private message.") if private else "✅"
-            with contextlib.suppress(discord.HTTPException):
-                await interaction.edit_original_response(content=done)
             # private: an ephemeral followup, which only the requester sees
             await interaction.followup.send(content=text[:2000], file=file, view=view,
                                             ephemeral=private, wait=True)  # fmt: skip
+            with contextlib.suppress(discord.HTTPException):  # the status message goes away
+                if private:
+                    done = t(lang, "Sent to you in a private message.")
+                    await interaction.edit_original_response(content=done)
+                else:
+                    await interaction.delete_original_response()
         elif private:  # token expired or bot restarted: a direct message
             user = await self.client.fetch_user(int(job.user_id))
             await user.send(content=text[:2000], file=file, view=view)

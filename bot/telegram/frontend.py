@@ -63,6 +63,7 @@ from bot.telegram.render import (
 from bot.texts import (
     error_text,
     help_text,
+    history_line,
     options_line,
     progress_text,
     queued_text,
@@ -289,7 +290,7 @@ class TelegramFrontend(Delivery):
         for item in items:
             text = item.request_text
             short = text if len(text) <= 60 else text[:59] + "…"
-            lines.append(f"#{item.id} · seed {item.seed} · {html.escape(short)}")
+            lines.append(history_line(item, html.escape(short)))
             rows.append([InlineKeyboardButton(f"🔁 #{item.id}", callback_data=f"redo:{item.id}")])
         await self.reply(update.effective_message, "\n".join(lines), parse_mode=ParseMode.HTML,
                          reply_markup=InlineKeyboardMarkup(rows))  # fmt: skip
