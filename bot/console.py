@@ -15,9 +15,9 @@ from bot.texts import (
     caption,
     error_text,
     help_text,
-    progress_text,
-    queued_text,
+    runners_text,
     stats_text,
+    status_text,
     t,
 )
 from core.errors import ZimeError
@@ -80,6 +80,7 @@ class Console:
             rows = svc.queue(self.request())
             self.say("\n".join(f"{i}. #{j} {u}: {p}" for i, (j, u, p) in enumerate(rows, 1))
                      or t(self.lang, "The queue is empty."))  # fmt: skip
+            self.say(runners_text(svc.runners(self.request()), self.lang))
         elif cmd == "/reload":
             model = await svc.reload(self.request(), arg or None)
             self.say(t(self.lang, "Model loaded: {model}", model=model))
@@ -92,11 +93,11 @@ class Console:
 
     async def _follow(self, sub: Submitted) -> None:
         h = sub.handle
-        self.say(f"#{sub.job_id} {queued_text(h.position) or progress_text(h.progress)}")
+        self.say(f"#{sub.job_id} {status_text(h, self.lang)}")
         last = ""
         while not h.finished:
             await h.wait_changed(2.0)
-            text = queued_text(h.position) if h.status == "queued" else progress_text(h.progress)
+            text = status_text(h, self.lang)
             if text and text != last and not h.finished:
                 self.say(f"#{sub.job_id} {text}")
                 last = text

@@ -27,11 +27,14 @@ from core.errors import (
 )
 from core.lang.options import BadOption
 from core.models import Job, Options, Status
+from core.queue import RunnerInfo
+from core.worker import JobHandle
 
 EXAMPLE = "/zime Rīgas balzama pudele uz galda"
 
 __all__ = ["EXAMPLE", "caption", "error_text", "help_text", "history_line", "job_error", "options_line",
-           "progress_text", "queued_text", "settings_text", "stats_text", "t"]  # fmt: skip
+           "progress_text", "queued_text", "runners_text", "settings_text", "stats_text",
+           "status_text", "t"]  # fmt: skip
 
 
 def error_text(exc: ZimeError, lang: str = "lv") -> str:
@@ -170,6 +173,24 @@ def progress_text(progress: float, lang: str = "lv") -> str:
     return t(lang, "Drawing… {percent}%", percent=round(progress * 100))
 
 
+def status_text(handle: JobHandle, lang: str = "lv") -> str:
+    """The status line of a waiting job: paused, queued at n, or drawing at p%."""
+    if handle.paused:
+        return t(lang, "Drawing is paused for a moment; your request is saved and will be "
+                       "drawn as soon as it resumes.")  # fmt: skip
+    return queued_text(handle.position, lang) or progress_text(handle.progress, lang)
+
+
+def runners_text(runners: list[RunnerInfo], lang: str = "lv") -> str:
+    """/rinda and /stats: each runner with its device, model, state and last heartbeat."""
+    lines = []
+    for r in runners:
+        state = t(lang, "down") if r.down else t(lang, "busy") if r.busy else t(lang, "idle")
+        lines.append(f"• {r.name} · {r.device or '?'} · {r.model} · {state} · "
+                     f"{r.heartbeat_age_s:.0f} s")  # fmt: skip
+    return t(lang, "Runners:") + "\n" + "\n".join(lines) if lines else ""
+
+
 def caption(prompt: str, concept_names: tuple[str, ...], seed: int, lang: str = "lv",
             demo: bool = False, hidden: bool = False, options: str = "") -> str:  # fmt: skip
     understood = ", ".join(concept_names) or "—"
@@ -227,4 +248,4 @@ def stats_text(s: dict[str, Any], lang: str = "lv") -> str:
         "Median wait: {wait} s, drawing: {draw} s\nFailures: {failures}\nModel: {model}",
         queued=s["queued"], by_status=s["by_status"], per_day=s["jobs_per_day"],
         wait=s["median_wait_s"], draw=s["median_draw_s"], failures=s["failures"], model=s["model"],
-    )  # fmt: skip
+    ) + ("\n" + runners_text(s["runners"], lang) if s.get("runners") else "")  # fmt: skip

@@ -194,6 +194,47 @@ def cmd_db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_runner(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """One GPU runner behind Redis ([queue] url): draws batches until SIGTERM/SIGINT."""
+    import asyncio
+    import dataclasses
+    import logging
+    import os
+    import signal
+
+    from core.app import check_device, make_generator
+    from core.queue.runner import Runner, default_name
+
+    cfg = _config(args.config)
+    device = args.device or ""
+    if device.startswith("cuda:"):  # one GPU of several: this process sees only that one
+        os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
+    if device:
+        models = dataclasses.replace(cfg.models, device=device.split(":")[0])
+        cfg = dataclasses.replace(cfg, models=models)
+    logging.basicConfig(level=cfg.logging.level, stream=err,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    generator = make_generator(cfg)
+    generator.load()
+    check_device(cfg, generator)
+    name = args.name or default_name()
+    print(f"zime: runner {name}: {generator.describe()}", file=err)
+    q, g = cfg.queue, cfg.generation
+    runner = Runner(generator, q.url, name=name, device=device, prefix=q.prefix,
+                    claim_after_s=q.claim_after_s, job_timeout_s=g.job_timeout_s,
+                    hang_grace_s=g.hang_grace_s, result_ttl_s=q.result_ttl_s)  # fmt: skip
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runner.stop)
+        await runner.run()
+
+    asyncio.run(serve())
+    return 3 if runner.wedged else 0  # wedged: the orchestrator restarts it
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -230,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     st = dsub.add_parser("stats", help="print database statistics as JSON")
     st.add_argument("--config", help="config TOML file", default=argparse.SUPPRESS)
     d.set_defaults(func=cmd_db)
+
+    r = sub.add_parser("runner", help="one GPU runner behind Redis ([queue] backend = redis)")
+    r.add_argument("--config", help="config TOML file")
+    r.add_argument("--device", help="cuda:N (one GPU of several), cuda or cpu")
+    r.add_argument("--name", help="the runner's name in /rinda and /stats (default: host-pid)")
+    r.set_defaults(func=cmd_runner)
 
     t = sub.add_parser("tiny-models", help="write tiny random models to DIR (sd, nllb, opus)")
     t.add_argument("dir")

@@ -15,6 +15,8 @@ from core.lang.prompt import PromptBuilder
 from core.lang.translate import TranslateOptions, Translator, Translators, load_translator
 from core.maintenance import prune_images
 from core.metrics import MetricsServer
+from core.queue import Drawer
+from core.queue.local import ThreadDrawer
 from core.ratelimit import Clock, RateLimiter, monotonic
 from core.service import Service
 from core.store import Store
@@ -93,27 +95,29 @@ async def open_service(
     """Load models, open the store, start the worker; on exit drain and close in order."""
     if translators is None:
         translators = await asyncio.to_thread(make_translators, config)
-    if generator is None:
-        generator = make_generator(config)
-    await asyncio.to_thread(generator.load)
-    log.info(generator.describe())
-    check_device(config, generator)
+    q = config.queue
+    remote = q.backend == "redis" and generator is None
+    if not remote:  # with runners behind Redis the bot loads no image model
+        if generator is None:
+            generator = make_generator(config)
+        await asyncio.to_thread(generator.load)
+        log.info(generator.describe())
+        check_device(config, generator)
     builder = PromptBuilder(ConceptRegistry.load(), translators, config.limits.max_prompt_chars)
     lim, g = config.limits, config.generation
     limiter = RateLimiter(lim.per_user_per_minute, lim.per_chat_per_minute, clock)
     st = config.storage
     store = Store(config.path(st.database), min(5.0, st.lock_wait_s), st.lock_wait_s)
     async with store:
+        drawer = make_drawer(config, generator)
         worker = Worker(
-            generator,
+            drawer,
             store,
             config.path(config.storage.images),
             batch_size=g.batch_size,
             queue_size=lim.queue_size,
             per_user_queued=lim.per_user_queued,
             max_attempts=lim.max_attempts,
-            job_timeout_s=g.job_timeout_s,
-            hang_grace_s=g.hang_grace_s,
             scheduler_name=config.models.scheduler,
             privacy=config.logging.privacy,
         )
@@ -131,6 +135,17 @@ async def open_service(
             retention.cancel()
             if server is not None:
                 await server.stop()
+
+
+def make_drawer(config: Config, generator: Generator | None) -> Drawer:
+    """Where batches are drawn: runners behind Redis, a child process, or this process."""
+    q, g = config.queue, config.generation
+    if generator is None:
+        from core.queue.redis import RedisDrawer
+
+        return RedisDrawer(q.url, prefix=q.prefix, claim_after_s=q.claim_after_s,
+                           result_ttl_s=q.result_ttl_s)  # fmt: skip
+    return ThreadDrawer(generator, g.job_timeout_s, g.hang_grace_s)
 
 
 async def _retention_loop(config: Config) -> None:

@@ -108,6 +108,16 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class QueueConfig:
+    backend: str = "local"  # local: draw in this process | redis: runners behind Redis
+    url: str = "redis://127.0.0.1:6379/0"
+    claim_after_s: float = 30.0  # a runner silent this long is down; its jobs go elsewhere
+    isolate: bool = False  # local: draw in a child process, killed and restarted if it hangs
+    result_ttl_s: float = 86400.0  # how long drawn images wait in Redis for the coordinator
+    prefix: str = "zime"  # Redis key prefix (several bots may share one Redis)
+
+
+@dataclass(frozen=True)
 class ModerationConfig:
     blocklist: tuple[str, ...] = ()
 
@@ -120,6 +130,7 @@ class Config:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -137,6 +148,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "ZIME_DISCORD_TOKEN": ("discord", "token"),
     "ZIME_DATABASE": ("storage", "database"),
     "ZIME_DEVICE": ("models", "device"),
+    "ZIME_REDIS_URL": ("queue", "url"),
 }
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -144,6 +156,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("models", "scheduler"): ("euler_a", "dpm", "ddim", "pndm"),
     ("models", "safety_checker"): ("always", "groups", "never"),
     ("logging", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
+    ("queue", "backend"): ("local", "redis"),
 }
 
 
@@ -216,6 +229,13 @@ def _validate(cfg: Config) -> None:
         (lim.max_attempts >= 1, "limits.max_attempts", lim.max_attempts),
         (cfg.storage.retention_days >= 0, "storage.retention_days", cfg.storage.retention_days),
         (0 < cfg.metrics.port < 65536, "metrics.port", cfg.metrics.port),
+        (cfg.queue.claim_after_s > 0, "queue.claim_after_s", cfg.queue.claim_after_s),
+        (cfg.queue.result_ttl_s > 0, "queue.result_ttl_s", cfg.queue.result_ttl_s),
+        (
+            cfg.queue.url.startswith(("redis://", "rediss://", "unix://")),
+            "queue.url",
+            cfg.queue.url,
+        ),
     ]
     for lang in cfg.models.translators:
         checks.append((lang.isalpha() and lang.islower() and len(lang) in (2, 3),

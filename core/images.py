@@ -11,7 +11,7 @@ from core.models import GenParams
 
 def png_metadata(
     params: GenParams, model: str, job_id: int, scheduler: str = "", kind: str = "draw",
-    parent_id: int | None = None,
+    parent_id: int | None = None, runner: str = "",
 ) -> dict[str, str]:  # fmt: skip
     # "parameters" follows the AUTOMATIC1111 convention so common tools show it too.
     parameters = (
@@ -31,7 +31,13 @@ def png_metadata(
         "model": model,
         # the lineage: what the job was (draw, grid, photo, upscale …) and its parent job
         "zime": json.dumps(
-            {"job_id": job_id, "scheduler": scheduler, "kind": kind, "parent_id": parent_id}
+            {
+                "job_id": job_id,
+                "scheduler": scheduler,
+                "kind": kind,
+                "parent_id": parent_id,
+                "runner": runner,
+            }
         ),
     }
 

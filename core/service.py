@@ -27,9 +27,11 @@ from core.lang.prompt import Parsed, PromptBuilder, PromptResult
 from core.lang.text import normalize
 from core.models import GenParams, Job, Options, Request
 from core.moderation import Blocklist
+from core.queue import RunnerInfo
+from core.queue.local import in_daemon_thread
 from core.ratelimit import RateLimiter
 from core.store import Store
-from core.worker import JobHandle, Worker, in_daemon_thread
+from core.worker import JobHandle, Worker
 
 # A translation of one chat message takes well under a second (benchmarks/translate.py);
 # one that takes this long is stuck, and the user gets an answer instead of a spinner.
@@ -261,7 +263,7 @@ class Service:
                 lang=result.lang,
                 concepts=result.concept_ids,
                 english=result.english,
-                model=self.worker.generator.model,
+                model=self.worker.model,
                 parent_id=parent_id,
                 meta={"language": request.language, "is_group": request.is_group,
                       **request.meta},
@@ -457,8 +459,14 @@ class Service:
         self.check_admin(request)
         out = await self.store.stats()
         out["queued"] = self.worker.queued_count()
-        out["model"] = self.worker.generator.model
+        out["model"] = self.worker.model
+        out["runners"] = self.worker.runners()
         return out
+
+    def runners(self, request: Request) -> list[RunnerInfo]:
+        """The GPU runners (one, "local", without Redis): name, device, model, state."""
+        self.check_admin(request)
+        return self.worker.runners()
 
     def queue(self, request: Request) -> list[tuple[int, str, str]]:
         self.check_admin(request)

@@ -1,9 +1,11 @@
-"""The single GPU worker: a fair (round-robin per user) bounded queue, batching of compatible
-jobs, progress, cancellation, timeouts, retries and a graceful drain.
+"""The worker: a fair (round-robin per user) bounded queue, batching of compatible jobs,
+progress, cancellation, timeouts, retries, delivery of results and a graceful drain.
 
-One consumer task owns the generator; blocking model calls run in a thread so the event
-loop never stalls. Jobs are persisted by the service before they reach `submit`, and the
-worker records every state change in the store, so a crash loses nothing.
+Batches are drawn by a `Drawer` (core.queue): in a thread of this process, in a child
+process, or by runners behind Redis; the worker sends as many batches at once as the drawer
+has slots (one locally, one per live runner). Jobs are persisted by the service before they
+reach `submit`, and the worker records every state change in the store, so a crash loses
+nothing.
 """
 
 from __future__ import annotations
@@ -12,58 +14,24 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import threading
-import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
 
 from core.errors import JobCancelled, JobFailed, ModelUnavailable, QueueFull, StorageError
-from core.generate import Generator
 from core.images import grid, image_variant_path, png_metadata, save_png, veil
 from core.metrics import Metrics
 from core.models import GenParams, Job, Status
+from core.queue import Drawer, DrawingPaused, Drawn, DrawTimeout, ModelHung, RunnerInfo
 from core.store import Store
 
 log = logging.getLogger("zime.worker")
-T = TypeVar("T")
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = (
     Status.QUEUED, Status.RUNNING, Status.DONE, Status.FAILED, Status.CANCELLED
 )  # fmt: skip
 FINAL = (DONE, FAILED, CANCELLED)
-# How long past its timeout a model call may take to notice the cancel flag before it is
-# declared hung (the pipeline checks the flag once per step).
-HANG_GRACE_S = 10.0
-
-
-def in_daemon_thread(fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-    """Run a blocking call in a daemon thread. Unlike `asyncio.to_thread`, a call that never
-    returns (a wedged CUDA kernel) cannot keep the process from exiting on SIGTERM."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: T | None, exc: BaseException | None) -> None:
-        if future.done():
-            return
-        if exc is not None:
-            future.set_exception(exc)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
-
-    def target() -> None:
-        try:
-            result = fn(*args)
-        except BaseException as exc:  # handed to the awaiting task, not lost
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, result, None)
-
-    threading.Thread(target=target, name=f"zime-{getattr(fn, '__name__', 'call')}",
-                     daemon=True).start()  # fmt: skip
-    return future
 
 
 class JobHandle:
@@ -83,6 +51,11 @@ class JobHandle:
     @property
     def id(self) -> int:
         return self.job.id
+
+    @property
+    def paused(self) -> bool:
+        """Waiting while drawing is paused (Redis unreachable): it is saved, and drawn later."""
+        return self.status == QUEUED and self._worker.paused
 
     @property
     def position(self) -> int | None:
@@ -120,7 +93,7 @@ Listener = Callable[[JobHandle], Awaitable[None]]
 class Worker:
     def __init__(
         self,
-        generator: Generator,
+        drawer: Drawer,
         store: Store,
         image_dir: Path,
         *,
@@ -128,21 +101,17 @@ class Worker:
         queue_size: int = 100,
         per_user_queued: int = 3,
         max_attempts: int = 3,
-        job_timeout_s: float = 300.0,
-        hang_grace_s: float = HANG_GRACE_S,
         scheduler_name: str = "",
         metrics: Metrics | None = None,
         privacy: bool = False,
     ) -> None:
-        self.generator = generator
+        self.drawer = drawer
         self.store = store
         self.image_dir = Path(image_dir)
         self.batch_size = batch_size
         self.queue_size = queue_size
         self.per_user_queued = per_user_queued
         self.max_attempts = max_attempts
-        self.job_timeout_s = job_timeout_s
-        self.hang_grace_s = hang_grace_s
         self.scheduler_name = scheduler_name
         self.metrics = metrics or Metrics()
         self.metrics.queue_length = self.queued_count
@@ -152,10 +121,10 @@ class Worker:
         self.listeners: list[Listener] = []
         self._queues: OrderedDict[str, deque[JobHandle]] = OrderedDict()
         self._wakeup = asyncio.Event()
-        self._gpu = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
-        self._current: list[JobHandle] = []
+        self._current: list[JobHandle] = []  # every job being drawn now
         self.wedged = False  # a model call never returned: only a restart helps
         # Outcomes the store could not record (job id -> status, error), for delivery.
         self.final_states: dict[int, tuple[Status, str | None]] = {}
@@ -168,8 +137,21 @@ class Worker:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    @property
+    def model(self) -> str:
+        return self.drawer.model
+
+    @property
+    def paused(self) -> bool:
+        """Drawing waits for its transport (Redis): requests are still taken and kept."""
+        return self.drawer.paused
+
+    def runners(self) -> list[RunnerInfo]:
+        return self.drawer.runners()
+
     async def start(self) -> None:
         self._stopping = False
+        await self.drawer.start()
         self._task = asyncio.create_task(self._consume(), name="zime-worker")
 
     async def stop(self, drain_timeout: float = 6.0) -> None:
@@ -181,13 +163,23 @@ class Worker:
         if self._task is None:
             return
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), drain_timeout)
+            await asyncio.wait_for(asyncio.shield(self._drained()), drain_timeout)
         except TimeoutError:
             for h in self._current:  # cooperative: the pipeline stops at its next step
                 h.cancel_requested = True
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 2.0)
+                await asyncio.wait_for(self._drained(), 2.0)
+        for task in self._running:  # a wedged local call, or a runner that never answers
+            task.cancel()
+        self._task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._task
         self._task = None
+        await self.drawer.stop()
+
+    async def _drained(self) -> None:
+        while self._running:
+            await asyncio.wait(set(self._running))
 
     def alive(self) -> bool:
         """For /healthz: False when the consumer died or the model hung (restart me)."""
@@ -247,6 +239,10 @@ class Worker:
                 return i
         return None
 
+    def notify_all(self) -> None:
+        """Re-announce every waiting job (drawing paused or resumed)."""
+        self._notify_positions()
+
     def _notify_positions(self) -> None:
         for q in self._queues.values():
             for h in q:
@@ -296,10 +292,9 @@ class Worker:
         return [i for i in ids if await self.cancel(i)]
 
     async def reload(self, model: str | None = None) -> str:
-        """Swap the model between batches; queued jobs wait, none is dropped."""
-        async with self._gpu:
-            await asyncio.to_thread(self.generator.reload, model)
-        return self.generator.model
+        """Swap the model between batches (locally), or roll through the runners one at a
+        time (redis); queued jobs wait, none is dropped."""
+        return await self.drawer.reload(model)
 
     # consumer
     async def _consume(self) -> None:
@@ -308,19 +303,29 @@ class Worker:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            async with self._gpu:
-                batch = self._take_batch()
-                if batch:
-                    self._current = batch
-                    try:
-                        await self._run(batch)
-                    except Exception:  # the worker must survive anything a job does
-                        log.exception("unexpected error in batch %s", [h.id for h in batch])
-                    finally:
-                        self._current = []
+            await self.drawer.slot()
+            batch = self._take_batch() if not (self._stopping or self.wedged) else []
+            if not batch:
+                self.drawer.release()
+                continue
+            task = asyncio.create_task(self._in_slot(batch), name=f"zime-batch-{batch[0].id}")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _in_slot(self, batch: list[JobHandle]) -> None:
+        self._current.extend(batch)
+        try:
+            await self._run(batch)
+        except Exception:  # the worker must survive anything a job does
+            log.exception("unexpected error in batch %s", [h.id for h in batch])
+        finally:
+            for h in batch:
+                with contextlib.suppress(ValueError):
+                    self._current.remove(h)
+            self.drawer.release()
+            self._wakeup.set()
 
     async def _run(self, batch: list[JobHandle]) -> None:
-        loop = asyncio.get_running_loop()
         ids = [h.id for h in batch]
         try:
             await self.store.mark_running(ids)
@@ -332,65 +337,67 @@ class Worker:
             h.status = RUNNING
             h._notify()
         self._notify_positions()
-        deadline = time.monotonic() + self.job_timeout_s
 
         def progress(step: int, total: int) -> None:
-            def apply() -> None:
-                for h in batch:
-                    h.progress = min(1.0, step / max(1, total))
-                    h._notify()
-
-            loop.call_soon_threadsafe(apply)
+            for h in batch:
+                h.progress = min(1.0, step / max(1, total))
+                h._notify()
 
         def cancelled() -> bool:
-            return all(h.cancel_requested for h in batch) or time.monotonic() > deadline
+            return all(h.cancel_requested for h in batch)
 
-        started = time.monotonic()
-        call = in_daemon_thread(
-            self.generator.generate,
-            [p for h in batch for p in h.job.params.expanded()],
-            progress,
-            cancelled,
-        )
         try:
-            images = await asyncio.wait_for(
-                asyncio.shield(call), self.job_timeout_s + self.hang_grace_s
-            )
-        except TimeoutError:
-            await self._hung(batch)
+            drawn = await self.drawer.draw([h.job for h in batch], progress, cancelled)
+        except ModelHung as exc:
+            if exc.recovered:  # a killed and restarted child: these jobs fail, others go on
+                await self._failed(batch, f"timeout: {exc}", final=True)
+            else:
+                await self._hung(batch, str(exc))
+            return
+        except DrawTimeout as exc:
+            await self._failed(batch, f"timeout: {exc}", final=True)
             return
         except JobCancelled:
-            if time.monotonic() > deadline:
-                await self._failed(batch, f"timeout: after {self.job_timeout_s:.0f} s", final=True)
-            else:
-                for h in batch:
-                    await self._finish(h, CANCELLED, error="cancelled")
+            for h in batch:
+                await self._finish(h, CANCELLED, error="cancelled")
+            return
+        except DrawingPaused as exc:  # back to the front of the queue, drawn once it is back
+            log.warning("drawing paused (%s): %d job(s) wait", exc, len(batch))
+            await self._requeue(batch)
             return
         except Exception as exc:  # model errors, OOM …: fail these jobs, keep serving
             log.warning("batch %s failed: %s", ids, exc)
             await self._failed(batch, f"model: {exc or type(exc).__name__}")
             return
-        draw_s = time.monotonic() - started
-        self.metrics.observe_draw(draw_s)
+        self.metrics.observe_draw(drawn.draw_s)
         start = 0
         for h in batch:
-            mine = images[start : start + h.job.params.count]  # this job's images, in seed order
+            mine = drawn.images[start : start + h.job.params.count]  # in seed order
             start += h.job.params.count
             if h.cancel_requested:
                 await self._finish(h, CANCELLED, error="cancelled")
                 continue
-            await self._deliver(h, mine, draw_s)
+            await self._deliver(h, Drawn(mine, drawn.draw_s, drawn.runner, drawn.model))
 
-    def _save(self, job: Job, images: list[tuple[Any, bool]], path: Path) -> None:
+    async def _requeue(self, batch: list[JobHandle]) -> None:
+        for h in batch:
+            with contextlib.suppress(StorageError):
+                await self.store.set_status(h.id, QUEUED)
+        for h in reversed(batch):
+            h.status = QUEUED
+            h.progress = 0.0
+            self._enqueue(h, front=True)
+
+    def _save(self, job: Job, drawn: Drawn, path: Path) -> None:
         """One image: `<id>.png`. Several: each as `<id>-<n>.png` (U1–U4 send them) and
-        their 2×2 grid as `<id>.png`. Every PNG carries the parameters that redraw it. An
-        image the safety checker flagged is blurred before it is written: the drawn one is
-        never kept nor sent."""
-        shown = [veil(image) if flagged else image for image, flagged in images]
+        their 2×2 grid as `<id>.png`. Every PNG carries the parameters that redraw it and
+        the runner that drew it. An image the safety checker flagged is blurred before it
+        is written: the drawn one is never kept nor sent."""
+        shown = [veil(image) if flagged else image for image, flagged in drawn.images]
 
         def metadata(params: GenParams) -> dict[str, str]:
-            return png_metadata(params, self.generator.model, job.id, self.scheduler_name,
-                                job.kind, job.parent_id)  # fmt: skip
+            return png_metadata(params, drawn.model or self.model, job.id, self.scheduler_name,
+                                job.kind, job.parent_id, drawn.runner)  # fmt: skip
 
         if len(shown) == 1:
             save_png(shown[0], path, metadata(job.params))
@@ -399,30 +406,29 @@ class Worker:
             save_png(image, image_variant_path(path, n), metadata(params))
         save_png(grid(shown), path, metadata(job.params))
 
-    async def _hung(self, batch: list[JobHandle]) -> None:
+    async def _hung(self, batch: list[JobHandle], reason: str) -> None:
         """The model call ignored its deadline: it is wedged (a stuck CUDA kernel, a
         deadlock). Fail its jobs and the queued ones with a clear reason, stop taking work
         and report unhealthy, so the orchestrator restarts the process."""
-        log.error("image model call did not return %.0f s after its timeout; marking the "
-                  "worker unhealthy", self.hang_grace_s)  # fmt: skip
+        log.error("image model call did not return (%s); marking the worker unhealthy",
+                  reason)  # fmt: skip
         self.wedged = True
         self.metrics.healthy = self.alive
         for h in batch:
-            await self._finish(
-                h, FAILED, error=f"timeout: model hung after {self.job_timeout_s:.0f} s"
-            )
+            await self._finish(h, FAILED, error=f"timeout: {reason}")
         for h in self.order():
             self._queues[h.job.user_key].remove(h)
             await self._finish(h, FAILED, error="unavailable: the image model stopped answering")
         self._queues.clear()
 
-    async def _deliver(self, h: JobHandle, images: list[tuple[Any, bool]], draw_s: float) -> None:
+    async def _deliver(self, h: JobHandle, drawn: Drawn) -> None:
         """Save the job's image (or its images and their grid) and record the result."""
         day = dt.date.today().isoformat()
         path = self.image_dir / day / f"{h.id}.png"
-        nsfw = any(flag for _, flag in images)
+        nsfw = any(flag for _, flag in drawn.images)
+        draw_s = drawn.draw_s
         try:
-            await asyncio.to_thread(self._save, h.job, images, path)
+            await asyncio.to_thread(self._save, h.job, drawn, path)
         except OSError as exc:  # a full or unwritable disk: this job cannot be kept
             log.error("job %s: cannot save the image: %s", h.id, exc)
             await self._failed([h], f"storage: cannot save the image ({exc.strerror or exc})",
@@ -431,7 +437,7 @@ class Worker:
         try:
             if nsfw:  # an image is blurred: the caption must say why, the frontend hides it
                 await self.store.update_meta(h.id, nsfw=True)
-            await self.store.finish_job(h.id, str(path), draw_s, self.generator.model)
+            await self.store.finish_job(h.id, str(path), draw_s, drawn.model or self.model)
             stored = await self.store.get_job(h.id)
         except StorageError as exc:
             await self._finish(h, FAILED, error=f"storage: {exc}")

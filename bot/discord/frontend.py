@@ -32,10 +32,9 @@ from bot.texts import (
     help_text,
     history_line,
     options_line,
-    progress_text,
-    queued_text,
     settings_text,
     stats_text,
+    status_text,
     t,
 )
 from core.config import DiscordConfig
@@ -319,7 +318,7 @@ class DiscordFrontend(Delivery):
     async def _edit_status(self, interaction: discord.Interaction, h: JobHandle, lang: str) -> None:
         last = ""
         while not h.finished:
-            text = queued_text(h.position, lang) or progress_text(h.progress, lang)
+            text = status_text(h, lang)
             if text != last:
                 last = text
                 with contextlib.suppress(discord.HTTPException):

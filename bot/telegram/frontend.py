@@ -65,10 +65,10 @@ from bot.texts import (
     help_text,
     history_line,
     options_line,
-    progress_text,
-    queued_text,
+    runners_text,
     settings_text,
     stats_text,
+    status_text,
     t,
 )
 from core.config import TelegramConfig
@@ -250,9 +250,6 @@ class TelegramFrontend(Delivery):
             return
         self.spawn(self._edit_status(sub.handle, lang, status.chat_id, status.message_id, None))
 
-    def status_text(self, h: JobHandle, lang: str) -> str:
-        return queued_text(h.position, lang) or progress_text(h.progress, lang)
-
     async def _edit_status(
         self, h: JobHandle, lang: str, chat_id: int | None, message_id: int | None,
         inline_id: str | None, caption: bool = False,
@@ -260,10 +257,10 @@ class TelegramFrontend(Delivery):
         """Edit the status message (or, for a redraw of an inline photo, its caption) in
         place, at most once per `edit_interval_s`, until the job ends."""
         edit = self.app.bot.edit_message_caption if caption else self.app.bot.edit_message_text
-        last = self.status_text(h, lang)
+        last = status_text(h, lang)
         while not h.finished:
             await h.wait_changed(self.config.edit_interval_s)
-            text = self.status_text(h, lang)
+            text = status_text(h, lang)
             if h.finished or text == last:
                 continue
             last = text
@@ -358,6 +355,7 @@ class TelegramFrontend(Delivery):
                 rows = self.service.queue(req)
                 text = "\n".join(f"{i}. #{j} {u}: {p[:60]}" for i, (j, u, p) in enumerate(rows, 1))
                 text = text or t(req.language, "The queue is empty.")
+                text += "\n" + runners_text(self.service.runners(req), req.language)
         except ZimeError as exc:
             text = error_text(exc, req.language)
         await self.reply(message, fit(text))

@@ -1,0 +1,94 @@
+"""Where batches are drawn. The worker (`core.worker`) keeps the fair queue, the job records
+and the delivery; a `Drawer` only turns a batch of jobs into images:
+
+- `local.ThreadDrawer`: the image model in this process, called in a daemon thread (the
+  embedded default);
+- `child.ChildDrawer`: the model in a child process that is killed and restarted when it
+  hangs or crashes (`[queue] isolate = true`);
+- `redis.RedisDrawer`: runners on any number of GPUs behind Redis Streams
+  (`[queue] backend = "redis"`, runners started with `python -m core runner`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.errors import ZimeError
+from core.models import Job
+
+Progress = Callable[[int, int], None]  # (step, total), called on the event loop
+Cancelled = Callable[[], bool]
+
+
+class DrawTimeout(ZimeError):
+    """The batch ran past the job timeout and was stopped."""
+
+
+class ModelHung(ZimeError):
+    """The model call ignored its deadline. `recovered`: the drawer replaced the model
+    (a killed child process); otherwise only a restart of the process helps."""
+
+    def __init__(self, message: str, recovered: bool = False) -> None:
+        super().__init__(message)
+        self.recovered = recovered
+
+
+class DrawingPaused(ZimeError):
+    """The transport to the runners is down (Redis unreachable): nothing was drawn and the
+    batch goes back to the front of the queue until it is back."""
+
+
+@dataclass
+class Drawn:
+    """A batch's images in job order (each job's `count` images in seed order), each with
+    the safety checker's flag, and who drew them."""
+
+    images: list[tuple[Any, bool]]
+    draw_s: float
+    runner: str = ""
+    model: str = ""
+    device: str = ""
+
+
+@dataclass
+class RunnerInfo:
+    """One runner as /rinda and /stats list it."""
+
+    name: str
+    device: str
+    model: str
+    busy: bool
+    heartbeat_age_s: float
+    down: bool = False
+    jobs: list[int] = field(default_factory=list)
+
+
+class Drawer(Protocol):
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def paused(self) -> bool:
+        """Drawing cannot proceed now (the transport is down); requests are still taken."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def slot(self) -> None:
+        """Wait until another batch may be drawn; `release` gives the slot back."""
+        ...
+
+    def release(self) -> None: ...
+
+    async def draw(self, jobs: list[Job], progress: Progress, cancelled: Cancelled) -> Drawn:
+        """Draw every image of `jobs`. Raises JobCancelled (all were cancelled),
+        DrawTimeout, ModelHung, DrawingPaused, or another error (the model failed)."""
+        ...
+
+    async def reload(self, model: str | None) -> str: ...
+
+    def runners(self) -> list[RunnerInfo]: ...

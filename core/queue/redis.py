@@ -1,0 +1,342 @@
+"""The coordinator's side of `[queue] backend = "redis"`: batches go to the runners through
+a Redis stream, results come back through another. SQLite stays the record of every job;
+Redis is transport only.
+
+- Fairness stays here: the worker's round-robin queue hands out a batch only when a runner
+  slot is free (one batch in flight per live runner), so no user's backlog sits in Redis
+  ahead of another user's job.
+- Results are read through the consumer group `coordinator`; one the bot did not take
+  before a restart is read again after it. A job finishes once in SQLite, so a batch drawn
+  twice (a runner killed after drawing, before acknowledging) is delivered once.
+- Every few seconds each awaited job is checked against the stream: one that is neither
+  there nor answered (a Redis restarted without its data) is sent again.
+- Redis unreachable: the batch goes back to the queue and `paused` is true until a ping
+  answers again; requests are still accepted into SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from core.errors import JobCancelled, ModelError
+from core.models import Job
+from core.queue import Cancelled, DrawingPaused, Drawn, DrawTimeout, Progress, RunnerInfo
+from core.queue.runner import ensure_groups
+from core.queue.wire import (
+    GROUP_COORDINATOR,
+    Keys,
+    WireResult,
+    decode_jobs,
+    decode_results,
+    encode_jobs,
+    from_png,
+)
+
+log = logging.getLogger("zime.redis")
+
+RECONCILE_S = 2.0
+RELOAD_WAIT_S = 900.0
+
+
+class RedisDrawer:
+    def __init__(self, url: str, *, prefix: str = "zime", claim_after_s: float = 30.0,
+                 result_ttl_s: float = 86400.0, name: str = "coordinator") -> None:  # fmt: skip
+        self.url = url
+        self.keys = Keys(prefix)
+        self.claim_after_s = claim_after_s
+        self.result_ttl_s = result_ttl_s
+        self.name = name
+        self._client: Any = None
+        self._connected = False
+        self._changed = asyncio.Event()  # a slot, a runner or the connection changed
+        self._in_flight = 0
+        self._runners: list[RunnerInfo] = []
+        self._waiting: dict[int, asyncio.Future[WireResult]] = {}
+        self._progress: dict[int, Progress] = {}
+        self._early: dict[int, WireResult] = {}  # results for jobs not awaited yet
+        self._dispatched: set[int] = set()  # in the jobs stream at start: not sent again
+        self._jobs: dict[int, Job] = {}
+        self._missing: dict[int, int] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_model = ""
+
+    # Drawer
+    @property
+    def model(self) -> str:
+        live = [r for r in self._runners if not r.down]
+        return live[0].model if live else self._last_model or "(no runner)"
+
+    @property
+    def paused(self) -> bool:
+        return not self._connected
+
+    async def start(self) -> None:
+        import redis.asyncio as aioredis
+
+        self._client = aioredis.from_url(self.url, socket_timeout=10, health_check_interval=5)
+        try:
+            await self._connect()
+            # What a previous coordinator sent: batches still in the stream are awaited, not
+            # sent again; results it did not take are read first by the results loop.
+            entries = await self._client.xrange(self.keys.jobs, "-", "+")
+            self._dispatched = {j.id for _id, f in entries for j in decode_jobs(f[b"jobs"])}
+            await self._refresh_runners()
+        except Exception as exc:
+            if not _is_connection_error(exc):
+                raise
+            log.warning("redis at %s unreachable at start (%s): drawing paused", self.url, exc)
+        self._tasks = [asyncio.create_task(coro) for coro in
+                       (self._results_loop(), self._progress_loop(), self._watch_loop())]  # fmt: skip
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def slot(self) -> None:
+        while not (self._connected and self._in_flight < max(1, self._live())):
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 1.0)
+        self._in_flight += 1
+
+    def release(self) -> None:
+        self._in_flight -= 1
+        self._changed.set()
+
+    async def draw(self, jobs: list[Job], progress: Progress, cancelled: Cancelled) -> Drawn:
+        if not self._connected:
+            raise DrawingPaused("redis unreachable")
+        loop = asyncio.get_running_loop()
+        futures = {}
+        for job in jobs:
+            fut: asyncio.Future[WireResult] = loop.create_future()
+            if job.id in self._early:
+                fut.set_result(self._early.pop(job.id))
+            self._waiting[job.id] = futures[job.id] = fut
+            self._progress[job.id] = progress
+            self._jobs[job.id] = job
+        try:
+            todo = [j for j in jobs if not futures[j.id].done() and j.id not in self._dispatched]
+            if todo:
+                await self._dispatch(todo)
+            results = await self._await(futures, cancelled)
+            return await self._collect(jobs, results)
+        except Exception as exc:
+            if _is_connection_error(exc):
+                self._connected = False
+                raise DrawingPaused(str(exc)) from exc
+            raise
+        finally:
+            for job in jobs:
+                self._waiting.pop(job.id, None)
+                self._progress.pop(job.id, None)
+                self._jobs.pop(job.id, None)
+                self._dispatched.discard(job.id)
+                self._missing.pop(job.id, None)
+
+    async def reload(self, model: str | None) -> str:
+        """Roll through the live runners one at a time: the others keep drawing."""
+        loaded = ""
+        for runner in [r for r in self._runners if not r.down]:
+            token = uuid.uuid4().hex
+            command = {"op": "reload", "model": model or "", "reply": token}
+            await self._client.rpush(self.keys.control(runner.name), json.dumps(command))
+            answer = await self._client.blpop(self.keys.reply(token), timeout=RELOAD_WAIT_S)
+            if answer is None:
+                raise ModelError(f"runner {runner.name} did not answer the reload")
+            reply = json.loads(answer[1])
+            if not reply.get("ok"):
+                raise ModelError(f"runner {runner.name}: {reply.get('error')}")
+            loaded = reply.get("model", "")
+            log.info("runner %s reloaded %s", runner.name, loaded)
+        self._last_model = loaded or self._last_model
+        return loaded or self.model
+
+    def runners(self) -> list[RunnerInfo]:
+        return list(self._runners)
+
+    # inside
+    def _live(self) -> int:
+        return sum(1 for r in self._runners if not r.down)
+
+    async def _connect(self) -> None:
+        await self._client.ping()
+        await ensure_groups(self._client, self.keys)
+        if not self._connected:
+            log.info("redis at %s reachable: drawing", self.url)
+        self._connected = True
+        self._changed.set()
+
+    async def _dispatch(self, jobs: list[Job]) -> None:
+        pipe = self._client.pipeline(transaction=True)
+        ttl = int(self.result_ttl_s)
+        for job in jobs:
+            if job.params.init_image:
+                data = await asyncio.to_thread(Path(job.params.init_image).read_bytes)
+                pipe.set(self.keys.input(job.id), data, ex=ttl)
+        pipe.xadd(self.keys.jobs, {"jobs": encode_jobs([(j.id, j.params) for j in jobs])})
+        await pipe.execute()
+
+    async def _await(
+        self, futures: dict[int, asyncio.Future[WireResult]], cancelled: Cancelled
+    ) -> dict[int, WireResult]:
+        sent_cancel = False
+        pending = set(futures.values())
+        while pending:
+            _done, pending = await asyncio.wait(pending, timeout=0.25)
+            if not sent_cancel and cancelled():
+                sent_cancel = True
+                pipe = self._client.pipeline(transaction=False)
+                for job_id in futures:
+                    pipe.set(self.keys.cancel(job_id), 1, ex=3600)
+                with contextlib.suppress(Exception):
+                    await pipe.execute()
+        return {job_id: fut.result() for job_id, fut in futures.items()}
+
+    async def _collect(self, jobs: list[Job], results: dict[int, WireResult]) -> Drawn:
+        statuses = {r.status for r in results.values()}
+        if statuses == {"cancelled"}:
+            raise JobCancelled("cancelled")
+        if "timeout" in statuses:
+            raise DrawTimeout(next(r.error for r in results.values() if r.status == "timeout"))
+        if "failed" in statuses:
+            raise ModelError(next(r.error for r in results.values() if r.status == "failed"))
+        images: list[tuple[Any, bool]] = []
+        first = next(r for r in results.values() if r.status == "done")
+        for job in jobs:
+            r = results[job.id]
+            keys = [self.keys.image(job.id, n) for n in range(1, job.params.count + 1)]
+            if r.status != "done":  # cancelled alone: the worker drops it
+                images += [(None, False)] * job.params.count
+                continue
+            blobs = await self._client.mget(keys)
+            if any(b is None for b in blobs):
+                raise ModelError(f"the images of job {job.id} expired in redis")
+            pictures = [await asyncio.to_thread(from_png, b) for b in blobs]
+            images += list(zip(pictures, r.flags or [False] * len(pictures), strict=True))
+        with contextlib.suppress(Exception):  # kept on the coordinator's disk from here
+            await self._client.delete(*[self.keys.image(j.id, n) for j in jobs
+                                        for n in range(1, j.params.count + 1)],
+                                      *[self.keys.input(j.id) for j in jobs])  # fmt: skip
+        self._last_model = first.model or self._last_model
+        return Drawn(images, first.draw_s, first.runner, first.model, first.device)
+
+    async def _results_loop(self) -> None:
+        """Results through the consumer group: first any this coordinator read but did not
+        acknowledge before a restart, then new ones."""
+        start = "0"
+        while True:
+            try:
+                got = await self._client.xreadgroup(GROUP_COORDINATOR, self.name,
+                                                    {self.keys.results: start}, count=20,
+                                                    block=1000)  # fmt: skip
+                entries = [e for _stream, es in got or [] for e in es]
+                if start == "0" and not entries:
+                    start = ">"
+                for entry_id, fields in entries:
+                    if fields:
+                        for result in decode_results(fields[b"results"]):
+                            self._resolve(result)
+                    await self._client.xack(self.keys.results, GROUP_COORDINATOR, entry_id)
+                    await self._client.xdel(self.keys.results, entry_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._lost(exc)
+                start = "0"
+
+    def _resolve(self, result: WireResult) -> None:
+        fut = self._waiting.get(result.id)
+        if fut is not None and not fut.done():
+            fut.set_result(result)
+        elif fut is None:
+            self._early[result.id] = result  # a job restored after a restart, not taken yet
+
+    async def _progress_loop(self) -> None:
+        while True:
+            try:
+                pubsub = self._client.pubsub()
+                await pubsub.subscribe(self.keys.progress)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    data = json.loads(message["data"])
+                    for job_id in data["ids"]:
+                        callback = self._progress.get(int(job_id))
+                        if callback is not None:
+                            callback(int(data["step"]), int(data["total"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._lost(exc)
+
+    async def _watch_loop(self) -> None:
+        """Runners and their heartbeats; the jobs stream against what is awaited."""
+        while True:
+            try:
+                await self._connect()
+                await self._refresh_runners()
+                await self._reconcile()
+                await asyncio.sleep(min(RECONCILE_S, self.claim_after_s / 2))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._lost(exc)
+
+    async def _refresh_runners(self) -> None:
+        now = time.time()
+        raw = await self._client.hgetall(self.keys.runners)
+        runners = []
+        for value in raw.values():
+            r = json.loads(value)
+            age = now - float(r.get("heartbeat", 0))
+            runners.append(RunnerInfo(r["name"], r.get("device", ""), r.get("model", ""),
+                                      bool(r.get("busy")), age, age > self.claim_after_s,
+                                      list(r.get("jobs", []))))  # fmt: skip
+        runners.sort(key=lambda r: r.name)
+        if [(r.name, r.down) for r in runners] != [(r.name, r.down) for r in self._runners]:
+            self._changed.set()
+        self._runners = runners
+
+    async def _reconcile(self) -> None:
+        """Awaited jobs that are neither in the stream nor answered, twice in a row, were
+        lost (a Redis restart without its data): send them again."""
+        entries = await self._client.xrange(self.keys.jobs, "-", "+")
+        in_stream = {j.id for _id, fields in entries for j in decode_jobs(fields[b"jobs"])}
+        for job_id, fut in list(self._waiting.items()):
+            if fut.done() or job_id in in_stream:
+                self._missing.pop(job_id, None)
+                continue
+            self._missing[job_id] = self._missing.get(job_id, 0) + 1
+        lost = [i for i, n in self._missing.items() if n >= 2]
+        if lost:
+            log.warning("jobs %s are not in redis any more: sending them again", lost)
+            for job_id in lost:
+                self._missing.pop(job_id, None)
+            await self._dispatch([self._jobs[i] for i in lost if i in self._jobs])
+
+    async def _lost(self, exc: BaseException) -> None:
+        if self._connected:
+            log.warning("redis at %s unreachable (%s): drawing paused", self.url, exc)
+        self._connected = False  # nothing awaited is lost: it is in SQLite and in the stream
+        self._changed.set()
+        await asyncio.sleep(1.0)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)

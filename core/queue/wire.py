@@ -1,0 +1,107 @@
+"""What travels between the coordinator and the runners through Redis: key names, and jobs
+and results as JSON. Images travel as PNG bytes under their own keys, with a TTL: never as
+a path, which only one machine could read."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from core.models import GenParams
+
+GROUP_RUNNERS = "runners"  # the consumer group of the runners on the jobs stream
+GROUP_COORDINATOR = "coordinator"  # the consumer group of the bot on the results stream
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "zime"
+
+    @property
+    def jobs(self) -> str:
+        return f"{self.prefix}:jobs"
+
+    @property
+    def results(self) -> str:
+        return f"{self.prefix}:results"
+
+    @property
+    def runners(self) -> str:
+        return f"{self.prefix}:runners"
+
+    @property
+    def progress(self) -> str:
+        return f"{self.prefix}:progress"
+
+    def input(self, job_id: int) -> str:
+        return f"{self.prefix}:input:{job_id}"
+
+    def image(self, job_id: int, n: int) -> str:
+        return f"{self.prefix}:image:{job_id}:{n}"
+
+    def cancel(self, job_id: int) -> str:
+        return f"{self.prefix}:cancel:{job_id}"
+
+    def control(self, runner: str) -> str:
+        return f"{self.prefix}:control:{runner}"
+
+    def reply(self, token: str) -> str:
+        return f"{self.prefix}:reply:{token}"
+
+
+@dataclass
+class WireJob:
+    """One job of a dispatched batch: its parameters (init_image: a key holding the bytes
+    when the job starts from an image)."""
+
+    id: int
+    params: dict[str, Any]
+
+    def gen_params(self, init_image: str | None = None) -> GenParams:
+        return GenParams(**{**self.params, "init_image": init_image})
+
+
+def encode_jobs(jobs: list[tuple[int, GenParams]]) -> str:
+    return json.dumps([{"id": i, "params": asdict(p)} for i, p in jobs], ensure_ascii=False)
+
+
+def decode_jobs(raw: str | bytes) -> list[WireJob]:
+    return [WireJob(int(j["id"]), dict(j["params"])) for j in json.loads(raw)]
+
+
+@dataclass
+class WireResult:
+    """What a runner reports for one job. status: done | cancelled | timeout | failed."""
+
+    id: int
+    status: str
+    flags: list[bool] = field(default_factory=list)  # per image: the safety checker's verdict
+    error: str = ""
+    runner: str = ""
+    device: str = ""
+    model: str = ""
+    draw_s: float = 0.0
+
+
+def encode_results(results: list[WireResult]) -> str:
+    return json.dumps([asdict(r) for r in results], ensure_ascii=False)
+
+
+def decode_results(raw: str | bytes) -> list[WireResult]:
+    return [WireResult(**r) for r in json.loads(raw)]
+
+
+def png_bytes(image: Any) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def from_png(data: bytes) -> Any:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        return img.convert("RGB")
