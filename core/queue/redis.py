@@ -253,8 +253,9 @@ class RedisDrawer:
                     await self._client.xdel(self.keys.results, entry_id)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
-                await self._lost(exc)
+            except Exception as exc:  # the watch loop decides whether Redis is down
+                log.debug("results loop: %s", exc)
+                await asyncio.sleep(0.5)
                 start = "0"
 
     def _resolve(self, result: WireResult) -> None:
@@ -267,20 +268,21 @@ class RedisDrawer:
     async def _progress_loop(self) -> None:
         while True:
             try:
-                pubsub = self._client.pubsub()
-                await pubsub.subscribe(self.keys.progress)
-                async for message in pubsub.listen():
-                    if message.get("type") != "message":
-                        continue
-                    data = json.loads(message["data"])
-                    for job_id in data["ids"]:
-                        callback = self._progress.get(int(job_id))
-                        if callback is not None:
-                            callback(int(data["step"]), int(data["total"]))
+                async with self._client.pubsub() as pubsub:
+                    await pubsub.subscribe(self.keys.progress)
+                    async for message in pubsub.listen():
+                        if message.get("type") != "message":
+                            continue
+                        data = json.loads(message["data"])
+                        for job_id in data["ids"]:
+                            callback = self._progress.get(int(job_id))
+                            if callback is not None:
+                                callback(int(data["step"]), int(data["total"]))
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
-                await self._lost(exc)
+            except Exception as exc:  # the watch loop decides whether Redis is down
+                log.debug("progress loop: %s", exc)
+                await asyncio.sleep(0.5)
 
     async def _watch_loop(self) -> None:
         """Runners and their heartbeats; the jobs stream against what is awaited."""

@@ -1,0 +1,237 @@
+"""The redis backend (issue #14) on a real redis-server: runners behind Redis Streams."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.app import open_service
+from core.config import Config
+from core.images import read_png_metadata
+from core.lang.translate import IdentityTranslator, Translators
+from core.models import Request
+from core.queue.runner import Runner
+from core.service import Service
+from core.worker import JobHandle
+from tests.fakes import FakeGenerator
+from tests.helpers import make_config
+from tests.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+IDENTITY = Translators.single(IdentityTranslator())
+CLAIM_S = 1.0
+
+
+def redis_config(tmp_path: Path, server: RedisServer, **generation: Any) -> Config:
+    return make_config(
+        tmp_path,
+        queue={"backend": "redis", "url": server.url, "claim_after_s": CLAIM_S},
+        generation={"steps": 4, **generation},
+    )
+
+
+def req(user: str, text: str = "a cat on a roof") -> Request:
+    return Request(platform="test", user_id=user, chat_id=user, text=text)
+
+
+NAMES = itertools.count()
+
+
+@contextlib.asynccontextmanager
+async def runners(server: RedisServer, *gens: FakeGenerator) -> AsyncIterator[list[Runner]]:
+    """Runners in this process (r0, r1 … across the test session, never reused)."""
+    rs = [Runner(g, server.url, name=f"r{next(NAMES)}", claim_after_s=CLAIM_S, job_timeout_s=60)
+          for g in gens]  # fmt: skip
+    tasks = [asyncio.create_task(r.run()) for r in rs]
+    try:
+        yield rs
+    finally:
+        for r in rs:
+            r.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+@contextlib.asynccontextmanager
+async def coordinator(cfg: Config) -> AsyncIterator[tuple[Service, list[int]]]:
+    """The bot side (no image model); `delivered` lists every job id that finished done."""
+    delivered: list[int] = []
+
+    async def record(h: JobHandle) -> None:
+        if h.status == "done":
+            delivered.append(h.id)
+
+    async with open_service(cfg, translators=IDENTITY) as svc:
+        svc.worker.listeners.append(record)
+        yield svc, delivered
+
+
+async def until(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_runners_draw_fairly_and_name_themselves(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    cfg = redis_config(tmp_path, redis_server)
+    gens = (FakeGenerator(step_s=0.05), FakeGenerator(step_s=0.05))
+    async with coordinator(cfg) as (svc, delivered), runners(redis_server, *gens):
+        await until(lambda: len(svc.worker.runners()) == 2)
+        first = [await svc.handle(req("anna", f"a cat number {i}")) for i in range(4)]
+        second = await svc.handle(req("bruno", "a dog"))
+        jobs = [await asyncio.wait_for(s.handle.wait(), 30) for s in [*first, second]]
+        # round-robin across both runners: bruno is not served after all of anna's jobs
+        started = sorted(jobs, key=lambda j: j.started_at or 0)
+        assert started[-1].user_id == "anna"  # bruno came before anna's last queued job
+        assert sorted(delivered) == sorted(j.id for j in jobs)  # each exactly once
+        names = {json.loads(read_png_metadata(str(j.image_path))["zime"])["runner"] for j in jobs}
+        assert len(names) == 2  # both drew, and each PNG says who
+        assert svc.worker.model == "fake/model"
+        listed = svc.runners(Request("test", "admin", "admin", "", is_admin=True))
+        assert {r.name for r in listed} == names and not any(r.down for r in listed)
+
+
+async def test_grids_options_and_variations_work_the_same(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    cfg = redis_config(tmp_path, redis_server, width=128, height=128)
+    async with coordinator(cfg) as (svc, _), runners(redis_server, FakeGenerator()):
+        grid = await asyncio.wait_for(
+            (await svc.handle(req("anna", "a cat --skaits 4 --sēkla 7 --ar 3:2"))).handle.wait(), 30
+        )
+        assert grid.params.count == 4 and grid.params.seed == 7
+        var = await svc.variation(grid.id, 2, req("anna", ""))
+        done = await asyncio.wait_for(var.handle.wait(), 30)  # the start image went through redis
+        assert done.parent_id == grid.id and done.image_path
+        up = await asyncio.wait_for(
+            (await svc.upscale(grid.id, 1, req("anna", ""))).handle.wait(), 30
+        )
+        assert (up.params.width, up.params.height) == (
+            2 * grid.params.width,
+            2 * grid.params.height,
+        )
+
+
+async def test_a_killed_runner_is_taken_over_and_the_user_gets_one_result(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    cfg = redis_config(tmp_path, redis_server, steps=30)
+    child = subprocess.Popen(  # noqa: ASYNC220 (started once, before the loop has work)
+        [sys.executable, "-m", "tests.runner_child", redis_server.url, "doomed", "0.2",
+         str(CLAIM_S)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    try:
+        async with coordinator(cfg) as (svc, delivered):
+            sub = await svc.handle(req("anna"))
+            await until(lambda: any(r.busy for r in svc.worker.runners()))
+            await until(lambda: sub.handle.progress > 0)  # progress came through redis
+            child.send_signal(signal.SIGKILL)
+            child.wait(10)
+            survivor = FakeGenerator(step_s=0.01)
+            async with runners(redis_server, survivor) as rs:
+                job = await asyncio.wait_for(sub.handle.wait(), 30)
+                await asyncio.sleep(2 * CLAIM_S)  # nothing else arrives later
+            assert delivered == [job.id] and len(survivor.calls) == 1
+            meta = json.loads(read_png_metadata(str(job.image_path))["zime"])
+            assert meta["runner"] == rs[0].name
+            assert [r.down for r in svc.worker.runners() if r.name == "doomed"] in ([True], [])
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+
+async def test_a_live_runner_keeps_its_claim_past_claim_after(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    cfg = redis_config(tmp_path, redis_server, steps=10)
+    slow, idle = FakeGenerator(step_s=0.3), FakeGenerator()  # 3 s: three claim periods
+    async with coordinator(cfg) as (svc, delivered), runners(redis_server, slow):
+        sub = await svc.handle(req("anna"))
+        await until(lambda: len(slow.calls) == 1)
+        async with runners(redis_server, idle):  # a second runner looking for silent ones
+            await asyncio.wait_for(sub.handle.wait(), 30)
+        assert len(slow.calls) == 1 and idle.calls == [] and len(delivered) == 1
+
+
+async def test_cancel_reaches_the_runner(tmp_path: Path, redis_server: RedisServer) -> None:
+    cfg = redis_config(tmp_path, redis_server, steps=100)
+    gen = FakeGenerator(step_s=0.1)
+    async with coordinator(cfg) as (svc, _), runners(redis_server, gen):
+        sub = await svc.handle(req("anna"))
+        await until(lambda: sub.handle.progress > 0)
+        started = time.monotonic()
+        await svc.cancel(req("anna"))
+        with pytest.raises(Exception, match="cancel"):
+            await asyncio.wait_for(sub.handle.wait(), 10)
+        assert time.monotonic() - started < 5  # stopped at a step, not after 10 s of drawing
+
+
+async def test_a_restarted_coordinator_draws_what_sqlite_says_once(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    cfg = redis_config(tmp_path, redis_server)
+    async with coordinator(cfg) as (svc, _):  # no runner yet: the job waits in the stream
+        sub = await svc.handle(req("anna"))
+        job_id = sub.job_id
+    gen = FakeGenerator()
+    async with coordinator(cfg) as (svc, delivered), runners(redis_server, gen) as rs:
+        await until(lambda: delivered == [job_id])
+        await asyncio.sleep(2 * CLAIM_S)
+        assert delivered == [job_id] and len(gen.calls) == 1 and rs[0].drawn == 1
+
+
+async def test_redis_down_pauses_and_loses_nothing(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    cfg = redis_config(tmp_path, redis_server)
+    gen = FakeGenerator()
+    async with coordinator(cfg) as (svc, delivered), runners(redis_server, gen):
+        await until(lambda: len(svc.worker.runners()) == 1)
+        redis_server.stop()  # SIGTERM: the append-only file is written
+        await until(lambda: svc.worker.paused, 15)
+        sub = await svc.handle(req("anna"))  # still accepted into SQLite
+        assert sub.handle.paused
+        stored = await svc.job(sub.job_id)
+        assert stored is not None and stored.status in ("queued", "running")
+        redis_server.start()  # same port and dir: the runner and the bot reconnect
+        job = await asyncio.wait_for(sub.handle.wait(), 30)
+        assert delivered == [job.id] and not svc.worker.paused
+
+
+async def test_a_redis_restart_keeps_accepted_jobs(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    cfg = redis_config(tmp_path, redis_server)
+    async with coordinator(cfg) as (svc, delivered):
+        sub = await svc.handle(req("anna"))  # dispatched, no runner yet
+        await asyncio.sleep(0.5)
+        redis_server.stop()
+        redis_server.start()
+        async with runners(redis_server, FakeGenerator()):
+            job = await asyncio.wait_for(sub.handle.wait(), 30)
+        assert delivered == [job.id]
+
+
+async def test_reload_rolls_through_the_runners(tmp_path: Path, redis_server: RedisServer) -> None:
+    cfg = redis_config(tmp_path, redis_server)
+    gens = (FakeGenerator(), FakeGenerator())
+    async with coordinator(cfg) as (svc, _), runners(redis_server, *gens):
+        await until(lambda: len(svc.worker.runners()) == 2)
+        admin = Request("test", "admin", "admin", "", is_admin=True)
+        assert await svc.reload(admin, "new/model") == "new/model"
+        assert [g.reloads for g in gens] == [["new/model"], ["new/model"]]
