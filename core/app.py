@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
-from core.config import Config
+from core.config import Config, config_from_dict, config_to_dict
 from core.errors import ModelError
 from core.generate import DiffusersGenerator, Generator
 from core.lang.concepts import ConceptRegistry
@@ -91,13 +93,14 @@ async def open_service(
     generator: Generator | None = None,
     translators: Translators | None = None,
     clock: Clock = monotonic,
+    drawer: Drawer | None = None,
 ) -> AsyncIterator[Service]:
     """Load models, open the store, start the worker; on exit drain and close in order."""
     if translators is None:
         translators = await asyncio.to_thread(make_translators, config)
     q = config.queue
-    remote = q.backend == "redis" and generator is None
-    if not remote:  # with runners behind Redis the bot loads no image model
+    remote = drawer is not None or ((q.backend == "redis" or q.isolate) and generator is None)
+    if not remote:  # runners behind Redis or a child process load it, not the bot
         if generator is None:
             generator = make_generator(config)
         await asyncio.to_thread(generator.load)
@@ -109,7 +112,7 @@ async def open_service(
     st = config.storage
     store = Store(config.path(st.database), min(5.0, st.lock_wait_s), st.lock_wait_s)
     async with store:
-        drawer = make_drawer(config, generator)
+        drawer = drawer or make_drawer(config, generator)
         worker = Worker(
             drawer,
             store,
@@ -137,9 +140,20 @@ async def open_service(
                 await server.stop()
 
 
+def generator_from_config(data: dict[str, Any], base_dir: str) -> Generator:
+    """The configured generator, built from plain config data (in a child process)."""
+    return make_generator(config_from_dict(data, base_dir=base_dir))
+
+
 def make_drawer(config: Config, generator: Generator | None) -> Drawer:
     """Where batches are drawn: runners behind Redis, a child process, or this process."""
     q, g = config.queue, config.generation
+    if generator is None and q.backend == "local":  # isolate: the model in a child process
+        from core.queue.child import ChildDrawer
+
+        factory = functools.partial(generator_from_config, config_to_dict(config),
+                                    config.base_dir)  # fmt: skip
+        return ChildDrawer(factory, g.job_timeout_s, g.hang_grace_s)
     if generator is None:
         from core.queue.redis import RedisDrawer
 

@@ -264,6 +264,20 @@ def config_from_dict(
     return cfg
 
 
+def config_to_dict(cfg: Config) -> dict[str, dict[str, Any]]:
+    """The config as plain TOML-like data (for a child process: it pickles)."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in dataclasses.fields(cfg):
+        section = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(section):
+            out[f.name] = {
+                k.name: (dict(v) if isinstance(v, Mapping) else list(v) if isinstance(v, tuple)
+                         else v)
+                for k in dataclasses.fields(section) for v in [getattr(section, k.name)]
+            }  # fmt: skip
+    return out
+
+
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> Config:
     """Load `path` (None: built-in defaults). `env` overrides secrets (see ENV_OVERRIDES)."""
     if path is None:

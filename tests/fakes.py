@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -18,13 +19,15 @@ class FakeGenerator:
 
     def __init__(
         self, model: str = "fake/model", step_s: float = 0.0, fail_on: str = "", hang: bool = False,
-        nsfw_on: str = "",
+        nsfw_on: str = "", hang_on: str = "", crash_on: str = "",
     ) -> None:  # fmt: skip
         self.model = model
         self.step_s = step_s
         self.fail_on = fail_on
         self.hang = threading.Event() if hang else None  # a wedged CUDA call: never returns
         self.nsfw_on = nsfw_on  # prompts the fake safety checker flags
+        self.hang_on = hang_on  # prompts that wedge the call (it never returns)
+        self.crash_on = crash_on  # prompts that end the process (a segfault in a CUDA call)
         self.calls: list[list[GenParams]] = []
         self.reloads: list[str | None] = []
         self.reload_gate = threading.Event()
@@ -53,6 +56,10 @@ class FakeGenerator:
         self.calls.append(list(batch))
         if self.hang is not None:
             self.hang.wait()  # ignores `cancelled`, like a stuck kernel
+        if self.hang_on and any(self.hang_on in p.prompt for p in batch):
+            threading.Event().wait()
+        if self.crash_on and any(self.crash_on in p.prompt for p in batch):
+            os._exit(11)
         if self.fail_on and any(self.fail_on in p.prompt for p in batch):
             raise ModelError(f"fake failure for {self.fail_on!r}")
         steps = batch[0].steps
