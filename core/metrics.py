@@ -13,6 +13,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 DRAW_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 TRANSLATE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+DISPATCH_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
 
 
 class Metrics:
@@ -28,6 +29,10 @@ class Metrics:
                                buckets=DRAW_BUCKETS, registry=self.registry)  # fmt: skip
         self._translate = Histogram("zime_translate_seconds", "Seconds one translation took.",
                                     buckets=TRANSLATE_BUCKETS, registry=self.registry)  # fmt: skip
+        self._dispatch = Histogram(
+            "zime_dispatch_seconds", "Seconds from a batch leaving the queue to a runner "
+            "taking it (redis backend).", buckets=DISPATCH_BUCKETS, registry=self.registry)  # fmt: skip
+        self.dispatch_s: list[float] = []  # the last 10 000, for benchmarks
         queue = Gauge("zime_queue_length", "Jobs waiting for the GPU.", registry=self.registry)
         queue.set_function(lambda: float(self.queue_length()))
         up = Gauge("zime_healthy", "1 while the worker runs and the model answers.",
@@ -39,6 +44,10 @@ class Metrics:
 
     def observe_draw(self, seconds: float) -> None:
         self._draw.observe(seconds)
+
+    def observe_dispatch(self, seconds: float) -> None:
+        self._dispatch.observe(seconds)
+        self.dispatch_s = [*self.dispatch_s[-9999:], seconds]
 
     def observe_translate(self, seconds: float) -> None:
         self._translate.observe(seconds)

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -346,6 +347,7 @@ class Worker:
         def cancelled() -> bool:
             return all(h.cancel_requested for h in batch)
 
+        dispatched_at = time.time()
         try:
             drawn = await self.drawer.draw([h.job for h in batch], progress, cancelled)
         except ModelHung as exc:
@@ -370,6 +372,8 @@ class Worker:
             await self._failed(batch, f"model: {exc or type(exc).__name__}")
             return
         self.metrics.observe_draw(drawn.draw_s)
+        if drawn.taken_at:
+            self.metrics.observe_dispatch(max(0.0, drawn.taken_at - dispatched_at))
         start = 0
         for h in batch:
             mine = drawn.images[start : start + h.job.params.count]  # in seed order

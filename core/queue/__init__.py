@@ -50,6 +50,7 @@ class Drawn:
     runner: str = ""
     model: str = ""
     device: str = ""
+    taken_at: float = 0.0  # when the runner took the batch (wall clock; 0: unknown)
 
 
 @dataclass

@@ -104,17 +104,27 @@ class Runner:
                                          health_check_interval=5)  # fmt: skip
         backoff = 0.2
         log.info("runner %s on %s serving %s", self.name, self.device or "?", self.url)
+        connected, last_beat = False, 0.0
         try:
             while not self._stop.is_set() and not self.wedged:
                 try:
-                    await ensure_groups(self._client, self.keys)
-                    await self._beat()
-                    await self._control()
-                    entry = await self._claim_dead() or await self._read_new()
+                    if not connected:
+                        await ensure_groups(self._client, self.keys)
+                        connected = True
+                    if time.monotonic() - last_beat >= self.heartbeat_every_s:
+                        # housekeeping once a heartbeat, not before every batch
+                        await self._beat()
+                        await self._control()
+                        entry = await self._claim_dead()
+                        last_beat = time.monotonic()
+                    else:
+                        entry = None
+                    entry = entry or await self._read_new()
                     if entry is not None:
                         await self._draw(*entry)
                     backoff = 0.2
                 except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                    connected = False
                     log.warning("runner %s: redis unreachable (%s); retrying in %.1f s",
                                 self.name, exc, backoff)  # fmt: skip
                     with contextlib.suppress(TimeoutError):
@@ -169,8 +179,10 @@ class Runner:
         return None
 
     async def _draw(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        taken_at = time.time()
         jobs = decode_jobs(fields[b"jobs"])
-        cancelled = {j.id for j in jobs if await self._client.exists(self.keys.cancel(j.id))}
+        flags = await self._client.mget([self.keys.cancel(j.id) for j in jobs])
+        cancelled = {j.id for j, flag in zip(jobs, flags, strict=True) if flag is not None}
         todo = [j for j in jobs if j.id not in cancelled]
         results = [
             WireResult(j.id, "cancelled", runner=self.name) for j in jobs if j.id in cancelled
@@ -184,6 +196,8 @@ class Runner:
                 self.busy = []
             results += drawn[0]
             images = drawn[1]
+        for r in results:
+            r.taken_at = taken_at
         pipe = self._client.pipeline(transaction=True)
         ttl = int(self.result_ttl_s)
         for job_id, pictures in images.items():

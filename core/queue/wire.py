@@ -83,6 +83,7 @@ class WireResult:
     device: str = ""
     model: str = ""
     draw_s: float = 0.0
+    taken_at: float = 0.0  # wall clock when the runner took the batch (dispatch latency)
 
 
 def encode_results(results: list[WireResult]) -> str:
