@@ -235,3 +235,54 @@ async def test_reload_rolls_through_the_runners(tmp_path: Path, redis_server: Re
         admin = Request("test", "admin", "admin", "", is_admin=True)
         assert await svc.reload(admin, "new/model") == "new/model"
         assert [g.reloads for g in gens] == [["new/model"], ["new/model"]]
+
+
+def test_the_whole_system_on_one_machine(
+    tiny_models: dict[str, Path], tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """redis-server, two `python -m core runner` processes on tiny models, and the console
+    frontend of `python -m bot`, as the README says."""
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(
+        f'[models]\ngenerator = "{tiny_models["sd"]}"\ntranslator = "{tiny_models["opus"]}"\n'
+        'device = "cpu"\n[generation]\nsteps = 2\nwidth = 64\nheight = 64\n'
+        f'[storage]\ndatabase = "{tmp_path / "z.sqlite3"}"\nimages = "{tmp_path / "img"}"\n'
+        f'[queue]\nbackend = "redis"\nurl = "{redis_server.url}"\nclaim_after_s = 2\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    logs = [tmp_path / f"{name}.log" for name in ("gpu-a", "gpu-b")]
+    stack = contextlib.ExitStack()
+    gpus = [
+        subprocess.Popen(
+            [sys.executable, "-m", "core", "runner", "--config", str(cfg), "--name", log.stem],
+            cwd=ROOT,
+            env=env,
+            stderr=stack.enter_context(log.open("w")),
+        )
+        for log in logs
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not all("serving redis://" in log.read_text() for log in logs):
+            assert time.monotonic() < deadline, [log.read_text()[-500:] for log in logs]
+            time.sleep(0.2)
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot", "--config", str(cfg)],
+            input="/zime Rainis\n/zime Brīvības piemineklis naktī\n/rinda\n",
+            cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
+        )  # fmt: skip
+    finally:
+        for gpu in gpus:
+            gpu.terminate()
+            gpu.wait(20)
+        stack.close()
+    assert proc.returncode == 0, proc.stderr
+    assert "Uzzīmēts: a photo of rainis poet" in proc.stdout
+    assert "brivpiem statue" in proc.stdout
+    assert "gpu-a" in proc.stdout and "gpu-b" in proc.stdout  # /rinda lists the runners
+    pngs = list((tmp_path / "img").rglob("*.png"))
+    assert len(pngs) == 2 and "Traceback" not in proc.stderr
+    drawn_by = {json.loads(read_png_metadata(str(p))["zime"])["runner"] for p in pngs}
+    assert drawn_by <= {"gpu-a", "gpu-b"}
+    assert all(gpu.returncode == 0 for gpu in gpus)  # SIGTERM: a clean stop
