@@ -252,3 +252,21 @@ async def test_one_log_line_per_job_and_privacy_mode(
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job ")]
     assert f"id={sub.job_id}" in line and "status=done" in line and "draw_s=" in line
     assert ("slepenā" in line) is (not privacy)
+
+
+def test_compose_gpus_profile_runs_one_runner_per_gpu() -> None:
+    """The "gpus" profile: Redis with append-only persistence, a coordinator that reaches
+    it, and runners that each reserve one distinct GPU and run `core runner`."""
+    import yaml  # transformers' own dependency
+
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    gpus = {name: s for name, s in services.items() if "gpus" in s.get("profiles", [])}
+    assert "--appendonly" in gpus["redis"]["command"]
+    assert gpus["zime-coordinator"]["environment"]["ZIME_REDIS_URL"] == "redis://redis:6379/0"
+    runners = {n: s for n, s in gpus.items() if n.startswith("runner-")}
+    assert len(runners) >= 2
+    devices = [s["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"][0]
+               for s in runners.values()]  # fmt: skip
+    assert len(set(devices)) == len(devices)
+    for name, s in runners.items():
+        assert s["entrypoint"][2:4] == ["core", "runner"] and name in s["entrypoint"]
