@@ -1,0 +1,112 @@
+"""Prepare training photos: EXIF orientation, a centre crop to a square at the training
+size, and a clear list of the photos refused, file by file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import ZimeError
+
+MIN_SIDE = 384  # smaller photos are upscaled mush at 512²
+MIN_PHOTOS = 4
+BLUR_THRESHOLD = 100.0  # variance of the Laplacian on the 512² grey image; sharp photos: 300+
+DUPLICATE_BITS = 6  # dHash Hamming distance at or under which two photos are the same shot
+EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+class TrainError(ZimeError):
+    """Training cannot go on (too few usable photos, a bad option); the message says why."""
+
+
+@dataclass
+class Prepared:
+    images: list[Any]  # PIL, RGB, size × size
+    files: list[str]
+    rejected: list[tuple[str, str]]  # (file, reason)
+
+    def report(self) -> str:
+        lines = [f"{len(self.images)} photo(s) usable"]
+        lines += [f"  refused {name}: {reason}" for name, reason in self.rejected]
+        return "\n".join(lines)
+
+
+def sharpness(image: Any) -> float:
+    """Variance of the Laplacian of the grey image: low means blurry."""
+    import numpy as np
+
+    g = np.asarray(image.convert("L"), dtype=np.float32)
+    lap = (g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:]) - 4 * g[1:-1, 1:-1]
+    return float(lap.var())
+
+
+def dhash(image: Any, size: int = 8) -> int:
+    """A 64-bit difference hash: near-identical photos differ in a few bits."""
+    import numpy as np
+    from PIL import Image
+
+    g = np.asarray(
+        image.convert("L").resize((size + 1, size), Image.Resampling.BOX), dtype=np.int16
+    )
+    bits = (g[:, 1:] > g[:, :-1]).flatten()
+    return int("".join("1" if b else "0" for b in bits), 2)
+
+
+def square(image: Any, size: int) -> Any:
+    from PIL import Image
+
+    w, h = image.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return image.crop((left, top, left + side, top + side)).resize(
+        (size, size), Image.Resampling.LANCZOS
+    )
+
+
+def prepare(
+    folder: str | Path, size: int = 512, min_side: int = MIN_SIDE,
+    blur_threshold: float = BLUR_THRESHOLD, min_photos: int = MIN_PHOTOS,
+) -> Prepared:  # fmt: skip
+    """Every photo in `folder` checked and cropped. Raises TrainError with the list when
+    fewer than `min_photos` are usable."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file())
+    out = Prepared([], [], [])
+    hashes: list[tuple[int, str]] = []
+    for path in files:
+        if path.suffix.lower() not in EXTENSIONS:
+            out.rejected.append((path.name, "not a JPEG, PNG or WebP photo"))
+            continue
+        try:
+            with Image.open(path) as raw:
+                img = ImageOps.exif_transpose(raw).convert("RGB")
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            out.rejected.append((path.name, f"unreadable ({exc.__class__.__name__})"))
+            continue
+        if min(img.size) < min_side:
+            out.rejected.append((path.name, f"too small ({img.size[0]}×{img.size[1]}; "
+                                            f"at least {min_side} px a side)"))  # fmt: skip
+            continue
+        cropped = square(img, size)
+        sharp = sharpness(square(img, 512))
+        if sharp < blur_threshold:
+            out.rejected.append(
+                (path.name, f"blurry (sharpness {sharp:.0f} < {blur_threshold:.0f})")
+            )
+            continue
+        h = dhash(cropped)
+        twin = next(
+            (name for other, name in hashes if bin(h ^ other).count("1") <= DUPLICATE_BITS), None
+        )
+        if twin is not None:
+            out.rejected.append((path.name, f"a near-duplicate of {twin}"))
+            continue
+        hashes.append((h, path.name))
+        out.images.append(cropped)
+        out.files.append(path.name)
+    if len(out.images) < min_photos:
+        raise TrainError(f"only {len(out.images)} usable photo(s), at least {min_photos} are "
+                         f"needed\n{out.report()}")  # fmt: skip
+    return out
