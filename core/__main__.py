@@ -51,7 +51,11 @@ def _summary(r: PromptResult) -> str:
 
 def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cfg = _config(args.config)
-    builder = PromptBuilder(ConceptRegistry.load(), None, cfg.limits.max_prompt_chars)
+    builder = PromptBuilder(
+        ConceptRegistry.load(extra=cfg.path(cfg.storage.concepts)),
+        None,
+        cfg.limits.max_prompt_chars,
+    )
     if args.jsonl:
         lines = [line.rstrip("\r\n") for line in sys.stdin]
     elif args.text:
@@ -122,7 +126,11 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.service import new_seed
 
     cfg = _config(args.config)
-    builder = PromptBuilder(ConceptRegistry.load(), None, cfg.limits.max_prompt_chars)
+    builder = PromptBuilder(
+        ConceptRegistry.load(extra=cfg.path(cfg.storage.concepts)),
+        None,
+        cfg.limits.max_prompt_chars,
+    )
     parsed = builder.parse(" ".join(args.text))
     if builder.needs_translation(parsed):
         builder.translators = make_translators(cfg)
@@ -235,6 +243,57 @@ def cmd_runner(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 3 if runner.wedged else 0  # wedged: the orchestrator restarts it
 
 
+def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Teach a new concept from a folder of photos; writes OUT/TOKEN/."""
+    import logging
+
+    from core.lang.concepts import ConceptRegistry
+    from core.train.run import TrainRequest, train
+
+    cfg = _config(args.config)
+    logging.basicConfig(level=logging.WARNING, stream=err)
+    _quiet_model_libraries()
+    registry = ConceptRegistry.load(extra=cfg.path(cfg.storage.concepts))
+    known = {c.id: f"a photo of {c.phrase}" for c in registry}
+    req = TrainRequest(Path(args.photos), args.token, args.cls, args.name_lv,
+                       lv=_split(args.lv), en=_split(args.en), base=args.base or "",
+                       steps=args.steps, class_images=args.class_images, out=Path(args.output))  # fmt: skip
+    target = train(cfg, req, known, lambda s: print(f"zime: {s}", file=err, flush=True))
+    print(target, file=out)
+    return 0
+
+
+def _quiet_model_libraries() -> None:
+    """No loading bars or library chatter between the progress lines of a long run."""
+    import diffusers
+    import transformers
+
+    for lib in (diffusers, transformers):
+        lib.utils.logging.disable_progress_bar()
+        lib.utils.logging.set_verbosity_error()
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def cmd_concepts(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Install, list or remove trained concepts (in the data dir; /reload makes it live)."""
+    from core.train import install
+
+    cfg = _config(args.config)
+    if args.concepts_command == "add":
+        token = install.add(cfg, Path(args.dir))
+        print(f"installed {token}; send /reload (or restart) to make it live", file=out)
+    elif args.concepts_command == "remove":
+        install.remove(cfg, args.token)
+        print(f"removed {args.token}; send /reload (or restart) to make it live", file=out)
+    else:
+        for token, name, ok in install.listing(cfg):
+            print(f"{token}\t{name}\t{'ok' if ok else 'weights missing'}", file=out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -278,7 +337,37 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--name", help="the runner's name in /rinda and /stats (default: host-pid)")
     r.set_defaults(func=cmd_runner)
 
-    t = sub.add_parser("tiny-models", help="write tiny random models to DIR (sd, nllb, opus)")
+    tr = sub.add_parser("train", help="teach a new concept from photos (a LoRA); writes OUT/TOKEN")
+    tr.add_argument("photos", help="a folder of 4-20 photos of the subject")
+    tr.add_argument("--token", required=True, help="the new model token, e.g. rigasdoms")
+    tr.add_argument("--class", dest="cls", required=True, help='its class, e.g. "building"')
+    tr.add_argument("--name-lv", required=True, help='the Latvian name, e.g. "Rīgas Doms"')
+    tr.add_argument("--lv", help="more Latvian names, comma-separated")
+    tr.add_argument("--en", help="English names, comma-separated")
+    tr.add_argument("--base", help="the base model (default: [models] generator)")
+    tr.add_argument("--steps", type=int, help="training steps (default: [training] steps)")
+    tr.add_argument("--class-images", type=int, default=10,
+                    help="prior-preservation images per photo (0: off)")  # fmt: skip
+    tr.add_argument("--config", help="config TOML file")
+    tr.add_argument("-o", "--output", required=True, help="output folder")
+    tr.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("concepts", help="install, list or remove trained concepts")
+    c.add_argument("--config", help="config TOML file")
+    csub = c.add_subparsers(dest="concepts_command", required=True)
+    ca = csub.add_parser("add", help="install OUT/TOKEN written by `core train`")
+    ca.add_argument("dir")
+    ca.add_argument("--config", help="config TOML file", default=argparse.SUPPRESS)
+    cl = csub.add_parser("list", help="the installed concepts")
+    cl.add_argument("--config", help="config TOML file", default=argparse.SUPPRESS)
+    cr = csub.add_parser("remove", help="uninstall a concept by its token")
+    cr.add_argument("token")
+    cr.add_argument("--config", help="config TOML file", default=argparse.SUPPRESS)
+    c.set_defaults(func=cmd_concepts)
+
+    t = sub.add_parser(
+        "tiny-models", help="write tiny random models to DIR (sd, nllb, opus, clip, dino)"
+    )
     t.add_argument("dir")
     t.set_defaults(func=cmd_tiny_models)
     return parser

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from core.config import Config, config_from_dict, config_to_dict
@@ -58,6 +59,12 @@ def make_translators(
     return Translators(by_lang)
 
 
+def installed_concepts(config: Config) -> dict[str, Path]:
+    from core.train.install import installed
+
+    return installed(config)
+
+
 def make_generator(config: Config) -> Generator:
     m = config.models
     local = config.path(m.generator)
@@ -71,6 +78,7 @@ def make_generator(config: Config) -> Generator:
         m.compile_unet,
         safety_checker=m.safety_checker != "never",
         warmup=[(b, g.width, g.height) for b in sorted({1, g.batch_size})],
+        adapters=lambda: {t: str(p) for t, p in installed_concepts(config).items()},
     )
 
 
@@ -106,7 +114,8 @@ async def open_service(
         await asyncio.to_thread(generator.load)
         log.info(generator.describe())
         check_device(config, generator)
-    builder = PromptBuilder(ConceptRegistry.load(), translators, config.limits.max_prompt_chars)
+    registry = ConceptRegistry.load(extra=config.path(config.storage.concepts))
+    builder = PromptBuilder(registry, translators, config.limits.max_prompt_chars)
     lim, g = config.limits, config.generation
     limiter = RateLimiter(lim.per_user_per_minute, lim.per_chat_per_minute, clock)
     st = config.storage

@@ -81,6 +81,21 @@ class StorageConfig:
     images: str = "data/images"
     retention_days: int = 0  # delete images older than this many days; 0 keeps them all
     lock_wait_s: float = 15.0  # how long a locked database is waited for before giving up
+    adapters: str = "data/adapters"  # trained concepts' LoRA weights (python -m core concepts)
+    concepts: str = "data/concepts.toml"  # their registry entries, read beside the packaged
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    clip_model: str = "openai/clip-vit-large-patch14"  # CLIP-I and CLIP-T scores
+    dino_model: str = "facebook/dinov2-small"  # DINO score
+    class_images: str = "data/class-images"  # prior-preservation images, cached per class
+    steps: int = 800
+    rank: int = 8
+    learning_rate: float = 1e-4
+    checkpoint_every: int = 100
+    resolution: int = 512
+    validation_steps: int = 25  # denoising steps of each validation image
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -230,6 +246,19 @@ def _validate(cfg: Config) -> None:
         (cfg.storage.retention_days >= 0, "storage.retention_days", cfg.storage.retention_days),
         (0 < cfg.metrics.port < 65536, "metrics.port", cfg.metrics.port),
         (cfg.queue.claim_after_s > 0, "queue.claim_after_s", cfg.queue.claim_after_s),
+        (cfg.training.steps >= 1, "training.steps", cfg.training.steps),
+        (cfg.training.rank >= 1, "training.rank", cfg.training.rank),
+        (cfg.training.learning_rate > 0, "training.learning_rate", cfg.training.learning_rate),
+        (
+            cfg.training.checkpoint_every >= 1,
+            "training.checkpoint_every",
+            cfg.training.checkpoint_every,
+        ),
+        (
+            cfg.training.resolution % 8 == 0 and cfg.training.resolution >= 64,
+            "training.resolution",
+            cfg.training.resolution,
+        ),
         (cfg.queue.result_ttl_s > 0, "queue.result_ttl_s", cfg.queue.result_ttl_s),
         (
             cfg.queue.url.startswith(("redis://", "rediss://", "unix://")),

@@ -108,6 +108,7 @@ class GenParams:
     count: int = 1  # images drawn with seeds seed, seed+1 …; more than one come as a grid
     init_image: str | None = None  # img2img: the image to start from (variation, upscale)
     strength: float = 0.0  # img2img: how far to move from it (0.1–1.0)
+    adapters: tuple[str, ...] = ()  # trained concepts whose LoRA this job draws with
 
     @classmethod
     def from_config(
@@ -125,10 +126,11 @@ class GenParams:
         return cls(prompt, negative_prompt, seed, options.steps or g.steps, g.guidance, width,
                    height, safety_checker, options.count or g.images)  # fmt: skip
 
-    def batch_key(self) -> tuple[int, int, int, float, bool, bool, float]:
-        """Jobs with equal keys can be drawn in one pipeline call."""
+    def batch_key(self) -> tuple[Any, ...]:
+        """Jobs with equal keys can be drawn in one pipeline call (the adapters in use
+        included: one call has one set of LoRA weights active)."""
         return (self.width, self.height, self.steps, self.guidance, self.safety_checker,
-                self.init_image is not None, self.strength)  # fmt: skip
+                self.init_image is not None, self.strength, tuple(sorted(self.adapters)))  # fmt: skip
 
     def image_seed(self, n: int) -> int:
         """The seed of image n (1-based) of this job: seed, seed+1 …"""

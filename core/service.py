@@ -251,6 +251,9 @@ class Service:
             params = GenParams.from_config(self.config.generation, result.prompt, seed, options,
                                            self._safety(request), negative)  # fmt: skip
         self.worker.check_room(request.user_key)  # again: the translation took a while
+        registry = self.builder.registry
+        adapters = tuple(c for c in result.concept_ids if registry.get(c).adapter)
+        params = replace(params, adapters=adapters)
         job = await self.store.create_job(
             Job(
                 id=0,
@@ -266,7 +269,7 @@ class Service:
                 model=self.worker.model,
                 parent_id=parent_id,
                 meta={"language": request.language, "is_group": request.is_group,
-                      **request.meta},
+                      **({"adapters": list(adapters)} if adapters else {}), **request.meta},
                 options=options,
             )
         )  # fmt: skip
@@ -473,8 +476,16 @@ class Service:
         return [(h.id, h.job.user_key, h.job.params.prompt) for h in self.worker.order()]
 
     async def reload(self, request: Request, model: str | None = None) -> str:
+        """Reload the image model (and its concept adapters) and the concept registry: a
+        concept installed with `core concepts add` is live after this."""
         self.check_admin(request)
-        return await self.worker.reload(model)
+        from core.lang.concepts import ConceptRegistry
+
+        extra = self.config.path(self.config.storage.concepts)
+        registry = await asyncio.to_thread(ConceptRegistry.load, None, extra)
+        loaded = await self.worker.reload(model)
+        self.builder.registry = registry
+        return loaded
 
     async def set_banned(self, request: Request, platform: str, user_id: str, banned: bool) -> None:
         self.check_admin(request)

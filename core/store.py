@@ -142,6 +142,7 @@ def _job_from_row(row: aiosqlite.Row) -> Job:
         count=row["count"],
         init_image=row["init_image"],
         strength=row["strength"],
+        adapters=tuple(json.loads(row["meta"]).get("adapters", ())),
     )
     return Job(
         id=row["id"], platform=row["platform"], user_id=row["user_id"], chat_id=row["chat_id"],

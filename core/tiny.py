@@ -229,13 +229,56 @@ def _build_opus(out: Path, work: Path) -> None:
 
 
 def build_tiny_models(root: str | Path) -> dict[str, Path]:
-    """Write DIR/sd, DIR/nllb and DIR/opus; return their paths."""
+    """Write DIR/sd, DIR/nllb, DIR/opus and the scoring models DIR/clip and DIR/dino;
+    return their paths."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    paths = {name: root / name for name in ("sd", "nllb", "opus")}
+    paths = {name: root / name for name in ("sd", "nllb", "opus", "clip", "dino")}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         _build_sd(paths["sd"])
         _build_nllb(paths["nllb"], work)
         _build_opus(paths["opus"], work)
+        _build_clip(paths["clip"])
+        _build_dino(paths["dino"])
     return paths
+
+
+def _build_clip(out: Path) -> None:
+    """A tiny CLIP (image and text towers) with its processor, like
+    openai/clip-vit-large-patch14 in shape only."""
+    import torch
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPProcessor,
+        CLIPTokenizer,
+    )
+
+    torch.manual_seed(0)
+    vocab = clip_vocabulary()
+    tiny = {"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4,
+            "num_hidden_layers": 2}  # fmt: skip
+    text = {**tiny, "vocab_size": len(vocab), "max_position_embeddings": 77,
+            "bos_token_id": vocab["<|startoftext|>"], "eos_token_id": vocab["<|endoftext|>"],
+            "pad_token_id": vocab["<|endoftext|>"]}  # fmt: skip
+    config = CLIPConfig(text_config=text, vision_config={**tiny, "image_size": 32,
+                                                         "patch_size": 8}, projection_dim=32)  # fmt: skip
+    CLIPModel(config).save_pretrained(out)
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=32)
+    CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(out)
+
+
+def _build_dino(out: Path) -> None:
+    """A tiny DINOv2 ViT with its processor, like facebook/dinov2-small in shape only."""
+    import torch
+    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
+
+    torch.manual_seed(0)
+    config = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                          mlp_ratio=1, image_size=32, patch_size=8)  # fmt: skip
+    Dinov2Model(config).save_pretrained(out)
+    BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+                      do_center_crop=True).save_pretrained(out)  # fmt: skip

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from core.train.photos import TrainError, prepare
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def photo(path: Path, seed: int, size: tuple[int, int] = (480, 400), blur: float = 0.0,
@@ -53,3 +62,128 @@ def test_bad_photo_sets_get_a_clear_list(tmp_path: Path) -> None:
     ready = prepare(folder, size=64)
     assert len(ready.images) == 4 and ready.images[0].size == (64, 64)
     assert ready.files == ["dup.png", "p0.jpg", "p2.jpg", "p3.jpg"]
+
+
+def train_config(tmp_path: Path, tiny: dict[str, Path], **training: object) -> Path:
+    cfg = tmp_path / "cfg.toml"
+    values: dict[str, object] = {
+        "clip_model": str(tiny["clip"]), "dino_model": str(tiny["dino"]),
+        "class_images": str(tmp_path / "class"), "resolution": 64, "learning_rate": 0.01,
+        "checkpoint_every": 10, "validation_steps": 2, **training,
+    }  # fmt: skip
+    section = "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+    cfg.write_text(
+        f'[models]\ngenerator = "{tiny["sd"]}"\ntranslator = "{tiny["opus"]}"\ndevice = "cpu"\n'
+        "[generation]\nsteps = 2\nwidth = 64\nheight = 64\n"
+        f'[storage]\ndatabase = "{tmp_path / "z.sqlite3"}"\nimages = "{tmp_path / "img"}"\n'
+        f'adapters = "{tmp_path / "adapters"}"\nconcepts = "{tmp_path / "concepts.toml"}"\n'
+        f"[training]\n{section}",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def run_core(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+
+
+TRAIN_ARGS = ("--token", "rigasdoms", "--class", "building", "--name-lv", "Rīgas Doms",
+              "--lv", "Doms,Doma baznīca", "--en", "Riga Cathedral")  # fmt: skip
+
+
+async def test_a_four_photo_run_end_to_end_and_the_new_token_draws(
+    tmp_path: Path, tiny_models: dict[str, Path]
+) -> None:
+    cfg = train_config(tmp_path, tiny_models)
+    photos = photo_set(tmp_path / "photos")
+    outs = []
+    for name in ("out", "again"):  # twice: the choice is the same with fixed seeds
+        proc = run_core("train", str(photos), *TRAIN_ARGS, "--steps", "30", "--class-images",
+                        "1", "--config", str(cfg), "-o", str(tmp_path / name))  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "step 30/30" in proc.stderr and "ETA" in proc.stderr
+        outs.append(Path(proc.stdout.strip()))
+    out = outs[0]
+    for f in ("pytorch_lora_weights.safetensors", "concept.toml", "scores.json", "report.md",
+              "contact_sheet.png"):  # fmt: skip
+        assert (out / f).exists(), f
+    scores = json.loads((out / "scores.json").read_text())
+    assert [c["checkpoint"] for c in scores["checkpoints"]] == [
+        "step-000010", "step-000020", "step-000030"]  # fmt: skip
+    assert scores == json.loads((outs[1] / "scores.json").read_text())  # deterministic
+    assert "**chosen**" in (out / "report.md").read_text()
+    assert len(list((tmp_path / "class").rglob("*.png"))) == 4  # 1 per photo, cached
+    from PIL import Image
+
+    with Image.open(out / "contact_sheet.png") as sheet:
+        assert sheet.size == (6 * 128, 3 * 128)  # 3 prompts × 2 seeds, 3 checkpoints
+
+    # install it into the data dir (never the source tree), list it, draw with it
+    assert run_core("concepts", "add", str(out), "--config", str(cfg)).returncode == 0
+    listed = run_core("concepts", "list", "--config", str(cfg)).stdout
+    assert listed.strip() == "rigasdoms\tRīgas Doms\tok"
+    assert (tmp_path / "adapters" / "rigasdoms" / "pytorch_lora_weights.safetensors").exists()
+    again = run_core("concepts", "add", str(out), "--config", str(cfg))
+    assert again.returncode == 2 and "already installed" in again.stderr
+
+    from core.app import open_service
+    from core.config import load_config
+    from core.lang.translate import IdentityTranslator, Translators
+    from core.models import Request
+
+    config = load_config(cfg, {})
+    identity = Translators.single(IdentityTranslator())
+    async with open_service(config, translators=identity) as svc:
+        sub = await svc.handle(Request("test", "u1", "u1", "Rīgas Doma tornis --sēkla 5"))
+        job = await sub.handle.wait()
+        assert job.concepts == ("rigasdoms",) and job.params.adapters == ("rigasdoms",)
+        assert job.prompt.startswith("rigasdoms building")
+        generator = svc.worker.drawer.generator  # type: ignore[attr-defined]
+        assert generator.loaded_adapters == ("rigasdoms",)
+        with_lora, _ = generator.generate([job.params], lambda s, t: None, lambda: False)[0]
+        plain = dataclasses.replace(job.params, adapters=())
+        without, _ = generator.generate([plain], lambda s, t: None, lambda: False)[0]
+    import numpy as np
+
+    diff = np.abs(np.asarray(with_lora, np.float32) - np.asarray(without, np.float32)).mean()
+    assert diff > 0.5  # the adapter changes the image
+
+    assert run_core("concepts", "remove", "rigasdoms", "--config", str(cfg)).returncode == 0
+    assert run_core("concepts", "list", "--config", str(cfg)).stdout == ""
+    assert not (tmp_path / "adapters" / "rigasdoms").exists()
+
+
+def test_the_loss_falls_and_a_killed_run_resumes(
+    tmp_path: Path, tiny_models: dict[str, Path]
+) -> None:
+    from core.train.lora import LoraTrainer, TrainOptions
+
+    photos = prepare(photo_set(tmp_path / "photos"), size=64).images
+    options = TrainOptions("rigasdoms", "building", steps=40, resolution=64,
+                           learning_rate=1e-2, checkpoint_every=10, device="cpu")  # fmt: skip
+    trainer = LoraTrainer(str(tiny_models["sd"]), options, tmp_path / "full")
+    before = trainer.fixed_loss(photos)
+    trainer.train(photos, [], lambda s: None)
+    assert trainer.fixed_loss(photos) < before - 0.02  # overfitting 4 photos
+
+    # a SIGKILL mid-training leaves whole checkpoints; a new run resumes from the last one
+    cfg = train_config(tmp_path, tiny_models, resolution=128, checkpoint_every=5)
+    proc = subprocess.Popen([sys.executable, "-m", "core", "train", str(tmp_path / "photos"),
+                             *TRAIN_ARGS, "--steps", "5000", "--class-images", "0", "--config",
+                             str(cfg), "-o", str(tmp_path / "killed")], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    checkpoints = tmp_path / "killed" / "rigasdoms" / "checkpoints"
+    deadline = time.monotonic() + 120
+    while not (checkpoints / "step-000010").exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    whole = sorted(p.name for p in checkpoints.iterdir() if not p.name.endswith(".part"))
+    resumed = LoraTrainer(str(tiny_models["sd"]),
+                          dataclasses.replace(options, resolution=128, steps=5000),
+                          tmp_path / "killed" / "rigasdoms")  # fmt: skip
+    assert resumed.resume() and f"step-{resumed.step:06d}" == whole[-1]
+    assert resumed.step >= 10 and len(resumed.losses) == resumed.step

@@ -66,6 +66,7 @@ class Concept:
     mt: tuple[str, ...] = ()  # how translators render it; looked for in translations only
     not_before: tuple[Phrase, ...] = ()
     not_after: tuple[Phrase, ...] = ()
+    adapter: bool = False  # a trained concept: its LoRA is loaded by the generator
 
     @property
     def phrase(self) -> str:
@@ -247,15 +248,20 @@ class ConceptRegistry:
                         self._typo_index[key].append(pattern)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> ConceptRegistry:
-        """Load `concepts.toml` (the packaged one when `path` is None)."""
+    def load(
+        cls, path: str | Path | None = None, extra: str | Path | None = None
+    ) -> ConceptRegistry:
+        """Load `concepts.toml` (the packaged one when `path` is None), and the trained
+        concepts installed in `extra` (`[storage] concepts`) when that file exists."""
         if path is None:
             raw = resources.files("core.lang").joinpath("concepts.toml").read_text(encoding="utf-8")
         else:
             raw = Path(path).read_text(encoding="utf-8")
-        data = tomllib.loads(raw)
+        items = list(tomllib.loads(raw).get("concept", []))
+        if extra is not None and Path(extra).exists():
+            items += tomllib.loads(Path(extra).read_text(encoding="utf-8")).get("concept", [])
         concepts = []
-        for i, item in enumerate(data.get("concept", [])):
+        for i, item in enumerate(items):
             try:
                 concepts.append(
                     Concept(
@@ -270,6 +276,7 @@ class ConceptRegistry:
                         mt=tuple(item.get("mt", ())),
                         not_before=_phrases(item, "not_before"),
                         not_after=_phrases(item, "not_after"),
+                        adapter=bool(item.get("adapter", False)),
                     )
                 )
             except KeyError as exc:
