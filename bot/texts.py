@@ -21,6 +21,7 @@ from core.errors import (
     QueueFull,
     RateLimited,
     StorageError,
+    TrainError,
     TranslationFailed,
     UnsupportedLanguage,
     ZimeError,
@@ -84,6 +85,8 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "I could not save your request right now. Please try again in a minute.")
     if isinstance(exc, TranslationFailed):
         return t(lang, "The translator is not answering right now. Please try again in a minute.")
+    if isinstance(exc, TrainError):  # for admins: the reason as the trainer wrote it
+        return t(lang, "Teaching: {reason}", reason=str(exc))
     if isinstance(exc, ModelUnavailable):
         return t(lang, "The drawing model is restarting. Please try again in a few minutes.")
     # Anything else is our fault, not the user's: no internals, one sentence.

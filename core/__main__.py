@@ -257,7 +257,9 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     known = {c.id: f"a photo of {c.phrase}" for c in registry}
     req = TrainRequest(Path(args.photos), args.token, args.cls, args.name_lv,
                        lv=_split(args.lv), en=_split(args.en), base=args.base or "",
-                       steps=args.steps, class_images=args.class_images, out=Path(args.output))  # fmt: skip
+                       steps=args.steps, out=Path(args.output),
+                       class_images=cfg.training.prior_images if args.class_images is None
+                       else args.class_images)  # fmt: skip
     target = train(cfg, req, known, lambda s: print(f"zime: {s}", file=err, flush=True))
     print(target, file=out)
     return 0
@@ -346,8 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--en", help="English names, comma-separated")
     tr.add_argument("--base", help="the base model (default: [models] generator)")
     tr.add_argument("--steps", type=int, help="training steps (default: [training] steps)")
-    tr.add_argument("--class-images", type=int, default=10,
-                    help="prior-preservation images per photo (0: off)")  # fmt: skip
+    tr.add_argument("--class-images", type=int,
+                    help="prior-preservation images per photo (default: [training] "
+                         "prior_images, 10; 0: off)")  # fmt: skip
     tr.add_argument("--config", help="config TOML file")
     tr.add_argument("-o", "--output", required=True, help="output folder")
     tr.set_defaults(func=cmd_train)

@@ -90,6 +90,7 @@ class TrainingConfig:
     clip_model: str = "openai/clip-vit-large-patch14"  # CLIP-I and CLIP-T scores
     dino_model: str = "facebook/dinov2-small"  # DINO score
     class_images: str = "data/class-images"  # prior-preservation images, cached per class
+    prior_images: int = 10  # class images per photo (the thesis' 10); 0 turns prior off
     steps: int = 800
     rank: int = 8
     learning_rate: float = 1e-4
@@ -248,6 +249,7 @@ def _validate(cfg: Config) -> None:
         (cfg.queue.claim_after_s > 0, "queue.claim_after_s", cfg.queue.claim_after_s),
         (cfg.training.steps >= 1, "training.steps", cfg.training.steps),
         (cfg.training.rank >= 1, "training.rank", cfg.training.rank),
+        (cfg.training.prior_images >= 0, "training.prior_images", cfg.training.prior_images),
         (cfg.training.learning_rate > 0, "training.learning_rate", cfg.training.learning_rate),
         (
             cfg.training.checkpoint_every >= 1,

@@ -118,3 +118,8 @@ class JobFailed(ZimeError):
 
 class JobCancelled(ZimeError):
     pass
+
+
+class TrainError(ZimeError):
+    """Teaching a concept cannot go on (too few usable photos, a bad token …); the message,
+    for the admin, says why."""

@@ -31,6 +31,7 @@ from core.queue import RunnerInfo
 from core.queue.local import in_daemon_thread
 from core.ratelimit import RateLimiter
 from core.store import Store
+from core.train.session import Notify, Session, Teaching
 from core.worker import JobHandle, Worker
 
 # A translation of one chat message takes well under a second (benchmarks/translate.py);
@@ -85,6 +86,7 @@ class Service:
         self.builder = builder
         self.limiter = limiter
         self.blocklist = Blocklist(config.moderation.blocklist)
+        self.teaching = Teaching(config, worker.busy)
 
     async def start(self) -> list[JobHandle]:
         """Re-queue what a crash or restart left unfinished; returns their handles."""
@@ -486,6 +488,38 @@ class Service:
         loaded = await self.worker.reload(model)
         self.builder.registry = registry
         return loaded
+
+    # teaching a concept from the chat (admins; core/train/session.py)
+    def teach_start(self, request: Request, args: list[str]) -> Session:
+        known = {c.id for c in self.builder.registry}
+        return self.teaching.start(request.user_key, request.is_admin, args, known)
+
+    def teaching_open(self, request: Request) -> bool:
+        """The admin is sending photos for a concept: a photo without /zime is one of them."""
+        return request.is_admin and self.teaching.collecting(request.user_key)
+
+    async def teach_photo(self, request: Request, data: bytes) -> int:
+        self.check_admin(request)
+        return await asyncio.to_thread(self.teaching.add_photo, request.user_key, data)
+
+    def teach_ready(self, request: Request, notify: Notify) -> Session:
+        self.check_admin(request)
+        known = {c.id: f"a photo of {c.phrase}" for c in self.builder.registry}
+        return self.teaching.ready(request.user_key, known, notify)
+
+    async def teach_accept(self, request: Request, token: str) -> str:
+        """/pievienot: install the trained concept and make it live (a reload)."""
+        from core.train import install
+
+        self.check_admin(request)
+        trained = self.teaching.accept(request.user_key, token)
+        await asyncio.to_thread(install.add, self.config, trained)
+        await self.reload(request)
+        return token
+
+    def teach_discard(self, request: Request, token: str) -> None:
+        self.check_admin(request)
+        self.teaching.discard(request.user_key, token)
 
     async def set_banned(self, request: Request, platform: str, user_id: str, banned: bool) -> None:
         self.check_admin(request)

@@ -190,6 +190,10 @@ class Worker:
     def queued_count(self) -> int:
         return sum(len(q) for q in self._queues.values())
 
+    def busy(self) -> bool:
+        """Jobs wait or draw (a chat training pauses meanwhile). Safe from any thread."""
+        return self.queued_count() > 0 or bool(self._current)
+
     def check_room(self, user_key: str) -> None:
         """Raise what `submit` would, before anything is stored or counted."""
         if self.wedged:

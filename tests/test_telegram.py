@@ -574,3 +574,48 @@ async def test_a_flagged_picture_goes_out_blurred_as_a_spoiler(
             assert not photos[1].params.get("has_spoiler")
         finally:
             await frontend.stop()
+
+
+async def test_an_admin_teaches_a_concept_in_the_chat(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """/macies, 4 photos, /gatavs: the training runs on the worker's GPU between drawings,
+    the admin gets the contact sheet and the scores, /pievienot makes it live."""
+    from tests.test_train import photo
+
+    cfg_path = write_config(tmp_path, tiny_models, f"http://127.0.0.1:{stub.port}/bot")
+    with cfg_path.open("a", encoding="utf-8") as f:  # train tiny and fast
+        f.write(f'[training]\nclip_model = "{tiny_models["clip"]}"\n'
+                f'dino_model = "{tiny_models["dino"]}"\nresolution = 64\nsteps = 20\n'
+                "checkpoint_every = 10\nprior_images = 1\nvalidation_steps = 2\n"
+                "learning_rate = 0.01\n")  # fmt: skip
+    cfg = load_config(cfg_path, {})
+    async with running_bot(cfg):
+        stub.send_text("/macies rigasdoms building Rīgas Doms", user_id=7)  # not an admin
+        await stub.wait_for("sendMessage", chat_id=7, text="Šī komanda ir tikai administratoriem.")
+        stub.send_text("/macies rigasdoms building Rīgas Doms", user_id=ADMIN)
+        await stub.wait_for("sendMessage", chat_id=ADMIN,
+                            text="Mācu Rīgas Doms (rigasdoms building). Atsūti 4–20 tā foto, "
+                                 "tad /gatavs.")  # fmt: skip
+        stub.send_text("/gatavs", user_id=ADMIN)  # too early
+        await stub.wait_for("sendMessage", chat_id=ADMIN,
+                            text="Mācīšana: 0 photo(s) so far; send at least 4")  # fmt: skip
+        for i in range(4):
+            path = photo(tmp_path / f"p{i}.jpg", i)
+            stub.send_photo(path.read_bytes(), "", user_id=ADMIN)
+            await stub.wait_for("sendMessage", chat_id=ADMIN, text=f"Foto {i + 1} saglabāts.")
+        stub.send_text("/zime Milda", user_id=7)  # a user's drawing goes first
+        stub.send_text("/gatavs", user_id=ADMIN)
+        [sheet] = await stub.wait_for("sendPhoto", chat_id=ADMIN, timeout=120)
+        assert "rigasdoms iemācīts" in sheet.params["caption"]
+        await asyncio.sleep(0.5)
+        assert any("DINO" in c.params["text"] for c in stub.sent("sendMessage", chat_id=ADMIN))
+        assert stub.sent("sendPhoto", chat_id=7)  # the user's picture was not held up
+        stub.send_text("/pievienot rigasdoms", user_id=ADMIN)
+        await stub.wait_for("sendMessage", chat_id=ADMIN,
+                            text="rigasdoms pievienots: pamēģini /zime ar tā nosaukumu.",
+                            timeout=60)  # fmt: skip
+        stub.send_text("/zime Rīgas Doms naktī", user_id=7)
+        photos = await stub.wait_for("sendPhoto", 2, chat_id=7, timeout=60)
+        assert "rigasdoms building" in photos[1].params["caption"]
+        assert "Rīgas Doms" in photos[1].params["caption"]

@@ -139,6 +139,8 @@ class TelegramFrontend(Delivery):
         add(CommandHandler("iestatijumi", self.cmd_settings))
         add(CommandHandler("atcelt", self.cmd_cancel))
         add(CommandHandler(["reload", "stats", "ban", "unban", "rinda"], self.cmd_admin))
+        add(CommandHandler(["macies", "gatavs", "pievienot", "atmest"], self.cmd_teach))
+        add(MessageHandler(filters.PHOTO & filters.ChatType.PRIVATE, self.on_teaching_photo))
         # Plain text is a prompt in private chats; in groups only a reply to a ✏️ question.
         add(MessageHandler(filters.TEXT & ~filters.COMMAND
                            & (filters.ChatType.PRIVATE | filters.REPLY), self.on_text))  # fmt: skip
@@ -359,6 +361,75 @@ class TelegramFrontend(Delivery):
         except ZimeError as exc:
             text = error_text(exc, req.language)
         await self.reply(message, fit(text))
+
+    # teaching a concept (admins): /macies, photos, /gatavs, /pievienot, /atmest
+    async def cmd_teach(self, update: Update, context: Ctx) -> None:
+        message = update.effective_message
+        assert message is not None and message.text is not None
+        req = self.request(update)
+        command = message.text.split()[0].split("@")[0].lstrip("/")
+        args = list(context.args or [])
+        lang = req.language
+        try:
+            if command == "macies":
+                session = self.service.teach_start(req, args)
+                text = t(lang, "Teaching {name} ({token} {cls}). Send {least}–{most} photos of "
+                               "it, then /gatavs.", name=session.name_lv, token=session.token,
+                         cls=session.cls, least=4, most=20)  # fmt: skip
+            elif command == "gatavs":
+                chat_id = message.chat_id
+
+                async def notify(event: str, details: dict[str, Any]) -> None:
+                    await self._teaching_news(chat_id, lang, event, details)
+
+                session = self.service.teach_ready(req, notify)
+                text = t(lang, "Training {token} starts as soon as no picture is waiting; I "
+                               "will send the results here.", token=session.token)  # fmt: skip
+            elif command == "pievienot":
+                token = await self.service.teach_accept(req, args[0] if args else "")
+                text = t(lang, "{token} is added: try /zime with its name.", token=token)
+            else:
+                self.service.teach_discard(req, args[0] if args else "")
+                text = t(lang, "Discarded.")
+        except ZimeError as exc:
+            text = error_text(exc, lang)
+        await self.reply(message, text)
+
+    async def on_teaching_photo(self, update: Update, context: Ctx) -> None:
+        """A photo (without /zime) from an admin who is teaching a concept."""
+        message = update.effective_message
+        assert message is not None
+        req = self.request(update)
+        if not message.photo or not self.service.teaching_open(req):
+            return
+        try:
+            count = await self.service.teach_photo(req, await self._download(message.photo[-1]))
+            text = t(req.language, "Photo {n} saved.", n=count)
+        except ZimeError as exc:
+            text = error_text(exc, req.language)
+        await self.reply(message, text)
+
+    async def _teaching_news(
+        self, chat_id: int, lang: str, event: str, details: dict[str, Any]
+    ) -> None:
+        bot = self.app.bot
+        if event == "progress":
+            await with_retry(lambda: bot.send_message(chat_id, str(details["text"])))
+        elif event == "failed":
+            await with_retry(lambda: bot.send_message(chat_id, t(
+                lang, "Training {token} failed: {error}", token=details["token"],
+                error=str(details["error"])[:500])))  # fmt: skip
+        else:
+            scores: Any = details["scores"]
+            lines = [f"{c['checkpoint']}: DINO {c['dino']:.3f} · CLIP-I {c['clip_i']:.3f} · "
+                     f"CLIP-T {c['clip_t']:.3f} · −{c['forgetting']:.3f}"
+                     for c in scores["checkpoints"]]  # fmt: skip
+            caption = t(lang, "Trained {token}; chosen: {chosen}. /pievienot {token} adds it, "
+                              "/atmest {token} discards it.", token=details["token"],
+                        chosen=scores["chosen"])  # fmt: skip
+            data = await asyncio.to_thread(read_image, str(details["sheet"]))
+            await with_retry(lambda: bot.send_photo(chat_id, data or b"", caption=caption[:1024]))
+            await with_retry(lambda: bot.send_message(chat_id, fit("\n".join(lines))))
 
     # buttons
     async def on_button(self, update: Update, context: Ctx) -> None:

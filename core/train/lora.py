@@ -234,8 +234,9 @@ class LoraTrainer:
             return float(self.loss(latents, text, noise, t).mean())
 
     def train(
-        self, photos: list[Any], prior: list[Any], report: Callable[[str], None] | None = None
-    ) -> list[Path]:
+        self, photos: list[Any], prior: list[Any], report: Callable[[str], None] | None = None,
+        pause: Callable[[], None] = lambda: None,
+    ) -> list[Path]:  # fmt: skip
         """Train to `steps` (from the last checkpoint when there is one); returns every
         checkpoint, one every `checkpoint_every` steps and one at the end."""
         import torch
@@ -251,6 +252,7 @@ class LoraTrainer:
         started, first = time.monotonic(), self.step
         self.unet.train()
         while self.step < self.o.steps:
+            pause()  # drawing jobs first: the chat's training waits here while they draw
             i = self.step % len(photos)
             latents = instance_latents[i : i + 1]
             texts = [captions[self.step % len(captions)]]

@@ -7,17 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import ZimeError
+from core.errors import TrainError
+
+__all__ = ["MIN_PHOTOS", "Prepared", "TrainError", "dhash", "prepare", "sharpness", "square"]
 
 MIN_SIDE = 384  # smaller photos are upscaled mush at 512²
 MIN_PHOTOS = 4
 BLUR_THRESHOLD = 100.0  # variance of the Laplacian on the 512² grey image; sharp photos: 300+
 DUPLICATE_BITS = 6  # dHash Hamming distance at or under which two photos are the same shot
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
-
-
-class TrainError(ZimeError):
-    """Training cannot go on (too few usable photos, a bad option); the message says why."""
 
 
 @dataclass

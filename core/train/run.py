@@ -30,7 +30,7 @@ class TrainRequest:
     en: tuple[str, ...] = ()
     base: str = ""
     steps: int | None = None
-    class_images: int = 10
+    class_images: int = 10  # per photo; 0: no prior preservation
     out: Path = Path("out")
 
 
@@ -93,6 +93,7 @@ def report_md(req: TrainRequest, prepared_report: str, scores: list[Scores], bes
 def train(
     config: Config, req: TrainRequest, known: dict[str, str],
     report: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
+    pause: Callable[[], None] = lambda: None,
 ) -> Path:  # fmt: skip
     """Run everything; returns OUT/TOKEN. `known`: existing concept ids → their prompt."""
     check_token(req.token, set(known))
@@ -112,7 +113,7 @@ def train(
                            learning_rate=t.learning_rate, device=device,
                            checkpoint_every=min(t.checkpoint_every, req.steps or t.steps))  # fmt: skip
     trainer = LoraTrainer(base, options, target)
-    checkpoints = trainer.train(prepared.images, prior, report)
+    checkpoints = trainer.train(prepared.images, prior, report, pause)
     del trainer
     report(f"scoring {len(checkpoints)} checkpoint(s)")
     embedder = Embedder(_model(config, t.clip_model), _model(config, t.dino_model), device)
