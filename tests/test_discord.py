@@ -70,6 +70,11 @@ async def test_slash_command_defer_progress_and_file(
             "stats",
             "ban",
             "unban",
+            "macies",
+            "foto",
+            "gatavs",
+            "pievienot",
+            "atmest",
         }
         zime = next(c for c in sync.body["__list__"] if c["name"] == "zime")
         assert zime["options"][0]["name"] == "teksts" and zime["options"][0]["type"] == 3
@@ -279,3 +284,38 @@ async def test_grid_buttons_u_v_and_delete(
         gone = await stub.click(delete, user_id=7)
         await stub.wait_for("POST", f"/{gone}/callback")
         await stub.wait_for("DELETE", "/messages/")
+
+
+async def test_an_admin_teaches_a_concept_with_slash_commands(
+    stub: DiscordStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    from tests.test_train import photo
+
+    cfg = write_config(tmp_path, tiny_models, stub)
+    with cfg.open("a", encoding="utf-8") as f:  # train tiny and fast
+        f.write(f'[training]\nclip_model = "{tiny_models["clip"]}"\n'
+                f'dino_model = "{tiny_models["dino"]}"\nresolution = 64\nsteps = 20\n'
+                "checkpoint_every = 10\nprior_images = 0\nvalidation_steps = 2\n")  # fmt: skip
+    async with running(cfg, stub):
+        token = await stub.slash("macies", {"token": "rigasdoms", "klase": "building",
+                                            "nosaukums": "Rīgas Doms"}, user_id=9)  # fmt: skip
+        await stub.wait_for("PATCH", f"/{token}/messages/@original", content="administratoriem")
+        token = await stub.slash("macies", {"token": "rigasdoms", "klase": "building",
+                                            "nosaukums": "Rīgas Doms"}, user_id=ADMIN)  # fmt: skip
+        await stub.wait_for("PATCH", f"/{token}/messages/@original", content="Mācu Rīgas Doms")
+        for i in range(4):
+            data = photo(tmp_path / f"p{i}.jpg", i).read_bytes()
+            token = await stub.slash("foto", user_id=ADMIN, attachment=("attels", data))
+            await stub.wait_for("PATCH", f"/{token}/messages/@original",
+                                content=f"Foto {i + 1} saglabāts.")  # fmt: skip
+        token = await stub.slash("gatavs", user_id=ADMIN)
+        await stub.wait_for("PATCH", f"/{token}/messages/@original", content="mācīšana sāksies")
+        [sheet] = await stub.wait_for("POST", "/channels/500/messages", content="iemācīts",
+                                      timeout=120)  # fmt: skip
+        assert sheet.files and "DINO" in sheet.body["content"]
+        token = await stub.slash("pievienot", {"token": "rigasdoms"}, user_id=ADMIN)
+        await stub.wait_for("PATCH", f"/{token}/messages/@original", content="pievienots",
+                            timeout=60)  # fmt: skip
+        token = await stub.slash("zime", {"teksts": "Rīgas Doms naktī"}, user_id=7)
+        [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}", timeout=60)
+        assert "rigasdoms building" in followup.body["content"]

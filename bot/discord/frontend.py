@@ -49,7 +49,7 @@ log = logging.getLogger("zime.discord")
 INTERACTION_TTL_S = 14 * 60  # Discord tokens live 15 minutes; keep a margin
 EDIT_INTERVAL_S = 2.5
 COMMAND_NAMES = ("zime", "vesture", "iestatijumi", "atcelt", "palidziba", "reload", "stats",
-                 "ban", "unban")  # fmt: skip
+                 "ban", "unban", "macies", "foto", "gatavs", "pievienot", "atmest")  # fmt: skip
 
 
 def configure_endpoints(config: DiscordConfig) -> None:
@@ -103,6 +103,11 @@ class EnglishLocalizations(app_commands.Translator):
         "Ko es protu": N_("What I can do"),
         "Pārlādēt modeli (administratoriem)": N_("Reload the model (admins)"),
         "Statistika (administratoriem)": N_("Statistics (admins)"),
+        "Iemācīt jaunu jēdzienu (administratoriem)": N_("Teach a new concept (admins)"),
+        "Foto jaunajam jēdzienam (administratoriem)": N_("A photo of the new concept (admins)"),
+        "Sākt mācīšanu (administratoriem)": N_("Start the training (admins)"),
+        "Pievienot iemācīto (administratoriem)": N_("Add the trained concept (admins)"),
+        "Atmest iemācīto (administratoriem)": N_("Discard the trained concept (admins)"),
         "Bloķēt lietotāju (administratoriem)": N_("Ban a user (admins)"),
         "Atbloķēt lietotāju (administratoriem)": N_("Unban a user (admins)"),
     }
@@ -252,6 +257,27 @@ class DiscordFrontend(Delivery):
                 help_text(concepts, language(interaction)), ephemeral=True
             )
 
+        @tree.command(name="macies", description=s("Iemācīt jaunu jēdzienu (administratoriem)"))
+        async def macies(interaction: discord.Interaction, token: str, klase: str,
+                         nosaukums: str) -> None:  # fmt: skip
+            await self.on_teach(interaction, "macies", [token, klase, *nosaukums.split()])
+
+        @tree.command(name="foto", description=s("Foto jaunajam jēdzienam (administratoriem)"))
+        async def foto(interaction: discord.Interaction, attels: discord.Attachment) -> None:
+            await self.on_teach(interaction, "foto", [], attels)
+
+        @tree.command(name="gatavs", description=s("Sākt mācīšanu (administratoriem)"))
+        async def gatavs(interaction: discord.Interaction) -> None:
+            await self.on_teach(interaction, "gatavs", [])
+
+        @tree.command(name="pievienot", description=s("Pievienot iemācīto (administratoriem)"))
+        async def pievienot(interaction: discord.Interaction, token: str) -> None:
+            await self.on_teach(interaction, "pievienot", [token])
+
+        @tree.command(name="atmest", description=s("Atmest iemācīto (administratoriem)"))
+        async def atmest(interaction: discord.Interaction, token: str) -> None:
+            await self.on_teach(interaction, "atmest", [token])
+
         @tree.command(name="reload", description=s("Pārlādēt modeli (administratoriem)"))
         async def reload(interaction: discord.Interaction, modelis: str | None = None) -> None:
             await self.admin(interaction, "reload", modelis)
@@ -349,6 +375,68 @@ class DiscordFrontend(Delivery):
         except ZimeError as exc:
             text = error_text(exc, req.language)
         await interaction.response.send_message(text, ephemeral=True)
+
+    async def on_teach(
+        self, interaction: discord.Interaction, command: str, args: list[str],
+        photo: discord.Attachment | None = None,
+    ) -> None:  # fmt: skip
+        """Teaching a concept (admins): /macies, /foto, /gatavs, /pievienot, /atmest; the
+        same service as Telegram's, answered ephemerally, results posted to the channel."""
+        req = self.request(interaction)
+        lang = req.language
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            self.service.check_admin(req)
+            if command == "macies":
+                session = self.service.teach_start(req, args)
+                text = t(lang, "Teaching {name} ({token} {cls}). Send {least}–{most} photos of "
+                               "it, then /gatavs.", name=session.name_lv, token=session.token,
+                         cls=session.cls, least=4, most=20)  # fmt: skip
+            elif command == "foto":
+                assert photo is not None  # a required option of /foto
+                if photo.size > MAX_PHOTO_BYTES:
+                    raise BadPhoto("too_big")
+                count = await self.service.teach_photo(req, await photo.read())
+                text = t(lang, "Photo {n} saved.", n=count)
+            elif command == "gatavs":
+                meta = {"channel_id": interaction.channel_id}
+
+                async def notify(event: str, details: dict[str, Any]) -> None:
+                    await self._teaching_news(meta, req.user_id, lang, event, details)
+
+                session = self.service.teach_ready(req, notify)
+                text = t(lang, "Training {token} starts as soon as no picture is waiting; I "
+                               "will send the results here.", token=session.token)  # fmt: skip
+            elif command == "pievienot":
+                token = await self.service.teach_accept(req, args[0])
+                text = t(lang, "{token} is added: try /zime with its name.", token=token)
+            else:
+                self.service.teach_discard(req, args[0] if args else "")
+                text = t(lang, "Discarded.")
+        except ZimeError as exc:
+            text = error_text(exc, lang)
+        await interaction.edit_original_response(content=text[:2000])
+
+    async def _teaching_news(
+        self, meta: dict[str, Any], user_id: str, lang: str, event: str, details: dict[str, Any]
+    ) -> None:
+        if event == "progress":
+            await self._channel_send(meta, code_span(str(details["text"])), user_id)
+        elif event == "failed":
+            await self._channel_send(meta, t(lang, "Training {token} failed: {error}",
+                                             token=details["token"],
+                                             error=str(details["error"])[:500]), user_id)  # fmt: skip
+        else:
+            scores: Any = details["scores"]
+            lines = [f"{c['checkpoint']}: DINO {c['dino']:.3f} · CLIP-I {c['clip_i']:.3f} · "
+                     f"CLIP-T {c['clip_t']:.3f} · −{c['forgetting']:.3f}"
+                     for c in scores["checkpoints"]]  # fmt: skip
+            text = t(lang, "Trained {token}; chosen: {chosen}. /pievienot {token} adds it, "
+                           "/atmest {token} discards it.", token=details["token"],
+                     chosen=scores["chosen"])  # fmt: skip
+            file = discord.File(Path(str(details["sheet"])), filename="contact_sheet.png")
+            await self._channel_send(meta, (text + "\n" + "\n".join(lines))[:1900], user_id,
+                                     file=file)  # fmt: skip
 
     async def admin(self, interaction: discord.Interaction, command: str, arg: str | None) -> None:
         req = self.request(interaction)
