@@ -35,7 +35,7 @@ EXAMPLE = "/zime Rīgas balzama pudele uz galda"
 
 __all__ = ["EXAMPLE", "caption", "error_text", "help_text", "history_line", "job_error", "options_line",
            "progress_text", "queued_text", "runners_text", "settings_text", "stats_text",
-           "status_text", "t"]  # fmt: skip
+           "status_text", "t", "teaching_text"]  # fmt: skip
 
 
 def error_text(exc: ZimeError, lang: str = "lv") -> str:
@@ -131,6 +131,30 @@ def history_line(job: Job, text: str) -> str:
     icon = icons.get(job.kind, "")
     origin = f" · {icon} #{job.parent_id}" if job.parent_id else f" · {icon}" if icon else ""
     return f"#{job.id}{origin} · seed {job.seed} · {text}"
+
+
+def teaching_text(event: str, details: dict[str, Any], lang: str = "lv") -> tuple[str, str]:
+    """What a chat training reports: (headline, scores table). Events: started (token, cls,
+    name), queued (token), progress (text), failed (token, error), done (token, scores)."""
+    if event == "started":
+        return t(lang, "Teaching {name} ({token} {cls}). Send {least}–{most} photos of it, then "
+                       "/gatavs.", name=details["name"], token=details["token"],
+                 cls=details["cls"], least=4, most=20), ""  # fmt: skip
+    if event == "queued":
+        return t(lang, "Training {token} starts as soon as no picture is waiting; I will send "
+                       "the results here.", token=details["token"]), ""  # fmt: skip
+    if event == "progress":
+        return str(details["text"]), ""
+    if event == "failed":
+        return t(lang, "Training {token} failed: {error}", token=details["token"],
+                 error=str(details["error"])[:500]), ""  # fmt: skip
+    scores: Any = details["scores"]
+    table = "\n".join(f"{c['checkpoint']}: DINO {c['dino']:.3f} · CLIP-I {c['clip_i']:.3f} · "
+                      f"CLIP-T {c['clip_t']:.3f} · −{c['forgetting']:.3f}"
+                      for c in scores["checkpoints"])  # fmt: skip
+    return t(lang, "Trained {token}; chosen: {chosen}. /pievienot {token} adds it, /atmest "
+                   "{token} discards it.", token=details["token"],
+             chosen=scores["chosen"]), table  # fmt: skip
 
 
 def options_line(options: Options, count: int, steps: int, lang: str) -> str:

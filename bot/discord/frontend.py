@@ -36,6 +36,7 @@ from bot.texts import (
     stats_text,
     status_text,
     t,
+    teaching_text,
 )
 from core.config import DiscordConfig
 from core.errors import BadPhoto, NotAdmin, NotFound, ZimeError
@@ -389,9 +390,8 @@ class DiscordFrontend(Delivery):
             self.service.check_admin(req)
             if command == "macies":
                 session = self.service.teach_start(req, args)
-                text = t(lang, "Teaching {name} ({token} {cls}). Send {least}–{most} photos of "
-                               "it, then /gatavs.", name=session.name_lv, token=session.token,
-                         cls=session.cls, least=4, most=20)  # fmt: skip
+                text, _ = teaching_text("started", {"name": session.name_lv, "cls": session.cls,
+                                                    "token": session.token}, lang)  # fmt: skip
             elif command == "foto":
                 assert photo is not None  # a required option of /foto
                 if photo.size > MAX_PHOTO_BYTES:
@@ -405,8 +405,7 @@ class DiscordFrontend(Delivery):
                     await self._teaching_news(meta, req.user_id, lang, event, details)
 
                 session = self.service.teach_ready(req, notify)
-                text = t(lang, "Training {token} starts as soon as no picture is waiting; I "
-                               "will send the results here.", token=session.token)  # fmt: skip
+                text, _ = teaching_text("queued", {"token": session.token}, lang)
             elif command == "pievienot":
                 token = await self.service.teach_accept(req, args[0])
                 text = t(lang, "{token} is added: try /zime with its name.", token=token)
@@ -420,23 +419,12 @@ class DiscordFrontend(Delivery):
     async def _teaching_news(
         self, meta: dict[str, Any], user_id: str, lang: str, event: str, details: dict[str, Any]
     ) -> None:
-        if event == "progress":
-            await self._channel_send(meta, code_span(str(details["text"])), user_id)
-        elif event == "failed":
-            await self._channel_send(meta, t(lang, "Training {token} failed: {error}",
-                                             token=details["token"],
-                                             error=str(details["error"])[:500]), user_id)  # fmt: skip
-        else:
-            scores: Any = details["scores"]
-            lines = [f"{c['checkpoint']}: DINO {c['dino']:.3f} · CLIP-I {c['clip_i']:.3f} · "
-                     f"CLIP-T {c['clip_t']:.3f} · −{c['forgetting']:.3f}"
-                     for c in scores["checkpoints"]]  # fmt: skip
-            text = t(lang, "Trained {token}; chosen: {chosen}. /pievienot {token} adds it, "
-                           "/atmest {token} discards it.", token=details["token"],
-                     chosen=scores["chosen"])  # fmt: skip
-            file = discord.File(Path(str(details["sheet"])), filename="contact_sheet.png")
-            await self._channel_send(meta, (text + "\n" + "\n".join(lines))[:1900], user_id,
-                                     file=file)  # fmt: skip
+        headline, table = teaching_text(event, details, lang)
+        if event != "done":
+            await self._channel_send(meta, headline[:1900], user_id)
+            return
+        file = discord.File(Path(str(details["sheet"])), filename="contact_sheet.png")
+        await self._channel_send(meta, f"{headline}\n{table}"[:1900], user_id, file=file)
 
     async def admin(self, interaction: discord.Interaction, command: str, arg: str | None) -> None:
         req = self.request(interaction)

@@ -70,6 +70,7 @@ from bot.texts import (
     stats_text,
     status_text,
     t,
+    teaching_text,
 )
 from core.config import TelegramConfig
 from core.errors import BadPhoto, EmptyPrompt, NotFound, ZimeError
@@ -373,9 +374,8 @@ class TelegramFrontend(Delivery):
         try:
             if command == "macies":
                 session = self.service.teach_start(req, args)
-                text = t(lang, "Teaching {name} ({token} {cls}). Send {least}–{most} photos of "
-                               "it, then /gatavs.", name=session.name_lv, token=session.token,
-                         cls=session.cls, least=4, most=20)  # fmt: skip
+                text, _ = teaching_text("started", {"name": session.name_lv, "cls": session.cls,
+                                                    "token": session.token}, lang)  # fmt: skip
             elif command == "gatavs":
                 chat_id = message.chat_id
 
@@ -383,8 +383,7 @@ class TelegramFrontend(Delivery):
                     await self._teaching_news(chat_id, lang, event, details)
 
                 session = self.service.teach_ready(req, notify)
-                text = t(lang, "Training {token} starts as soon as no picture is waiting; I "
-                               "will send the results here.", token=session.token)  # fmt: skip
+                text, _ = teaching_text("queued", {"token": session.token}, lang)
             elif command == "pievienot":
                 token = await self.service.teach_accept(req, args[0] if args else "")
                 text = t(lang, "{token} is added: try /zime with its name.", token=token)
@@ -413,23 +412,13 @@ class TelegramFrontend(Delivery):
         self, chat_id: int, lang: str, event: str, details: dict[str, Any]
     ) -> None:
         bot = self.app.bot
-        if event == "progress":
-            await with_retry(lambda: bot.send_message(chat_id, str(details["text"])))
-        elif event == "failed":
-            await with_retry(lambda: bot.send_message(chat_id, t(
-                lang, "Training {token} failed: {error}", token=details["token"],
-                error=str(details["error"])[:500])))  # fmt: skip
-        else:
-            scores: Any = details["scores"]
-            lines = [f"{c['checkpoint']}: DINO {c['dino']:.3f} · CLIP-I {c['clip_i']:.3f} · "
-                     f"CLIP-T {c['clip_t']:.3f} · −{c['forgetting']:.3f}"
-                     for c in scores["checkpoints"]]  # fmt: skip
-            caption = t(lang, "Trained {token}; chosen: {chosen}. /pievienot {token} adds it, "
-                              "/atmest {token} discards it.", token=details["token"],
-                        chosen=scores["chosen"])  # fmt: skip
-            data = await asyncio.to_thread(read_image, str(details["sheet"]))
-            await with_retry(lambda: bot.send_photo(chat_id, data or b"", caption=caption[:1024]))
-            await with_retry(lambda: bot.send_message(chat_id, fit("\n".join(lines))))
+        headline, table = teaching_text(event, details, lang)
+        if event != "done":
+            await with_retry(lambda: bot.send_message(chat_id, headline))
+            return
+        data = await asyncio.to_thread(read_image, str(details["sheet"]))
+        await with_retry(lambda: bot.send_photo(chat_id, data or b"", caption=headline[:1024]))
+        await with_retry(lambda: bot.send_message(chat_id, fit(table)))
 
     # buttons
     async def on_button(self, update: Update, context: Ctx) -> None:
