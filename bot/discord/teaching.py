@@ -1,0 +1,71 @@
+"""Teaching a concept with Discord slash commands (admins): /macies, /foto, /gatavs,
+/pievienot, /atmest. A mixin of DiscordFrontend; the rules are in core/train/session.py."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import discord
+
+from bot.texts import error_text, t, teaching_text
+from core.errors import BadPhoto, ZimeError
+from core.images import MAX_PHOTO_BYTES
+from core.models import Request
+from core.service import Service
+
+
+class TeachingCommands:
+    service: Service
+    request: Callable[..., Request]
+    _channel_send: Callable[..., Awaitable[discord.Message]]
+
+    async def on_teach(
+        self, interaction: discord.Interaction, command: str, args: list[str],
+        photo: discord.Attachment | None = None,
+    ) -> None:  # fmt: skip
+        """Teaching a concept (admins): /macies, /foto, /gatavs, /pievienot, /atmest; the
+        same service as Telegram's, answered ephemerally, results posted to the channel."""
+        req = self.request(interaction)
+        lang = req.language
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            self.service.check_admin(req)
+            if command == "macies":
+                session = self.service.teach_start(req, args)
+                text, _ = teaching_text("started", {"name": session.name_lv, "cls": session.cls,
+                                                    "token": session.token}, lang)  # fmt: skip
+            elif command == "foto":
+                assert photo is not None  # a required option of /foto
+                if photo.size > MAX_PHOTO_BYTES:
+                    raise BadPhoto("too_big")
+                count = await self.service.teach_photo(req, await photo.read())
+                text = t(lang, "Photo {n} saved.", n=count)
+            elif command == "gatavs":
+                meta = {"channel_id": interaction.channel_id}
+
+                async def notify(event: str, details: dict[str, Any]) -> None:
+                    await self._teaching_news(meta, req.user_id, lang, event, details)
+
+                session = self.service.teach_ready(req, notify)
+                text, _ = teaching_text("queued", {"token": session.token}, lang)
+            elif command == "pievienot":
+                token = await self.service.teach_accept(req, args[0])
+                text = t(lang, "{token} is added: try /zime with its name.", token=token)
+            else:
+                self.service.teach_discard(req, args[0] if args else "")
+                text = t(lang, "Discarded.")
+        except ZimeError as exc:
+            text = error_text(exc, lang)
+        await interaction.edit_original_response(content=text[:2000])
+
+    async def _teaching_news(
+        self, meta: dict[str, Any], user_id: str, lang: str, event: str, details: dict[str, Any]
+    ) -> None:
+        headline, table = teaching_text(event, details, lang)
+        if event != "done":
+            await self._channel_send(meta, headline[:1900], user_id)
+            return
+        file = discord.File(Path(str(details["sheet"])), filename="contact_sheet.png")
+        await self._channel_send(meta, f"{headline}\n{table}"[:1900], user_id, file=file)
