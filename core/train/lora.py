@@ -105,16 +105,18 @@ class LoraTrainer:
         on_gpu = self.device.startswith("cuda")
         bf16 = on_gpu and torch.cuda.is_bf16_supported()
         self.dtype = torch.bfloat16 if bf16 else torch.float16 if on_gpu else torch.float32
+        # frozen weights in half precision on a GPU (loaded so, not cast); LoRA trains in fp32
         self.tokenizer = CLIPTokenizer.from_pretrained(base, subfolder="tokenizer")
-        self.text_encoder = CLIPTextModel.from_pretrained(base, subfolder="text_encoder")
-        self.vae = AutoencoderKL.from_pretrained(base, subfolder="vae")
-        self.unet = UNet2DConditionModel.from_pretrained(base, subfolder="unet")
+        self.text_encoder = CLIPTextModel.from_pretrained(base, subfolder="text_encoder",
+                                                          dtype=self.dtype)  # fmt: skip
+        self.vae = AutoencoderKL.from_pretrained(base, subfolder="vae", torch_dtype=self.dtype)
+        self.unet = UNet2DConditionModel.from_pretrained(base, subfolder="unet",
+                                                         torch_dtype=self.dtype)  # fmt: skip
         self.scheduler = DDPMScheduler.from_pretrained(base, subfolder="scheduler")
         for frozen in (self.text_encoder, self.vae, self.unet):
             frozen.requires_grad_(False)
-        # frozen weights in half precision on a GPU; the LoRA weights train in fp32
         for model in (self.text_encoder, self.vae, self.unet):
-            model.to(self.device, self.dtype)  # type: ignore[arg-type]
+            model.to(self.device)  # type: ignore[arg-type]
         torch.manual_seed(options.seed)  # the LoRA's initial weights: the same every run
         self.unet.add_adapter(LoraConfig(r=options.rank, lora_alpha=options.rank,
                                          init_lora_weights="gaussian", target_modules=TARGETS))  # fmt: skip
