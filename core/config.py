@@ -89,6 +89,9 @@ class StorageConfig:
 class TrainingConfig:
     clip_model: str = "openai/clip-vit-large-patch14"  # CLIP-I and CLIP-T scores
     dino_model: str = "facebook/dinov2-small"  # DINO score
+    # An image captioner (e.g. Salesforce/blip-image-captioning-base) that adds what each
+    # photo shows to its caption, used when its weights are present; "" keeps templates only.
+    captioner: str = ""
     class_images: str = "data/class-images"  # prior-preservation images, cached per class
     prior_images: int = 10  # class images per photo (the thesis' 10); 0 turns prior off
     steps: int = 800

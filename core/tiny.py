@@ -229,11 +229,11 @@ def _build_opus(out: Path, work: Path) -> None:
 
 
 def build_tiny_models(root: str | Path) -> dict[str, Path]:
-    """Write DIR/sd, DIR/nllb, DIR/opus and the scoring models DIR/clip and DIR/dino;
-    return their paths."""
+    """Write DIR/sd, DIR/nllb, DIR/opus, the scoring models DIR/clip and DIR/dino and the
+    captioner DIR/blip; return their paths."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    paths = {name: root / name for name in ("sd", "nllb", "opus", "clip", "dino")}
+    paths = {name: root / name for name in ("sd", "nllb", "opus", "clip", "dino", "blip")}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         _build_sd(paths["sd"])
@@ -241,7 +241,37 @@ def build_tiny_models(root: str | Path) -> dict[str, Path]:
         _build_opus(paths["opus"], work)
         _build_clip(paths["clip"])
         _build_dino(paths["dino"])
+        _build_blip(paths["blip"], work)
     return paths
+
+
+def _build_blip(out: Path, work: Path) -> None:
+    """A tiny BLIP captioner with a small English word-piece vocabulary, like
+    Salesforce/blip-image-captioning-base in shape only."""
+    import torch
+    from transformers import (
+        BertTokenizer,
+        BlipConfig,
+        BlipForConditionalGeneration,
+        BlipImageProcessor,
+        BlipProcessor,
+    )
+
+    torch.manual_seed(0)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "a", "photo", "of", "the",
+             "church", "tower", "red", "roof", "sky", "in", "with", "old", "building", "city"]  # fmt: skip
+    (work / "blip-vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizer(str(work / "blip-vocab.txt"))
+    tokenizer.add_special_tokens({"bos_token": "[DEC]"})
+    tiny = {"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4,
+            "num_hidden_layers": 2}  # fmt: skip
+    text = {**tiny, "vocab_size": len(words), "bos_token_id": 5, "pad_token_id": 0,
+            "sep_token_id": 3, "encoder_hidden_size": 32}  # fmt: skip
+    config = BlipConfig(text_config=text, vision_config={**tiny, "image_size": 32,
+                                                         "patch_size": 8}, projection_dim=32)  # fmt: skip
+    BlipForConditionalGeneration(config).save_pretrained(out)
+    images = BlipImageProcessor(size={"height": 32, "width": 32})
+    BlipProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(out)
 
 
 def _build_clip(out: Path) -> None:

@@ -96,7 +96,7 @@ TRAIN_ARGS = ("--token", "rigasdoms", "--class", "building", "--name-lv", "Rīga
 async def test_a_four_photo_run_end_to_end_and_the_new_token_draws(
     tmp_path: Path, tiny_models: dict[str, Path]
 ) -> None:
-    cfg = train_config(tmp_path, tiny_models)
+    cfg = train_config(tmp_path, tiny_models, captioner=str(tiny_models["blip"]))
     photos = photo_set(tmp_path / "photos")
     outs = []
     for name in ("out", "again"):  # twice: the choice is the same with fixed seeds
@@ -114,6 +114,8 @@ async def test_a_four_photo_run_end_to_end_and_the_new_token_draws(
         "step-000010", "step-000020", "step-000030"]  # fmt: skip
     assert scores == json.loads((outs[1] / "scores.json").read_text())  # deterministic
     assert "**chosen**" in (out / "report.md").read_text()
+    captions = (out / "captions.txt").read_text().splitlines()  # templates + the captioner's
+    assert len(captions) == 4 and captions[0].startswith("p0.jpg: a photo of rigasdoms building, ")
     assert len(list((tmp_path / "class").rglob("*.png"))) == 4  # 1 per photo, cached
     from PIL import Image
 
@@ -153,6 +155,13 @@ async def test_a_four_photo_run_end_to_end_and_the_new_token_draws(
     assert run_core("concepts", "remove", "rigasdoms", "--config", str(cfg)).returncode == 0
     assert run_core("concepts", "list", "--config", str(cfg)).stdout == ""
     assert not (tmp_path / "adapters" / "rigasdoms").exists()
+
+
+def test_a_captioner_that_is_not_present_leaves_the_templates(tmp_path: Path) -> None:
+    from core.train.captions import captions, describe
+
+    assert describe(str(tmp_path / "no-such-blip"), []) is None
+    assert captions("rigasdoms", "building", 2, None)[1][0] == "a photo of rigasdoms building"
 
 
 def test_the_loss_falls_and_a_killed_run_resumes(

@@ -19,8 +19,6 @@ log = logging.getLogger("zime.train")
 
 LORA_FILE = "pytorch_lora_weights.safetensors"
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
-CAPTIONS = ("a photo of {token} {cls}", "a close-up photo of {token} {cls}",
-            "a good photo of {token} {cls}")  # fmt: skip
 
 
 @dataclass
@@ -230,14 +228,14 @@ class LoraTrainer:
         latents = self._latents(photos)
         noise = torch.randn(latents.shape, generator=g).to(self.device)
         t = torch.linspace(100, 900, len(photos)).long().to(self.device)
-        caption = CAPTIONS[0].format(token=self.o.token, cls=self.o.cls)
+        caption = f"a photo of {self.o.token} {self.o.cls}"
         with torch.no_grad():
             text = self._encode_text([caption] * len(photos))
             return float(self.loss(latents, text, noise, t).mean())
 
     def train(
         self, photos: list[Any], prior: list[Any], report: Callable[[str], None] | None = None,
-        pause: Callable[[], None] = lambda: None,
+        pause: Callable[[], None] = lambda: None, texts: list[list[str]] | None = None,
     ) -> list[Path]:  # fmt: skip
         """Train to `steps` (from the last checkpoint when there is one); returns every
         checkpoint, one every `checkpoint_every` steps and one at the end."""
@@ -250,22 +248,25 @@ class LoraTrainer:
             torch.manual_seed(self.o.seed)
         instance_latents = self._latents(photos)
         prior_latents = self._latents(prior) if prior else None
-        captions = [c.format(token=self.o.token, cls=self.o.cls) for c in CAPTIONS]
+        from core.train.captions import captions
+
+        per_photo = texts or captions(self.o.token, self.o.cls, len(photos), None)
         started, first = time.monotonic(), self.step
         self.unet.train()
         while self.step < self.o.steps:
             pause()  # drawing jobs first: the chat's training waits here while they draw
             i = self.step % len(photos)
             latents = instance_latents[i : i + 1]
-            texts = [captions[self.step % len(captions)]]
+            options = per_photo[i]
+            batch_texts = [options[(self.step // len(photos)) % len(options)]]
             if prior_latents is not None:
                 j = self.step % len(prior_latents)
                 latents = torch.cat([latents, prior_latents[j : j + 1]])
-                texts.append(f"a photo of {self.o.cls}")
+                batch_texts.append(f"a photo of {self.o.cls}")
             noise = torch.randn(latents.shape).to(self.device)
             t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(latents),))
             with torch.no_grad():
-                text = self._encode_text(texts)
+                text = self._encode_text(batch_texts)
             per_item = self.loss(latents, text, noise, t.to(self.device))
             loss = per_item[0] + (
                 self.o.prior_weight * per_item[1:].sum() if len(per_item) > 1 else 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Config
+from core.train.captions import captions, describe
 from core.train.lora import LORA_FILE, LoraTrainer, TrainOptions, class_images, pick_device
 from core.train.photos import TrainError, prepare
 from core.train.score import SEEDS, Embedder, Scores, choose, score_checkpoints, validation_prompts
@@ -112,8 +113,13 @@ def train(
                            resolution=t.resolution, rank=t.rank,
                            learning_rate=t.learning_rate, device=device,
                            checkpoint_every=min(t.checkpoint_every, req.steps or t.steps))  # fmt: skip
+    seen = describe(_model(config, t.captioner), prepared.images, device) if t.captioner else None
+    texts = captions(req.token, req.cls, len(prepared.images), seen)
+    (target / "captions.txt").write_text("\n".join(
+        f"{name}: {' | '.join(c)}" for name, c in zip(prepared.files, texts, strict=True)) + "\n",
+        encoding="utf-8")  # fmt: skip
     trainer = LoraTrainer(base, options, target)
-    checkpoints = trainer.train(prepared.images, prior, report, pause)
+    checkpoints = trainer.train(prepared.images, prior, report, pause, texts)
     del trainer
     report(f"scoring {len(checkpoints)} checkpoint(s)")
     embedder = Embedder(_model(config, t.clip_model), _model(config, t.dino_model), device)
