@@ -168,6 +168,33 @@ async def test_a_live_runner_keeps_its_claim_past_claim_after(
         assert len(slow.calls) == 1 and idle.calls == [] and len(delivered) == 1
 
 
+async def test_a_batch_that_stops_every_runner_is_failed_not_retried_forever(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    import redis.asyncio as aioredis
+
+    from core.errors import JobFailed
+
+    cfg = make_config(tmp_path, queue={"backend": "redis", "url": redis_server.url,
+                                       "claim_after_s": CLAIM_S},
+                      limits={"max_attempts": 1})  # fmt: skip
+    async with coordinator(cfg) as (svc, delivered):
+        sub = await svc.handle(req("anna"))  # no runner yet: it waits in the stream
+        client = aioredis.from_url(redis_server.url)
+        await asyncio.sleep(0.3)
+        got: Any = await client.xreadgroup("runners", "ghost-1", {"zime:jobs": ">"}, count=1)
+        entry_id: bytes = got[0][1][0][0]
+        for ghost in ("ghost-2", "ghost-3"):  # two more runners took it and died
+            await client.xclaim("zime:jobs", "runners", ghost, 0, [entry_id])
+        await client.aclose()
+        await asyncio.sleep(CLAIM_S + 0.2)
+        gen = FakeGenerator()
+        async with runners(redis_server, gen):  # a fourth: it fails the batch, not itself
+            with pytest.raises(JobFailed, match="model"):
+                await asyncio.wait_for(sub.handle.wait(), 30)
+        assert gen.calls == [] and delivered == []
+
+
 async def test_cancel_reaches_the_runner(tmp_path: Path, redis_server: RedisServer) -> None:
     cfg = redis_config(tmp_path, redis_server, steps=100)
     gen = FakeGenerator(step_s=0.1)

@@ -40,6 +40,7 @@ from core.queue.wire import (
 log = logging.getLogger("zime.runner")
 
 BLOCK_MS = 1000  # how long one read waits for a batch (control commands wait as long)
+MAX_DELIVERIES = 3  # a batch taken this often without a result stopped its runners: poison
 
 
 def default_name() -> str:
@@ -163,10 +164,22 @@ class Runner:
             self.keys.jobs, GROUP_RUNNERS, self.name, ms, "0-0", count=1
         )
         for entry_id, fields in result[1]:
-            if fields:  # None: the entry was deleted meanwhile
-                log.warning("runner %s takes over batch %s from a silent runner", self.name,
-                            entry_id)  # fmt: skip
-                return _s(entry_id), fields
+            if not fields:  # None: the entry was deleted meanwhile
+                continue
+            pending = await self._client.xpending_range(self.keys.jobs, GROUP_RUNNERS,
+                                                        entry_id, entry_id, 1)  # fmt: skip
+            times = int(pending[0]["times_delivered"]) if pending else 1
+            if times > MAX_DELIVERIES:  # every runner that took it died: do not take it again
+                log.error("batch %s was taken %d times without a result: failing it",
+                          entry_id, times)  # fmt: skip
+                error = f"the batch stopped {times - 1} runners"
+                await self._publish(_s(entry_id), [WireResult(j.id, "failed", error=error,
+                                                              runner=self.name)
+                                                   for j in decode_jobs(fields[b"jobs"])], {})  # fmt: skip
+                continue
+            log.warning("runner %s takes over batch %s from a silent runner", self.name,
+                        entry_id)  # fmt: skip
+            return _s(entry_id), fields
         return None
 
     async def _read_new(self) -> tuple[str, dict[bytes, bytes]] | None:
@@ -198,6 +211,13 @@ class Runner:
             images = drawn[1]
         for r in results:
             r.taken_at = taken_at
+        await self._publish(entry_id, results, images)
+        self.drawn += 1
+
+    async def _publish(
+        self, entry_id: str, results: list[WireResult], images: dict[int, list[bytes]]
+    ) -> None:
+        """The images, the results and the acknowledgement, in one transaction."""
         pipe = self._client.pipeline(transaction=True)
         ttl = int(self.result_ttl_s)
         for job_id, pictures in images.items():
@@ -207,7 +227,6 @@ class Runner:
         pipe.xack(self.keys.jobs, GROUP_RUNNERS, entry_id)
         pipe.xdel(self.keys.jobs, entry_id)
         await pipe.execute()
-        self.drawn += 1
 
     async def _generate(
         self, entry_id: str, jobs: list[WireJob], cancelled: set[int]
