@@ -29,7 +29,7 @@ from core.errors import (
 from core.lang.options import BadOption
 from core.models import Job, Options, Status
 from core.queue import RunnerInfo
-from core.worker import JobHandle
+from core.queue.worker import JobHandle
 
 EXAMPLE = "/zime Rīgas balzama pudele uz galda"
 

@@ -20,10 +20,10 @@ from core.maintenance import prune_images
 from core.metrics import MetricsServer
 from core.queue import Drawer
 from core.queue.local import ThreadDrawer
+from core.queue.worker import Worker
 from core.ratelimit import Clock, RateLimiter, monotonic
 from core.service import Service
 from core.store import Store
-from core.worker import Worker
 
 log = logging.getLogger("zime")
 

@@ -29,10 +29,10 @@ from core.models import GenParams, Job, Options, Request
 from core.moderation import Blocklist
 from core.queue import RunnerInfo
 from core.queue.local import in_daemon_thread
+from core.queue.worker import JobHandle, Worker
 from core.ratelimit import RateLimiter
 from core.store import Store
 from core.train.session import Notify, Session, Teaching
-from core.worker import JobHandle, Worker
 
 # A translation of one chat message takes well under a second (benchmarks/translate.py);
 # one that takes this long is stuck, and the user gets an answer instead of a spinner.

@@ -11,7 +11,7 @@ from pathlib import Path
 from core.app import open_service
 from core.lang.translate import IdentityTranslator, Translators
 from core.models import Request
-from core.worker import JobHandle
+from core.queue.worker import JobHandle
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 

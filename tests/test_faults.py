@@ -218,7 +218,8 @@ async def test_a_flagged_image_is_blurred_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot.texts import caption
-    from core import images, worker
+    from core import images
+    from core.queue import worker
 
     veiled: list[tuple[int, int]] = []
 

@@ -23,8 +23,8 @@ from core.images import read_png_metadata
 from core.lang.translate import IdentityTranslator, Translators
 from core.models import Request
 from core.queue.runner import Runner
+from core.queue.worker import JobHandle
 from core.service import Service
-from core.worker import JobHandle
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 from tests.redis_server import RedisServer

@@ -42,8 +42,8 @@ from core.config import DiscordConfig
 from core.errors import BadPhoto, NotAdmin, NotFound, ZimeError
 from core.images import MAX_PHOTO_BYTES
 from core.models import Job, Request
+from core.queue.worker import JobHandle
 from core.service import Service, Submitted
-from core.worker import JobHandle
 
 log = logging.getLogger("zime.discord")
 

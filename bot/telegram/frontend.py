@@ -76,8 +76,8 @@ from core.config import TelegramConfig
 from core.errors import BadPhoto, EmptyPrompt, NotFound, ZimeError
 from core.images import MAX_PHOTO_BYTES
 from core.models import Job, Request
+from core.queue.worker import JobHandle
 from core.service import Service, Submitted
-from core.worker import JobHandle
 
 log = logging.getLogger("zime.telegram")
 Ctx = ContextTypes.DEFAULT_TYPE

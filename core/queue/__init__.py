@@ -1,4 +1,4 @@
-"""Where batches are drawn. The worker (`core.worker`) keeps the fair queue, the job records
+"""Where batches are drawn. The worker (`core.queue.worker`) keeps the fair queue, the job records
 and the delivery; a `Drawer` only turns a batch of jobs into images:
 
 - `local.ThreadDrawer`: the image model in this process, called in a daemon thread (the
