@@ -9,6 +9,7 @@ from typing import Any
 
 import discord
 
+from bot.teaching import finish_teaching
 from bot.texts import error_text, t, teaching_text
 from core.errors import BadPhoto, ZimeError
 from core.images import MAX_PHOTO_BYTES
@@ -50,12 +51,8 @@ class TeachingCommands:
 
                 session = self.service.teach_ready(req, notify)
                 text, _ = teaching_text("queued", {"token": session.token}, lang)
-            elif command == "pievienot":
-                token = await self.service.teach_accept(req, args[0])
-                text = t(lang, "{token} is added: try /zime with its name.", token=token)
-            else:
-                self.service.teach_discard(req, args[0] if args else "")
-                text = t(lang, "Discarded.")
+            else:  # pievienot / atmest
+                text = await finish_teaching(self.service, req, command, args)
         except ZimeError as exc:
             text = error_text(exc, lang)
         await interaction.edit_original_response(content=text[:2000])

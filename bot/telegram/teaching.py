@@ -10,6 +10,7 @@ from typing import Any
 from telegram import Message, PhotoSize, Update
 from telegram.ext import Application, ContextTypes
 
+from bot.teaching import finish_teaching
 from bot.telegram.render import fit, read_image, with_retry
 from bot.texts import error_text, t, teaching_text
 from core.errors import ZimeError
@@ -47,12 +48,8 @@ class TeachingCommands:
 
                 session = self.service.teach_ready(req, notify)
                 text, _ = teaching_text("queued", {"token": session.token}, lang)
-            elif command == "pievienot":
-                token = await self.service.teach_accept(req, args[0] if args else "")
-                text = t(lang, "{token} is added: try /zime with its name.", token=token)
-            else:
-                self.service.teach_discard(req, args[0] if args else "")
-                text = t(lang, "Discarded.")
+            else:  # pievienot / atmest
+                text = await finish_teaching(self.service, req, command, args)
         except ZimeError as exc:
             text = error_text(exc, lang)
         await self.reply(message, text)
