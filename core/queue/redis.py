@@ -65,6 +65,7 @@ class RedisDrawer:
         self._jobs: dict[int, Job] = {}
         self._missing: dict[int, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
         self._last_model = ""
 
     # Drawer
@@ -96,19 +97,26 @@ class RedisDrawer:
                        (self._results_loop(), self._progress_loop(), self._watch_loop())]  # fmt: skip
 
     async def stop(self) -> None:
+        # The loops end on the flag too: redis-py may turn a cancel inside a blocking read
+        # into a connection error, which a loop would otherwise retry forever.
+        self._closing = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
         if self._client is not None:
-            await self._client.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._client.aclose(), 5)
 
     async def slot(self) -> None:
         while not (self._connected and self._in_flight < max(1, self._live())):
             self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), 1.0)
+            # asyncio.wait, not wait_for: Python 3.11's wait_for can swallow a cancel
+            waiter = asyncio.ensure_future(self._changed.wait())
+            try:
+                await asyncio.wait({waiter}, timeout=1.0)
+            finally:
+                waiter.cancel()
         self._in_flight += 1
 
     def release(self) -> None:
@@ -237,7 +245,7 @@ class RedisDrawer:
         """Results through the consumer group: first any this coordinator read but did not
         acknowledge before a restart, then new ones."""
         start = "0"
-        while True:
+        while not self._closing:
             try:
                 got = await self._client.xreadgroup(GROUP_COORDINATOR, self.name,
                                                     {self.keys.results: start}, count=20,
@@ -266,7 +274,7 @@ class RedisDrawer:
             self._early[result.id] = result  # a job restored after a restart, not taken yet
 
     async def _progress_loop(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 async with self._client.pubsub() as pubsub:
                     await pubsub.subscribe(self.keys.progress)
@@ -286,7 +294,7 @@ class RedisDrawer:
 
     async def _watch_loop(self) -> None:
         """Runners and their heartbeats; the jobs stream against what is awaited."""
-        while True:
+        while not self._closing:
             try:
                 await self._connect()
                 await self._refresh_runners()

@@ -133,8 +133,9 @@ class Runner:
                     backoff = min(5.0, backoff * 2)
         finally:
             with contextlib.suppress(Exception):
-                await self._client.hdel(self.keys.runners, self.name)
-            await self._client.aclose()
+                await asyncio.wait_for(self._client.hdel(self.keys.runners, self.name), 5)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._client.aclose(), 5)
 
     async def _beat(self) -> None:
         info = {"name": self.name, "device": self.device, "model": self.generator.model,
@@ -283,6 +284,7 @@ class Runner:
                 return [WireResult(i, "failed", error=str(exc) or type(exc).__name__,
                                    runner=self.name) for i in ids], {}  # fmt: skip
             finally:
+                stop_flags["done"] = True
                 keeper.cancel()
             draw_s = time.monotonic() - started
         results, pngs, start = [], {}, 0
@@ -297,7 +299,7 @@ class Runner:
     async def _keep_claim(self, entry_id: str, ids: list[int], flags: dict[str, bool]) -> None:
         """While drawing: renew the claim on the batch and the heartbeat, and look for
         cancels."""
-        while True:
+        while not flags.get("done"):  # the flag, not only the cancel: see RedisDrawer.stop
             await asyncio.sleep(self.heartbeat_every_s)
             with contextlib.suppress(Exception):  # a Redis blip must not stop the drawing
                 await self._client.xclaim(self.keys.jobs, GROUP_RUNNERS, self.name, 0,

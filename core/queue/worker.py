@@ -173,8 +173,7 @@ class Worker:
         for task in self._running:  # a wedged local call, or a runner that never answers
             task.cancel()
         self._task.cancel()
-        with contextlib.suppress(BaseException):
-            await self._task
+        await asyncio.wait({self._task, *self._running}, timeout=3)  # bounded, whatever hangs
         self._task = None
         await self.drawer.stop()
 
