@@ -7,7 +7,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from core.config import Config, config_from_dict, config_to_dict
@@ -24,6 +23,7 @@ from core.queue.worker import Worker
 from core.ratelimit import Clock, RateLimiter, monotonic
 from core.service import Service
 from core.store import Store
+from core.train.install import installed
 
 log = logging.getLogger("zime")
 
@@ -35,11 +35,7 @@ def make_translator(
     m = config.models
     opts = TranslateOptions(beams=m.translate_beams, max_tokens=m.translate_max_tokens)
     device = device or ("cpu" if m.device == "cpu" else "auto")
-    source = source or m.translator
-    local = config.path(source)
-    return load_translator(
-        str(local) if local.exists() else source, device, opts, m.cache_dir or None
-    )
+    return load_translator(config.model(source or m.translator), device, opts, m.cache_dir or None)
 
 
 def make_translators(
@@ -59,16 +55,9 @@ def make_translators(
     return Translators(by_lang)
 
 
-def installed_concepts(config: Config) -> dict[str, Path]:
-    from core.train.install import installed
-
-    return installed(config)
-
-
 def make_generator(config: Config) -> Generator:
     m = config.models
-    local = config.path(m.generator)
-    source = str(local) if local.exists() else m.generator
+    source = config.model(m.generator)
     g = config.generation
     return DiffusersGenerator(
         source,
@@ -78,7 +67,7 @@ def make_generator(config: Config) -> Generator:
         m.compile_unet,
         safety_checker=m.safety_checker != "never",
         warmup=[(b, g.width, g.height) for b in sorted({1, g.batch_size})],
-        adapters=lambda: {t: str(p) for t, p in installed_concepts(config).items()},
+        adapters=lambda: {t: str(p) for t, p in installed(config).items()},
     )
 
 

@@ -161,6 +161,11 @@ class Config:
         p = Path(value).expanduser()
         return p if p.is_absolute() else Path(self.base_dir) / p
 
+    def model(self, value: str) -> str:
+        """A model named in the config: its local folder when that exists, else a hub id."""
+        local = self.path(value)
+        return str(local) if local.exists() else value
+
 
 # Secrets and a few operational keys may be overridden from the environment.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {

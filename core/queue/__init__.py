@@ -49,7 +49,6 @@ class Drawn:
     draw_s: float
     runner: str = ""
     model: str = ""
-    device: str = ""
     taken_at: float = 0.0  # when the runner took the batch (wall clock; 0: unknown)
 
 

@@ -176,8 +176,7 @@ class ChildDrawer:
                 if kind == "progress":
                     progress(message[1], message[2])
                 elif kind == "done":
-                    return Drawn(message[1], time.monotonic() - started, "child", self._model,
-                                 self._device)  # fmt: skip
+                    return Drawn(message[1], time.monotonic() - started, "child", self._model)
                 elif kind == "cancelled":
                     if time.monotonic() > deadline:
                         raise DrawTimeout(f"after {self.timeout_s:.0f} s")

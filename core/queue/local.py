@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from core.errors import JobCancelled
 from core.generate import Generator
-from core.models import Job
+from core.models import GenParams, Job
 from core.queue import Cancelled, Drawn, DrawTimeout, ModelHung, Progress, RunnerInfo
 
 T = TypeVar("T")
@@ -88,6 +88,13 @@ class ThreadDrawer:
         self._slot.release()
 
     async def draw(self, jobs: list[Job], progress: Progress, cancelled: Cancelled) -> Drawn:
+        return await self.draw_params([p for job in jobs for p in job.params.expanded()],
+                                      progress, cancelled)  # fmt: skip
+
+    async def draw_params(
+        self, params: list[GenParams], progress: Progress, cancelled: Cancelled
+    ) -> Drawn:
+        """Draw single-image parameter sets (a runner has parameters, not jobs)."""
         deadline = time.monotonic() + self.timeout_s
 
         def stop() -> bool:
@@ -95,9 +102,8 @@ class ThreadDrawer:
 
         started = time.monotonic()
         self._busy = True
-        call = in_daemon_thread(self.generator.generate,
-                                [p for job in jobs for p in job.params.expanded()],
-                                threadsafe_progress(progress), stop)  # fmt: skip
+        call = in_daemon_thread(self.generator.generate, params, threadsafe_progress(progress),
+                                stop)  # fmt: skip
         try:
             images = await asyncio.wait_for(
                 asyncio.shield(call), self.timeout_s + self.hang_grace_s
@@ -110,8 +116,7 @@ class ThreadDrawer:
             raise
         finally:
             self._busy = False
-        return Drawn(images, time.monotonic() - started, "local", self.generator.model,
-                     getattr(self.generator, "device", ""))  # fmt: skip
+        return Drawn(images, time.monotonic() - started, "local", self.generator.model)
 
     async def reload(self, model: str | None) -> str:
         """Swap the model between batches: queued jobs wait, none is dropped."""

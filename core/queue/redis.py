@@ -239,7 +239,7 @@ class RedisDrawer:
                                         for n in range(1, j.params.count + 1)],
                                       *[self.keys.input(j.id) for j in jobs])  # fmt: skip
         self._last_model = first.model or self._last_model
-        return Drawn(images, first.draw_s, first.runner, first.model, first.device, first.taken_at)
+        return Drawn(images, first.draw_s, first.runner, first.model, first.taken_at)
 
     async def _results_loop(self) -> None:
         """Results through the consumer group: first any this coordinator read but did not

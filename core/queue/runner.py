@@ -25,7 +25,8 @@ from typing import Any
 
 from core.errors import JobCancelled
 from core.generate import Generator
-from core.queue.local import in_daemon_thread, threadsafe_progress
+from core.queue import DrawTimeout, ModelHung
+from core.queue.local import ThreadDrawer
 from core.queue.wire import (
     GROUP_COORDINATOR,
     GROUP_RUNNERS,
@@ -79,9 +80,8 @@ class Runner:
         self.device = device or str(getattr(generator, "device", "") or "")
         self.keys = Keys(prefix)
         self.claim_after_s = claim_after_s
-        self.job_timeout_s = job_timeout_s
-        self.hang_grace_s = hang_grace_s
         self.result_ttl_s = result_ttl_s
+        self._drawer = ThreadDrawer(generator, job_timeout_s, hang_grace_s)
         self.busy: list[int] = []
         self.drawn = 0  # batches drawn, for tests and logs
         self.wedged = False
@@ -246,7 +246,6 @@ class Runner:
                     await asyncio.to_thread(Path(init).write_bytes, data)
                 params.append(j.gen_params(init))
             expanded = [p for gp in params for p in gp.expanded()]
-            deadline = time.monotonic() + self.job_timeout_s
             ids = [j.id for j in jobs]
             stop_flags = {"cancel": False}
 
@@ -258,27 +257,20 @@ class Runner:
                 publishing.add(task)  # kept until sent; a lost update is harmless
                 task.add_done_callback(publishing.discard)
 
-            def stop() -> bool:
-                return stop_flags["cancel"] or time.monotonic() > deadline
-
-            started = time.monotonic()
-            call = in_daemon_thread(self.generator.generate, expanded,
-                                    threadsafe_progress(progress), stop)  # fmt: skip
             keeper = asyncio.create_task(self._keep_claim(entry_id, ids, stop_flags))
-            try:
-                out = await asyncio.wait_for(
-                    asyncio.shield(call), self.job_timeout_s + self.hang_grace_s
-                )
-            except TimeoutError:
+            try:  # the same deadline and hang rules as drawing in the bot's own process
+                drawn = await self._drawer.draw_params(expanded, progress,
+                                                       lambda: stop_flags["cancel"])  # fmt: skip
+            except ModelHung:
                 self.wedged = True  # the process must be restarted: report, then stop
                 log.error("runner %s: the model call hung; stopping", self.name)
                 return [WireResult(i, "timeout", error="model hung", runner=self.name)
                         for i in ids], {}  # fmt: skip
-            except JobCancelled:
-                status = "timeout" if time.monotonic() > deadline else "cancelled"
-                return [WireResult(i, status, error=f"after {self.job_timeout_s:.0f} s"
-                                   if status == "timeout" else "", runner=self.name)
+            except DrawTimeout as exc:
+                return [WireResult(i, "timeout", error=str(exc), runner=self.name)
                         for i in ids], {}  # fmt: skip
+            except JobCancelled:
+                return [WireResult(i, "cancelled", runner=self.name) for i in ids], {}
             except Exception as exc:
                 log.warning("runner %s: batch %s failed: %s", self.name, ids, exc)
                 return [WireResult(i, "failed", error=str(exc) or type(exc).__name__,
@@ -286,14 +278,14 @@ class Runner:
             finally:
                 stop_flags["done"] = True
                 keeper.cancel()
-            draw_s = time.monotonic() - started
+        out, draw_s = drawn.images, drawn.draw_s
         results, pngs, start = [], {}, 0
         for j, gp in zip(jobs, params, strict=True):
             mine = out[start : start + gp.count]
             start += gp.count
             pngs[j.id] = [await asyncio.to_thread(png_bytes, img) for img, _ in mine]
             results.append(WireResult(j.id, "done", [bool(f) for _, f in mine], "", self.name,
-                                      self.device, self.generator.model, draw_s))  # fmt: skip
+                                      self.generator.model, draw_s))  # fmt: skip
         return results, pngs
 
     async def _keep_claim(self, entry_id: str, ids: list[int], flags: dict[str, bool]) -> None:

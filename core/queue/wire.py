@@ -80,7 +80,6 @@ class WireResult:
     flags: list[bool] = field(default_factory=list)  # per image: the safety checker's verdict
     error: str = ""
     runner: str = ""
-    device: str = ""
     model: str = ""
     draw_s: float = 0.0
     taken_at: float = 0.0  # wall clock when the runner took the batch (dispatch latency)

@@ -243,10 +243,6 @@ class Worker:
                 return i
         return None
 
-    def notify_all(self) -> None:
-        """Re-announce every waiting job (drawing paused or resumed)."""
-        self._notify_positions()
-
     def _notify_positions(self) -> None:
         for q in self._queues.values():
             for h in q:
@@ -384,7 +380,7 @@ class Worker:
             if h.cancel_requested:
                 await self._finish(h, CANCELLED, error="cancelled")
                 continue
-            await self._deliver(h, Drawn(mine, drawn.draw_s, drawn.runner, drawn.model))
+            await self._deliver(h, replace(drawn, images=mine))
 
     async def _requeue(self, batch: list[JobHandle]) -> None:
         for h in batch:

@@ -99,9 +99,7 @@ def train(
     """Run everything; returns OUT/TOKEN. `known`: existing concept ids → their prompt."""
     check_token(req.token, set(known))
     t = config.training
-    base = req.base or str(config.path(config.models.generator)
-                           if config.path(config.models.generator).exists()
-                           else config.models.generator)  # fmt: skip
+    base = req.base or config.model(config.models.generator)
     device = pick_device(config.models.device)
     prepared = prepare(req.photos, size=t.resolution)
     report(prepared.report())
@@ -113,7 +111,7 @@ def train(
                            resolution=t.resolution, rank=t.rank,
                            learning_rate=t.learning_rate, device=device,
                            checkpoint_every=min(t.checkpoint_every, req.steps or t.steps))  # fmt: skip
-    seen = describe(_model(config, t.captioner), prepared.images, device) if t.captioner else None
+    seen = describe(config.model(t.captioner), prepared.images, device) if t.captioner else None
     texts = captions(req.token, req.cls, len(prepared.images), seen)
     (target / "captions.txt").write_text("\n".join(
         f"{name}: {' | '.join(c)}" for name, c in zip(prepared.files, texts, strict=True)) + "\n",
@@ -122,7 +120,7 @@ def train(
     checkpoints = trainer.train(prepared.images, prior, report, pause, texts)
     del trainer
     report(f"scoring {len(checkpoints)} checkpoint(s)")
-    embedder = Embedder(_model(config, t.clip_model), _model(config, t.dino_model), device)
+    embedder = Embedder(config.model(t.clip_model), config.model(t.dino_model), device)
     others = [prompt for cid, prompt in sorted(known.items())][:2]
     scores = score_checkpoints(base, checkpoints, prepared.images, req.token, req.cls, others,
                                embedder, t.resolution, t.validation_steps, device)  # fmt: skip
@@ -137,8 +135,3 @@ def train(
     contact_sheet(scores).save(target / "contact_sheet.png")
     report(f"chose {best.checkpoint} (total {best.total:.3f}); wrote {target}")
     return target
-
-
-def _model(config: Config, name: str) -> str:
-    local = config.path(name)
-    return str(local) if local.exists() else name
