@@ -11,10 +11,14 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.config import Config, load_config
 from core.errors import ModelError, ZimeError
+
+if TYPE_CHECKING:
+    from bot.console import Console
+    from core.service import Service
 
 OFFLINE_HELP = """\
 Zīme could not load its models: {error}
@@ -23,7 +27,8 @@ On first use Zīme downloads the real models (Stable Diffusion 1.5 fine-tuned on
 concepts, about 4 GB, and an OPUS-MT translator, about 1 GB) from the Hugging Face hub.
 This machine cannot reach the hub and has no cached copy. Run Zīme where there is
 internet once (or `python -m core fetch-models`), or try the whole pipeline offline now
-with `--demo`: the same code on tiny random models, so the images are noise."""
+with `make run ARGS=--demo` (or `python -m bot --demo`): the same code on tiny
+random models, so the images are noise."""
 
 log = logging.getLogger("zime")
 
@@ -50,7 +55,7 @@ def demo_config(cfg: Config, root: Path) -> Config:
 
 async def run(cfg: Config, demo: bool) -> int:
     """Run every configured frontend over one service; SIGTERM/SIGINT stop all cleanly."""
-    from bot.console import Console, stdin_lines
+    from bot.console import Console
     from core.app import open_service
 
     stop = asyncio.Event()
@@ -68,12 +73,7 @@ async def run(cfg: Config, demo: bool) -> int:
 
             frontends.append(DiscordFrontend(service, cfg.discord, demo=demo))
         if not frontends:
-            console = asyncio.create_task(Console(service, demo=demo).run(await stdin_lines()))
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait({console, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            console.cancel()
-            return 0
+            return await run_console(Console(service, demo=demo), service, stop)
         started: list[Frontend] = []
         for frontend in frontends:  # one platform failing to connect does not stop the others
             try:
@@ -92,6 +92,28 @@ async def run(cfg: Config, demo: bool) -> int:
             for frontend in started:
                 with contextlib.suppress(Exception):
                     await frontend.stop()
+    return 0
+
+
+async def run_console(console: Console, service: Service, stop: asyncio.Event) -> int:
+    """Until EOF (and the jobs started are answered) or a signal. On Ctrl-C or SIGTERM it
+    stops within seconds: nothing new starts, the drawing stops at its next step, and that
+    job and those still queued stay in SQLite for the next start."""
+    from bot.console import stdin_lines
+    from bot.texts import t
+
+    loop = asyncio.create_task(console.run(await stdin_lines()))
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({loop, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if stop.is_set():
+        loop.cancel()
+        console.cancel_tasks()
+        await service.interrupt()
+        console.say(t(console.lang, "Stopped. Unfinished pictures are saved and will be drawn "
+                                    "at the next start."))  # fmt: skip
+        return 0
+    console.cancel_tasks()
     return 0
 
 

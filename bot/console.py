@@ -3,122 +3,158 @@
 Reads one command per line (`/zime …` or plain text), so it also works piped:
 `printf '/zime Rainis\\n' | python -m bot --config cfg.toml` draws, prints and exits at EOF
 after the queued jobs finish. The local user is an admin.
+
+It runs the one command table (bot/commands.py) and the one button registry
+(bot/actions.py): a message's buttons are printed by their labels (`[U1] [V1] [🔍 2×]`), and
+typing a label (`U2`, `V1`, `🔍`, `🗑`) presses it on the last message that offered it.
+`✏️ <English prompt>` answers a ✏️ question.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
+import threading
 from typing import TextIO
 
-from bot.texts import (
-    caption,
-    error_text,
-    help_text,
-    runners_text,
-    stats_text,
-    status_text,
-    t,
-)
+from bot import actions, commands
+from bot.delivery import Delivery
+from bot.message import Ctx, Reply, Rows
+from bot.status import follow
+from bot.texts import error_text, t
 from core.errors import ZimeError
-from core.models import Request
-from core.service import Service, Submitted
+from core.models import Job, Request
+from core.service import Service
+
+log = logging.getLogger("zime.console")
+STATUS_INTERVAL_S = 1.0
 
 
-class Console:
+class Console(Delivery):
+    platform = "console"
+
     def __init__(self, service: Service, out: TextIO = sys.stdout, demo: bool = False) -> None:
-        self.service = service
+        super().__init__(service, demo)
         self.out = out
-        self.demo = demo
-        self.pending: list[asyncio.Task[None]] = []
         self.lang = "lv"  # a terminal has no client language; Latvian is the bot's own
+        self.offers: dict[str, str] = {}  # a button label -> its callback data
+        self.open_jobs: set[int] = set()  # started here, not yet answered
+        self._answered = asyncio.Event()
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
-    def request(self, text: str = "") -> Request:
-        return Request("console", "local", "local", text, language=self.lang, is_admin=True)
+    def ctx(self, text: str = "") -> Ctx:
+        request = Request("console", "local", "local", text, language=self.lang, is_admin=True)
+        return Ctx(self.service, request)
 
     async def run(self, lines: asyncio.Queue[str | None]) -> None:
         self.say(t(self.lang, "Zīme is ready. Write /zime <text> or /palidziba."))
+        await self.redeliver()
         while (line := await lines.get()) is not None:
-            await self.command(line.strip())
-        if self.pending:
-            await asyncio.gather(*self.pending)
+            try:
+                await self.line(line.strip())
+            except Exception:  # a bad line never ends the loop
+                log.exception("console line failed")
+                self.say(error_text(ZimeError(), self.lang))
+        while self.open_jobs:
+            self._answered.clear()
+            await self._answered.wait()
 
-    async def command(self, line: str) -> None:
+    async def line(self, line: str) -> None:
         if not line:
             return
-        cmd, _, arg = line.partition(" ")
-        cmd = cmd.lower() if cmd.startswith("/") else ""
-        arg = arg.strip() if cmd else line
+        label, _, rest = line.partition(" ")
+        data = self.offers.get(line) or self.offers.get(label)
+        if data is not None and not line.startswith("/"):
+            pressed = actions.decode(data)
+            if pressed is not None and pressed.act == "fix" and rest.strip():
+                reply = actions.fixed(self.ctx(), pressed.job_id, rest.strip())
+            else:
+                reply = await actions.press(self.ctx(), data)
+        else:
+            name, raw = commands.split(line)
+            reply = await commands.run(self.ctx(raw), name, raw)
+        await self.render(reply)
+
+    async def render(self, reply: Reply) -> None:
+        if reply.start is not None:
+            await self._start(reply)
+            return
+        if reply.ask is not None:
+            self.say(reply.ask.question)
+            self.say(t(self.lang, "Write: ✏️ <corrected English prompt>"))
+            self.offers["✏️"] = actions.encode("fix", reply.ask.job_id)
+            return
+        for picture in reply.pictures:
+            self.say(picture.path + (f"\n{picture.caption}" if picture.caption else ""))
+        if reply.text:
+            self.say(reply.text)
+        self.offer(reply.buttons)
+
+    def offer(self, rows: Rows) -> None:
+        """Print the buttons by label and remember them: typing one presses it."""
+        if not rows:
+            return
+        self.say("  ".join(f"[{b.label}]" for row in rows for b in row))
+        labels = [b for row in rows for b in row]
+        short: dict[str, list[str]] = {}
+        for b in labels:
+            self.offers[b.label] = b.data
+            short.setdefault(b.label.split(" ")[0], []).append(b.data)
+        for word, datas in short.items():  # "🔍" for "🔍 2×", when only one button has it
+            if len(datas) == 1:
+                self.offers[word] = datas[0]
+
+    async def _start(self, reply: Reply) -> None:
+        assert reply.start is not None
         try:
-            await self._dispatch(cmd, arg)
+            sub = await reply.start({})
         except ZimeError as exc:
             self.say(error_text(exc, self.lang))
-
-    async def _dispatch(self, cmd: str, arg: str) -> None:
-        svc = self.service
-        if cmd in ("", "/zime"):
-            sub = await svc.handle(self.request(arg))
-            self.pending.append(asyncio.create_task(self._follow(sub)))
-        elif cmd in ("/help", "/palidziba", "/start"):
-            self.say(help_text(svc.known_concepts(), self.lang))
-        elif cmd == "/vesture":
-            items = await svc.history(self.request(), 10)
-            self.say("\n".join(f"#{i.id} {i.status:9} seed {i.seed}  {i.request_text}" for i in items)
-                     or t(self.lang, "No history yet."))  # fmt: skip
-        elif cmd == "/atcelt":
-            ids = await svc.cancel(self.request())
-            self.say(t(self.lang, "Cancelled: {n}.", n=len(ids)))
-        elif cmd in ("/velreiz", "/atkartot"):
-            sub = await svc.again(int(arg), self.request(), same_seed=cmd == "/atkartot")
-            self.pending.append(asyncio.create_task(self._follow(sub)))
-        elif cmd == "/stats":
-            self.say(stats_text(await svc.stats(self.request()), self.lang))
-        elif cmd == "/rinda":
-            rows = svc.queue(self.request())
-            self.say("\n".join(f"{i}. #{j} {u}: {p}" for i, (j, u, p) in enumerate(rows, 1))
-                     or t(self.lang, "The queue is empty."))  # fmt: skip
-            self.say(runners_text(svc.runners(self.request()), self.lang))
-        elif cmd == "/reload":
-            model = await svc.reload(self.request(), arg or None)
-            self.say(t(self.lang, "Model loaded: {model}", model=model))
-        elif cmd in ("/ban", "/unban"):
-            platform, _, user = arg.partition(":")
-            await svc.set_banned(self.request(), platform, user, cmd == "/ban")
-            self.say(t(self.lang, "Done."))
-        else:
-            self.say(t(self.lang, "Unknown command. /palidziba"))
-
-    async def _follow(self, sub: Submitted) -> None:
-        h = sub.handle
-        self.say(f"#{sub.job_id} {status_text(h, self.lang)}")
-        last = ""
-        while not h.finished:
-            await h.wait_changed(2.0)
-            text = status_text(h, self.lang)
-            if text and text != last and not h.finished:
-                self.say(f"#{sub.job_id} {text}")
-                last = text
-        try:
-            result = await h.wait()
-        except ZimeError as exc:
-            self.say(f"#{sub.job_id} {error_text(exc)}")
             return
-        self.say(f"#{sub.job_id} {result.image_path}\n"
-                 f"{caption(sub.prompt, sub.concept_names, result.seed, demo=self.demo)}")  # fmt: skip
+        self.open_jobs.add(sub.job_id)
+
+        async def show(text: str, rows: Rows) -> None:
+            if sub.job_id in self.open_jobs:
+                self.say(f"#{sub.job_id} {text}")
+                self.offer(rows)
+
+        self.spawn(follow(sub.handle, self.lang, show, STATUS_INTERVAL_S))
+
+    # delivery (the shared rules are in bot/delivery.py)
+    def retryable(self, exc: BaseException) -> bool:
+        return False  # a terminal has no network in between
+
+    def _answer(self, job: Job) -> None:
+        self.open_jobs.discard(job.id)
+        self._answered.set()
+
+    async def send_image(self, job: Job, lang: str) -> None:
+        self.say(f"#{job.id} {job.image_path}\n{self.caption(job, lang)}")
+        self.offer(actions.result_buttons(job.id, job.params.count, lang))
+        await self.delivered(job)
+        self._answer(job)
+
+    async def send_failure(self, job: Job, text: str, lang: str) -> None:
+        self.say(f"#{job.id} {text}")
+        self._answer(job)
 
 
 async def stdin_lines() -> asyncio.Queue[str | None]:
-    """Feed stdin lines into a queue from a thread (works for pipes and terminals)."""
+    """Feed stdin lines into a queue from a daemon thread (works for pipes and terminals; a
+    daemon, so a blocked read never keeps the process from ending on Ctrl-C or SIGTERM)."""
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
     def pump() -> None:
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-        loop.call_soon_threadsafe(queue.put_nowait, None)
+        try:
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        except RuntimeError:  # the loop has closed: the bot is stopping
+            pass
 
-    loop.run_in_executor(None, pump)
+    threading.Thread(target=pump, name="zime-stdin", daemon=True).start()
     return queue

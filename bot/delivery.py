@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable
 from typing import Any
 
-from bot.texts import error_text, job_error
+from bot.texts import error_text, job_caption, job_error
 from core.models import Job, Status
 from core.service import Service
 
@@ -31,10 +31,18 @@ class Delivery(ABC):
     attempts = 3  # in this process; then the next start tries again
     retry_delay_s = 30.0
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, demo: bool = False) -> None:
         self.service = service
+        # Tiny random models (`--demo`, or a config pointing at `core tiny-models`) draw
+        # noise: every caption says so.
+        self.demo = demo or service.demo
         self._tasks: set[asyncio.Task[None]] = set()
         service.subscribe(self.platform, self._on_job_finished)
+
+    def caption(self, job: Job, lang: str) -> str:
+        """THE caption of a result (plain text; a platform escapes it as it needs)."""
+        names = self.service.concept_names(job.concepts)
+        return job_caption(job, names, lang, self.demo, self.service.default_steps)
 
     # what a platform says
     @abstractmethod

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.locale import SOURCE_LANGUAGE, languages, t
+from bot.locale import N_, SOURCE_LANGUAGE, languages, t
 from core.errors import (
+    BadArgument,
     BadPhoto,
     Banned,
     BlockedPrompt,
@@ -17,6 +18,7 @@ from core.errors import (
     ModelUnavailable,
     NotAdmin,
     NotFound,
+    NotOwner,
     PromptTooLong,
     QueueFull,
     RateLimited,
@@ -26,16 +28,28 @@ from core.errors import (
     UnsupportedLanguage,
     ZimeError,
 )
-from core.lang.options import BadOption
-from core.models import Job, Options, Status
-from core.queue import RunnerInfo
-from core.queue.worker import JobHandle
+from core.lang.options import BadOption, UnknownOption
+from core.models import Job, JobView, Options, RunnerInfo, Status
 
 EXAMPLE = "/zime Rīgas balzama pudele uz galda"
 
-__all__ = ["EXAMPLE", "caption", "error_text", "help_text", "history_line", "job_error", "options_line",
-           "progress_text", "queued_text", "runners_text", "settings_text", "stats_text",
-           "status_text", "t", "teaching_text"]  # fmt: skip
+__all__ = ["EXAMPLE", "caption", "error_text", "help_text", "history_line", "job_caption",
+           "job_error", "options_line", "progress_text", "queued_text", "runners_text",
+           "settings_text", "stats_text", "status_name", "status_text", "t",
+           "teaching_text"]  # fmt: skip
+
+STATUS_NAMES = {Status.QUEUED: N_("queued"), Status.RUNNING: N_("drawing"),
+                Status.DONE: N_("done"), Status.FAILED: N_("failed"),
+                Status.CANCELLED: N_("cancelled")}  # fmt: skip
+DEMO_NOTICE = N_("(demo: random models, the image is noise)")
+
+
+def status_name(status: str, lang: str) -> str:
+    """A job state as a person reads it, in their language."""
+    try:
+        return t(lang, STATUS_NAMES[Status(status)])
+    except ValueError:
+        return status
 
 
 def error_text(exc: ZimeError, lang: str = "lv") -> str:
@@ -49,6 +63,12 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "The text contains invisible control characters; please retype it.")
     if isinstance(exc, BadOption):
         return _bad_option(exc, lang)
+    if isinstance(exc, UnknownOption):
+        return t(lang, "I don't know the option {flag}; did you mean {closest}? Nothing was drawn.",
+                 flag=exc.flag, closest=exc.closest)  # fmt: skip
+    if isinstance(exc, BadArgument):
+        return t(lang, "{command} needs {what}, for example: {example}",
+                 command=exc.command, what=t(lang, exc.what), example=exc.example)  # fmt: skip
     if isinstance(exc, BadPhoto):
         if exc.problem == "too_big":
             return t(lang, "The photo is larger than 10 MB. Please send a smaller one.")
@@ -77,6 +97,8 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "This command is for admins only.")
     if isinstance(exc, NotFound):
         return t(lang, "No such picture.")
+    if isinstance(exc, NotOwner):
+        return t(lang, "These are someone else's settings: send /iestatijumi for yours.")
     if isinstance(exc, JobCancelled):
         return t(lang, "Cancelled.")
     if isinstance(exc, JobFailed):
@@ -124,13 +146,15 @@ def settings_text(settings: dict[str, Any], lang: str) -> str:
              language=settings.get("language", "—"))  # fmt: skip
 
 
-def history_line(job: Job, text: str) -> str:
-    """One /vesture line: id, seed, what was asked, and where a derived job came from
-    ("#12 · 🔀 #10 · seed 7 · …"). `text`: the request, escaped for the platform."""
+def history_line(job: Job, lang: str) -> str:
+    """One /vesture line: id, where a derived job came from, its state, seed and what was
+    asked ("#12 · 🔀 #10 · gatavs · sēkla 7 · …")."""
     icons = {"upscale": "🔍", "variation": "🔀", "edit": "✏️", "photo": "📷", "grid": "▦"}
-    icon = icons.get(job.kind, "")
+    icon = icons.get(job.kind, "🔁" if job.parent_id else "")  # 🔁: drawn again
     origin = f" · {icon} #{job.parent_id}" if job.parent_id else f" · {icon}" if icon else ""
-    return f"#{job.id}{origin} · seed {job.seed} · {text}"
+    text = job.request_text if len(job.request_text) <= 60 else job.request_text[:59] + "…"
+    seed = t(lang, "seed {seed}", seed=job.seed)
+    return f"#{job.id}{origin} · {status_name(job.status, lang)} · {seed} · {text}"
 
 
 def teaching_text(event: str, details: dict[str, Any], lang: str = "lv") -> tuple[str, str]:
@@ -157,20 +181,30 @@ def teaching_text(event: str, details: dict[str, Any], lang: str = "lv") -> tupl
              chosen=scores["chosen"]), table  # fmt: skip
 
 
-def options_line(options: Options, count: int, steps: int, lang: str) -> str:
-    """The options in effect, for the caption ("" when all are defaults)."""
+def options_line(options: Options, count: int, steps: int, lang: str,
+                 default_steps: int | None = None) -> str:  # fmt: skip
+    """The options in effect, for the caption ("" when all are defaults): the ratio, the
+    count, the steps when not the default, the negative prompt and the photo strength."""
     parts = []
     if options.aspect:
         parts.append(f"{options.aspect[0]}:{options.aspect[1]}")
     if count > 1:
         parts.append(t(lang, "{n} images", n=count))
-    if options.steps:
+    if options.steps or (default_steps is not None and steps != default_steps):
         parts.append(t(lang, "{n} steps", n=steps))
     if options.negative:
         parts.append(t(lang, "without: {what}", what=options.negative))
     if options.strength is not None:
         parts.append(t(lang, "strength {x}", x=f"{options.strength:g}"))
     return t(lang, "Options: {options}", options=" · ".join(parts)) if parts else ""
+
+
+def job_caption(job: Job, names: tuple[str, ...], lang: str, demo: bool,
+                default_steps: int | None = None) -> str:  # fmt: skip
+    """THE caption of a result, on every frontend: what was drawn, the concepts found, the
+    seed, the options in effect, and the demo notice with tiny models."""
+    options = options_line(job.options, job.params.count, job.params.steps, lang, default_steps)
+    return caption(job.prompt, names, job.seed, lang, demo, job.nsfw, options)
 
 
 def _failure_text(reason: str, lang: str) -> str:
@@ -200,7 +234,7 @@ def progress_text(progress: float, lang: str = "lv") -> str:
     return t(lang, "Drawing… {percent}%", percent=round(progress * 100))
 
 
-def status_text(handle: JobHandle, lang: str = "lv") -> str:
+def status_text(handle: JobView, lang: str = "lv") -> str:
     """The status line of a waiting job: paused, queued at n, or drawing at p%."""
     if handle.paused:
         return t(lang, "Drawing is paused for a moment; your request is saved and will be "
@@ -214,8 +248,20 @@ def runners_text(runners: list[RunnerInfo], lang: str = "lv") -> str:
     for r in runners:
         state = t(lang, "down") if r.down else t(lang, "busy") if r.busy else t(lang, "idle")
         lines.append(f"• {r.name} · {r.device or '?'} · {r.model} · {state} · "
-                     f"{r.heartbeat_age_s:.0f} s")  # fmt: skip
+                     f"{seconds(r.heartbeat_age_s, lang)}")  # fmt: skip
     return t(lang, "Runners:") + "\n" + "\n".join(lines) if lines else ""
+
+
+def seconds(value: float | None, lang: str) -> str:
+    """Seconds as a person reads them: 0.7 s, 12 s, 95 s; "—" when unknown."""
+    if value is None:
+        return "—"
+    shown = f"{value:.1f}" if value < 10 else f"{value:.0f}"
+    return t(lang, "{n} s", n=shown)
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{round(100 * part / whole)} %" if whole else "0 %"
 
 
 def caption(prompt: str, concept_names: tuple[str, ...], seed: int, lang: str = "lv",
@@ -232,14 +278,14 @@ def caption(prompt: str, concept_names: tuple[str, ...], seed: int, lang: str = 
         else []
     )
     lines += [
-        t(lang, "Drawn: {prompt}", prompt=prompt),
+        t(lang, "Drawn: {prompt}", prompt=prompt if len(prompt) <= 500 else prompt[:499] + "…"),
         t(lang, "Recognised: {concepts}", concepts=understood),
         t(lang, "Seed: {seed}", seed=seed),
     ]
     if options:
         lines.append(options)
     if demo:
-        lines.append(t(lang, "(demo: random models, the image is noise)"))
+        lines.append(t(lang, DEMO_NOTICE))
     return "\n".join(lines)
 
 
@@ -268,11 +314,16 @@ def help_text(concepts: list[tuple[str, str]], lang: str = "lv") -> str:
 
 
 def stats_text(s: dict[str, Any], lang: str = "lv") -> str:
-    """Admin statistics from Service.stats."""
-    return t(
-        lang,
-        "Queued: {queued}\nBy status: {by_status}\nPer day: {per_day}\n"
-        "Median wait: {wait} s, drawing: {draw} s\nFailures: {failures}\nModel: {model}",
-        queued=s["queued"], by_status=s["by_status"], per_day=s["jobs_per_day"],
-        wait=s["median_wait_s"], draw=s["median_draw_s"], failures=s["failures"], model=s["model"],
-    ) + ("\n" + runners_text(s["runners"], lang) if s.get("runners") else "")  # fmt: skip
+    """Admin statistics from Service.stats, in words and rounded numbers."""
+    by_status: dict[str, int] = s["by_status"]
+    total = sum(by_status.values())
+    states = ", ".join(f"{status_name(k, lang)} {v}" for k, v in sorted(by_status.items())) or "—"
+    days = ", ".join(f"{day}: {n}" for day, n in sorted(s["jobs_per_day"].items())) or "—"
+    failures = int(s["failures"])
+    text = t(lang, "Queued: {queued}\nLast 7 days: {states}\nPer day: {per_day}\n"
+                   "Median wait: {wait}, drawing: {draw}\nFailures: {failures} ({share})\n"
+                   "Model: {model}",
+             queued=s["queued"], states=states, per_day=days,
+             wait=seconds(s["median_wait_s"], lang), draw=seconds(s["median_draw_s"], lang),
+             failures=failures, share=percent(failures, total), model=s["model"])  # fmt: skip
+    return text + ("\n" + runners_text(s["runners"], lang) if s.get("runners") else "")

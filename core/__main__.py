@@ -116,50 +116,52 @@ def cmd_tiny_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """The whole pipeline once: normalize → concepts → translate → draw → PNG with metadata."""
+    """A chat message without a chat: TEXT is read as `/zime` reads it (options included)
+    and drawn through the same `Service` path (trained concepts, safety, the options record,
+    PNG metadata, the job in SQLite), so the same text and seed give the same pixels."""
+    import asyncio
+    import logging
+
+    handler = logging.StreamHandler(err)  # what loads (model, device, dtype), on stderr
+    handler.setFormatter(logging.Formatter("zime: %(message)s"))
+    logging.getLogger("zime").addHandler(handler)
+    logging.getLogger("zime").setLevel(logging.INFO)
+    return asyncio.run(_generate(_config(args.config), args, out, err))
+
+
+async def _generate(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import shutil
     import time
 
-    from core.app import make_generator, make_translators
-    from core.errors import UnsupportedLanguage
-    from core.images import png_metadata, save_png
-    from core.models import GenParams, Options
-    from core.service import new_seed
+    from core.app import open_service
+    from core.images import image_variant_path
+    from core.models import Request
 
-    cfg = _config(args.config)
-    builder = PromptBuilder(
-        ConceptRegistry.load(extra=cfg.path(cfg.storage.concepts)),
-        None,
-        cfg.limits.max_prompt_chars,
-    )
-    parsed = builder.parse(" ".join(args.text))
-    if builder.needs_translation(parsed):
-        builder.translators = make_translators(cfg)
-        if not builder.can_translate(parsed):
-            raise UnsupportedLanguage(parsed.lang)
-    result = builder.assemble(parsed, builder.translate_many([parsed])[0])
-    seed = new_seed() if args.seed is None else args.seed
-    safety = cfg.models.safety_checker == "always"
-    options = Options(steps=args.steps)
-    params = GenParams.from_config(cfg.generation, result.prompt, seed, options, safety)
-    generator = make_generator(cfg)
-    generator.load()
-    print(f"zime: {generator.describe()}", file=err)
+    text = " ".join(args.text)
+    request = Request("cli", "local", "local", text, is_admin=True, seed=args.seed,
+                      steps=args.steps)  # fmt: skip
     started = time.monotonic()
-
-    def progress(step: int, total: int) -> None:
-        print(f"\rzime: {step}/{total}", end="", file=err, flush=True)
-
-    [(image, _nsfw)] = generator.generate([params], progress, lambda: False)
-    print(file=err)
-    path = save_png(
-        image, Path(args.output), png_metadata(params, generator.model, 0, cfg.models.scheduler)
-    )
-    print(
-        f"{path}\nprompt: {params.prompt}\nseed: {params.seed}\n"
-        f"concepts: {', '.join(result.concept_ids) or '—'}\n"
-        f"seconds: {time.monotonic() - started:.1f}",
-        file=out,
-    )
+    async with open_service(cfg) as service:
+        sub = await service.handle(request)
+        while not sub.handle.finished:
+            await sub.handle.wait_changed(1.0)
+            print(f"\rzime: {round(sub.handle.progress * 100)}%", end="", file=err, flush=True)
+        print(file=err)
+        job = await sub.handle.wait()
+    assert job.image_path is not None
+    target = Path(args.output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(job.image_path, target)
+    paths = [target]
+    if job.params.count > 1:  # the grid at OUT, each image beside it as OUT-n.png
+        for n in range(1, job.params.count + 1):
+            paths.append(image_variant_path(target, n))
+            shutil.copyfile(image_variant_path(job.image_path, n), paths[-1])
+    lines = [str(p) for p in paths[1:]] + ([f"grid: {target}"] if job.params.count > 1 else
+                                            [str(target)])  # fmt: skip
+    print("\n".join(lines) + f"\nprompt: {job.prompt}\nseed: {job.seed}\n"
+          f"concepts: {', '.join(job.concepts) or '—'}\n"
+          f"seconds: {time.monotonic() - started:.1f}", file=out)  # fmt: skip
     return 0
 
 
@@ -310,8 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="*", help="the prompt (default: stdin)")
     p.set_defaults(func=cmd_prompt)
 
-    g = sub.add_parser("generate", help="draw one image from a text and write a PNG")
-    g.add_argument("text", nargs="+")
+    g = sub.add_parser("generate", help="draw a chat message's pictures and write PNGs")
+    g.add_argument("text", nargs="+", help="what /zime takes, options included (--ar 16:9 --n 4)")
     g.add_argument("-o", "--output", required=True, help="PNG file to write")
     g.add_argument("--config", help="config TOML file")
     g.add_argument("--seed", type=int)
@@ -379,7 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(
     argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "generate":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # `generate kaķis --ar 16:9 -o x.png`: chat options belong to the text
+        args.text = [*args.text, *extra]
     try:
         return int(args.func(args, out, err))
     except ZimeError as exc:

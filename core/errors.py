@@ -56,6 +56,17 @@ class UnsupportedLanguage(InvalidPrompt):
         self.lang = lang
 
 
+class BadArgument(InvalidPrompt):
+    """A command's argument is missing or not what it takes (`/velreiz abc`). `what` is an
+    English msgid the frontends translate ("a picture number"); `example` a usage."""
+
+    def __init__(self, command: str, what: str, example: str) -> None:
+        super().__init__("bad_argument", f"{command}: {what}")
+        self.command = command
+        self.what = what
+        self.example = example
+
+
 class RateLimited(ZimeError):
     def __init__(self, retry_after: float, scope: str = "user") -> None:
         super().__init__(f"rate limited ({scope}); retry after {retry_after:.0f} s")
@@ -81,6 +92,10 @@ class NotAdmin(ZimeError):
 
 class NotFound(ZimeError):
     pass
+
+
+class NotOwner(ZimeError):
+    """A settings button pressed by someone other than the user it belongs to."""
 
 
 class ConfigError(ZimeError):

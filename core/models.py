@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from core.config import GenerationConfig
@@ -198,3 +198,43 @@ class Job(_Owned):
     def nsfw(self) -> bool:
         """The safety checker flagged an image, which is blurred: the caption must say so."""
         return bool(self.meta.get("nsfw"))
+
+
+@dataclass
+class RunnerInfo:
+    """One runner as /rinda and /stats list it."""
+
+    name: str
+    device: str
+    model: str
+    busy: bool
+    heartbeat_age_s: float
+    down: bool = False
+    jobs: list[int] = field(default_factory=list)
+
+
+class JobView(Protocol):
+    """A queued job as a frontend follows it (the worker's JobHandle is one): where it
+    stands, how far it got, and when it changes."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def job(self) -> Job: ...
+
+    @property
+    def finished(self) -> bool: ...
+
+    @property
+    def paused(self) -> bool: ...
+
+    @property
+    def position(self) -> int | None: ...
+
+    @property
+    def progress(self) -> float: ...
+
+    async def wait_changed(self, timeout: float | None = None) -> None: ...
+
+    async def wait(self) -> Job: ...

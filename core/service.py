@@ -17,6 +17,7 @@ from core.errors import (
     Banned,
     NotAdmin,
     NotFound,
+    NotOwner,
     RateLimited,
     TranslationFailed,
     UnsupportedLanguage,
@@ -25,13 +26,13 @@ from core.errors import (
 from core.lang.options import BadOption, parse_options, parse_settings, size_for
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
 from core.lang.text import normalize
-from core.models import GenParams, Job, Options, Request
+from core.models import GenParams, Job, JobView, Options, Request, RunnerInfo
 from core.moderation import Blocklist
-from core.queue import RunnerInfo
 from core.queue.local import in_daemon_thread
-from core.queue.worker import JobHandle, Worker
+from core.queue.worker import Worker
 from core.ratelimit import RateLimiter
 from core.store import Store
+from core.tiny import is_tiny
 from core.train.session import Notify, Session, Teaching
 
 # A translation of one chat message takes well under a second (benchmarks/translate.py);
@@ -56,7 +57,7 @@ log = logging.getLogger("zime.service")
 class Submitted:
     """A queued job and what the bot understood: frontends render the caption from this."""
 
-    handle: JobHandle
+    handle: JobView
     job_id: int
     prompt: str
     english: str | None
@@ -87,8 +88,15 @@ class Service:
         self.limiter = limiter
         self.blocklist = Blocklist(config.moderation.blocklist)
         self.teaching = Teaching(config, worker.busy)
+        # Tiny random models draw noise: every caption says so (`--demo`, or a config that
+        # points at `core tiny-models` output).
+        self.demo = is_tiny(config.model(config.models.generator))
 
-    async def start(self) -> list[JobHandle]:
+    @property
+    def default_steps(self) -> int:
+        return self.config.generation.steps
+
+    async def start(self) -> list[JobView]:
         """Re-queue what a crash or restart left unfinished; returns their handles."""
         return [self.worker.restore(job) for job in await self.store.unfinished_jobs()]
 
@@ -128,8 +136,8 @@ class Service:
             steps=options.steps or request.steps,
         )
         count = options.count or g.images
-        if 0 < lim.per_user_per_minute < count:  # could never fit: say so, don't wait
-            raise BadOption("--skaits", f"1–{lim.per_user_per_minute}")
+        if not request.is_admin and 0 < lim.per_user_per_day < count:  # could never fit
+            raise BadOption("--skaits", f"1–{lim.per_user_per_day}")
         return text, options
 
     async def handle(self, request: Request) -> Submitted:
@@ -141,11 +149,11 @@ class Service:
         negative = self.builder.parse(options.negative) if options.negative else None
         if not self.builder.can_translate(parsed):  # refused before it costs a rate token
             raise UnsupportedLanguage(parsed.lang)
-        # 2. bans, room in the queue and rate limits (a grid of 4 costs 4)
+        # 2. bans, room in the queue and limits (a grid of 4: one request, 4 images a day)
         if await self.store.upsert_user(request.platform, request.user_id, request.language):
             raise Banned(request.user_key)
-        cost = options.count or self.config.generation.images
-        chat = await self._charge(request, cost)
+        images = options.count or self.config.generation.images
+        chat = await self._charge(request, images)
         try:
             # 3. translate the whole sentence (and the negative prompt) in one call
             self.blocklist.check(parsed.normalized)
@@ -159,7 +167,7 @@ class Service:
             params = await self._photo_params(request, result, options, negative_en)
             return await self._submit(request, result, options, None, negative_en, params)
         except Exception:
-            self.limiter.refund(request.user_key, chat, cost)  # nothing was drawn: no cost
+            self.limiter.refund(request.user_key, chat)  # nothing was drawn: no cost
             raise
 
     @staticmethod
@@ -173,9 +181,14 @@ class Service:
     async def settings(self, request: Request) -> dict[str, Any]:
         return await self.store.settings(request.platform, request.user_id)
 
-    async def update_settings(self, request: Request, text: str) -> dict[str, Any]:
+    async def update_settings(
+        self, request: Request, text: str, owner: str | None = None
+    ) -> dict[str, Any]:
         """/iestatijumi skaits=4 formats=3:2 privāti=jā valoda=ru: stored in SQLite, so they
-        survive restarts. Raises BadOption naming the bad key."""
+        survive restarts. Raises BadOption naming the bad key. `owner`: the user a settings
+        button belongs to; anyone else is refused (NotOwner)."""
+        if owner is not None and owner != request.user_id:
+            raise NotOwner(request.user_key)
         changes = parse_settings(text)
         current = await self.store.settings(request.platform, request.user_id)
         merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
@@ -203,13 +216,16 @@ class Service:
         return base.from_image(str(path), options.strength or PHOTO_STRENGTH, width=width,
                                height=height)  # fmt: skip
 
-    async def _charge(self, request: Request, cost: int) -> str | None:
-        """Room in the queue, the daily limit, then `cost` images from the rate limits.
-        Returns the chat key charged (groups only), for a refund if nothing is queued."""
+    async def _charge(self, request: Request, images: int) -> str | None:
+        """Room in the queue, `images` from the daily limit, then one request from the
+        per-minute limits (a grid of 4 is one request and 4 images: an image count the
+        config allows is never refused by the size of the per-minute bucket). Admins are
+        exempt from both. Returns the chat key charged (groups only), for a refund if
+        nothing is queued."""
         self.worker.check_room(request.user_key)
-        await self._check_daily(request, cost)
+        await self._check_daily(request, images)
         chat = request.chat_key if request.is_group else None
-        self.limiter.acquire(request.user_key, chat, request.is_admin, cost)
+        self.limiter.acquire(request.user_key, chat, request.is_admin)
         return chat
 
     async def _check_daily(self, request: Request, cost: int = 1) -> None:
@@ -218,7 +234,7 @@ class Service:
         limit = self.config.limits.per_user_per_day
         if limit <= 0 or request.is_admin:
             return
-        if cost > limit:
+        if cost > limit:  # could never fit: say so, don't wait a day
             raise BadOption("--skaits", f"1–{limit}")
         now = time.time()
         count, oldest = await self.store.jobs_since(request.platform, request.user_id, now - 86400)
@@ -263,7 +279,7 @@ class Service:
                 user_id=request.user_id,
                 chat_id=request.chat_id,
                 params=params,
-                request_text=request.text,
+                request_text=request.text or result.input,  # a button: its parent's text
                 normalized=result.normalized,
                 lang=result.lang,
                 concepts=result.concept_ids,
@@ -319,9 +335,7 @@ class Service:
     async def variation(self, job_id: int, n: int, request: Request) -> Submitted:
         """Vn: a new grid of variations of image n: img2img from it, new seeds, medium
         strength."""
-        lim = self.config.limits.per_user_per_minute
-        count = min(4, lim) if lim > 0 else 4
-        return await self._from_image(job_id, n, request, "variation", count, 1, VARIATION_STRENGTH)
+        return await self._from_image(job_id, n, request, "variation", 4, 1, VARIATION_STRENGTH)
 
     async def upscale(self, job_id: int, n: int, request: Request) -> Submitted:
         """🔍 2×: image n redrawn from a 2× resize at low strength, with the same pipeline."""
@@ -383,7 +397,7 @@ class Service:
         try:
             return await self._submit(request, result, options, job.id, negative, params)
         except Exception:
-            self.limiter.refund(request.user_key, chat, cost)
+            self.limiter.refund(request.user_key, chat)
             raise
 
     async def note(self, job_id: int, **meta: Any) -> None:
@@ -393,7 +407,7 @@ class Service:
     def subscribe(self, platform: str, deliver: Callable[[int], Awaitable[None]]) -> None:
         """Call `deliver(job_id)` whenever a job of `platform` reaches a final state."""
 
-        async def listener(handle: JobHandle) -> None:
+        async def listener(handle: JobView) -> None:
             if handle.job.user_key.startswith(f"{platform}:"):
                 await deliver(handle.id)
 
@@ -448,7 +462,25 @@ class Service:
         return await self.store.undelivered(platform)
 
     async def cancel(self, request: Request) -> list[int]:
+        """/atcelt: every unfinished job of the user. A cancelled job that was not drawn
+        costs nothing against the daily limit (the store counts only what was queued)."""
         return await self.worker.cancel_user(request.user_key)
+
+    async def cancel_job(self, job_id: int, request: Request) -> bool:
+        """❌ under a status message: that one job, for its owner or an admin, by the rules
+        of /atcelt. False when it has already finished."""
+        await self._job_for(job_id, request)
+        return await self.worker.cancel(job_id)
+
+    async def job_details(self, job_id: int, request: Request) -> Job:
+        """ℹ️: the job, for its owner or an admin."""
+        return await self._job_for(job_id, request)
+
+    async def interrupt(self) -> None:
+        """Stop now (the console's Ctrl-C or SIGTERM): nothing new starts, the drawing stops
+        at its next step, and that job and the queued ones stay in SQLite for the next
+        start."""
+        await self.worker.stop(drain_timeout=2.0, interrupt=True)
 
     async def history(self, request: Request, limit: int = 10) -> list[Job]:
         return await self.store.history(request.platform, request.user_id, limit)

@@ -312,3 +312,14 @@ def _build_dino(out: Path) -> None:
     Dinov2Model(config).save_pretrained(out)
     BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
                       do_center_crop=True).save_pretrained(out)  # fmt: skip
+
+
+def is_tiny(model: str) -> bool:
+    """True when `model` is a local Stable Diffusion folder with a test-sized UNet (as
+    `build_tiny_models` writes): its pictures are noise, and captions must say so. Reads one
+    small JSON file; a hub id or anything unreadable is taken as a real model."""
+    try:
+        config = json.loads((Path(model) / "unet" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(max(config.get("block_out_channels") or [320]) < 320)

@@ -170,6 +170,22 @@ class TelegramStub:
                 await asyncio.wait_for(self.changed.wait(), 0.2)
         return self.sent(method, **match)
 
+    async def wait_for_text(
+        self, method: str, needle: str, timeout: float = 30, **match: Any
+    ) -> Call:
+        """The first `method` call whose text contains `needle`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [c for c in self.sent(method, **match) if needle in str(c.params.get("text"))]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                seen = [(c.method, c.params) for c in self.calls[-10:]]
+                raise AssertionError(f"no {method} with {needle!r} in {timeout}s; last: {seen}")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), 0.2)
+
     # protocol
     def _message(self, chat_id: Any, **extra: Any) -> dict[str, Any]:
         return {

@@ -41,7 +41,10 @@ from tests.helpers import make_config
         ("Milda --sēkla 5, kvadrāts", "Milda", Options(aspect=(1, 1), seed=5)),
         ("ainava ar kalniem", "ainava ar kalniem", Options()),  # a word to draw
         ("kalni, ainava pie jūras", "kalni, ainava pie jūras", Options()),
-        ("a--b c -- d", "a--b c -- d", Options()),  # not flags
+        ("a--b c -- d", "a--b c d", Options()),  # "a--b" is no flag; a lone "--" ends them
+        ("Milda -- --ne kaķis, ainava", "Milda --ne kaķis, ainava", Options()),
+        ("--sēkla 3 -- suns --n 2", "suns --n 2", Options(seed=3)),
+        ("Rīga — pilsēta –vakarā", "Rīga — pilsēta –vakarā", Options()),  # dashes stay text
         ("Milda --stiprums 0,5", "Milda", Options(strength=0.5)),
     ],
 )
@@ -93,8 +96,8 @@ def req(user: str, text: str) -> Request:
     return Request("test", user, user, text)
 
 
-async def test_a_grid_is_one_batch_with_its_images_and_costs_four(tmp_path: Path) -> None:
-    cfg = make_config(tmp_path, limits={"per_user_per_minute": 5},
+async def test_a_grid_is_one_batch_one_request_and_four_images(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, limits={"per_user_per_minute": 2, "per_user_per_day": 6},
                       generation={"width": 256, "height": 256})  # fmt: skip
     gen = FakeGenerator()
     async with open_service(cfg, generator=gen, translators=Translators()) as svc:
@@ -121,11 +124,16 @@ async def test_a_grid_is_one_batch_with_its_images_and_costs_four(tmp_path: Path
         assert Path(single.image_path).read_bytes() != b""
         with Image.open(single.image_path) as a, Image.open(second) as b:
             assert a.tobytes() == b.tobytes()
-        # 4 + 1 images used 5 of 5 this minute
-        with pytest.raises(RateLimited):
+        # two requests (4 + 1 images) used the 2 requests a minute allows
+        with pytest.raises(RateLimited) as minute:
             await svc.handle(req("u1", "Milda"))
-        with pytest.raises(BadOption):  # 6 can never fit a limit of 5
-            await svc.handle(req("u2", "Milda --skaits 4 --n 6"))
+        assert minute.value.scope == "user"
+        # the day counts images: 4 + 4 would be 8 of 6
+        first = await svc.handle(req("u2", "Milda --skaits 4"))
+        await asyncio.wait_for(first.handle.wait(), 10)
+        with pytest.raises(RateLimited) as day:
+            await svc.handle(req("u2", "Milda --skaits 4"))
+        assert day.value.scope == "user_day"
 
 
 async def test_the_negative_prompt_is_translated_and_added(tmp_path: Path) -> None:
@@ -169,7 +177,9 @@ async def test_variations_and_upscale_start_from_the_image(tmp_path: Path) -> No
 
         lineage = json.loads(read_png_metadata(str(big.image_path))["zime"])
         assert lineage["kind"] == "upscale" and lineage["parent_id"] == grid.id
-        assert history_line(big, "x") == f"#{big.id} · 🔍 #{grid.id} · seed 4 · x"
+        assert history_line(big, "en") == (
+            f"#{big.id} · 🔍 #{grid.id} · done · seed 4 · {big.request_text}"
+        )
         assert grid.kind == "grid" and history_line(grid, "x").startswith(f"#{grid.id} · ▦ ·")
         with pytest.raises(NotFound):  # only the owner
             await svc.upscale(grid.id, 2, req("u2", ""))

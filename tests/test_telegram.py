@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from bot.telegram import TelegramFrontend
-from bot.telegram.render import CAPTION_LIMIT, render_caption, user_language
+from bot.telegram.render import CAPTION_LIMIT, html_caption, user_language
+from bot.texts import caption
 from core.app import open_service
 from core.config import Config, load_config
 from core.models import Request
@@ -88,14 +89,20 @@ async def test_private_draw_reply_caption_buttons(
         )
         assert photo.params["parse_mode"] == "HTML"
         keyboard = photo.params["reply_markup"]["inline_keyboard"][-1]
-        assert [b["text"] for b in keyboard] == ["🔁 Vēlreiz", "📄 Oriģināls", "✏️", "🗑"]
+        assert [b["text"] for b in keyboard] == [
+            "🔁 Vēlreiz",
+            "📄 Oriģināls",
+            "ℹ️ Detaļas",
+            "✏️",
+            "🗑",
+        ]
         assert photo.files["photo"].startswith(b"\x89PNG")
         [status] = stub.sent("sendMessage", chat_id=7)
         assert status.params["text"] == "⏳" and reply_to(status) == mid
         await stub.wait_for("deleteMessage", chat_id=7)
 
         # buttons: original PNG as a document, reroll with a new seed
-        job_id = int(keyboard[1]["callback_data"].split(":")[1])
+        job_id = int(keyboard[1]["callback_data"].split(":")[2])
         message = {"message_id": 5000, "date": 0, "chat": {"id": 7, "type": "private"}}
         stub.press(f"orig:{job_id}", message, user_id=7)
         [doc] = await stub.wait_for("sendDocument", chat_id=7)
@@ -113,7 +120,7 @@ async def test_private_draw_reply_caption_buttons(
         stub.send_text("Vanšu tilts saulrietā", user_id=7)
         await stub.wait_for("sendPhoto", 3, chat_id=7)
         stub.send_text("/vesture", user_id=7)
-        hist = await stub.wait_for("sendMessage", 1, chat_id=7, parse_mode="HTML")
+        hist = [await stub.wait_for_text("sendMessage", "sēkla", chat_id=7)]
         assert "Vanšu tilts saulrietā" in hist[0].params["text"]
         assert "Rīgas balzama pudele" in hist[0].params["text"]
 
@@ -188,7 +195,7 @@ async def test_inline_mode(
         assert "vansutilts bridge" in media.params["media"]["caption"]
         assert media.params["media"]["media"].startswith("photo-")  # the uploaded file's id
         # the buttons of an inline picture work: 🔁 redraws into it, 📄 goes to the private chat
-        again, orig, _fix, _delete = (
+        again, orig, _info, _fix, _delete = (
             b["callback_data"] for b in media.params["reply_markup"]["inline_keyboard"][-1]
         )
         stub.inject({"callback_query": {"id": "cb1", "from": stub.user(31), "chat_instance": "ci",
@@ -216,14 +223,22 @@ async def test_russian_client_gets_russian_texts_and_a_polite_refusal(
         assert "rigabalsam bottle" in photo.params["caption"]
         assert "Нарисовано:" in photo.params["caption"]
         keyboard = photo.params["reply_markup"]["inline_keyboard"][-1]
-        assert [b["text"] for b in keyboard] == ["🔁 Ещё раз", "📄 Оригинал", "✏️", "🗑"]
+        assert [b["text"] for b in keyboard] == [
+            "🔁 Ещё раз",
+            "📄 Оригинал",
+            "ℹ️ Подробности",
+            "✏️",
+            "🗑",
+        ]
 
 
 def test_caption_rendering_is_escaped_and_bounded() -> None:
-    text = render_caption("<b>rigabalsam</b> & " + "x" * 3000, ("Rīgas Melnais balzams",), 7, "lv")
+    plain = caption("<b>rigabalsam</b> & " + "x" * 3000, ("Rīgas Melnais balzams",), 7, "lv")
+    text = html_caption(plain)
     assert len(text) <= CAPTION_LIMIT and "&lt;b&gt;" in text and "<b>" not in text
     assert text.rstrip().endswith("Seed: 7")
-    assert "Drawn:" in render_caption("p", (), 1, "en")
+    assert "Drawn:" in html_caption(caption("p", (), 1, "en"))
+    assert len(html_caption("&" * 2000)) <= CAPTION_LIMIT  # no entity cut in half
     assert (
         user_language("lv") == "lv"
         and user_language("ru") == "ru"
@@ -256,7 +271,7 @@ async def test_sigterm_and_restart_keep_history(
 
     proc = await start()
     stub.send_text("/vesture", user_id=41)
-    [hist] = await stub.wait_for("sendMessage", chat_id=41, parse_mode="HTML", timeout=60)
+    hist = await stub.wait_for_text("sendMessage", "sēkla", chat_id=41, timeout=60)
     assert "Gaismas pils" in hist.params["text"]
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 15) == 0
@@ -404,9 +419,8 @@ async def test_options_grid_and_u_buttons(
         await stub.wait_for("answerCallbackQuery", text="Tāds zīmējums nav atrasts.")
         # U2's photo offers 🔍 2× and 🔀; 🔍 redraws image 2 at twice the size
         up, variations = single.params["reply_markup"]["inline_keyboard"][0]
-        assert up["callback_data"].startswith("up:") and variations["callback_data"].startswith(
-            "v:"
-        )
+        assert up["callback_data"].startswith("z1:up:")
+        assert variations["callback_data"].startswith("z1:v:")
         orig, fix, delete = single.params["reply_markup"]["inline_keyboard"][1]
         assert fix["text"] == "✏️" and delete["text"] == "🗑"
         stub.press(orig["callback_data"], message, user_id=95)  # image 2's own PNG
@@ -434,8 +448,8 @@ async def test_delete_is_for_the_author_only(
     async with running_bot(cfg) as frontend:
         stub.send_text("/zime Vanšu tilts", user_id=97)
         [photo] = await stub.wait_for("sendPhoto", chat_id=97)
-        delete = photo.params["reply_markup"]["inline_keyboard"][-1][3]["callback_data"]
-        job_id = int(delete.split(":")[1])
+        delete = photo.params["reply_markup"]["inline_keyboard"][-1][4]["callback_data"]
+        job_id = int(delete.split(":")[2])
         job = await frontend.service.job(job_id)
         assert job is not None and job.image_path and Path(job.image_path).is_file()
         shown = {"message_id": 8000, "date": 0, "chat": {"id": 97, "type": "private"}}
@@ -488,7 +502,7 @@ async def test_fix_the_translation(
     async with running_bot(cfg) as frontend:
         stub.send_text("/zime kaķis pie Brīvības pieminekļa", user_id=101)
         [photo] = await stub.wait_for("sendPhoto", chat_id=101)
-        fix = photo.params["reply_markup"]["inline_keyboard"][-1][2]
+        fix = photo.params["reply_markup"]["inline_keyboard"][-1][3]
         assert fix["text"] == "✏️"
         shown = {"message_id": 9000, "date": 0, "chat": {"id": 101, "type": "private"}}
         stub.press(fix["callback_data"], shown, user_id=102)  # not the author
@@ -498,7 +512,7 @@ async def test_fix_the_translation(
         assert asked.params["reply_markup"]["force_reply"] is True
         assert "brivpiem statue" in asked.params["text"]
         question = stub.messages[-1]
-        first = int(fix["callback_data"].split(":")[1])
+        first = int(fix["callback_data"].split(":")[2])
         for _ in range(100):  # the bot records which question it asked right after sending it
             job = await frontend.service.job(first)
             if job is not None and "fix_message" in job.meta:

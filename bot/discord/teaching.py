@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -20,7 +20,12 @@ from core.service import Service
 class TeachingCommands:
     service: Service
     request: Callable[..., Request]
-    _channel_send: Callable[..., Awaitable[discord.Message]]
+
+    if TYPE_CHECKING:  # bot.discord.output.DiscordOutput
+
+        async def _channel_send(
+            self, meta: dict[str, Any], text: str, user_id: str, **kw: Any
+        ) -> discord.Message: ...
 
     async def on_teach(
         self, interaction: discord.Interaction, command: str, args: list[str],

@@ -11,6 +11,7 @@ the flag and what it allows, and nothing is drawn.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from typing import Any
@@ -33,15 +34,31 @@ class BadOption(InvalidPrompt):
         self.allowed = allowed
 
 
+class UnknownOption(InvalidPrompt):
+    """`--seeds 5`: a flag Zīme does not know. `closest` is the known flag nearest to it as
+    the help writes it (`--sēkla/--seed`); nothing is drawn, so a typo costs nothing."""
+
+    def __init__(self, flag: str, closest: str) -> None:
+        super().__init__("unknown_option", f"{flag} (closest: {closest})")
+        self.flag = flag
+        self.closest = closest
+
+
 # flag (without dashes) -> option name; compared folded, so "--sekla" = "--sēkla"
 _FLAGS = {fold(flag): name for flag, name in {
     "ar": "aspect", "ne": "negative", "no": "negative", "sēkla": "seed", "seed": "seed",
     "soļi": "steps", "steps": "steps", "skaits": "count", "n": "count",
     "stiprums": "strength", "strength": "strength",
 }.items()}  # fmt: skip
+# How the help and error sentences name each option (Latvian flag, then its alias).
+FLAG_NAMES = {"aspect": "--ar", "negative": "--ne/--no", "seed": "--sēkla/--seed",
+              "steps": "--soļi/--steps", "count": "--skaits/--n",
+              "strength": "--stiprums/--strength"}  # fmt: skip
 _ALIASES = {fold(word): aspect for word, aspect in
             {"ainava": (3, 2), "portrets": (2, 3), "kvadrāts": (1, 1)}.items()}  # fmt: skip
-_FLAG = re.compile(r"(?:(?<=\s)|^)(?:--|—|–)([^\W\d_]+)(?=\s|$)")
+_FLAG = re.compile(r"(?:(?<=\s)|^)(--|—|–)([^\W\d_]+)(?=\s|$)")
+# A lone "--" ends the options: what follows is drawn as written ("-- --ne ir vārds").
+_END = re.compile(r"(?:(?<=\s)|^)--(?=\s|$)")
 _TRAILING_ALIAS = re.compile(r",\s*([^\W\d_]+)\s*$")
 
 
@@ -72,16 +89,29 @@ def _strength(flag: str, value: str) -> float:
     return x
 
 
+def closest_flag(flag: str) -> str:
+    """The known flag nearest to an unknown one, as FLAG_NAMES writes it."""
+    word = fold(flag.lstrip("-—–"))
+    best = max(_FLAGS, key=lambda known: difflib.SequenceMatcher(None, word, known).ratio())
+    return FLAG_NAMES[_FLAGS[best]]
+
+
 def parse_options(text: str, max_steps: int) -> tuple[str, Options]:
-    """Split `text` into the words to draw and the options. Raises BadOption."""
+    """Split `text` into the words to draw and the options. Raises BadOption, or
+    UnknownOption for a `--word` Zīme does not know (a typo must not be drawn as text)."""
+    stop = _END.search(text)
+    literal = text[stop.end() :].strip() if stop else ""
+    text = text[: stop.start()] if stop else text
     matches = list(_FLAG.finditer(text))
     values: dict[str, Any] = {}
     kept: list[str] = []
     pos = 0
     for i, m in enumerate(matches):
-        name = _FLAGS.get(fold(m[1]))
+        name = _FLAGS.get(fold(m[2]))
         if name is None:
-            continue  # "--" followed by anything else is part of the prompt
+            if m[1] == "--":  # a dash (— or –) before a word is ordinary punctuation
+                raise UnknownOption(m.group(0), closest_flag(m[2]))
+            continue
         kept.append(text[pos : m.start()])
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         raw = text[m.end() : end].strip()
@@ -101,9 +131,11 @@ def parse_options(text: str, max_steps: int) -> tuple[str, Options]:
     kept.append(text[pos:])
     prompt = re.sub(r"\s+", " ", " ".join(p.strip() for p in kept)).strip()
     alias = _TRAILING_ALIAS.search(prompt)
-    if alias and fold(alias[1]) in _ALIASES and "aspect" not in values:
+    if alias and not stop and fold(alias[1]) in _ALIASES and "aspect" not in values:
         values["aspect"] = _ALIASES[fold(alias[1])]
         prompt = prompt[: alias.start()].strip()
+    if literal:
+        prompt = f"{prompt} {literal}".strip()
     return prompt, Options(**values)
 
 

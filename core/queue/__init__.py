@@ -12,11 +12,13 @@ and the delivery; a `Drawer` only turns a batch of jobs into images:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.errors import ZimeError
-from core.models import Job
+from core.models import Job, RunnerInfo
+
+__all__ = ["RunnerInfo"]  # defined with the job types; drawers report it
 
 Progress = Callable[[int, int], None]  # (step, total), called on the event loop
 Cancelled = Callable[[], bool]
@@ -50,19 +52,6 @@ class Drawn:
     runner: str = ""
     model: str = ""
     taken_at: float = 0.0  # when the runner took the batch (wall clock; 0: unknown)
-
-
-@dataclass
-class RunnerInfo:
-    """One runner as /rinda and /stats list it."""
-
-    name: str
-    device: str
-    model: str
-    busy: bool
-    heartbeat_age_s: float
-    down: bool = False
-    jobs: list[int] = field(default_factory=list)
 
 
 class Drawer(Protocol):

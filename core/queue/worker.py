@@ -125,6 +125,7 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._interrupting = False  # stopping now: a stopped drawing is queued, not cancelled
         self._current: list[JobHandle] = []  # every job being drawn now
         self.wedged = False  # a model call never returned: only a restart helps
         # Outcomes the store could not record (job id -> status, error), for delivery.
@@ -151,15 +152,20 @@ class Worker:
         return self.drawer.runners()
 
     async def start(self) -> None:
-        self._stopping = False
+        self._stopping = self._interrupting = False
         await self.drawer.start()
         self._task = asyncio.create_task(self._consume(), name="zime-worker")
 
-    async def stop(self, drain_timeout: float = 6.0) -> None:
+    async def stop(self, drain_timeout: float = 6.0, interrupt: bool = False) -> None:
         """Finish the batch being drawn (up to `drain_timeout`), keep the rest queued in the
         store for the next start. Returns within about drain_timeout + 2 s even when the
-        model call is wedged (it runs in a daemon thread and is left behind)."""
+        model call is wedged (it runs in a daemon thread and is left behind). `interrupt`:
+        stop the drawing at its next step too, and keep its jobs queued in the store."""
         self._stopping = True
+        if interrupt:
+            self._interrupting = True
+            for h in self._current:
+                h.cancel_requested = True
         self._wakeup.set()
         if self._task is None:
             return
@@ -359,6 +365,9 @@ class Worker:
             await self._failed(batch, f"timeout: {exc}", final=True)
             return
         except JobCancelled:
+            if self._interrupting:  # stopped by the operator: drawn again at the next start
+                await self._requeue(batch)
+                return
             for h in batch:
                 await self._finish(h, CANCELLED, error="cancelled")
             return
@@ -377,7 +386,7 @@ class Worker:
         for h in batch:
             mine = drawn.images[start : start + h.job.params.count]  # in seed order
             start += h.job.params.count
-            if h.cancel_requested:
+            if h.cancel_requested and not self._interrupting:
                 await self._finish(h, CANCELLED, error="cancelled")
                 continue
             await self._deliver(h, replace(drawn, images=mine))

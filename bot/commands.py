@@ -1,0 +1,233 @@
+"""THE command table: every chat command, once, for every frontend.
+
+Each command has its names (Latvian first, then the Russian and English aliases), its typed
+arguments, who may run it, the `Service` call, and its reply as a neutral `Reply`
+(bot/message.py). Telegram, Discord and the console only turn their events into `run(ctx,
+name, args)` and render what comes back. Teaching a concept (/macies …) takes photos and
+reports progress over minutes, so it stays with each platform's teaching commands.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from bot.actions import draw, history_buttons, settings_buttons
+from bot.locale import N_
+from bot.message import Ctx, Reply
+from bot.texts import (
+    error_text,
+    help_text,
+    history_line,
+    runners_text,
+    settings_text,
+    stats_text,
+    t,
+)
+from core.errors import BadArgument, EmptyPrompt, NotAdmin, ZimeError
+from core.service import Submitted
+
+Run = Callable[[Ctx, "Args"], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: str  # text | job | user | word
+    required: bool = False
+    what: str = ""  # English msgid for an error sentence ("a picture number")
+    example: str = ""
+
+
+@dataclass(frozen=True)
+class Args:
+    """A command's arguments, checked against its `Arg`s."""
+
+    text: str = ""
+    job: int = 0
+    user: tuple[str, str] = ("", "")  # (platform, user id)
+    word: str = ""
+
+
+@dataclass(frozen=True)
+class Command:
+    names: tuple[str, ...]  # Latvian first, then aliases (ru in Latin letters, en)
+    description: str  # English msgid: menus and /palidziba
+    run: Run
+    args: tuple[Arg, ...] = ()
+    admin: bool = False
+    menu: bool = True  # listed in the platform's command menu
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+
+_JOB = re.compile(r"#?([0-9]{1,18})")
+
+
+def parse_args(command: Command, raw: str, platform: str) -> Args:
+    """`raw` (the text after the command) as the command's arguments; a bad one raises
+    BadArgument naming the command, what it takes and an example."""
+    raw = raw.strip()
+    args = Args(text=raw)
+    for arg in command.args:
+        if not raw:
+            if arg.required:
+                raise BadArgument(f"/{command.name}", arg.what, arg.example)
+            continue
+        if arg.kind == "job":
+            m = _JOB.fullmatch(raw)
+            if m is None or int(m[1]) == 0:
+                raise BadArgument(f"/{command.name}", arg.what, arg.example)
+            args = Args(text=raw, job=int(m[1]))
+        elif arg.kind == "user":
+            where, sep, who = raw.partition(":")
+            user = (where, who) if sep else (platform, raw)
+            if not user[1] or " " in raw:
+                raise BadArgument(f"/{command.name}", arg.what, arg.example)
+            args = Args(text=raw, user=user)
+        elif arg.kind == "word":
+            if " " in raw:
+                raise BadArgument(f"/{command.name}", arg.what, arg.example)
+            args = Args(text=raw, word=raw)
+    return args
+
+
+# the commands
+async def _zime(ctx: Ctx, args: Args) -> Reply:
+    text = args.text
+    if not text.strip():  # a usage hint, nothing queued
+        raise EmptyPrompt()
+
+    async def start(c: Ctx) -> Submitted:
+        photo = await c.photo() if c.photo is not None else c.request.photo
+        return await c.service.handle(replace(c.request, text=text, photo=photo))
+
+    return draw(ctx, start)
+
+
+async def _help(ctx: Ctx, args: Args) -> Reply:
+    return Reply(text=help_text(ctx.service.known_concepts(), ctx.lang))
+
+
+async def _history(ctx: Ctx, args: Args) -> Reply:
+    items = await ctx.service.history(ctx.request, 10)
+    if not items:
+        return Reply(text=t(ctx.lang, "No history yet."))
+    lines = [history_line(item, ctx.lang) for item in items]
+    return Reply(text="\n".join(lines), buttons=history_buttons(items))
+
+
+async def _settings(ctx: Ctx, args: Args) -> Reply:
+    """/iestatijumi [skaits=4 formats=3:2 privāti=jā valoda=ru]"""
+    svc = ctx.service
+    if args.text:
+        settings = await svc.update_settings(ctx.request, args.text)
+    else:
+        settings = await svc.settings(ctx.request)
+    lang = str(settings.get("language") or ctx.lang)
+    return Reply(text=settings_text(settings, lang),
+                 buttons=settings_buttons(ctx.request.user_id, settings, lang))  # fmt: skip
+
+
+async def _cancel(ctx: Ctx, args: Args) -> Reply:
+    ids = await ctx.service.cancel(ctx.request)
+    return Reply(text=t(ctx.lang, "Cancelled: {n}.", n=len(ids)))
+
+
+def _again(same_seed: bool) -> Run:
+    async def again(ctx: Ctx, args: Args) -> Reply:
+        await ctx.service.check_owner(args.job, ctx.request)
+        return draw(ctx, lambda c: c.service.again(args.job, c.request, same_seed=same_seed))
+
+    return again
+
+
+async def _stats(ctx: Ctx, args: Args) -> Reply:
+    return Reply(text=stats_text(await ctx.service.stats(ctx.request), ctx.lang))
+
+
+async def _queue(ctx: Ctx, args: Args) -> Reply:
+    rows = ctx.service.queue(ctx.request)
+    text = "\n".join(f"{i}. #{j} {u}: {p[:60]}" for i, (j, u, p) in enumerate(rows, 1))
+    runners = runners_text(ctx.service.runners(ctx.request), ctx.lang)
+    return Reply(text="\n".join(x for x in (text or t(ctx.lang, "The queue is empty."), runners)
+                                if x))  # fmt: skip
+
+
+async def _reload(ctx: Ctx, args: Args) -> Reply:
+    model = await ctx.service.reload(ctx.request, args.word or None)
+    return Reply(text=t(ctx.lang, "Model loaded: {model}", model=model))
+
+
+def _ban(banned: bool) -> Run:
+    async def ban(ctx: Ctx, args: Args) -> Reply:
+        platform, user = args.user
+        await ctx.service.set_banned(ctx.request, platform, user, banned)
+        return Reply(text=t(ctx.lang, "Done."))
+
+    return ban
+
+
+_PICTURE = Arg("id", "job", True, N_("a picture number from /vesture"), "/velreiz 12")
+_USER = Arg("user", "user", True, N_("a user id"), "/ban 123456")
+
+COMMANDS: tuple[Command, ...] = (
+    Command(("zime", "risuj", "draw"), N_("Draw a picture: /zime Vanšu tilts saulrietā"),
+            _zime, (Arg("text", "text"),)),
+    Command(("vesture", "istorija", "history"), N_("My latest pictures"), _history),
+    Command(("iestatijumi", "nastroiki", "settings"),
+            N_("My settings: count, aspect, private, language"), _settings,
+            (Arg("changes", "text"),)),
+    Command(("atcelt", "otmena", "cancel"), N_("Cancel my queued pictures"), _cancel),
+    Command(("velreiz", "esche", "again"), N_("Draw a picture again with a new seed"),
+            _again(False), (_PICTURE,)),
+    Command(("atkartot", "povtor", "redo"), N_("Draw a picture again with its seed"),
+            _again(True), (Arg("id", "job", True, _PICTURE.what, "/atkartot 12"),)),
+    Command(("palidziba", "pomosch", "help", "start"), N_("What I can do"), _help),
+    Command(("stats", "statistika"), N_("Statistics (admins)"), _stats, admin=True, menu=False),
+    Command(("rinda", "ochered", "queue"), N_("The queue and the runners (admins)"), _queue,
+            admin=True, menu=False),
+    Command(("reload", "perezagruzka"), N_("Reload the model (admins)"), _reload,
+            (Arg("model", "word", False, N_("one model name"), "/reload minusthousand/lv-sb"),),
+            admin=True, menu=False),
+    Command(("ban", "zablokirovat"), N_("Ban a user (admins)"), _ban(True), (_USER,),
+            admin=True, menu=False),
+    Command(("unban", "razblokirovat"), N_("Unban a user (admins)"), _ban(False),
+            (Arg("user", "user", True, _USER.what, "/unban 123456"),), admin=True, menu=False),
+)  # fmt: skip
+
+BY_NAME: dict[str, Command] = {name: c for c in COMMANDS for name in c.names}
+DRAW = BY_NAME["zime"]
+
+
+def find(name: str) -> Command | None:
+    """The command for `/name` or `/name@bot` (any case)."""
+    return BY_NAME.get(name.lstrip("/").split("@")[0].lower())
+
+
+async def run(ctx: Ctx, name: str, raw: str = "") -> Reply:
+    """Run a command by any of its names; every fault becomes one sentence in the user's
+    language. An unknown name answers with /palidziba."""
+    command = find(name)
+    if command is None:
+        return Reply(text=t(ctx.lang, "Unknown command. /palidziba"), error=True)
+    try:
+        if command.admin and not ctx.request.is_admin:
+            raise NotAdmin(ctx.request.user_key)
+        args = parse_args(command, raw, ctx.request.platform)
+        return await command.run(ctx, args)
+    except ZimeError as exc:
+        return Reply(text=error_text(exc, ctx.lang), error=True)
+
+
+def split(line: str) -> tuple[str, str]:
+    """'/zime@bot  Rīga' -> ('zime', 'Rīga'); plain text is a /zime prompt."""
+    if not line.startswith("/"):
+        return "zime", line
+    head, _, rest = line.partition(" ")
+    head, _, rest2 = head.partition("\n")
+    rest = f"{rest2}\n{rest}".strip() if rest2 else rest
+    return head[1:].split("@")[0].lower(), rest.strip()

@@ -1,0 +1,76 @@
+"""The platform-neutral reply: what a command or a button answers, before a frontend turns it
+into a Telegram message, a Discord response or console lines.
+
+Text is plain (no markup): each renderer escapes or formats it for its platform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.models import Request
+from core.service import Service, Submitted
+
+# A drawing to queue. The frontend first posts its status message, then calls this with the
+# delivery details (message ids …) to store with the job, so a restart can still finish it.
+Start = Callable[[dict[str, Any]], Awaitable[Submitted]]
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str  # callback data, from bot.actions.encode
+
+
+Rows = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True)
+class Picture:
+    path: str
+    caption: str = ""
+    spoiler: bool = False  # a flagged (blurred) picture: hidden until clicked
+    document: bool = False  # sent as a file (📄 the PNG), not as a photo
+    filename: str = ""
+
+
+@dataclass(frozen=True)
+class Ask:
+    """✏️: show the English prompt of a job and take a corrected one as the answer."""
+
+    job_id: int
+    prompt: str
+    question: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str = ""
+    pictures: tuple[Picture, ...] = ()
+    buttons: Rows = ()
+    private: bool = False  # only the asker sees it (Discord: ephemeral)
+    start: Start | None = None  # a drawing to queue; `text` is then unused
+    ask: Ask | None = None
+    notice: bool = False  # a short answer to a button press (a toast), not a new message
+    error: bool = False  # `text` is an error sentence (an alert under a button)
+    remove: bool = False  # the message whose button was pressed goes away (🗑)
+    edit: bool = False  # this replaces the message whose button was pressed (settings)
+
+    def labels(self) -> list[str]:
+        return [b.label for row in self.buttons for b in row]
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """Who asks, through which frontend: every command and button runs with one."""
+
+    service: Service
+    request: Request  # built by the frontend from its platform event
+    # Photo → picture: fetches the user's photo once the status message is up.
+    photo: Callable[[], Awaitable[bytes]] | None = None
+
+    @property
+    def lang(self) -> str:
+        return self.request.language

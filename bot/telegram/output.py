@@ -1,0 +1,103 @@
+"""How the Telegram frontend puts a neutral reply into a chat: texts with buttons, pictures
+and PNGs, the ✏️ question, a removal, a status message and a result. A mixin of
+TelegramFrontend."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from telegram import ForceReply, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import Application
+
+from bot.message import Ask, Picture, Rows
+from bot.telegram.render import fit, html_caption, keyboard, read_image, with_retry
+from bot.texts import t
+from core.errors import NotFound
+from core.models import Job
+
+
+class TelegramOutput:
+    app: Application[Any, Any, Any, Any, Any, Any]
+
+    if TYPE_CHECKING:  # from bot.delivery.Delivery, which the frontend also subclasses
+
+        async def delivered(self, job: Job, **details: Any) -> None: ...
+
+    async def send_text(self, chat_id: int, text: str, reply_to: int | None, rows: Rows) -> None:
+        await with_retry(lambda: self.app.bot.send_message(
+            chat_id, fit(text), reply_to_message_id=reply_to, allow_sending_without_reply=True,
+            reply_markup=keyboard(rows)))  # fmt: skip
+
+    async def send_picture(
+        self, chat_id: int, picture: Picture, reply_to: int | None, rows: Rows
+    ) -> None:
+        data = await asyncio.to_thread(read_image, picture.path)
+        if data is None:
+            raise NotFound(picture.path)
+        bot = self.app.bot
+        if picture.document:
+            await with_retry(lambda: bot.send_document(
+                chat_id, data, filename=picture.filename, reply_to_message_id=reply_to,
+                allow_sending_without_reply=True))  # fmt: skip
+            return
+        await with_retry(lambda: bot.send_photo(
+            chat_id, data, caption=html_caption(picture.caption), parse_mode=ParseMode.HTML,
+            reply_to_message_id=reply_to, allow_sending_without_reply=True,
+            has_spoiler=picture.spoiler, reply_markup=keyboard(rows)))  # fmt: skip
+
+    async def ask(self, chat_id: int, ask: Ask) -> Message:
+        """✏️: the English prompt, with a reply field the answer goes into."""
+        return await with_retry(lambda: self.app.bot.send_message(
+            chat_id, fit(ask.question), reply_markup=ForceReply(
+                selective=True, input_field_placeholder=ask.prompt[:64])))  # fmt: skip
+
+    async def remove(self, message: Message | None, inline_id: str | None, lang: str) -> None:
+        """🗑: the message under which it was pressed goes away."""
+        with contextlib.suppress(TelegramError):
+            if message is not None:
+                await message.delete()
+            elif inline_id:
+                await self.app.bot.edit_message_text(t(lang, "Deleted."),
+                                                     inline_message_id=inline_id)  # fmt: skip
+
+    async def send_or_edit_status(self, meta: dict[str, Any], text: str) -> None:
+        chat_id, status_id = meta["chat_id"], meta.get("status_message_id")
+        if status_id:
+            try:
+                await with_retry(lambda: self.app.bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=status_id))  # fmt: skip
+                return
+            except BadRequest:  # the status message was deleted: send a new one
+                pass
+        await with_retry(lambda: self.app.bot.send_message(
+            chat_id, text, reply_to_message_id=meta.get("reply_to"),
+            allow_sending_without_reply=True))  # fmt: skip
+
+    async def send_result(self, job: Job, lang: str, text: str, rows: Rows, spoiler: bool) -> None:
+        meta, bot = job.meta, self.app.bot
+        data = await asyncio.to_thread(read_image, job.image_path)
+        if data is None:
+            raise BadRequest(f"image of job {job.id} is missing")
+        private = bool(meta.get("private_result"))  # the user's setting, asked in a group
+        chat_id = int(job.user_id) if private else meta["chat_id"]
+        await with_retry(lambda: bot.send_photo(
+            chat_id, data, caption=html_caption(text), parse_mode=ParseMode.HTML,
+            reply_to_message_id=None if private else meta.get("reply_to"),
+            allow_sending_without_reply=True, reply_markup=keyboard(rows),
+            has_spoiler=spoiler))  # fmt: skip
+        # Recorded at once: a kill between Telegram accepting the photo and this commit is
+        # the one window in which a restart sends it twice (milliseconds, see README).
+        await self.delivered(job)
+        if not meta.get("status_message_id"):
+            return
+        with contextlib.suppress(TelegramError):
+            if private:
+                await bot.edit_message_text(t(lang, "Sent to you in a private message."),
+                                            chat_id=meta["chat_id"],
+                                            message_id=meta["status_message_id"])  # fmt: skip
+            else:
+                await bot.delete_message(meta["chat_id"], meta["status_message_id"])
