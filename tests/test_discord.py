@@ -205,7 +205,6 @@ async def test_prompts_cannot_ping_roles_or_break_the_code_span(
         [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
         content = followup.body["content"]
         assert followup.body["allowed_mentions"] == {"parse": []}
-        prompt_line = content.splitlines()[0]
         assert "`" not in content.replace("\\`", "")  # a prompt's backtick is escaped
         frontend.interaction_ttl_s = 0  # expired: posted to the channel, mentioning the user
         await stub.slash("zime", {"teksts": text}, user_id=12, channel_id=555)

@@ -172,13 +172,13 @@ def register(tree: app_commands.CommandTree[Any], self: DiscordFrontend) -> None
 
     @tree.command(name="velreiz", description=s("Zīmēt vēlreiz ar jaunu sēklu"))
     @app_commands.describe(id=s("Zīmējuma numurs no /vesture"))
-    async def velreiz(interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
-        await self.on_command(interaction, "velreiz", str(id))
+    async def velreiz(interaction: discord.Interaction, id: str) -> None:
+        await self.on_command(interaction, "velreiz", id)  # checked by the command table
 
     @tree.command(name="atkartot", description=s("Zīmēt vēlreiz ar to pašu sēklu"))
     @app_commands.describe(id=s("Zīmējuma numurs no /vesture"))
-    async def atkartot(interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
-        await self.on_command(interaction, "atkartot", str(id))
+    async def atkartot(interaction: discord.Interaction, id: str) -> None:
+        await self.on_command(interaction, "atkartot", id)  # checked by the command table
 
     @tree.command(name="palidziba", description=s("Ko es protu"))
     async def palidziba(interaction: discord.Interaction) -> None:

@@ -113,6 +113,9 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         # Plain text is a prompt in private chats; in groups only a reply to a ✏️ question.
         add(MessageHandler(filters.TEXT & ~filters.COMMAND
                            & (filters.ChatType.PRIVATE | filters.REPLY), self.on_text))  # fmt: skip
+        # Any other command in a private chat: "Unknown command. /palidziba" (groups see
+        # other bots' commands, which are none of ours).
+        add(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, self.on_command))
         add(CallbackQueryHandler(self.on_button))
         add(InlineQueryHandler(self.on_inline_query))
         add(ChosenInlineResultHandler(self.on_inline_chosen))
