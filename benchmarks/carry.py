@@ -98,7 +98,7 @@ def main() -> None:
     print(f"{len(texts)} Latvian sentences with concepts")
     evaluate("glossary", GlossaryTranslator(), texts)
     evaluate("identity", IdentityTranslator(), texts)
-    from core.tiny import build_tiny_models
+    from core.draw.tiny import build_tiny_models
 
     with tempfile.TemporaryDirectory() as tmp:
         tiny = build_tiny_models(tmp)

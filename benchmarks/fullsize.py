@@ -48,7 +48,7 @@ def build_sd(out: Path) -> None:
         CLIPVisionConfig,
     )
 
-    from core.tiny import clip_vocabulary
+    from core.draw.tiny import clip_vocabulary
 
     torch.manual_seed(0)
     vocab = clip_vocabulary(49408)  # CLIP-L's vocabulary size
@@ -92,7 +92,7 @@ def build_sd(out: Path) -> None:
 
 def build_opus(out: Path, work: Path) -> None:
     from benchmarks.translate import ARCHS, build
-    from core.tiny import build_tiny_models
+    from core.draw.tiny import build_tiny_models
 
     tiny = build_tiny_models(work / "tiny")
     build(ARCHS["opus-big"], tiny, out)
@@ -156,7 +156,7 @@ def main() -> None:
             build_opus(opus, Path(work))
         print(f"built in {time.perf_counter() - started:.0f} s")
 
-    from core.fetch import RepoFile, human, plan_files
+    from core.ops.fetch import RepoFile, human, plan_files
 
     files = [
         RepoFile(str(p.relative_to(sd)), p.stat().st_size) for p in sd.rglob("*") if p.is_file()

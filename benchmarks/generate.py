@@ -121,7 +121,7 @@ def main() -> None:
     import torch
     from diffusers import StableDiffusionPipeline
 
-    from core.tiny import build_tiny_models
+    from core.draw.tiny import build_tiny_models
 
     with tempfile.TemporaryDirectory() as tmp:
         tiny = build_tiny_models(Path(tmp))

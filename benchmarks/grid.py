@@ -9,8 +9,8 @@ import statistics
 import tempfile
 import time
 
-from core.generate import DiffusersGenerator
-from core.models import GenParams
+from core.draw.generate import DiffusersGenerator
+from core.jobs.job import GenParams
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
-            from core.tiny import build_tiny_models
+            from core.draw.tiny import build_tiny_models
 
             model = str(build_tiny_models(tmp)["sd"])
         gen = DiffusersGenerator(model, device="auto")

@@ -13,9 +13,9 @@ from typing import Any
 
 from core.app import open_service
 from core.config import config_from_dict
-from core.generate import Cancelled, Progress
+from core.draw.generate import Cancelled, Progress
+from core.jobs.job import GenParams, Request
 from core.lang.translate import IdentityTranslator, Translators
-from core.models import GenParams, Request
 
 
 class ZeroGenerator:

@@ -20,10 +20,10 @@ from typing import Any
 
 from core.app import open_service
 from core.config import Config
+from core.draw.generate import Cancelled, Progress
 from core.errors import JobCancelled
-from core.generate import Cancelled, Progress
+from core.jobs.job import GenParams, Job, Request
 from core.lang.translate import IdentityTranslator, Translators
-from core.models import GenParams, Job, Request
 from core.queue.runner import Runner
 from tests.helpers import make_config
 from tests.redis_server import RedisServer

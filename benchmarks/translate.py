@@ -169,8 +169,8 @@ def main() -> None:
     ap.add_argument("--arch", nargs="*", default=list(ARCHS), choices=list(ARCHS))
     ap.add_argument("--out-len", type=int, default=20, help="forced output length in tokens")
     args = ap.parse_args()
+    from core.draw.tiny import build_tiny_models
     from core.lang.translate import convert_to_ctranslate2
-    from core.tiny import build_tiny_models
 
     archs = [QUICK] if args.quick else [ARCHS[a] for a in args.arch]
     prompts = PROMPTS[:10] if args.quick else PROMPTS

@@ -41,7 +41,7 @@ class Frontend(Protocol):
 
 def demo_config(cfg: Config, root: Path) -> Config:
     """The same config on tiny random models built (once) under `root`."""
-    from core.tiny import build_tiny_models
+    from core.draw.tiny import build_tiny_models
 
     if not (root / "sd" / "model_index.json").is_file():
         print(f"Building tiny demo models in {root} …", file=sys.stderr)

@@ -19,7 +19,7 @@ from typing import Any
 from bot.message import Ask, Button, Ctx, Picture, Reply, Rows
 from bot.texts import error_text, t
 from core.errors import NotFound, ZimeError
-from core.models import Job
+from core.jobs.job import Job
 from core.service import Submitted
 
 VERSION = "z1"

@@ -24,7 +24,7 @@ from bot.message import Ctx, Reply, Rows
 from bot.status import follow
 from bot.texts import error_text, t
 from core.errors import ZimeError
-from core.models import Job, Request
+from core.jobs.job import Job, Request
 from core.service import Service
 
 log = logging.getLogger("zime.console")

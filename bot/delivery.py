@@ -20,7 +20,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from bot.texts import error_text, job_caption, job_error
-from core.models import Job, Status
+from core.jobs.job import Job, Status
 from core.service import Service
 
 log = logging.getLogger("zime.delivery")

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.models import Request
+from core.jobs.job import Request
 from core.service import Service, Submitted
 
 # A drawing to queue. The frontend first posts its status message, then calls this with the

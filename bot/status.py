@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from bot.actions import status_buttons
 from bot.message import Rows
 from bot.texts import status_text
-from core.models import JobView
+from core.jobs.job import JobView
 
 Show = Callable[[str, Rows], Awaitable[None]]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.texts import t
-from core.models import Request
+from core.jobs.job import Request
 from core.service import Service
 
 

@@ -28,8 +28,8 @@ from core.errors import (
     UnsupportedLanguage,
     ZimeError,
 )
+from core.jobs.job import Job, JobView, Options, RunnerInfo, Status
 from core.lang.options import BadOption, UnknownOption
-from core.models import Job, JobView, Options, RunnerInfo, Status
 
 EXAMPLE = "/zime Rīgas balzama pudele uz galda"
 

@@ -107,7 +107,7 @@ def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_tiny_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from core.tiny import build_tiny_models
+    from core.draw.tiny import build_tiny_models
 
     paths = build_tiny_models(args.dir)
     for name, path in paths.items():
@@ -134,8 +134,8 @@ async def _generate(cfg: Config, args: argparse.Namespace, out: TextIO, err: Tex
     import time
 
     from core.app import open_service
-    from core.images import image_variant_path
-    from core.models import Request
+    from core.draw.images import image_variant_path
+    from core.jobs.job import Request
 
     text = " ".join(args.text)
     request = Request("cli", "local", "local", text, is_admin=True, seed=args.seed,
@@ -166,7 +166,7 @@ async def _generate(cfg: Config, args: argparse.Namespace, out: TextIO, err: Tex
 
 
 def cmd_fetch_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from core.fetch import fetch_models
+    from core.ops.fetch import fetch_models
 
     cfg = _config(args.config)
 
@@ -189,7 +189,7 @@ def cmd_fetch_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_db(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from core.maintenance import backup, db_stats
+    from core.ops.maintenance import backup, db_stats
 
     cfg = _config(args.config)
     database = cfg.path(cfg.storage.database)

@@ -10,19 +10,19 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from core.config import Config, config_from_dict, config_to_dict
+from core.draw.generate import DiffusersGenerator, Generator
 from core.errors import ModelError
-from core.generate import DiffusersGenerator, Generator
+from core.jobs.ratelimit import Clock, RateLimiter, monotonic
+from core.jobs.store import Store
 from core.lang.concepts import ConceptRegistry
 from core.lang.prompt import PromptBuilder
 from core.lang.translate import TranslateOptions, Translator, Translators, load_translator
-from core.maintenance import prune_images
-from core.metrics import MetricsServer
+from core.ops.maintenance import prune_images
+from core.ops.metrics import MetricsServer
 from core.queue import Drawer
 from core.queue.local import ThreadDrawer
 from core.queue.worker import Worker
-from core.ratelimit import Clock, RateLimiter, monotonic
 from core.service import Service
-from core.store import Store
 from core.train.install import installed
 
 log = logging.getLogger("zime")

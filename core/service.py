@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Config
+from core.draw.tiny import is_tiny
 from core.errors import (
     Banned,
     NotAdmin,
@@ -23,16 +24,15 @@ from core.errors import (
     UnsupportedLanguage,
     ZimeError,
 )
-from core.lang.options import BadOption, parse_options, parse_settings, size_for
+from core.jobs.job import GenParams, Job, JobView, Options, Request, RunnerInfo, size_for
+from core.jobs.ratelimit import RateLimiter
+from core.jobs.store import Store
+from core.lang.moderation import Blocklist
+from core.lang.options import BadOption, parse_options, parse_settings
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
 from core.lang.text import normalize
-from core.models import GenParams, Job, JobView, Options, Request, RunnerInfo
-from core.moderation import Blocklist
 from core.queue.local import in_daemon_thread
 from core.queue.worker import Worker
-from core.ratelimit import RateLimiter
-from core.store import Store
-from core.tiny import is_tiny
 from core.train.session import Notify, Session, Teaching
 
 # A translation of one chat message takes well under a second (benchmarks/translate.py);
@@ -202,7 +202,7 @@ class Service:
         drawn from by img2img, at its own aspect ratio within `max_side`."""
         if request.photo is None:
             return None
-        from core.images import load_photo
+        from core.draw.images import load_photo
 
         image = await asyncio.to_thread(load_photo, request.photo)
         g = self.config.generation
@@ -426,7 +426,7 @@ class Service:
 
     async def grid_image(self, job_id: int, n: int, request: Request) -> tuple[Job, str]:
         """Image n (1-based) of a grid job and its path, for its owner or an admin (U1–U4)."""
-        from core.images import image_variant_path
+        from core.draw.images import image_variant_path
 
         job = await self._job_for(job_id, request)
         if not job.image_path or not 1 <= n <= job.params.count:
@@ -437,7 +437,7 @@ class Service:
     async def delete(self, job_id: int, request: Request) -> None:
         """🗑: remove a result's image files (the grid and its single images), for its owner
         or an admin. The job row stays (history, limits), marked deleted."""
-        from core.images import image_variant_path
+        from core.draw.images import image_variant_path
 
         job = await self._job_for(job_id, request)
         if job.image_path:

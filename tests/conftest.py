@@ -11,7 +11,7 @@ from tests.redis_server import RedisServer
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny random SD / NLLB / Marian models, built once per test session (~10 s)."""
-    from core.tiny import build_tiny_models
+    from core.draw.tiny import build_tiny_models
 
     return build_tiny_models(tmp_path_factory.mktemp("tiny"))
 

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from core.app import open_service
+from core.jobs.job import Request
 from core.lang.translate import IdentityTranslator, Translators
-from core.models import Request
 from core.queue.worker import JobHandle
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config

@@ -8,9 +8,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from core.draw.generate import Cancelled, Progress
 from core.errors import JobCancelled, ModelError
-from core.generate import Cancelled, Progress
-from core.models import GenParams
+from core.jobs.job import GenParams
 
 
 class FakeGenerator:

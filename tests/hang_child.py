@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from core.app import open_service
+from core.jobs.job import Request
 from core.lang.translate import IdentityTranslator, Translators
-from core.models import Request
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 

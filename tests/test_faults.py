@@ -27,8 +27,8 @@ from core.errors import (
     StorageError,
     TranslationFailed,
 )
+from core.jobs.job import Request
 from core.lang.translate import IdentityTranslator, Translators
-from core.models import Request
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 
@@ -218,7 +218,7 @@ async def test_a_flagged_image_is_blurred_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot.texts import caption
-    from core import images
+    from core.draw import images
     from core.queue import worker
 
     veiled: list[tuple[int, int]] = []

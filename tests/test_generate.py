@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from core.draw.generate import DiffusersGenerator
+from core.draw.images import read_png_metadata
 from core.errors import JobCancelled, ModelError
-from core.generate import DiffusersGenerator
-from core.images import read_png_metadata
-from core.models import GenParams
+from core.jobs.job import GenParams
 
 ROOT = Path(__file__).resolve().parent.parent
 

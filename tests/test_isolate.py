@@ -11,8 +11,8 @@ import pytest
 
 from core.app import open_service
 from core.errors import JobFailed
+from core.jobs.job import Request
 from core.lang.translate import IdentityTranslator, Translators
-from core.models import Request
 from core.queue.child import ChildDrawer
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config

@@ -16,11 +16,11 @@ import pytest
 from core.app import open_service
 from core.config import config_from_dict
 from core.errors import ModelError
-from core.fetch import RepoFile, fetch_models, plan_files, wants_fp16
 from core.hub import hub_address, hub_reachable
+from core.jobs.job import Request
 from core.lang.translate import IdentityTranslator, Translators
-from core.maintenance import backup, db_stats, prune_images
-from core.models import Request
+from core.ops.fetch import RepoFile, fetch_models, plan_files, wants_fp16
+from core.ops.maintenance import backup, db_stats, prune_images
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 

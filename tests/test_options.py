@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from core.app import open_service
+from core.draw.images import image_variant_path
 from core.errors import NotFound, RateLimited
-from core.images import image_variant_path
-from core.lang.options import BadOption, parse_options, size_for
+from core.jobs.job import Options, Request, size_for
+from core.lang.options import BadOption, parse_options
 from core.lang.translate import Translators
-from core.models import Options, Request
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 
@@ -173,7 +173,7 @@ async def test_variations_and_upscale_start_from_the_image(tmp_path: Path) -> No
         assert big.params.seed == 4 and big.params.count == 1  # image 2's own seed
         # the lineage, in the PNG and in /vesture
         from bot.texts import history_line
-        from core.images import read_png_metadata
+        from core.draw.images import read_png_metadata
 
         lineage = json.loads(read_png_metadata(str(big.image_path))["zime"])
         assert lineage["kind"] == "upscale" and lineage["parent_id"] == grid.id
@@ -192,7 +192,7 @@ def test_photos_are_validated_and_oriented(monkeypatch: pytest.MonkeyPatch) -> N
 
     from PIL import Image
 
-    from core import images
+    from core.draw import images
     from core.errors import BadPhoto
 
     def encoded(fmt: str, size: tuple[int, int] = (40, 20), **kw: object) -> bytes:
@@ -220,7 +220,7 @@ def test_veil_blurs_past_recognition() -> None:
     import numpy as np
     from PIL import Image
 
-    from core.images import veil
+    from core.draw.images import veil
 
     checker = np.indices((96, 64)).sum(axis=0) % 2 * 255  # the finest detail there is
     drawn = Image.fromarray(np.stack([checker] * 3, axis=-1).astype(np.uint8))

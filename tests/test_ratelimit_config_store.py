@@ -6,8 +6,8 @@ import pytest
 
 from core.config import config_from_dict, load_config
 from core.errors import ConfigError, RateLimited
-from core.ratelimit import RateLimiter
-from core.store import Store
+from core.jobs.ratelimit import RateLimiter
+from core.jobs.store import Store
 
 
 def test_token_bucket_with_fake_clock() -> None:

@@ -19,9 +19,9 @@ import pytest
 
 from core.app import open_service
 from core.config import Config
-from core.images import read_png_metadata
+from core.draw.images import read_png_metadata
+from core.jobs.job import Request
 from core.lang.translate import IdentityTranslator, Translators
-from core.models import Request
 from core.queue.runner import Runner
 from core.queue.worker import JobHandle
 from core.service import Service

@@ -18,7 +18,7 @@ from bot.telegram.render import CAPTION_LIMIT, html_caption, user_language
 from bot.texts import caption
 from core.app import open_service
 from core.config import Config, load_config
-from core.models import Request
+from core.jobs.job import Request
 from tests.telegram_stub import TelegramStub
 
 ROOT = Path(__file__).resolve().parent.parent

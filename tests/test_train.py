@@ -132,8 +132,8 @@ async def test_a_four_photo_run_end_to_end_and_the_new_token_draws(
 
     from core.app import open_service
     from core.config import load_config
+    from core.jobs.job import Request
     from core.lang.translate import IdentityTranslator, Translators
-    from core.models import Request
 
     config = load_config(cfg, {})
     identity = Translators.single(IdentityTranslator())

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.app import open_service
+from core.draw.images import read_png_metadata
 from core.errors import (
     Banned,
     BlockedPrompt,
@@ -18,9 +19,8 @@ from core.errors import (
     RateLimited,
     UnsupportedLanguage,
 )
-from core.images import read_png_metadata
+from core.jobs.job import Request
 from core.lang.translate import IdentityTranslator, Translators
-from core.models import Request
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 

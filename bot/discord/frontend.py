@@ -29,9 +29,9 @@ from bot.message import Ctx, Picture, Reply, Rows, Start
 from bot.status import follow
 from bot.texts import error_text
 from core.config import DiscordConfig
+from core.draw.images import MAX_PHOTO_BYTES
 from core.errors import BadPhoto, ZimeError
-from core.images import MAX_PHOTO_BYTES
-from core.models import Request
+from core.jobs.job import Request
 from core.service import Service
 
 log = logging.getLogger("zime.discord")

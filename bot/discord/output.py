@@ -13,7 +13,7 @@ import discord
 from bot.actions import result_buttons
 from bot.discord.views import view
 from bot.texts import t
-from core.models import Job
+from core.jobs.job import Job
 
 
 class DiscordOutput:

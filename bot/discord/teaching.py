@@ -11,9 +11,9 @@ import discord
 
 from bot.teaching import finish_teaching
 from bot.texts import error_text, t, teaching_text
+from core.draw.images import MAX_PHOTO_BYTES
 from core.errors import BadPhoto, ZimeError
-from core.images import MAX_PHOTO_BYTES
-from core.models import Request
+from core.jobs.job import Request
 from core.service import Service
 
 

@@ -47,9 +47,9 @@ from bot.telegram.render import (
 from bot.telegram.teaching import TeachingCommands
 from bot.texts import error_text, t
 from core.config import TelegramConfig
+from core.draw.images import MAX_PHOTO_BYTES
 from core.errors import BadPhoto, ZimeError
-from core.images import MAX_PHOTO_BYTES
-from core.models import Job, Request
+from core.jobs.job import Job, Request
 from core.service import Service
 
 log = logging.getLogger("zime.telegram")

@@ -26,7 +26,7 @@ from bot.status import follow
 from bot.telegram.render import html_caption, keyboard, read_image, user_language, with_retry
 from bot.texts import error_text, t
 from core.errors import ZimeError
-from core.models import Job, Request
+from core.jobs.job import Job, Request
 from core.service import Service
 
 Context = ContextTypes.DEFAULT_TYPE

@@ -17,7 +17,7 @@ from bot.message import Ask, Picture, Rows
 from bot.telegram.render import fit, html_caption, keyboard, read_image, with_retry
 from bot.texts import t
 from core.errors import NotFound
-from core.models import Job
+from core.jobs.job import Job
 
 
 class TelegramOutput:

@@ -14,7 +14,7 @@ from bot.teaching import finish_teaching
 from bot.telegram.render import fit, read_image, with_retry
 from bot.texts import error_text, t, teaching_text
 from core.errors import ZimeError
-from core.models import Request
+from core.jobs.job import Request
 from core.service import Service
 
 Ctx = ContextTypes.DEFAULT_TYPE

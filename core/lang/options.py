@@ -12,13 +12,12 @@ the flag and what it allows, and nothing is drawn.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from typing import Any
 
 from core.errors import InvalidPrompt
+from core.jobs.job import MAX_IMAGES, Options
 from core.lang.text import fold
-from core.models import MAX_IMAGES, Options
 
 SEED_MAX = 2**32 - 1
 STRENGTH_RANGE = (0.1, 1.0)
@@ -151,19 +150,6 @@ def _value(name: str, flag: str, value: str, max_steps: int) -> Any:
     if name == "strength":
         return _strength(flag, value)
     return value
-
-
-def size_for(aspect: tuple[int, int], area: int, max_side: int, step: int = 64) -> tuple[int, int]:
-    """Width and height for an aspect ratio: about `area` pixels, each side a multiple of
-    `step` (64 for `--ar`; 8, what the VAE needs, keeps a photo's shape within 5%), the
-    longer side at most `max_side`."""
-    w, h = aspect
-    width, height = math.sqrt(area * w / h), math.sqrt(area * h / w)
-    scale = min(1.0, max_side / max(width, height))
-    width, height = width * scale, height * scale
-    top = max_side - max_side % step
-    return (max(64, min(top, round(width / step) * step)),
-            max(64, min(top, round(height / step) * step)))  # fmt: skip
 
 
 # /iestatijumi keys (folded) -> setting name

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.errors import ZimeError
-from core.models import Job, RunnerInfo
+from core.jobs.job import Job, RunnerInfo
 
 __all__ = ["RunnerInfo"]  # defined with the job types; drawers report it
 

@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from core.draw.generate import Generator
 from core.errors import JobCancelled, ModelError
-from core.generate import Generator
-from core.models import Job
+from core.jobs.job import Job
 from core.queue import Cancelled, Drawn, DrawTimeout, ModelHung, Progress, RunnerInfo
 
 log = logging.getLogger("zime.child")

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from core.draw.generate import Generator
 from core.errors import JobCancelled
-from core.generate import Generator
-from core.models import GenParams, Job
+from core.jobs.job import GenParams, Job
 from core.queue import Cancelled, Drawn, DrawTimeout, ModelHung, Progress, RunnerInfo
 
 T = TypeVar("T")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import JobCancelled, ModelError
-from core.models import Job
+from core.jobs.job import Job
 from core.queue import Cancelled, DrawingPaused, Drawn, DrawTimeout, Progress, RunnerInfo
 from core.queue.runner import ensure_groups
 from core.queue.wire import (

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.draw.generate import Generator
 from core.errors import JobCancelled
-from core.generate import Generator
 from core.queue import DrawTimeout, ModelHung
 from core.queue.local import ThreadDrawer
 from core.queue.wire import (

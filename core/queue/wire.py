@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from core.models import GenParams
+from core.jobs.job import GenParams
 
 GROUP_RUNNERS = "runners"  # the consumer group of the runners on the jobs stream
 GROUP_COORDINATOR = "coordinator"  # the consumer group of the bot on the results stream

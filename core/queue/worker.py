@@ -20,12 +20,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
+from core.draw.images import grid, image_variant_path, png_metadata, save_png, veil
 from core.errors import JobCancelled, JobFailed, ModelUnavailable, QueueFull, StorageError
-from core.images import grid, image_variant_path, png_metadata, save_png, veil
-from core.metrics import Metrics
-from core.models import GenParams, Job, Status
+from core.jobs.job import GenParams, Job, Status
+from core.jobs.store import Store
+from core.ops.metrics import Metrics
 from core.queue import Drawer, DrawingPaused, Drawn, DrawTimeout, ModelHung, RunnerInfo
-from core.store import Store
 
 log = logging.getLogger("zime.worker")
 

@@ -82,7 +82,7 @@ class Teaching:
 
     def add_photo(self, admin: str, data: bytes) -> int:
         """Keep one photo (validated like any user photo); returns how many there are."""
-        from core.images import load_photo
+        from core.draw.images import load_photo
 
         session = self._session(admin)
         if len(session.photos) >= MAX_PHOTOS:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.models import GenParams
+from core.jobs.job import GenParams
 
 
 def png_metadata(

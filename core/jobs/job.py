@@ -16,6 +16,19 @@ OPTIONS_VERSION = 1
 MAX_IMAGES = 4
 
 
+def size_for(aspect: tuple[int, int], area: int, max_side: int, step: int = 64) -> tuple[int, int]:
+    """Width and height for an aspect ratio: about `area` pixels, each side a multiple of
+    `step` (64 for `--ar`; 8, what the VAE needs, keeps a photo's shape within 5%), the
+    longer side at most `max_side`."""
+    w, h = aspect
+    width, height = math.sqrt(area * w / h), math.sqrt(area * h / w)
+    scale = min(1.0, max_side / max(width, height))
+    width, height = width * scale, height * scale
+    top = max_side - max_side % step
+    return (max(64, min(top, round(width / step) * step)),
+            max(64, min(top, round(height / step) * step)))  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Options:
     """What the user asked for beyond the text. None: the user's or the config's default.
@@ -117,8 +130,6 @@ class GenParams:
     ) -> GenParams:  # fmt: skip
         """Parameters for `prompt` from a GenerationConfig `g` and the user's options;
         `negative` (translated) is added to the configured negative prompt."""
-        from core.lang.options import size_for
-
         width, height = g.width, g.height
         if options.aspect:
             width, height = size_for(options.aspect, g.width * g.height, g.max_side)

@@ -19,7 +19,7 @@ import aiosqlite
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from core.errors import StorageError
-from core.models import GenParams, Job, Options, Status
+from core.jobs.job import GenParams, Job, Options, Status
 
 log = logging.getLogger("zime.store")
 P = ParamSpec("P")

@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from core.errors import JobCancelled, ModelError
 from core.hub import check_available
-from core.models import GenParams
+from core.jobs.job import GenParams
 
 log = logging.getLogger("zime.generate")
 

@@ -1,0 +1,2 @@
+"""Jobs: the one job record (`job`), its store (`store`, SQLite) and the limits
+(`ratelimit`)."""

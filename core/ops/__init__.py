@@ -1,0 +1,2 @@
+"""Operations: model downloads (`fetch`), database care and retention (`maintenance`), and
+`/healthz` + `/metrics` (`metrics`)."""
