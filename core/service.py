@@ -12,11 +12,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.admin import AdminOps
 from core.config import Config
+from core.derived import DerivedJobs
 from core.draw.tiny import is_tiny
 from core.errors import (
     Banned,
-    NotAdmin,
     NotFound,
     NotOwner,
     RateLimited,
@@ -24,24 +25,19 @@ from core.errors import (
     UnsupportedLanguage,
     ZimeError,
 )
-from core.jobs.job import GenParams, Job, JobView, Options, Request, RunnerInfo, size_for
+from core.jobs.job import GenParams, Job, JobView, Options, Request, size_for
 from core.jobs.ratelimit import RateLimiter
 from core.jobs.store import Store
 from core.lang.moderation import Blocklist
 from core.lang.options import BadOption, parse_options, parse_settings
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
-from core.lang.text import normalize
 from core.queue.local import in_daemon_thread
 from core.queue.worker import Worker
-from core.train.session import Notify, Session, Teaching
+from core.train.session import Teaching
 
 # A translation of one chat message takes well under a second (benchmarks/translate.py);
 # one that takes this long is stuck, and the user gets an answer instead of a spinner.
 TRANSLATE_TIMEOUT_S = 60.0
-# img2img strengths: a variation moves about halfway from its image; an upscale keeps it and
-# only adds detail at twice the size.
-VARIATION_STRENGTH = 0.6
-UPSCALE_STRENGTH = 0.3
 PHOTO_STRENGTH = 0.75  # photo → picture without --stiprums: keeps the layout, redraws the rest
 
 
@@ -72,7 +68,7 @@ def new_seed() -> int:
     return random.randrange(2**32)
 
 
-class Service:
+class Service(DerivedJobs, AdminOps):
     def __init__(
         self,
         config: Config,
@@ -87,6 +83,7 @@ class Service:
         self.builder = builder
         self.limiter = limiter
         self.blocklist = Blocklist(config.moderation.blocklist)
+        self.new_seed: Callable[[], int] = new_seed  # injectable: tests replay the same seeds
         self.teaching = Teaching(config, worker.busy)
         # Tiny random models draw noise: every caption says so (`--demo`, or a config that
         # points at `core tiny-models` output).
@@ -209,7 +206,7 @@ class Service:
         width, height = size_for((image.width, image.height), g.width * g.height, g.max_side, 8)
         path = self.worker.image_dir / "uploads" / f"{uuid.uuid4().hex}.png"
         await asyncio.to_thread(_save_upload, image, path)
-        seed = new_seed() if options.seed is None else options.seed
+        seed = self.new_seed() if options.seed is None else options.seed
         base = GenParams.from_config(
             g, result.prompt, seed, options, self._safety(request), negative
         )
@@ -265,7 +262,7 @@ class Service:
         negative: str = "", params: GenParams | None = None,
     ) -> Submitted:  # fmt: skip
         if params is None:
-            seed = new_seed() if options.seed is None else options.seed
+            seed = self.new_seed() if options.seed is None else options.seed
             params = GenParams.from_config(self.config.generation, result.prompt, seed, options,
                                            self._safety(request), negative)  # fmt: skip
         self.worker.check_room(request.user_key)  # again: the translation took a while
@@ -324,82 +321,6 @@ class Service:
         """NotFound unless the job exists and belongs to the requester (or they are admin)."""
         await self._job_for(job_id, request)
 
-    async def again(self, job_id: int, request: Request, same_seed: bool) -> Submitted:
-        """Reroll (same prompt, new seed) or redraw (same seed) an earlier job."""
-        job = await self._job_for(job_id, request)
-        options = replace(job.options, seed=job.seed if same_seed else None)
-        negative = job.params.negative_prompt.removeprefix(self.config.generation.negative_prompt)
-        return await self._derive(job, request, job.params.count, options,
-                                  negative=negative.strip(", "))  # fmt: skip
-
-    async def variation(self, job_id: int, n: int, request: Request) -> Submitted:
-        """Vn: a new grid of variations of image n: img2img from it, new seeds, medium
-        strength."""
-        return await self._from_image(job_id, n, request, "variation", 4, 1, VARIATION_STRENGTH)
-
-    async def upscale(self, job_id: int, n: int, request: Request) -> Submitted:
-        """🔍 2×: image n redrawn from a 2× resize at low strength, with the same pipeline."""
-        return await self._from_image(job_id, n, request, "upscale", 1, 2, UPSCALE_STRENGTH)
-
-    async def _from_image(
-        self, job_id: int, n: int, request: Request, kind: str, count: int, scale: int,
-        strength: float,
-    ) -> Submitted:  # fmt: skip
-        job, path = await self.grid_image(job_id, n, request)
-        if not await asyncio.to_thread(Path(path).is_file):
-            raise NotFound(f"job {job_id} image {n}")
-        seed = job.params.image_seed(n) if kind == "upscale" else new_seed()
-        params = job.params.from_image(path, strength, seed=seed, count=count,
-                                       width=job.params.width * scale,
-                                       height=job.params.height * scale,
-                                       safety_checker=self._safety(request))  # fmt: skip
-        options = replace(job.options, seed=seed, count=count)
-        return await self._derive(job, request, count, options, params=params, kind=kind,
-                                  from_image=n)  # fmt: skip
-
-    async def prompt_to_fix(self, job_id: int, request: Request) -> str:
-        """✏️: the English prompt of a job, for its owner to correct."""
-        return (await self._job_for(job_id, request)).prompt
-
-    async def job_for_reply(self, request: Request, message_id: int) -> Job | None:
-        """The job whose ✏️ question the message `message_id` was, in the request's chat."""
-        return await self.store.find_by_meta(request.platform, request.chat_id,
-                                             "fix_message", message_id)  # fmt: skip
-
-    async def draw_fixed(self, job_id: int, english: str, request: Request) -> Submitted:
-        """✏️: draw a job again from the English prompt its author corrected (no translator:
-        the user wrote what the model reads)."""
-        job = await self._job_for(job_id, request)
-        english = normalize(english, max_chars=self.config.limits.max_prompt_chars)
-        self.blocklist.check(english)
-        cost = job.params.count if job.params.init_image is None else 1
-        return await self._derive(job, request, cost, replace(job.options, seed=None),
-                                  english=english, kind="edit")  # fmt: skip
-
-    async def _derive(
-        self, job: Job, request: Request, cost: int, options: Options, *,
-        english: str | None = None, negative: str = "", params: GenParams | None = None,
-        kind: str | None = None, **lineage: Any,
-    ) -> Submitted:  # fmt: skip
-        """A new job from an earlier one (🔁, V, 🔍, ✏️): the same checks and charges as a
-        request, the parent and `kind` recorded, the charge given back if it is not queued."""
-        if await self.store.is_banned(request.platform, request.user_id):
-            raise Banned(request.user_key)
-        chat = await self._charge(request, cost)
-        prompt = job.prompt if english is None else english
-        result = PromptResult(
-            input=job.request_text, normalized=job.normalized, lang=job.lang, concepts=(),
-            source=job.normalized, english=job.english if english is None else english,
-            prompt=prompt, concept_ids=job.concepts,
-        )  # fmt: skip
-        if kind:
-            request = replace(request, meta={**request.meta, "kind": kind, **lineage})
-        try:
-            return await self._submit(request, result, options, job.id, negative, params)
-        except Exception:
-            self.limiter.refund(request.user_key, chat)
-            raise
-
     async def note(self, job_id: int, **meta: Any) -> None:
         """Remember delivery details of a job (message ids …) so a restart can finish it."""
         await self.store.update_meta(job_id, **meta)
@@ -423,40 +344,6 @@ class Service:
             status, error = self.worker.final_states[job_id]
             job = replace(job, status=status, error=error)
         return job
-
-    async def grid_image(self, job_id: int, n: int, request: Request) -> tuple[Job, str]:
-        """Image n (1-based) of a grid job and its path, for its owner or an admin (U1–U4)."""
-        from core.draw.images import image_variant_path
-
-        job = await self._job_for(job_id, request)
-        if not job.image_path or not 1 <= n <= job.params.count:
-            raise NotFound(f"job {job_id} image {n}")
-        path = job.image_path if job.params.count == 1 else image_variant_path(job.image_path, n)
-        return job, str(path)
-
-    async def delete(self, job_id: int, request: Request) -> None:
-        """🗑: remove a result's image files (the grid and its single images), for its owner
-        or an admin. The job row stays (history, limits), marked deleted."""
-        from core.draw.images import image_variant_path
-
-        job = await self._job_for(job_id, request)
-        if job.image_path:
-            paths = [Path(job.image_path)]
-            if job.params.count > 1:
-                paths += [
-                    image_variant_path(job.image_path, n) for n in range(1, job.params.count + 1)
-                ]
-            for path in paths:
-                await asyncio.to_thread(path.unlink, True)
-        await self.store.update_meta(job_id, deleted=True)
-
-    async def original(self, job_id: int, request: Request) -> str:
-        """The path of a job's PNG, for its owner or an admin only (NotFound otherwise:
-        job ids count up, so anyone could guess one)."""
-        job = await self._job_for(job_id, request)
-        if not job.image_path:
-            raise NotFound(f"job {job_id}")
-        return job.image_path
 
     async def undelivered(self, platform: str) -> list[int]:
         return await self.store.undelivered(platform)
@@ -487,72 +374,3 @@ class Service:
 
     async def job(self, job_id: int) -> Job | None:
         return await self.store.get_job(job_id)
-
-    def check_admin(self, request: Request) -> None:
-        if not request.is_admin:
-            raise NotAdmin(request.user_key)
-
-    async def stats(self, request: Request) -> dict[str, Any]:
-        self.check_admin(request)
-        out = await self.store.stats()
-        out["queued"] = self.worker.queued_count()
-        out["model"] = self.worker.model
-        out["runners"] = self.worker.runners()
-        return out
-
-    def runners(self, request: Request) -> list[RunnerInfo]:
-        """The GPU runners (one, "local", without Redis): name, device, model, state."""
-        self.check_admin(request)
-        return self.worker.runners()
-
-    def queue(self, request: Request) -> list[tuple[int, str, str]]:
-        self.check_admin(request)
-        return [(h.id, h.job.user_key, h.job.params.prompt) for h in self.worker.order()]
-
-    async def reload(self, request: Request, model: str | None = None) -> str:
-        """Reload the image model (and its concept adapters) and the concept registry: a
-        concept installed with `core concepts add` is live after this."""
-        self.check_admin(request)
-        from core.lang.concepts import ConceptRegistry
-
-        extra = self.config.path(self.config.storage.concepts)
-        registry = await asyncio.to_thread(ConceptRegistry.load, None, extra)
-        loaded = await self.worker.reload(model)
-        self.builder.registry = registry
-        return loaded
-
-    # teaching a concept from the chat (admins; core/train/session.py)
-    def teach_start(self, request: Request, args: list[str]) -> Session:
-        known = {c.id for c in self.builder.registry}
-        return self.teaching.start(request.user_key, request.is_admin, args, known)
-
-    def teaching_open(self, request: Request) -> bool:
-        """The admin is sending photos for a concept: a photo without /zime is one of them."""
-        return request.is_admin and self.teaching.collecting(request.user_key)
-
-    async def teach_photo(self, request: Request, data: bytes) -> int:
-        self.check_admin(request)
-        return await asyncio.to_thread(self.teaching.add_photo, request.user_key, data)
-
-    def teach_ready(self, request: Request, notify: Notify) -> Session:
-        self.check_admin(request)
-        known = {c.id: f"a photo of {c.phrase}" for c in self.builder.registry}
-        return self.teaching.ready(request.user_key, known, notify)
-
-    async def teach_accept(self, request: Request, token: str) -> str:
-        """/pievienot: install the trained concept and make it live (a reload)."""
-        from core.train import install
-
-        self.check_admin(request)
-        trained = self.teaching.accept(request.user_key, token)
-        await asyncio.to_thread(install.add, self.config, trained)
-        await self.reload(request)
-        return token
-
-    def teach_discard(self, request: Request, token: str) -> None:
-        self.check_admin(request)
-        self.teaching.discard(request.user_key, token)
-
-    async def set_banned(self, request: Request, platform: str, user_id: str, banned: bool) -> None:
-        self.check_admin(request)
-        await self.store.set_banned(platform, user_id, banned)

@@ -1,0 +1,94 @@
+"""What admins may do (statistics, the queue and runners, reload, bans, teaching a concept
+from the chat): a mixin of `Service`. Each checks `is_admin` first."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from core.errors import NotAdmin
+from core.jobs.job import Request, RunnerInfo
+from core.lang.prompt import PromptBuilder
+from core.train.session import Notify, Session, Teaching
+
+if TYPE_CHECKING:
+    from core.config import Config
+    from core.jobs.store import Store
+    from core.queue.worker import Worker
+
+
+class AdminOps:
+    config: Config
+    store: Store
+    worker: Worker
+    builder: PromptBuilder
+    teaching: Teaching
+
+    def check_admin(self, request: Request) -> None:
+        if not request.is_admin:
+            raise NotAdmin(request.user_key)
+
+    async def stats(self, request: Request) -> dict[str, Any]:
+        self.check_admin(request)
+        out = await self.store.stats()
+        out["queued"] = self.worker.queued_count()
+        out["model"] = self.worker.model
+        out["runners"] = self.worker.runners()
+        return out
+
+    def runners(self, request: Request) -> list[RunnerInfo]:
+        """The GPU runners (one, "local", without Redis): name, device, model, state."""
+        self.check_admin(request)
+        return self.worker.runners()
+
+    def queue(self, request: Request) -> list[tuple[int, str, str]]:
+        self.check_admin(request)
+        return [(h.id, h.job.user_key, h.job.params.prompt) for h in self.worker.order()]
+
+    async def reload(self, request: Request, model: str | None = None) -> str:
+        """Reload the image model (and its concept adapters) and the concept registry: a
+        concept installed with `core concepts add` is live after this."""
+        self.check_admin(request)
+        from core.lang.concepts import ConceptRegistry
+
+        extra = self.config.path(self.config.storage.concepts)
+        registry = await asyncio.to_thread(ConceptRegistry.load, None, extra)
+        loaded = await self.worker.reload(model)
+        self.builder.registry = registry
+        return loaded
+
+    # teaching a concept from the chat (admins; core/train/session.py)
+    def teach_start(self, request: Request, args: list[str]) -> Session:
+        known = {c.id for c in self.builder.registry}
+        return self.teaching.start(request.user_key, request.is_admin, args, known)
+
+    def teaching_open(self, request: Request) -> bool:
+        """The admin is sending photos for a concept: a photo without /zime is one of them."""
+        return request.is_admin and self.teaching.collecting(request.user_key)
+
+    async def teach_photo(self, request: Request, data: bytes) -> int:
+        self.check_admin(request)
+        return await asyncio.to_thread(self.teaching.add_photo, request.user_key, data)
+
+    def teach_ready(self, request: Request, notify: Notify) -> Session:
+        self.check_admin(request)
+        known = {c.id: f"a photo of {c.phrase}" for c in self.builder.registry}
+        return self.teaching.ready(request.user_key, known, notify)
+
+    async def teach_accept(self, request: Request, token: str) -> str:
+        """/pievienot: install the trained concept and make it live (a reload)."""
+        from core.train import install
+
+        self.check_admin(request)
+        trained = self.teaching.accept(request.user_key, token)
+        await asyncio.to_thread(install.add, self.config, trained)
+        await self.reload(request)
+        return token
+
+    def teach_discard(self, request: Request, token: str) -> None:
+        self.check_admin(request)
+        self.teaching.discard(request.user_key, token)
+
+    async def set_banned(self, request: Request, platform: str, user_id: str, banned: bool) -> None:
+        self.check_admin(request)
+        await self.store.set_banned(platform, user_id, banned)

@@ -1,0 +1,160 @@
+"""Jobs made from earlier jobs by a button or a command (🔁, V, 🔍, ✏️, U, 📄, 🗑): a mixin
+of `Service`. Every one checks the owner first (`_job_for`): job ids count up, so a button's
+id is easy to forge."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.errors import Banned, NotFound
+from core.jobs.job import GenParams, Job, Options, Request
+from core.lang.moderation import Blocklist
+from core.lang.prompt import PromptBuilder, PromptResult
+from core.lang.text import normalize
+
+if TYPE_CHECKING:
+    from core.config import Config
+    from core.jobs.ratelimit import RateLimiter
+    from core.jobs.store import Store
+    from core.service import Submitted
+
+# img2img strengths: a variation moves about halfway from its image; an upscale keeps it and
+# only adds detail at twice the size.
+VARIATION_STRENGTH = 0.6
+UPSCALE_STRENGTH = 0.3
+
+
+class DerivedJobs:
+    config: Config
+    store: Store
+    builder: PromptBuilder
+    limiter: RateLimiter
+    blocklist: Blocklist
+    new_seed: Callable[[], int]
+
+    if TYPE_CHECKING:  # from Service
+
+        async def _job_for(self, job_id: int, request: Request) -> Job: ...
+
+        async def _charge(self, request: Request, images: int) -> str | None: ...
+
+        def _safety(self, request: Request) -> bool: ...
+
+        async def _submit(
+            self, request: Request, result: PromptResult, options: Options,
+            parent_id: int | None, negative: str = "", params: GenParams | None = None,
+        ) -> Submitted: ...  # fmt: skip
+
+    async def again(self, job_id: int, request: Request, same_seed: bool) -> Submitted:
+        """Reroll (same prompt, new seed) or redraw (same seed) an earlier job."""
+        job = await self._job_for(job_id, request)
+        options = replace(job.options, seed=job.seed if same_seed else None)
+        negative = job.params.negative_prompt.removeprefix(self.config.generation.negative_prompt)
+        return await self._derive(job, request, job.params.count, options,
+                                  negative=negative.strip(", "))  # fmt: skip
+
+    async def variation(self, job_id: int, n: int, request: Request) -> Submitted:
+        """Vn: a new grid of variations of image n: img2img from it, new seeds, medium
+        strength."""
+        return await self._from_image(job_id, n, request, "variation", 4, 1, VARIATION_STRENGTH)
+
+    async def upscale(self, job_id: int, n: int, request: Request) -> Submitted:
+        """🔍 2×: image n redrawn from a 2× resize at low strength, with the same pipeline."""
+        return await self._from_image(job_id, n, request, "upscale", 1, 2, UPSCALE_STRENGTH)
+
+    async def _from_image(
+        self, job_id: int, n: int, request: Request, kind: str, count: int, scale: int,
+        strength: float,
+    ) -> Submitted:  # fmt: skip
+        job, path = await self.grid_image(job_id, n, request)
+        if not await asyncio.to_thread(Path(path).is_file):
+            raise NotFound(f"job {job_id} image {n}")
+        seed = job.params.image_seed(n) if kind == "upscale" else self.new_seed()
+        params = job.params.from_image(path, strength, seed=seed, count=count,
+                                       width=job.params.width * scale,
+                                       height=job.params.height * scale,
+                                       safety_checker=self._safety(request))  # fmt: skip
+        options = replace(job.options, seed=seed, count=count)
+        return await self._derive(job, request, count, options, params=params, kind=kind,
+                                  from_image=n)  # fmt: skip
+
+    async def prompt_to_fix(self, job_id: int, request: Request) -> str:
+        """✏️: the English prompt of a job, for its owner to correct."""
+        return (await self._job_for(job_id, request)).prompt
+
+    async def job_for_reply(self, request: Request, message_id: int) -> Job | None:
+        """The job whose ✏️ question the message `message_id` was, in the request's chat."""
+        return await self.store.find_by_meta(request.platform, request.chat_id,
+                                             "fix_message", message_id)  # fmt: skip
+
+    async def draw_fixed(self, job_id: int, english: str, request: Request) -> Submitted:
+        """✏️: draw a job again from the English prompt its author corrected (no translator:
+        the user wrote what the model reads)."""
+        job = await self._job_for(job_id, request)
+        english = normalize(english, max_chars=self.config.limits.max_prompt_chars)
+        self.blocklist.check(english)
+        cost = job.params.count if job.params.init_image is None else 1
+        return await self._derive(job, request, cost, replace(job.options, seed=None),
+                                  english=english, kind="edit")  # fmt: skip
+
+    async def _derive(
+        self, job: Job, request: Request, cost: int, options: Options, *,
+        english: str | None = None, negative: str = "", params: GenParams | None = None,
+        kind: str | None = None, **lineage: Any,
+    ) -> Submitted:  # fmt: skip
+        """A new job from an earlier one (🔁, V, 🔍, ✏️): the same checks and charges as a
+        request, the parent and `kind` recorded, the charge given back if it is not queued."""
+        if await self.store.is_banned(request.platform, request.user_id):
+            raise Banned(request.user_key)
+        chat = await self._charge(request, cost)
+        prompt = job.prompt if english is None else english
+        result = PromptResult(
+            input=job.request_text, normalized=job.normalized, lang=job.lang, concepts=(),
+            source=job.normalized, english=job.english if english is None else english,
+            prompt=prompt, concept_ids=job.concepts,
+        )  # fmt: skip
+        if kind:
+            request = replace(request, meta={**request.meta, "kind": kind, **lineage})
+        try:
+            return await self._submit(request, result, options, job.id, negative, params)
+        except Exception:
+            self.limiter.refund(request.user_key, chat)
+            raise
+
+    async def grid_image(self, job_id: int, n: int, request: Request) -> tuple[Job, str]:
+        """Image n (1-based) of a grid job and its path, for its owner or an admin (U1–U4)."""
+        from core.draw.images import image_variant_path
+
+        job = await self._job_for(job_id, request)
+        if not job.image_path or not 1 <= n <= job.params.count:
+            raise NotFound(f"job {job_id} image {n}")
+        path = job.image_path if job.params.count == 1 else image_variant_path(job.image_path, n)
+        return job, str(path)
+
+    async def delete(self, job_id: int, request: Request) -> None:
+        """🗑: remove a result's image files (the grid and its single images), for its owner
+        or an admin. The job row stays (history, limits), marked deleted."""
+        from core.draw.images import image_variant_path
+
+        job = await self._job_for(job_id, request)
+        if job.image_path:
+            paths = [Path(job.image_path)]
+            if job.params.count > 1:
+                paths += [
+                    image_variant_path(job.image_path, n) for n in range(1, job.params.count + 1)
+                ]
+            for path in paths:
+                await asyncio.to_thread(path.unlink, True)
+        await self.store.update_meta(job_id, deleted=True)
+
+    async def original(self, job_id: int, request: Request) -> str:
+        """The path of a job's PNG, for its owner or an admin only (NotFound otherwise:
+        job ids count up, so anyone could guess one)."""
+        job = await self._job_for(job_id, request)
+        if not job.image_path:
+            raise NotFound(f"job {job_id}")
+        return job.image_path
