@@ -24,7 +24,7 @@ from bot.message import Ctx, Reply, Rows
 from bot.status import follow
 from bot.texts import error_text, t
 from core.errors import ZimeError
-from core.jobs.job import Job, Request
+from core.jobs.job import Job, JobView, Request
 from core.service import Service
 
 log = logging.getLogger("zime.console")
@@ -52,6 +52,9 @@ class Console(Delivery):
     async def run(self, lines: asyncio.Queue[str | None]) -> None:
         self.say(t(self.lang, "Zīme is ready. Write /zime <text> or /palidziba."))
         await self.redeliver()
+        for view in self.service.unfinished(self.platform):  # left by an earlier stop
+            self.open_jobs.add(view.id)
+            self.follow(view)
         while (line := await lines.get()) is not None:
             try:
                 await self.line(line.strip())
@@ -59,13 +62,22 @@ class Console(Delivery):
                 log.exception("console line failed")
                 self.say(error_text(ZimeError(), self.lang))
         while self.open_jobs:
-            self._answered.clear()
-            await self._answered.wait()
+            await self.answered()
+
+    async def answered(self) -> None:
+        """Until the next job started here is answered."""
+        self._answered.clear()
+        await self._answered.wait()
 
     async def line(self, line: str) -> None:
         if not line:
             return
         label, _, rest = line.partition(" ")
+        if not line.startswith("/") and label != "❌":
+            # A label means the latest message that offers it: let what is being drawn
+            # arrive first, so a typed (or piped) script reads the same on every run.
+            while self.open_jobs:
+                await self.answered()
         data = self.offers.get(line) or self.offers.get(label)
         if data is not None and not line.startswith("/"):
             pressed = actions.decode(data)
@@ -115,13 +127,15 @@ class Console(Delivery):
             self.say(error_text(exc, self.lang))
             return
         self.open_jobs.add(sub.job_id)
+        self.follow(sub.handle)
 
+    def follow(self, view: JobView) -> None:
         async def show(text: str, rows: Rows) -> None:
-            if sub.job_id in self.open_jobs:
-                self.say(f"#{sub.job_id} {text}")
+            if view.id in self.open_jobs:
+                self.say(f"#{view.id} {text}")
                 self.offer(rows)
 
-        self.spawn(follow(sub.handle, self.lang, show, STATUS_INTERVAL_S))
+        self.spawn(follow(view, self.lang, show, STATUS_INTERVAL_S))
 
     # delivery (the shared rules are in bot/delivery.py)
     def retryable(self, exc: BaseException) -> bool:

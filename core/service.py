@@ -345,6 +345,12 @@ class Service(DerivedJobs, AdminOps):
             job = replace(job, status=status, error=error)
         return job
 
+    def unfinished(self, platform: str) -> list[JobView]:
+        """Jobs of `platform` still queued or drawing (those a restart restored included)."""
+        return [
+            h for h in self.worker.order() + self.worker.drawing() if h.job.platform == platform
+        ]
+
     async def undelivered(self, platform: str) -> list[int]:
         return await self.store.undelivered(platform)
 

@@ -40,3 +40,103 @@ def test_offline_without_models_explains_and_offers_demo(tmp_path: Path) -> None
     )  # fmt: skip
     assert proc.returncode == 2
     assert "--demo" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def console_config(tmp_path: Path, tiny: dict[str, Path], **generation: int) -> Path:
+    gen = {"steps": 2, "width": 64, "height": 64, **generation}
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(
+        f'[models]\ngenerator = "{tiny["sd"]}"\ntranslator = "{tiny["opus"]}"\n'
+        'device = "cpu"\n[generation]\n' + "".join(f"{k} = {v}\n" for k, v in gen.items())
+        + f'[storage]\ndatabase = "{tmp_path / "z.sqlite3"}"\nimages = "{tmp_path / "img"}"\n',
+        encoding="utf-8",
+    )  # fmt: skip
+    return cfg
+
+
+def run_console(cfg: Path, script: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(cfg)], input=script, cwd=ROOT,
+        capture_output=True, text=True, timeout=180, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return proc.stdout
+
+
+def test_the_console_runs_every_command_and_every_button(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    out = run_console(console_config(tmp_path, tiny_models), "\n".join([
+        "/iestatijumi",  # answered, with its buttons
+        "/velreiz abc",  # a bad argument: one sentence, and the loop goes on
+        "/zime Milda --n 2 --sēkla 5 --ar 16:9 --soļi 3 --ne kaķis",
+        "U2",  # image 2 alone: typed labels press the last message's buttons
+        "🔍",  # ... and its 🔍 2×
+        "V1",  # variations of the grid's image 1
+        "ℹ️",
+        "/zime kaķis --seeds 5",  # a typo: the closest flag, nothing drawn
+        "/vesture",
+        "🗑",
+        "/stats",
+        "/nezinama",
+        "/palidziba",
+    ]) + "\n")  # fmt: skip
+    assert "Tavi iestatījumi" in out and "[🖼 1]" in out and "Nezināma komanda" not in out[:400]
+    assert "/velreiz vajag zīmējuma numuru no /vesture, piemēram: /velreiz 12" in out
+    # the grid's caption names every option in effect, and that the models are tiny
+    assert "Opcijas: 16:9 · 2 attēli · 3 soļi · bez: kaķis" in out
+    assert "(demo: nejauši modeļi — attēls ir troksnis)" in out  # a tiny-models config
+    assert "[U1]  [U2]  [V1]  [V2]" in out
+    assert "U2 · Seed: 6" in out  # the seed of image 2 is seed + 1
+    assert out.count("Opcijas:") >= 3  # the grid, the 🔍 and the V1 results
+    assert "Opcijas: 16:9 · 4 attēli" in out  # the V1 grid of 4
+    assert "Teksts: Milda --n 2" in out and "Uzvedne: a photo of brivpiem statue" in out  # ℹ️
+    assert "Opciju --seeds nepazīstu; varbūt domāji --sēkla/--seed? Nekas netika zīmēts." in out
+    assert "· gatavs · sēkla" in out and "done" not in out
+    assert "Izdzēsts." in out
+    assert (
+        "Pēdējās 7 dienās: gatavs 3" in out
+    )  # the grid, 🔍 and V1; the typo drew nothing and "Neveiksmes: 0 (0 %)" in out
+    assert "Nezināma komanda. /palidziba" in out and "Pogas:" in out
+    images = list((tmp_path / "img").rglob("*.png"))
+    assert len(images) == 1 + 2 + 1  # the grid and its 2, 🔍; 🗑 removed the V1 grid and its 4
+
+
+def test_ctrl_c_and_sigterm_stop_the_console_and_keep_the_jobs(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    import signal
+    import sqlite3
+    import time
+
+    cfg = console_config(tmp_path, tiny_models, width=256, height=256, max_steps=150)
+    for last, sig in ((2, signal.SIGINT), (4, signal.SIGTERM)):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "--config", str(cfg)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, text=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("/zime Rainis --soļi 150 --sēkla 9\n/zime Milda --sēkla 10\n")
+        proc.stdin.flush()  # stdin stays open: a terminal, not a pipe at its end
+        seen = ""  # wait until one job draws and the last one is queued
+        while "Zīmēju" not in seen or f"\n#{last} " not in seen:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            seen += "\n" + line
+        started = time.monotonic()
+        proc.send_signal(sig)
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5.0
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        rows = sqlite3.connect(tmp_path / "z.sqlite3").execute(
+            "SELECT status FROM jobs ORDER BY id").fetchall()  # fmt: skip
+        assert [r[0] for r in rows][-2:] == ["queued", "queued"], rows  # kept for next time
+    # the next start draws what the stops kept (EOF waits for them)
+    out = run_console(cfg, "")
+    assert out.count("Uzzīmēts:") == 4
+    rows = sqlite3.connect(tmp_path / "z.sqlite3").execute("SELECT status FROM jobs").fetchall()
+    assert {r[0] for r in rows} == {"done"}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -83,6 +84,38 @@ def test_generate_cli_with_tiny_models(tiny_models: dict[str, Path], tmp_path: P
     meta = read_png_metadata(out)
     assert meta["seed"] == "11" and "brivpiem statue" in meta["prompt"]
     assert meta["model"] == str(tiny_models["sd"]) and meta["steps"] == "3"
+
+
+def test_generate_cli_takes_the_chat_options(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(
+        f'[models]\ngenerator = "{tiny_models["sd"]}"\ntranslator = "{tiny_models["opus"]}"\n'
+        'device = "cpu"\n[generation]\nsteps = 2\nwidth = 64\nheight = 64\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.png"
+
+    def generate(*text: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "core", "generate", *text, "-o", str(out), "--config", str(cfg)],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )  # fmt: skip
+
+    # the options as a chat message carries them, quoted or not
+    proc = generate("Rainis --ar 16:9 --n 4", "--ne", "kaķis", "--sēkla", "3")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:5] == [*(str(tmp_path / f"out-{n}.png") for n in range(1, 5)), f"grid: {out}"]
+    meta = read_png_metadata(tmp_path / "out-2.png")
+    assert meta["seed"] == "4" and "rainis" in meta["prompt"]  # image 2: seed + 1
+    assert meta["negative_prompt"].startswith("lowres") and meta["negative_prompt"].count(",") > 4
+    record = json.loads(read_png_metadata(out)["zime"])
+    assert record["kind"] == "grid"
+    typo = generate("Rainis --seeds 5")
+    assert (
+        typo.returncode == 2 and "--sēkla/--seed" in typo.stderr and "Traceback" not in typo.stderr
+    )
 
 
 def test_progress_total_comes_from_the_scheduler(tiny_models: dict[str, Path]) -> None:

@@ -147,10 +147,26 @@ async def test_a_four_photo_run_end_to_end_and_the_new_token_draws(
         with_lora, _ = generator.generate([job.params], lambda s, t: None, lambda: False)[0]
         plain = dataclasses.replace(job.params, adapters=())
         without, _ = generator.generate([plain], lambda s, t: None, lambda: False)[0]
+        doms = await svc.handle(Request("test", "u1", "u1", "Rīgas Doms --sēkla 5"))
+        chat = await doms.handle.wait()
+        bare = dataclasses.replace(chat.params, adapters=())
+        no_lora, _ = generator.generate([bare], lambda s, t: None, lambda: False)[0]
     import numpy as np
 
-    diff = np.abs(np.asarray(with_lora, np.float32) - np.asarray(without, np.float32)).mean()
-    assert diff > 0.5  # the adapter changes the image
+    def diff(a: object, b: object) -> float:
+        return float(np.abs(np.asarray(a, np.float32) - np.asarray(b, np.float32)).mean())
+
+    assert diff(with_lora, without) > 0.5  # the adapter changes the image
+    # `core generate` is the same chat message without a chat: the adapter is on, and the
+    # pixels are those of the chat for the same text and seed
+    cli = run_core("generate", "Rīgas Doms --sēkla 5", "-o", str(tmp_path / "cli.png"),
+                   "--config", str(cfg))  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    assert "rigasdoms" in cli.stdout and str(tmp_path / "cli.png") in cli.stdout
+    assert chat.image_path is not None
+    with Image.open(tmp_path / "cli.png") as drawn, Image.open(chat.image_path) as in_chat:
+        assert drawn.tobytes() == in_chat.tobytes()
+        assert diff(drawn.convert("RGB"), no_lora) > 0.5
 
     assert run_core("concepts", "remove", "rigasdoms", "--config", str(cfg)).returncode == 0
     assert run_core("concepts", "list", "--config", str(cfg)).stdout == ""

@@ -243,6 +243,10 @@ class Worker:
             depth += 1
         return out
 
+    def drawing(self) -> list[JobHandle]:
+        """The jobs being drawn now."""
+        return list(self._current)
+
     def position(self, job_id: int) -> int | None:
         for i, h in enumerate(self.order(), start=1):
             if h.id == job_id:
