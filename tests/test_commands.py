@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import actions, commands
-from bot.message import Ctx, Reply
+from bot.message import Ctx, Reply, Rows
 from bot.texts import error_text, history_line, stats_text
 from core.app import open_service
 from core.config import config_from_dict
@@ -177,7 +177,7 @@ async def test_the_cancel_button_stops_that_job_for_its_owner_or_an_admin(
         sub = await reply.start({})
         shown: list[tuple[str, list[str]]] = []
 
-        async def show(text: str, rows: actions.Rows) -> None:
+        async def show(text: str, rows: Rows) -> None:
             shown.append((text, [b.label for row in rows for b in row]))
 
         loop = asyncio.create_task(follow(sub.handle, "lv", show, 0.01))
