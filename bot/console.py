@@ -45,8 +45,8 @@ class Console(Delivery):
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
-    def ctx(self, text: str = "") -> Ctx:
-        request = Request("console", "local", "local", text, language=self.lang, is_admin=True)
+    def ctx(self) -> Ctx:
+        request = Request("console", "local", "local", "", language=self.lang, is_admin=True)
         return Ctx(self.service, request)
 
     async def run(self, lines: asyncio.Queue[str | None]) -> None:
@@ -87,7 +87,7 @@ class Console(Delivery):
                 reply = await actions.press(self.ctx(), data)
         else:
             name, raw = commands.split(line)
-            reply = await commands.run(self.ctx(raw), name, raw)
+            reply = await commands.run(self.ctx(), name, raw)
         await self.render(reply)
 
     async def render(self, reply: Reply) -> None:

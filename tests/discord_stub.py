@@ -124,25 +124,26 @@ class DiscordStub:
         return token
 
     async def click(self, custom_id: str, user_id: int = 1, guild_id: int | None = 77,
-                    channel_id: int = 500) -> str:  # fmt: skip
+                    channel_id: int = 500, locale: str = "en-US") -> str:  # fmt: skip
         token = f"tok-{next(self.ids)}"
         data = {"custom_id": custom_id, "component_type": 2}
         message = self._message(str(channel_id), "picture")
         # the clicked button must be on the message, as on Discord
         message["components"] = [{"type": 1, "components": [
             {"type": 2, "style": 2, "custom_id": custom_id, "label": "button"}]}]  # fmt: skip
-        await self._interaction(3, data, token, user_id, guild_id, channel_id, "en-US", False,
+        await self._interaction(3, data, token, user_id, guild_id, channel_id, locale, False,
                                 message=message)  # fmt: skip
         return token
 
     async def submit_modal(self, custom_id: str, values: dict[str, str], user_id: int = 1,
-                           guild_id: int | None = 77, channel_id: int = 500) -> str:  # fmt: skip
+                           guild_id: int | None = 77, channel_id: int = 500,
+                           locale: str = "en-US") -> str:  # fmt: skip
         """A modal submitted with these text input values (custom id -> value)."""
         token = f"tok-{next(self.ids)}"
         data = {"custom_id": custom_id, "components": [
             {"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]}
             for k, v in values.items()]}  # fmt: skip
-        await self._interaction(5, data, token, user_id, guild_id, channel_id, "en-US", False)
+        await self._interaction(5, data, token, user_id, guild_id, channel_id, locale, False)
         return token
 
     async def _interaction(

@@ -137,9 +137,10 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
             meta=meta,
         )
 
-    def ctx(self, update: Update, text: str = "", photo: PhotoSize | None = None) -> Ctx:
+    def ctx(self, update: Update, photo: PhotoSize | None = None) -> Ctx:
+        """The command's arguments go to the command: a request's text is what /zime draws."""
         fetch = partial(self._download, photo) if photo is not None else None
-        return Ctx(self.service, self.request(update, text), fetch)
+        return Ctx(self.service, self.request(update), fetch)
 
     async def reply(self, message: Message, text: str, **kw: Any) -> Message:
         return await with_retry(lambda: message.reply_text(text, do_quote=True, **kw))
@@ -154,7 +155,7 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         name, raw = commands.split(message.text)
         replied = message.reply_to_message  # "/zime …" as a reply to a photo
         photo = replied.photo[-1] if replied is not None and replied.photo else None
-        ctx = self.ctx(update, raw, photo if name in commands.DRAW.names else None)
+        ctx = self.ctx(update, photo if name in commands.DRAW.names else None)
         await self.render(update, message, await commands.run(ctx, name, raw))
 
     async def on_photo(self, update: Update, context: Context) -> None:
@@ -162,7 +163,7 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         message = update.effective_message
         assert message is not None and message.caption is not None and message.photo
         raw = strip_command(message.caption)
-        ctx = self.ctx(update, raw, message.photo[-1])
+        ctx = self.ctx(update, message.photo[-1])
         await self.render(update, message, await commands.run(ctx, "zime", raw))
 
     async def _download(self, photo: PhotoSize) -> bytes:
@@ -184,7 +185,7 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
                 await self.render(update, message, reply)
                 return
         if message.chat.type == ChatType.PRIVATE:  # group chatter is not a prompt
-            ctx = self.ctx(update, message.text)
+            ctx = self.ctx(update)
             await self.render(update, message, await commands.run(ctx, "zime", message.text))
 
     # buttons
