@@ -117,9 +117,9 @@ class LoggingConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
-    per_user_per_minute: int = 3
-    per_user_per_day: int = 100
-    per_chat_per_minute: int = 10
+    per_user_per_minute: int = 3  # requests (a grid is one)
+    per_user_per_day: int = 100  # images (a grid of 4 is four)
+    per_chat_per_minute: int = 10  # requests
     max_prompt_chars: int = 300
     queue_size: int = 100
     per_user_queued: int = 3

@@ -50,3 +50,19 @@ def test_frontends_talk_to_the_service_only() -> None:
         text = path.read_text(encoding="utf-8")
         for reach in (".builder.", ".worker.", ".store.", ".registry", "row["):
             assert reach not in text, f"{path.name} uses {reach!r}"
+        for line in text.splitlines():  # what a frontend needs, Service offers
+            assert not line.lstrip().startswith(("from core.queue", "import core.queue")), path
+
+
+def test_the_house_follows_the_map() -> None:
+    """Frontends stay thin and Service stays readable (ARCHITECTURE.md, principle 12)."""
+    frontends = [ROOT / "bot" / "console.py", *(ROOT / "bot" / "telegram").glob("*.py"),
+                 *(ROOT / "bot" / "discord").glob("*.py")]  # fmt: skip
+    for path in frontends:
+        assert len(path.read_text(encoding="utf-8").splitlines()) < 300, path
+    assert len((ROOT / "core" / "service.py").read_text(encoding="utf-8").splitlines()) < 400
+    for old in ("models", "store", "ratelimit", "generate", "images", "tiny", "fetch",
+                "maintenance", "metrics", "moderation"):  # fmt: skip
+        assert not (ROOT / "core" / f"{old}.py").exists(), old
+    job = (ROOT / "core" / "jobs" / "job.py").read_text(encoding="utf-8")
+    assert "core.lang" not in job  # the job record imports no language code: no import circle

@@ -80,7 +80,8 @@ class RateLimiter:
     def acquire(
         self, user_key: str, chat_key: str | None = None, exempt: bool = False, cost: int = 1
     ) -> None:
-        """Take `cost` tokens (images) from each bucket, or none and raise RateLimited."""
+        """Take `cost` tokens (requests: Service charges one per request) from each bucket,
+        or none and raise RateLimited."""
         if exempt:
             return
         now = self.clock()
