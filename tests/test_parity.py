@@ -122,16 +122,18 @@ def pick(offers: list[Labelled], label: str) -> Labelled:
     raise AssertionError(f"no button {label!r} among {[o.label for o in offers[-12:]]}")
 
 
-async def settle(service: Service, frontend: Delivery, changed: Callable[[], int]) -> None:
-    """Until nothing is queued, drawn or being delivered, and the platform is quiet."""
+async def settle(service: Service, frontend: Delivery, changed: Callable[[], int],
+                 answered: Callable[[], bool] = lambda: True) -> None:  # fmt: skip
+    """Until the step is answered, nothing is queued, drawn or being delivered, and the
+    platform is quiet."""
     last, quiet_since = -1, time.monotonic()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        busy = service.worker.busy() or bool(service.worker.handles)
+        busy = service.worker.busy() or bool(service.worker.handles) or not answered()
         count = changed()
         if count != last or busy:
             last, quiet_since = count, time.monotonic()
-        elif time.monotonic() - quiet_since > 0.6:
+        elif time.monotonic() - quiet_since > 0.3:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the bot never settled")
@@ -204,8 +206,9 @@ class TelegramDriver:
                     found.append(Labelled(b["text"], b["callback_data"], c))
         return found
 
-    async def _settle(self) -> None:
-        await settle(self.service, self.frontend, lambda: len(self.stub.calls))
+    async def _settle(self, answered: bool = True) -> None:
+        await settle(self.service, self.frontend, lambda: len(self.stub.calls),
+                     lambda: not answered or bool(self.answers()))  # fmt: skip
 
     async def command(self, line: str) -> None:
         self.stub.send_text(line, user_id=ADMIN)
@@ -216,7 +219,7 @@ class TelegramDriver:
         message = {"message_id": next(self.message_ids), "date": 0,
                    "chat": {"id": ADMIN, "type": "private"}, "text": "…"}  # fmt: skip
         self.stub.press(offer.data, message, user_id=ADMIN)
-        await self._settle()
+        await self._settle(answered=label != "✏️")
 
     async def fix(self, text: str) -> None:
         asked = next(m for m in reversed(self.stub.messages) if "in English" in m.get("text", "")
@@ -261,8 +264,9 @@ class DiscordDriver:
                         found.append(Labelled(b["label"], b["custom_id"], c))
         return found
 
-    async def _settle(self) -> None:
-        await settle(self.service, self.frontend, lambda: len(self.stub.calls))
+    async def _settle(self, answered: bool = True) -> None:
+        await settle(self.service, self.frontend, lambda: len(self.stub.calls),
+                     lambda: not answered or bool(self.answers()))  # fmt: skip
 
     async def command(self, line: str) -> None:
         name, _, raw = line[1:].partition(" ")
@@ -285,7 +289,7 @@ class DiscordDriver:
         offer = pick(self.offers(), label)
         token = await self.stub.click(offer.data, user_id=ADMIN, guild_id=None, channel_id=600,
                                       locale="lt")  # fmt: skip
-        await self._settle()
+        await self._settle(answered=label != "✏️")
         modal = [c for c in self.stub.sent("POST", f"/{token}/callback") if c.body["type"] == 9]
         if modal:
             self.modal = modal[0].body["data"]
