@@ -3,6 +3,8 @@ migrations recorded in the database, parameterized SQL only."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import functools
 import json
@@ -34,9 +36,10 @@ def _busy(exc: BaseException) -> bool:
 
 
 def guarded(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Retry a store operation while the database is locked (up to `Store.retry_s`), then
-    turn any SQLite or disk error into StorageError, one clear error for the layers above.
-    A failed attempt is rolled back first, so a retried write is never applied twice."""
+    """Retry a whole store operation while the database is locked (up to `Store.retry_s`),
+    then turn any SQLite or disk error into StorageError, one clear error for the layers
+    above. A write is one transaction (`Store._write`) that rolls back alone, so a retried
+    write is never applied twice and never takes anyone else's writes with it."""
 
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -50,11 +53,7 @@ def guarded(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
                 reraise=True,
             ):
                 with attempt:
-                    try:
-                        return await method(*args, **kwargs)
-                    except sqlite3.Error:
-                        await store._rollback()
-                        raise
+                    return await method(*args, **kwargs)
         except (sqlite3.Error, OSError) as exc:
             log.warning("store %s failed: %s", method.__name__, exc)
             raise StorageError(f"{method.__name__}: {exc}") from exc
@@ -156,20 +155,49 @@ def _job_from_row(row: aiosqlite.Row) -> Job:
     )  # fmt: skip
 
 
+Conn = aiosqlite.Connection
+
+
 class Store:
+    """One writer, many readers (as sqlite-utils and datasette do it). Every write operation
+    is one `BEGIN IMMEDIATE … COMMIT` on the writer connection, under a lock, so two
+    operations never interleave in one transaction: a failure (a lock held by a backup or
+    the `sqlite3` shell past `busy_timeout`) rolls back that operation alone, and the whole
+    operation is retried. Reads use their own connection and see what is committed (WAL)."""
+
     def __init__(
         self, path: str | Path, busy_timeout_s: float = 5.0, retry_s: float = 15.0
     ) -> None:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s  # SQLite's own wait for a lock, per statement
         self.retry_s = retry_s  # then retried with backoff this long before StorageError
-        self._db: aiosqlite.Connection | None = None
+        self._writer: Conn | None = None
+        self._reader: Conn | None = None
+        self._write_lock = asyncio.Lock()
 
     @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
+    def db(self) -> Conn:
+        """The read connection."""
+        if self._reader is None:
             raise RuntimeError("Store is not open; use `async with Store(path)`")
-        return self._db
+        return self._reader
+
+    async def _write(self, operation: Callable[[Conn], Awaitable[R]]) -> R:
+        """Run `operation` as one transaction of the one writer: committed whole, or rolled
+        back whole (and only it) when anything in it fails."""
+        if self._writer is None:
+            raise RuntimeError("Store is not open; use `async with Store(path)`")
+        db = self._writer
+        async with self._write_lock:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                result = await operation(db)
+                await db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    await db.execute("ROLLBACK")
+                raise
+            return result
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -180,41 +208,56 @@ class Store:
     ) -> None:
         await self.close()
 
-    async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path)
-        self._db.row_factory = aiosqlite.Row
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
-        await self._migrate()
+    async def _connect(self) -> Conn:
+        # isolation_level=None: no implicit transactions; `_write` says where each begins
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        await db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
+        return db
 
-    async def _rollback(self) -> None:
+    async def open(self) -> None:
+        """Open both connections and migrate. A migration that fails closes them (their
+        threads would otherwise keep the process alive) and raises StorageError."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            await self.db.rollback()
-        except sqlite3.Error as exc:  # nothing to roll back, or the connection is gone
-            log.debug("rollback: %s", exc)
+            self._writer = await self._connect()
+            await self._writer.execute("PRAGMA journal_mode=WAL")
+            await self._writer.execute("PRAGMA synchronous=NORMAL")
+            await self._migrate()
+            self._reader = await self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise StorageError(f"cannot open the database {self.path}: {exc}") from exc
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        for db in (self._reader, self._writer):
+            if db is not None:
+                with contextlib.suppress(Exception):
+                    await db.close()
+        self._reader = self._writer = None
 
     async def _migrate(self) -> None:
-        await self.db.execute(
+        db = self._writer
+        assert db is not None
+        await db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
             " applied_at REAL NOT NULL)"
         )
-        async with self.db.execute("SELECT MAX(version) FROM schema_migrations") as cur:
+        async with db.execute("SELECT MAX(version) FROM schema_migrations") as cur:
             row = await cur.fetchone()
         current = (row[0] if row else None) or 0
         for version, sql in enumerate(MIGRATIONS, start=1):
             if version <= current:
                 continue
-            await self.db.executescript(
-                f"BEGIN; {sql}; INSERT INTO schema_migrations VALUES ({version}, {time.time()});"
-                " COMMIT;"
-            )
+            try:
+                await db.executescript(
+                    f"BEGIN IMMEDIATE; {sql}; INSERT INTO schema_migrations VALUES ({version},"
+                    f" {time.time()}); COMMIT;"
+                )
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await db.execute("ROLLBACK")
+                raise sqlite3.OperationalError(f"migration {version} failed: {exc}") from exc
 
     @guarded
     async def schema_version(self) -> int:
@@ -235,22 +278,18 @@ class Store:
             row = await cur.fetchone()
         if row is not None and row[0] == language:
             return bool(row[1])
-        await self.db.execute(
+        await self._write(lambda db: db.execute(
             "INSERT INTO users (platform, user_id, language, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (platform, user_id) DO UPDATE SET language = excluded.language",
-            (platform, user_id, language, time.time()),
-        )
-        await self.db.commit()
+            (platform, user_id, language, time.time())))  # fmt: skip
         return bool(row and row[1])
 
     @guarded
     async def set_banned(self, platform: str, user_id: str, banned: bool) -> None:
-        await self.db.execute(
+        await self._write(lambda db: db.execute(
             "INSERT INTO users (platform, user_id, banned, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (platform, user_id) DO UPDATE SET banned = excluded.banned",
-            (platform, user_id, int(banned), time.time()),
-        )
-        await self.db.commit()
+            (platform, user_id, int(banned), time.time())))  # fmt: skip
 
     @guarded
     async def settings(self, platform: str, user_id: str) -> dict[str, Any]:
@@ -262,12 +301,10 @@ class Store:
 
     @guarded
     async def save_settings(self, platform: str, user_id: str, settings: dict[str, Any]) -> None:
-        await self.db.execute(
+        await self._write(lambda db: db.execute(
             "INSERT INTO users (platform, user_id, created_at, settings) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (platform, user_id) DO UPDATE SET settings = excluded.settings",
-            (platform, user_id, time.time(), json.dumps(settings, ensure_ascii=False)),
-        )
-        await self.db.commit()
+            (platform, user_id, time.time(), json.dumps(settings, ensure_ascii=False))))  # fmt: skip
 
     @guarded
     async def is_banned(self, platform: str, user_id: str) -> bool:
@@ -283,7 +320,7 @@ class Store:
         """Store a new job (its `id` is ignored); returns it with its id and time."""
         p = new.params
         created = time.time()
-        cur = await self.db.execute(
+        cur = await self._write(lambda db: db.execute(
             "INSERT INTO jobs (platform, user_id, chat_id, request_text, normalized, lang,"
             " concepts, english, prompt, negative_prompt, seed, steps, guidance, width, height,"
             " safety, model, created_at, parent_id, meta, options, count, init_image, strength)"
@@ -296,9 +333,8 @@ class Store:
                 json.dumps(new.meta or {}, ensure_ascii=False), new.options.to_json(), p.count,
                 p.init_image, p.strength,
             ),
-        )  # fmt: skip
-        await self.db.commit()
-        job_id = cur.lastrowid
+        ))  # fmt: skip
+        job_id = cur.lastrowid  # read inside the writer's lock: no other insert came between
         assert job_id is not None
         return dataclasses.replace(new, id=job_id, created_at=created, status=Status.QUEUED)
 
@@ -311,63 +347,64 @@ class Store:
     @guarded
     async def mark_running(self, job_ids: Sequence[int]) -> None:
         now = time.time()
-        await self.db.executemany(
+        await self._write(lambda db: db.executemany(
             "UPDATE jobs SET status = 'running', started_at = ?, wait_s = ? - created_at"
             " WHERE id = ?",
-            [(now, now, i) for i in job_ids],
-        )
-        await self.db.commit()
+            [(now, now, i) for i in job_ids]))  # fmt: skip
 
     @guarded
     async def finish_job(self, job_id: int, image_path: str, draw_s: float, model: str) -> None:
         """Done: where the image is, how long it took, and which model drew it (a reload
         may have swapped the model since the job was queued)."""
-        await self.db.execute(
+        await self._write(lambda db: db.execute(
             "UPDATE jobs SET status = 'done', finished_at = ?, draw_s = ?, image_path = ?,"
             " model = ?, error = NULL WHERE id = ?",
-            (time.time(), draw_s, image_path, model, job_id),
-        )
-        await self.db.commit()
+            (time.time(), draw_s, image_path, model, job_id)))  # fmt: skip
 
     @guarded
     async def record_failure(self, job_id: int, error: str, final: bool) -> int:
         """Count a failed attempt; returns the attempts so far. `final` marks it failed."""
-        await self.db.execute(
-            "UPDATE jobs SET attempts = attempts + 1, error = ?, status = ?,"
-            " finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?",
-            (error, "failed" if final else "queued", int(final), time.time(), job_id),
-        )
-        await self.db.commit()
-        async with self.db.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)) as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+
+        async def count(db: Conn) -> int:
+            await db.execute(
+                "UPDATE jobs SET attempts = attempts + 1, error = ?, status = ?,"
+                " finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?",
+                (error, "failed" if final else "queued", int(final), time.time(), job_id),
+            )
+            async with db.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)) as cur:
+                row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._write(count)
 
     @guarded
     async def set_status(self, job_id: int, status: str, error: str | None = None) -> None:
-        await self.db.execute(
+        await self._write(lambda db: db.execute(
             "UPDATE jobs SET status = ?, error = COALESCE(?, error),"
             " finished_at = CASE WHEN ? IN ('done', 'failed', 'cancelled') THEN ?"
             " ELSE finished_at END WHERE id = ?",
-            (status, error, status, time.time(), job_id),
-        )
-        await self.db.commit()
+            (status, error, status, time.time(), job_id)))  # fmt: skip
 
     @guarded
     async def update_meta(self, job_id: int, **values: Any) -> None:
-        job = await self.get_job(job_id)
-        if job is None:
-            return
-        meta = {**job.meta, **values}
-        await self.db.execute(
-            "UPDATE jobs SET meta = ? WHERE id = ?", (json.dumps(meta, ensure_ascii=False), job_id)
-        )
-        await self.db.commit()
+
+        async def merge(db: Conn) -> None:  # read and write in one transaction: no lost keys
+            async with db.execute("SELECT meta FROM jobs WHERE id = ?", (job_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return
+            meta = {**json.loads(row[0]), **values}
+            await db.execute("UPDATE jobs SET meta = ? WHERE id = ?",
+                             (json.dumps(meta, ensure_ascii=False), job_id))  # fmt: skip
+
+        await self._write(merge)
 
     @guarded
     async def unfinished_jobs(self) -> list[Job]:
         """Jobs a crash left queued or running, oldest first; running ones become queued."""
-        await self.db.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
-        await self.db.commit()
+        await self._write(
+            lambda db: db.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
+        )
         async with self.db.execute("SELECT * FROM jobs WHERE status = 'queued' ORDER BY id") as cur:
             rows = await cur.fetchall()
         return [_job_from_row(r) for r in rows]
