@@ -126,6 +126,11 @@ def _bad_option(exc: BadOption, lang: str) -> str:
     if exc.allowed == "photo":
         return t(lang, "{flag} works only when drawing from a photo: send one with the caption "
                        "/zime <text>. Nothing was drawn.", flag=exc.flag)  # fmt: skip
+    if exc.allowed == "fraction":
+        return t(lang, "{flag} takes a number from 0.1 to 1, for example 0.6. Nothing was drawn.",
+                 flag=exc.flag)  # fmt: skip
+    if exc.allowed == "max_side":
+        return t(lang, "This picture is already as large as I draw. Nothing was drawn.")
     if exc.allowed == "settings":
         return t(lang, "Unknown setting {flag}. Use: skaits=1–4, formats=3:2, privāti=jā/ne, "
                        "valoda=lv/ru/en.", flag=exc.flag)  # fmt: skip

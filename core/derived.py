@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import Banned, NotFound
+from core.lang.options import BadOption
 from core.jobs.job import GenParams, Job, Options, Request
 from core.lang.moderation import Blocklist
 from core.lang.prompt import PromptBuilder, PromptResult
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from core.config import Config
     from core.jobs.ratelimit import RateLimiter
     from core.jobs.store import Store
+    from core.queue.worker import Worker
     from core.service import Submitted
 
 # img2img strengths: a variation moves about halfway from its image; an upscale keeps it and
@@ -31,6 +33,7 @@ UPSCALE_STRENGTH = 0.3
 class DerivedJobs:
     config: Config
     store: Store
+    worker: Worker
     builder: PromptBuilder
     limiter: RateLimiter
     blocklist: Blocklist
@@ -74,13 +77,24 @@ class DerivedJobs:
         if not await asyncio.to_thread(Path(path).is_file):
             raise NotFound(f"job {job_id} image {n}")
         seed = job.params.image_seed(n) if kind == "upscale" else self.new_seed()
-        params = job.params.from_image(path, strength, seed=seed, count=count,
-                                       width=job.params.width * scale,
-                                       height=job.params.height * scale,
+        width, height = self._scaled(job.params.width, job.params.height, scale)
+        params = job.params.from_image(path, strength, seed=seed, count=count, width=width,
+                                       height=height,
                                        safety_checker=self._safety(request))  # fmt: skip
         options = replace(job.options, seed=seed, count=count)
         return await self._derive(job, request, count, options, params=params, kind=kind,
                                   from_image=n)  # fmt: skip
+
+    def _scaled(self, width: int, height: int, scale: int) -> tuple[int, int]:
+        """🔍: `scale` times the size, but never past `[generation] max_side` (sides in
+        multiples of 8, as the VAE needs); BadOption when the picture is already there."""
+        if scale == 1:
+            return width, height
+        factor = min(float(scale), self.config.generation.max_side / max(width, height))
+        new = (int(width * factor) // 8 * 8, int(height * factor) // 8 * 8)
+        if new[0] <= width and new[1] <= height:
+            raise BadOption("🔍", "max_side")
+        return new
 
     async def prompt_to_fix(self, job_id: int, request: Request) -> str:
         """✏️: the English prompt of a job, for its owner to correct."""
@@ -136,19 +150,24 @@ class DerivedJobs:
         return job, str(path)
 
     async def delete(self, job_id: int, request: Request) -> None:
-        """🗑: remove a result's image files (the grid and its single images), for its owner
-        or an admin. The job row stays (history, limits), marked deleted."""
+        """🗑: remove a result's image files (the grid and its single images) and the photo
+        the user uploaded for it, for its owner or an admin. The job row stays (history,
+        limits), marked deleted."""
         from core.draw.images import image_variant_path
 
         job = await self._job_for(job_id, request)
+        paths = []
         if job.image_path:
             paths = [Path(job.image_path)]
             if job.params.count > 1:
                 paths += [
                     image_variant_path(job.image_path, n) for n in range(1, job.params.count + 1)
                 ]
-            for path in paths:
-                await asyncio.to_thread(path.unlink, True)
+        upload = Path(job.params.init_image or "")
+        if job.params.init_image and upload.parent == self.worker.image_dir / "uploads":
+            paths.append(upload)  # the user's own photo (a variation's start is a result)
+        for path in paths:
+            await asyncio.to_thread(path.unlink, True)
         await self.store.update_meta(job_id, deleted=True)
 
     async def original(self, job_id: int, request: Request) -> str:

@@ -65,7 +65,10 @@ def test_flags(text: str, prompt: str, options: Options) -> None:
         ("Milda --ar 10:1", "--ar", "ratio"),
         ("Milda --ar plats", "--ar", "ratio"),
         ("Milda --ne", "--ne", "negative"),
-        ("Milda --stiprums 2", "--stiprums", "0.1–1.0"),
+        ("Milda --stiprums 2", "--stiprums", "fraction"),
+        ("Milda --stiprums 0", "--stiprums", "fraction"),
+        ("Milda --sēkla " + "9" * 5000, "--sēkla", "0–4294967295"),
+        ("Milda --soļi ²", "--soļi", "1–50"),
     ],
 )
 def test_bad_values_name_the_flag_and_range(text: str, flag: str, allowed: str) -> None:

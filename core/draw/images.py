@@ -93,7 +93,8 @@ def veil(image: Any) -> Any:
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTO_PIXELS = 40_000_000  # far above any phone camera; a decompression bomb is refused
-PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
+# MPO: the multi-picture JPEG most phone cameras write; its first frame is the photo.
+PHOTO_FORMATS = ("JPEG", "MPO", "PNG", "WEBP")
 
 
 def load_photo(data: bytes) -> Any:
@@ -114,6 +115,7 @@ def load_photo(data: bytes) -> Any:
             if probe.width * probe.height > MAX_PHOTO_PIXELS:
                 raise BadPhoto("pixels")
         with Image.open(io.BytesIO(data)) as img:
+            img.seek(0)  # an MPO's first frame
             img.load()
             return ImageOps.exif_transpose(img).convert("RGB")
     except BadPhoto:

@@ -154,6 +154,8 @@ class GenParams:
     def from_image(self, path: str, strength: float, **changes: Any) -> GenParams:
         """These parameters drawn by img2img from the image at `path`. img2img runs
         steps × strength denoising steps, so the steps are raised until that is at least one."""
+        if not 0 < strength <= 1:
+            raise ValueError(f"img2img strength {strength} is outside (0, 1]")
         steps = max(changes.pop("steps", self.steps), math.ceil(1 / strength))
         return replace(self, init_image=path, strength=strength, steps=steps, **changes)
 

@@ -62,7 +62,10 @@ _TRAILING_ALIAS = re.compile(r",\s*([^\W\d_]+)\s*$")
 
 
 def _int(flag: str, value: str, low: int, high: int) -> int:
-    if not re.fullmatch(r"\d+", value) or not low <= int(value) <= high:
+    # ASCII digits, and no more than the bound has: int() of 5,000 digits raises ValueError
+    if not re.fullmatch(r"[0-9]+", value) or len(value.lstrip("0")) > len(str(high)):
+        raise BadOption(flag, f"{low}–{high}")
+    if not low <= int(value) <= high:
         raise BadOption(flag, f"{low}–{high}")
     return int(value)
 
@@ -83,8 +86,8 @@ def _strength(flag: str, value: str) -> float:
     except ValueError:
         x = -1.0
     low, high = STRENGTH_RANGE
-    if not low <= x <= high:
-        raise BadOption(flag, f"{low}–{high}")
+    if not low <= x <= high:  # 0 too: img2img with no strength would divide by zero
+        raise BadOption(flag, "fraction")
     return x
 
 

@@ -1,0 +1,73 @@
+"""Bounds (issue #21): 🔍 stops at max_side, MPO photos, 🗑 takes the upload too, the
+strength sentence."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bot.texts import error_text
+from core.app import open_service
+from core.jobs.job import Request
+from core.lang.options import BadOption, parse_options
+from core.lang.translate import IdentityTranslator, Translators
+from tests.fakes import FakeGenerator
+from tests.helpers import make_config
+
+ENGLISH = Translators.single(IdentityTranslator())
+
+
+def req(text: str = "", photo: bytes | None = None) -> Request:
+    return Request("test", "u1", "u1", text, photo=photo)
+
+
+def test_the_strength_sentence_says_it_is_a_fraction() -> None:
+    with pytest.raises(BadOption) as exc:
+        parse_options("a dog --stiprums 5", 50)
+    text = error_text(exc.value, "lv")
+    assert "no 0.1 līdz 1" in text and "veselu" not in text
+
+
+async def test_upscale_stops_at_max_side_and_says_so(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, generation={"width": 256, "height": 256, "max_side": 768})
+    async with open_service(cfg, generator=FakeGenerator(), translators=ENGLISH) as svc:
+        sub = await svc.handle(req("a dog --seed 1"))
+        job = await asyncio.wait_for(sub.handle.wait(), 10)
+        sizes = []
+        for _ in range(2):  # 256 → 512 → 768 (not 1024)
+            up = await svc.upscale(job.id, 1, req())
+            job = await asyncio.wait_for(up.handle.wait(), 10)
+            sizes.append((job.params.width, job.params.height))
+        assert sizes == [(512, 512), (768, 768)]
+        with pytest.raises(BadOption) as exc:  # at the limit: one sentence, nothing drawn
+            await svc.upscale(job.id, 1, req())
+        assert "jau ir tik liels" in error_text(exc.value, "lv")
+
+
+def mpo_photo() -> bytes:
+    """A two-frame MPO, as phone cameras write them."""
+    buf = io.BytesIO()
+    first, second = Image.new("RGB", (96, 64), (200, 10, 10)), Image.new("RGB", (96, 64))
+    first.save(buf, format="MPO", save_all=True, append_images=[second])
+    return buf.getvalue()
+
+
+async def test_an_mpo_photo_is_drawn_from_and_delete_removes_the_upload(tmp_path: Path) -> None:
+    from core.draw.images import load_photo
+
+    data = mpo_photo()
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    red, _, _ = load_photo(data).getpixel((0, 0))
+    assert red > 150  # the first frame (JPEG is lossy), not the black second one
+    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
+                            translators=ENGLISH) as svc:  # fmt: skip
+        sub = await svc.handle(req("a painting", photo=data))
+        job = await asyncio.wait_for(sub.handle.wait(), 10)
+        upload = Path(job.params.init_image or "")
+        assert upload.is_file() and upload.parent.name == "uploads"
+        await svc.delete(job.id, req())
+        assert not upload.exists() and not Path(job.image_path or "").exists()
