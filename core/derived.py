@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import Banned, NotFound
-from core.lang.options import BadOption
 from core.jobs.job import GenParams, Job, Options, Request
 from core.lang.moderation import Blocklist
+from core.lang.options import BadOption
 from core.lang.prompt import PromptBuilder, PromptResult
 from core.lang.text import normalize
 
