@@ -240,3 +240,30 @@ async def test_a_flagged_image_is_blurred_and_says_why(
         assert veiled == [(job.params.width, job.params.height)]  # blurred before saving
         clean = await svc.handle(req("u2", "suns"))
         assert not (await asyncio.wait_for(clean.handle.wait(), 10)).nsfw
+
+
+async def test_a_wedged_model_fails_its_jobs_in_sqlite_and_a_restart_draws_nothing(
+    tmp_path: Path,
+) -> None:
+    cfg = make_config(tmp_path, generation={"job_timeout_s": 1.0, "hang_grace_s": 1.0})
+    gen = FakeGenerator(hang_on="wedge")  # the wedged call stays in a daemon thread
+    async with open_service(cfg, generator=gen, translators=IDENTITY) as svc:
+        wedging = await svc.handle(req("u1", "wedge the model"))
+        waiting = await svc.handle(req("u2", "a calm sea"))
+        for sub, reason in ((wedging, "timeout"), (waiting, "unavailable")):
+            with pytest.raises(JobFailed) as err:
+                await asyncio.wait_for(sub.handle.wait(), 10)
+            assert err.value.reason == reason
+        rows = {j: await svc.job(j) for j in (wedging.job_id, waiting.job_id)}
+    for job in rows.values():  # the rows are true: failed, with the reason
+        assert job is not None and job.status == "failed"
+    assert (rows[wedging.job_id].error or "").startswith("timeout:")  # type: ignore[union-attr]
+    from bot.texts import error_text, job_error
+
+    sentence = error_text(job_error(rows[wedging.job_id]), "lv")  # type: ignore[arg-type]
+    assert "ieilga" in sentence  # the timeout sentence, not the generic one
+    again = FakeGenerator()
+    async with open_service(cfg, generator=again, translators=IDENTITY) as svc:
+        assert await svc.start() == []  # nothing to draw again
+        await asyncio.sleep(0)
+    assert again.calls == []

@@ -430,12 +430,21 @@ class Worker:
                   reason)  # fmt: skip
         self.wedged = True
         self.metrics.healthy = self.alive
-        for h in batch:
-            await self._finish(h, FAILED, error=f"timeout: {reason}")
+        for h in batch:  # in SQLite too: a restart must never draw the wedging prompt again
+            await self._fail_for_good(h, f"timeout: {reason}")
         for h in self.order():
             self._queues[h.job.user_key].remove(h)
-            await self._finish(h, FAILED, error="unavailable: the image model stopped answering")
+            await self._fail_for_good(h, "unavailable: the image model stopped answering")
         self._queues.clear()
+
+    async def _fail_for_good(self, h: JobHandle, reason: str) -> None:
+        """Failed, recorded as failed in the store (its reason included), then finished."""
+        try:
+            await self.store.record_failure(h.id, reason, final=True)
+        except StorageError as exc:
+            log.error("job %s: cannot record its failure: %s", h.id, exc)
+            self.final_states[h.id] = (FAILED, reason)
+        await self._finish(h, FAILED, error=reason)
 
     async def _deliver(self, h: JobHandle, drawn: Drawn) -> None:
         """Save the job's image (or its images and their grid) and record the result."""
