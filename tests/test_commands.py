@@ -197,3 +197,17 @@ async def test_the_cancel_button_stops_that_job_for_its_owner_or_an_admin(
         again = await actions.press(ctx(svc, "root", admin=True), cancel)
         assert again.text == "Tas jau ir pabeigts."
         assert "atcelts" in history_line(job, "lv")
+
+
+async def test_a_job_cancelled_before_drawing_costs_nothing_of_the_day(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, limits={"per_user_per_day": 5, "per_user_queued": 5})
+    gen = FakeGenerator(step_s=0.05)
+    async with open_service(cfg, generator=gen, translators=ENGLISH) as svc:
+        first = await (await commands.run(ctx(svc), "zime", "a dog --soļi 40")).start({})  # type: ignore[misc]
+        waiting = await (await commands.run(ctx(svc), "zime", "a cat --n 4")).start({})  # type: ignore[misc]
+        assert waiting.handle.position == 1
+        done = await actions.press(ctx(svc), actions.encode("cancel", waiting.job_id))
+        assert done.text == "Atcelts."
+        await asyncio.wait_for(first.handle.wait(), 10)
+        # 1 image drawn of 5: the cancelled grid of 4 gave its images back
+        await draw(await commands.run(ctx(svc), "zime", "a fox --n 4"))

@@ -423,10 +423,12 @@ class Store:
     async def jobs_since(self, platform: str, user_id: str, since: float) -> tuple[int, float]:
         """How many images the user started since `since` (wall clock; a grid of 4 is 4),
         and when the oldest job was created: the daily limit, kept in SQLite so a restart
-        cannot reset it. Requests refused before they were queued do not count."""
+        cannot reset it. Requests refused before they were queued, and jobs cancelled
+        before they were drawn (/atcelt, ❌), do not count."""
         async with self.db.execute(
             "SELECT COALESCE(SUM(count), 0), MIN(created_at) FROM jobs WHERE platform = ? AND user_id = ?"
-            " AND created_at >= ? AND NOT (status = 'failed' AND error LIKE 'unavailable:%')",
+            " AND created_at >= ? AND NOT (status = 'failed' AND error LIKE 'unavailable:%')"
+            " AND NOT (status = 'cancelled' AND started_at IS NULL)",
             (platform, user_id, since),
         ) as cur:
             row = await cur.fetchone()
