@@ -39,10 +39,8 @@ class JobHandle:
     """What a frontend holds while a job waits: status, queue position, progress, result."""
 
     def __init__(self, job: Job, worker: Worker) -> None:
-        self.job = job
-        self.status: Status = QUEUED
+        self.job = replace(job, status=QUEUED)  # one source: the status is the job's
         self.progress = 0.0
-        self.error: str | None = None
         self.cancel_requested = False
         self.solo = False  # retried after a batch failure: draw alone to isolate it
         self._worker = worker
@@ -52,6 +50,18 @@ class JobHandle:
     @property
     def id(self) -> int:
         return self.job.id
+
+    @property
+    def status(self) -> Status:
+        return self.job.status
+
+    @status.setter
+    def status(self, value: Status) -> None:
+        self.job = replace(self.job, status=value)
+
+    @property
+    def error(self) -> str | None:
+        return self.job.error
 
     @property
     def paused(self) -> bool:
@@ -491,9 +501,7 @@ class Worker:
         """The one way a job ends. The store is told where it was not yet (a cancel, or a
         failure the store itself caused); if even that fails, the handle still ends, its
         listeners still run, and `final_states` keeps the outcome for delivery."""
-        h.status = status
-        h.error = error
-        h.job = replace(h.job, status=status, error=error or h.job.error)
+        h.job = replace(h.job, status=status, error=error if status != DONE else None)
         self.metrics.job_finished(status)
         r = h.job
         log.info(
