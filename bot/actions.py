@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from bot.message import Ask, Button, Ctx, Picture, Reply, Rows
@@ -231,8 +230,3 @@ async def press(ctx: Ctx, data: str) -> Reply:
         return Reply(text=error_text(exc, ctx.lang), error=True, private=True)
     except OSError:  # the PNG was deleted meanwhile: gone like a deleted job
         return Reply(text=error_text(NotFound("image"), ctx.lang), error=True, private=True)
-
-
-def image_bytes(picture: Picture) -> bytes | None:
-    path = Path(picture.path)
-    return path.read_bytes() if path.is_file() else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.jobs.job import Request
@@ -74,3 +75,11 @@ class Ctx:
     @property
     def lang(self) -> str:
         return self.request.language
+
+
+def read_image(path: str | None) -> bytes | None:
+    """A picture's PNG bytes, or None when it is gone (🗑, retention). Blocking: call it
+    off the event loop."""
+    if not path or not Path(path).is_file():
+        return None
+    return Path(path).read_bytes()

@@ -25,7 +25,7 @@ from bot.discord.output import DiscordOutput
 from bot.discord.slash import ZimeClient, configure_endpoints, language
 from bot.discord.teaching import TeachingCommands
 from bot.discord.views import FixModal, view
-from bot.message import Ctx, Picture, Reply, Rows, Start
+from bot.message import Ctx, Picture, Reply, Rows, Start, read_image
 from bot.status import follow
 from bot.texts import error_text
 from core.config import DiscordConfig
@@ -148,7 +148,7 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
     async def send_picture(
         self, interaction: discord.Interaction, picture: Picture, rows: Rows
     ) -> None:
-        data = await asyncio.to_thread(actions.image_bytes, picture)
+        data = await asyncio.to_thread(read_image, picture.path)
         if data is None:
             await self.respond(interaction, error_text(ZimeError(), language(interaction)))
             return

@@ -3,6 +3,7 @@ into the posted message. A mixin of TelegramFrontend."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -21,9 +22,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.actions import encode
-from bot.message import Ctx, Rows, Start
+from bot.message import Ctx, Rows, Start, read_image
 from bot.status import follow
-from bot.telegram.render import html_caption, keyboard, read_image, user_language, with_retry
+from bot.telegram.render import html_caption, keyboard, user_language, with_retry
 from bot.texts import error_text, t
 from core.errors import ZimeError
 from core.jobs.job import Job, Request
@@ -116,7 +117,7 @@ class InlineMode:
         then put that file into the inline message by file id. A user who never opened a
         private chat with the bot (403) is told so in the inline message."""
         bot, inline_id = self.app.bot, job.meta["inline_message_id"]
-        data = read_image(job.image_path)
+        data = await asyncio.to_thread(read_image, job.image_path)
         if data is None:
             raise BadRequest(f"image of job {job.id} is missing")
         caption = html_caption(text)

@@ -13,8 +13,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application
 
-from bot.message import Ask, Picture, Rows
-from bot.telegram.render import fit, html_caption, keyboard, read_image, with_retry
+from bot.message import Ask, Picture, Rows, read_image
+from bot.telegram.render import fit, html_caption, keyboard, with_retry
 from bot.texts import t
 from core.errors import NotFound
 from core.jobs.job import Job

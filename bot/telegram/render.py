@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -101,12 +100,6 @@ async def with_retry(call: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def fit(text: str, limit: int = 4096) -> str:
+def fit(text: str, limit: int = TEXT_LIMIT) -> str:
     """Cut `text` to a platform's message limit, marking the cut."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def read_image(path: str | None) -> bytes | None:
-    if not path or not Path(path).is_file():
-        return None
-    return Path(path).read_bytes()

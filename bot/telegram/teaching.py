@@ -10,8 +10,9 @@ from typing import Any
 from telegram import Message, PhotoSize, Update
 from telegram.ext import Application, ContextTypes
 
+from bot.message import read_image
 from bot.teaching import finish_teaching
-from bot.telegram.render import fit, read_image, with_retry
+from bot.telegram.render import fit, with_retry
 from bot.texts import error_text, t, teaching_text
 from core.errors import ZimeError
 from core.jobs.job import Request
