@@ -9,6 +9,7 @@ reports progress over minutes, so it stays with each platform's teaching command
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -27,6 +28,8 @@ from bot.texts import (
 )
 from core.errors import BadArgument, EmptyPrompt, NotAdmin, ZimeError
 from core.service import Submitted
+
+log = logging.getLogger("zime.commands")
 
 Run = Callable[[Ctx, "Args"], Awaitable[Reply]]
 
@@ -221,6 +224,9 @@ async def run(ctx: Ctx, name: str, raw: str = "") -> Reply:
         return await command.run(ctx, args)
     except ZimeError as exc:
         return Reply(text=error_text(exc, ctx.lang), error=True)
+    except Exception:  # our fault, not the user's: logged, and still one sentence
+        log.exception("command /%s failed", command.names[0])
+        return Reply(text=error_text(ZimeError(), ctx.lang), error=True)
 
 
 def split(line: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from core.errors import (
     BlockedPrompt,
     ControlCharacters,
     EmptyPrompt,
+    Failure,
     JobCancelled,
     JobFailed,
     ModelUnavailable,
@@ -212,9 +213,9 @@ def job_caption(job: Job, names: tuple[str, ...], lang: str, demo: bool,
     return caption(job.prompt, names, job.seed, lang, demo, job.nsfw, options)
 
 
-def _failure_text(reason: str, lang: str) -> str:
-    """A sentence for each reason a job can fail (core.errors.FAILURE_REASONS); the stored
-    error text with the details is for admins (/stats, logs), never for users."""
+def _failure_text(reason: Failure, lang: str) -> str:
+    """A sentence for each reason a job can fail (core.errors.Failure); the stored error
+    text with the details is for admins (/stats, logs), never for users."""
     if reason == "timeout":
         return t(lang, "Drawing took too long and was stopped. Please try again.")
     if reason == "storage":
@@ -228,7 +229,7 @@ def job_error(job: Job) -> ZimeError:
     """The error to show for a job that ended without an image."""
     if job.status == Status.CANCELLED:
         return JobCancelled()
-    return JobFailed(job.error or "")
+    return JobFailed(job.error or "", job.failure or Failure.MODEL)
 
 
 def queued_text(position: int | None, lang: str = "lv") -> str:

@@ -92,24 +92,26 @@ async def open_service(
     clock: Clock = monotonic,
     drawer: Drawer | None = None,
 ) -> AsyncIterator[Service]:
-    """Load models, open the store, start the worker; on exit drain and close in order."""
-    if translators is None:
-        translators = await asyncio.to_thread(make_translators, config)
-    q = config.queue
-    remote = drawer is not None or ((q.backend == "redis" or q.isolate) and generator is None)
-    if not remote:  # runners behind Redis or a child process load it, not the bot
-        if generator is None:
-            generator = make_generator(config)
-        await asyncio.to_thread(generator.load)
-        log.info(generator.describe())
-        check_device(config, generator)
-    registry = ConceptRegistry.load(extra=config.path(config.storage.concepts))
-    builder = PromptBuilder(registry, translators, config.limits.max_prompt_chars)
-    lim, g = config.limits, config.generation
-    limiter = RateLimiter(lim.per_user_per_minute, lim.per_chat_per_minute, clock)
+    """Open the store (first: a database that cannot be opened or migrated is reported in a
+    second, not after minutes of model loading), load the models, start the worker; on exit
+    drain and close in order."""
     st = config.storage
     store = Store(config.path(st.database), min(5.0, st.lock_wait_s), st.lock_wait_s)
     async with store:
+        if translators is None:
+            translators = await asyncio.to_thread(make_translators, config)
+        q = config.queue
+        remote = drawer is not None or ((q.backend == "redis" or q.isolate) and generator is None)
+        if not remote:  # runners behind Redis or a child process load it, not the bot
+            if generator is None:
+                generator = make_generator(config)
+            await asyncio.to_thread(generator.load)
+            log.info(generator.describe())
+            check_device(config, generator)
+        registry = ConceptRegistry.load(extra=config.path(config.storage.concepts))
+        builder = PromptBuilder(registry, translators, config.limits.max_prompt_chars)
+        lim, g = config.limits, config.generation
+        limiter = RateLimiter(lim.per_user_per_minute, lim.per_chat_per_minute, clock)
         drawer = drawer or make_drawer(config, generator)
         worker = Worker(
             drawer,

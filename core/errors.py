@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class ZimeError(Exception):
     """Base class of every error Zīme shows to a user."""
@@ -118,17 +120,24 @@ class ModelUnavailable(ZimeError):
     """The image model stopped answering; the process must be restarted."""
 
 
-# Why a job failed, as the first word of its stored error ("timeout: after 300 s"): users
-# see a sentence per reason, admins the whole text.
-FAILURE_REASONS = ("timeout", "storage", "model", "unavailable", "delivery")
+class Failure(StrEnum):
+    """Why a job failed: the `failure` column of its row. Users see one sentence per kind;
+    the row's `error` keeps the details for admins (/stats, logs)."""
+
+    TIMEOUT = "timeout"  # the drawing ran past the job timeout, or the model wedged on it
+    STORAGE = "storage"  # drawn, but the disk or the database could not keep it
+    MODEL = "model"  # the model failed (an error, out of memory, a batch that stopped runners)
+    UNAVAILABLE = "unavailable"  # never drawn: the model stopped answering, or not queued
 
 
 class JobFailed(ZimeError):
+    def __init__(self, detail: str = "", kind: Failure = Failure.MODEL) -> None:
+        super().__init__(f"{kind}: {detail}" if detail else str(kind))  # for logs and admins
+        self.kind = kind
+
     @property
-    def reason(self) -> str:
-        """One of FAILURE_REASONS ("model" when the stored error names none)."""
-        head = str(self).split(":", 1)[0].strip()
-        return head if head in FAILURE_REASONS else "model"
+    def reason(self) -> Failure:
+        return self.kind
 
 
 class JobCancelled(ZimeError):

@@ -18,6 +18,7 @@ from core.derived import DerivedJobs
 from core.draw.tiny import is_tiny
 from core.errors import (
     Banned,
+    Failure,
     NotFound,
     NotOwner,
     RateLimited,
@@ -292,7 +293,7 @@ class Service(DerivedJobs, AdminOps):
             handle = self.worker.submit(job)
         except Exception as exc:
             # The user is answered right now: nothing is left to deliver after a restart.
-            await self.store.set_status(job.id, "failed", f"unavailable: not queued: {exc}")
+            await self.store.set_status(job.id, "failed", f"not queued: {exc}", Failure.UNAVAILABLE)
             await self.store.update_meta(job.id, delivered=True)
             raise
         return Submitted(
@@ -341,8 +342,8 @@ class Service(DerivedJobs, AdminOps):
         if job is None or job.meta.get("delivered"):
             return None
         if job_id in self.worker.final_states:
-            status, error = self.worker.final_states[job_id]
-            job = replace(job, status=status, error=error)
+            status, error, failure = self.worker.final_states[job_id]
+            job = replace(job, status=status, error=error, failure=failure)
         return job
 
     def unfinished(self, platform: str) -> list[JobView]:

@@ -18,6 +18,7 @@ from core.config import config_from_dict
 from core.errors import ModelError
 from core.hub import hub_address, hub_reachable
 from core.jobs.job import Request
+from core.jobs.store import MIGRATIONS
 from core.lang.translate import IdentityTranslator, Translators
 from core.ops.fetch import RepoFile, fetch_models, plan_files, wants_fp16
 from core.ops.maintenance import backup, db_stats, prune_images
@@ -180,7 +181,7 @@ async def test_backup_restore_round_trip_and_stats(tmp_path: Path) -> None:
     assert (
         stats["jobs"] == 1
         and stats["jobs_by_status"] == {"done": 1}
-        and stats["schema_version"] == 4
+        and stats["schema_version"] == len(MIGRATIONS)
     )
 
 
@@ -200,9 +201,11 @@ def test_db_cli(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "copy.sqlite3").is_file()  # the check itself, not its message
     with sqlite3.connect(tmp_path / "copy.sqlite3") as db:
-        assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (4,)
+        assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (
+            len(MIGRATIONS),
+        )
     stats = run_core("db", "stats", "--config", str(cfg_file))
-    assert json.loads(stats.stdout)["schema_version"] == 4
+    assert json.loads(stats.stdout)["schema_version"] == len(MIGRATIONS)
 
 
 def test_image_retention(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from bot.texts import status_text
 from core.app import open_service
 from core.config import Config
 from core.draw.images import read_png_metadata
@@ -143,6 +145,14 @@ async def test_a_killed_runner_is_taken_over_and_the_user_gets_one_result(
             await until(lambda: sub.handle.progress > 0)  # progress came through redis
             child.send_signal(signal.SIGKILL)
             child.wait(10)
+            killed = time.monotonic()
+            # no live runner: within claim_after_s the user is told drawing is paused and
+            # their request is saved (the README's bound is job_timeout_s + hang_grace_s)
+            await until(lambda: sub.handle.paused)
+            assert time.monotonic() - killed < CLAIM_S + 4
+            assert status_text(sub.handle, "lv").startswith("Zīmēšana uz brīdi apturēta")
+            stored = await svc.job(sub.job_id)
+            assert stored is not None and stored.status in ("queued", "running")
             survivor = FakeGenerator(step_s=0.01)
             async with runners(redis_server, survivor) as rs:
                 job = await asyncio.wait_for(sub.handle.wait(), 30)
@@ -169,31 +179,47 @@ async def test_a_live_runner_keeps_its_claim_past_claim_after(
         assert len(slow.calls) == 1 and idle.calls == [] and len(delivered) == 1
 
 
-async def test_a_batch_that_stops_every_runner_is_failed_not_retried_forever(
-    tmp_path: Path, redis_server: RedisServer
-) -> None:
+async def take_as_ghosts(url: str, *ghosts: str) -> None:
+    """Runners that take the waiting batch, one after another, and die holding it."""
     import redis.asyncio as aioredis
 
+    client = aioredis.from_url(url)
+    try:
+        got: Any = None
+        deadline = time.monotonic() + 20
+        while not got:  # the coordinator dispatches it once the worker takes it
+            assert time.monotonic() < deadline, "the batch never reached the stream"
+            got = await client.xreadgroup("runners", ghosts[0], {"zime:jobs": ">"}, count=1,
+                                          block=100)  # fmt: skip
+        entry_id: bytes = got[0][1][0][0]
+        for ghost in ghosts[1:]:
+            await client.xclaim("zime:jobs", "runners", ghost, 0, [entry_id])
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("runner_left", [False, True])
+async def test_a_batch_that_stopped_two_runners_fails_as_poison(
+    tmp_path: Path, redis_server: RedisServer, runner_left: bool
+) -> None:
+    """Found by the coordinator when no runner is left, or by the next runner: failed once,
+    for good (no retry), with the model sentence; never handed out again."""
     from core.errors import JobFailed
 
-    cfg = make_config(tmp_path, queue={"backend": "redis", "url": redis_server.url,
-                                       "claim_after_s": CLAIM_S},
-                      limits={"max_attempts": 1})  # fmt: skip
+    cfg = redis_config(tmp_path, redis_server)  # max_attempts 3: poison is not retried
     async with coordinator(cfg) as (svc, delivered):
         sub = await svc.handle(req("anna"))  # no runner yet: it waits in the stream
-        client = aioredis.from_url(redis_server.url)
-        await asyncio.sleep(0.3)
-        got: Any = await client.xreadgroup("runners", "ghost-1", {"zime:jobs": ">"}, count=1)
-        entry_id: bytes = got[0][1][0][0]
-        for ghost in ("ghost-2", "ghost-3"):  # two more runners took it and died
-            await client.xclaim("zime:jobs", "runners", ghost, 0, [entry_id])
-        await client.aclose()
-        await asyncio.sleep(CLAIM_S + 0.2)
+        await take_as_ghosts(redis_server.url, "ghost-1", "ghost-2")
         gen = FakeGenerator()
-        async with runners(redis_server, gen):  # a fourth: it fails the batch, not itself
-            with pytest.raises(JobFailed, match="model"):
+        async with contextlib.AsyncExitStack() as stack:
+            if runner_left:
+                await stack.enter_async_context(runners(redis_server, gen))
+            with pytest.raises(JobFailed) as err:
                 await asyncio.wait_for(sub.handle.wait(), 30)
-        assert gen.calls == [] and delivered == []
+        assert err.value.kind == "model" and "stopped 2 runners" in str(err.value)
+        stored = await svc.job(sub.job_id)
+        assert stored is not None and stored.status == "failed" and stored.failure == "model"
+        assert stored.attempts == 1 and gen.calls == [] and delivered == []
 
 
 async def test_cancel_reaches_the_runner(tmp_path: Path, redis_server: RedisServer) -> None:
@@ -233,7 +259,8 @@ async def test_redis_down_pauses_and_loses_nothing(
         redis_server.stop()  # SIGTERM: the append-only file is written
         await until(lambda: svc.worker.paused, 15)
         sub = await svc.handle(req("anna"))  # still accepted into SQLite
-        assert sub.handle.paused
+        assert sub.handle.paused  # and told so, on every frontend (bot/status.py)
+        assert status_text(sub.handle, "lv").startswith("Zīmēšana uz brīdi apturēta")
         stored = await svc.job(sub.job_id)
         assert stored is not None and stored.status in ("queued", "running")
         redis_server.start()  # same port and dir: the runner and the bot reconnect
@@ -255,14 +282,31 @@ async def test_a_redis_restart_keeps_accepted_jobs(
         assert delivered == [job.id]
 
 
-async def test_reload_rolls_through_the_runners(tmp_path: Path, redis_server: RedisServer) -> None:
+async def test_reload_rolls_through_the_runners(
+    tmp_path: Path, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load that outlasts the client's socket timeout and the heartbeat period is waited
+    for; the admin always gets an answer (bot/commands.run)."""
+    from bot.commands import run
+    from bot.message import Ctx
+
+    monkeypatch.setattr("core.queue.redis.SOCKET_TIMEOUT_S", 1.0)
     cfg = redis_config(tmp_path, redis_server)
     gens = (FakeGenerator(), FakeGenerator())
+    gens[0].reload_gate.clear()  # the first runner's load takes 3 claim periods
     async with coordinator(cfg) as (svc, _), runners(redis_server, *gens):
         await until(lambda: len(svc.worker.runners()) == 2)
         admin = Request("test", "admin", "admin", "", is_admin=True)
-        assert await svc.reload(admin, "new/model") == "new/model"
+        timer = threading.Timer(3 * CLAIM_S, gens[0].reload_gate.set)
+        timer.start()
+        try:
+            assert await svc.reload(admin, "new/model") == "new/model"
+        finally:
+            timer.cancel()
         assert [g.reloads for g in gens] == [["new/model"], ["new/model"]]
+        gens[1].reload_error = "no such model"
+        answer = await run(Ctx(svc, admin), "reload", "bad/model")
+        assert answer.error and answer.text  # one sentence, never silence
 
 
 def test_the_whole_system_on_one_machine(

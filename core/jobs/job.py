@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core.errors import Failure
+
 if TYPE_CHECKING:
     from core.config import GenerationConfig
 
@@ -179,7 +181,8 @@ class Job(_Owned):
     model: str = ""
     status: Status = Status.QUEUED
     attempts: int = 0
-    error: str | None = None
+    error: str | None = None  # the details, for admins
+    failure: Failure | None = None  # why it failed (status failed), for the user's sentence
     created_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None

@@ -20,7 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 import aiosqlite
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from core.errors import StorageError
+from core.errors import Failure, StorageError
 from core.jobs.job import GenParams, Job, Options, Status
 
 log = logging.getLogger("zime.store")
@@ -123,6 +123,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE users ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
     """,
+    # 5: why a job failed, as a column of its own (core.errors.Failure); it was the first
+    # word of `error` ("timeout: after 300 s"), which stays as the details
+    """
+    ALTER TABLE jobs ADD COLUMN failure TEXT;
+    UPDATE jobs SET failure = CASE
+        WHEN error LIKE 'timeout:%' THEN 'timeout'
+        WHEN error LIKE 'storage:%' THEN 'storage'
+        WHEN error LIKE 'unavailable:%' THEN 'unavailable'
+        ELSE 'model' END
+    WHERE status = 'failed';
+    """,
 )
 
 UNFINISHED = ("queued", "running")
@@ -148,7 +159,8 @@ def _job_from_row(row: aiosqlite.Row) -> Job:
         params=params, request_text=row["request_text"], normalized=row["normalized"],
         lang=row["lang"], concepts=tuple(json.loads(row["concepts"])), english=row["english"],
         model=row["model"], status=Status(row["status"]), attempts=row["attempts"],
-        error=row["error"], created_at=row["created_at"], started_at=row["started_at"],
+        error=row["error"], failure=Failure(row["failure"]) if row["failure"] else None,
+        created_at=row["created_at"], started_at=row["started_at"],
         finished_at=row["finished_at"], wait_s=row["wait_s"], draw_s=row["draw_s"],
         image_path=row["image_path"], parent_id=row["parent_id"], meta=json.loads(row["meta"]),
         options=Options.from_json(row["options"]),
@@ -358,19 +370,21 @@ class Store:
         may have swapped the model since the job was queued)."""
         await self._write(lambda db: db.execute(
             "UPDATE jobs SET status = 'done', finished_at = ?, draw_s = ?, image_path = ?,"
-            " model = ?, error = NULL WHERE id = ?",
+            " model = ?, error = NULL, failure = NULL WHERE id = ?",
             (time.time(), draw_s, image_path, model, job_id)))  # fmt: skip
 
     @guarded
-    async def record_failure(self, job_id: int, error: str, final: bool) -> int:
-        """Count a failed attempt; returns the attempts so far. `final` marks it failed."""
+    async def record_failure(self, job_id: int, failure: Failure, error: str, final: bool) -> int:
+        """Count a failed attempt; returns the attempts so far. `final` marks it failed,
+        with `failure` as the reason."""
 
         async def count(db: Conn) -> int:
             await db.execute(
-                "UPDATE jobs SET attempts = attempts + 1, error = ?, status = ?,"
+                "UPDATE jobs SET attempts = attempts + 1, error = ?, status = ?, failure = ?,"
                 " finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?",
-                (error, "failed" if final else "queued", int(final), time.time(), job_id),
-            )
+                (error, "failed" if final else "queued", failure if final else None,
+                 int(final), time.time(), job_id),
+            )  # fmt: skip
             async with db.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)) as cur:
                 row = await cur.fetchone()
             return int(row[0]) if row else 0
@@ -378,12 +392,14 @@ class Store:
         return await self._write(count)
 
     @guarded
-    async def set_status(self, job_id: int, status: str, error: str | None = None) -> None:
+    async def set_status(self, job_id: int, status: str, error: str | None = None,
+                         failure: Failure | None = None) -> None:  # fmt: skip
         await self._write(lambda db: db.execute(
-            "UPDATE jobs SET status = ?, error = COALESCE(?, error),"
+            "UPDATE jobs SET status = ?, error = COALESCE(?, error), failure = ?,"
             " finished_at = CASE WHEN ? IN ('done', 'failed', 'cancelled') THEN ?"
             " ELSE finished_at END WHERE id = ?",
-            (status, error, status, time.time(), job_id)))  # fmt: skip
+            (status, error, failure if status == "failed" else None, status, time.time(),
+             job_id)))  # fmt: skip
 
     @guarded
     async def update_meta(self, job_id: int, **values: Any) -> None:
@@ -427,7 +443,7 @@ class Store:
         before they were drawn (/atcelt, ❌), do not count."""
         async with self.db.execute(
             "SELECT COALESCE(SUM(count), 0), MIN(created_at) FROM jobs WHERE platform = ? AND user_id = ?"
-            " AND created_at >= ? AND NOT (status = 'failed' AND error LIKE 'unavailable:%')"
+            " AND created_at >= ? AND NOT (status = 'failed' AND failure = 'unavailable')"
             " AND NOT (status = 'cancelled' AND started_at IS NULL)",
             (platform, user_id, since),
         ) as cur:

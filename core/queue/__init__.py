@@ -37,6 +37,11 @@ class ModelHung(ZimeError):
         self.recovered = recovered
 
 
+class Poisoned(ZimeError):
+    """The batch stopped the runners that took it (twice): it fails for good and is never
+    handed to a runner again."""
+
+
 class DrawingPaused(ZimeError):
     """The transport to the runners is down (Redis unreachable): nothing was drawn and the
     batch goes back to the front of the queue until it is back."""

@@ -10,8 +10,15 @@ Redis is transport only.
   twice (a runner killed after drawing, before acknowledging) is delivered once.
 - Every few seconds each awaited job is checked against the stream: one that is neither
   there nor answered (a Redis restarted without its data) is sent again.
-- Redis unreachable: the batch goes back to the queue and `paused` is true until a ping
-  answers again; requests are still accepted into SQLite.
+- Redis unreachable, or no live runner (none has beaten its heartbeat for `claim_after_s`):
+  `paused` is true, so every waiting user is told that drawing is paused and their request
+  is saved; requests are still accepted into SQLite. Unreachable: the batch goes back to the
+  queue until a ping answers again. No runner: the batch waits in the stream for the next.
+- A batch that stopped two runners (taken twice, silent twice) is failed as poison by
+  whoever sees it first, this coordinator or a runner: it is never handed out again.
+- A reload waits as long as the runner takes to load (`RELOAD_WAIT_S`), polling its answer
+  in short reads (a blocking read past the client's socket timeout would fail), and stops
+  waiting when the runner goes down.
 """
 
 from __future__ import annotations
@@ -27,12 +34,22 @@ from typing import Any
 
 from core.errors import JobCancelled, ModelError
 from core.jobs.job import Job
-from core.queue import Cancelled, DrawingPaused, Drawn, DrawTimeout, Progress, RunnerInfo
-from core.queue.runner import ensure_groups
+from core.queue import (
+    Cancelled,
+    DrawingPaused,
+    Drawn,
+    DrawTimeout,
+    Poisoned,
+    Progress,
+    RunnerInfo,
+)
+from core.queue.runner import ensure_groups, fail_poisoned, poisoned
 from core.queue.wire import (
     GROUP_COORDINATOR,
+    GROUP_RUNNERS,
     Keys,
     WireResult,
+    as_text,
     decode_jobs,
     decode_results,
     encode_jobs,
@@ -43,6 +60,7 @@ log = logging.getLogger("zime.redis")
 
 RECONCILE_S = 2.0
 RELOAD_WAIT_S = 900.0
+SOCKET_TIMEOUT_S = 10.0
 
 
 class RedisDrawer:
@@ -76,12 +94,13 @@ class RedisDrawer:
 
     @property
     def paused(self) -> bool:
-        return not self._connected
+        return not self._connected or self._live() == 0
 
     async def start(self) -> None:
         import redis.asyncio as aioredis
 
-        self._client = aioredis.from_url(self.url, socket_timeout=10, health_check_interval=5)
+        self._client = aioredis.from_url(self.url, socket_timeout=SOCKET_TIMEOUT_S,
+                                         health_check_interval=5)  # fmt: skip
         try:
             await self._connect()
             # What a previous coordinator sent: batches still in the stream are awaited, not
@@ -155,16 +174,27 @@ class RedisDrawer:
                 self._missing.pop(job.id, None)
 
     async def reload(self, model: str | None) -> str:
-        """Roll through the live runners one at a time: the others keep drawing."""
+        """Roll through the live runners one at a time: the others keep drawing. Any fault
+        (Redis away, a runner that fails, stops or never answers) is a ModelError."""
+        if not self._connected:
+            raise ModelError("redis is unreachable")
+        if self._live() == 0:
+            raise ModelError("no runner is running")
+        try:
+            return await self._reload(model)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"reload over redis: {exc or type(exc).__name__}") from exc
+
+    async def _reload(self, model: str | None) -> str:
         loaded = ""
         for runner in [r for r in self._runners if not r.down]:
             token = uuid.uuid4().hex
             command = {"op": "reload", "model": model or "", "reply": token}
             await self._client.rpush(self.keys.control(runner.name), json.dumps(command))
-            answer = await self._client.blpop(self.keys.reply(token), timeout=RELOAD_WAIT_S)
-            if answer is None:
-                raise ModelError(f"runner {runner.name} did not answer the reload")
-            reply = json.loads(answer[1])
+            answer = await self._reload_answer(runner.name, self.keys.reply(token))
+            reply = json.loads(answer)
             if not reply.get("ok"):
                 raise ModelError(f"runner {runner.name}: {reply.get('error')}")
             loaded = reply.get("model", "")
@@ -174,6 +204,18 @@ class RedisDrawer:
 
     def runners(self) -> list[RunnerInfo]:
         return list(self._runners)
+
+    async def _reload_answer(self, runner: str, key: str) -> bytes:
+        """The runner's answer, read in short blocking reads until RELOAD_WAIT_S."""
+        deadline = time.monotonic() + RELOAD_WAIT_S
+        while time.monotonic() < deadline:
+            # one blocking read, well under the socket timeout (or the client gives up)
+            answer = await self._client.blpop(key, timeout=SOCKET_TIMEOUT_S / 4)
+            if answer is not None:
+                return bytes(answer[1])
+            if not any(r.name == runner and not r.down for r in self._runners):
+                raise ModelError(f"runner {runner} stopped during the reload")
+        raise ModelError(f"runner {runner} did not answer the reload in {RELOAD_WAIT_S:.0f} s")
 
     # inside
     def _live(self) -> int:
@@ -217,6 +259,8 @@ class RedisDrawer:
         statuses = {r.status for r in results.values()}
         if statuses == {"cancelled"}:
             raise JobCancelled("cancelled")
+        if "poison" in statuses:
+            raise Poisoned(next(r.error for r in results.values() if r.status == "poison"))
         if "timeout" in statuses:
             raise DrawTimeout(next(r.error for r in results.values() if r.status == "timeout"))
         if "failed" in statuses:
@@ -299,6 +343,7 @@ class RedisDrawer:
                 await self._connect()
                 await self._refresh_runners()
                 await self._reconcile()
+                await self._fail_poisoned()
                 await asyncio.sleep(min(RECONCILE_S, self.claim_after_s / 2))
             except asyncio.CancelledError:
                 raise
@@ -336,6 +381,20 @@ class RedisDrawer:
             for job_id in lost:
                 self._missing.pop(job_id, None)
             await self._dispatch([self._jobs[i] for i in lost if i in self._jobs])
+
+    async def _fail_poisoned(self) -> None:
+        """Batches whose holder went silent after they were handed out twice stopped two
+        runners: failed here, so the answer comes even when no runner is left to see it."""
+        pending = await self._client.xpending_range(self.keys.jobs, GROUP_RUNNERS, "-", "+", 100)
+        for p in pending:
+            times = int(p["times_delivered"])
+            if not poisoned(times) or p["time_since_delivered"] < self.claim_after_s * 1000:
+                continue
+            entry_id = p["message_id"]
+            entries = await self._client.xrange(self.keys.jobs, entry_id, entry_id)
+            if entries and entries[0][1]:
+                await fail_poisoned(self._client, self.keys, as_text(entry_id),
+                                    entries[0][1][b"jobs"], times, self.name)  # fmt: skip
 
     async def _lost(self, exc: BaseException) -> None:
         if self._connected:

@@ -33,6 +33,7 @@ from core.queue.wire import (
     Keys,
     WireJob,
     WireResult,
+    as_text,
     decode_jobs,
     encode_results,
     png_bytes,
@@ -41,7 +42,34 @@ from core.queue.wire import (
 log = logging.getLogger("zime.runner")
 
 BLOCK_MS = 1000  # how long one read waits for a batch (control commands wait as long)
-MAX_DELIVERIES = 3  # a batch taken this often without a result stopped its runners: poison
+POISON_AFTER = 2  # a batch delivered this often without a result stopped that many runners
+
+
+def poisoned(times_delivered: int) -> bool:
+    """A batch handed out this often and silent again stopped every runner that took it:
+    it is failed, never handed out again (checked by the runners and the coordinator)."""
+    return times_delivered >= POISON_AFTER
+
+
+async def publish(client: Any, keys: Keys, entry_id: str, results: list[WireResult],
+                  images: dict[int, list[bytes]], ttl_s: float) -> None:  # fmt: skip
+    """A batch's images, its results and its acknowledgement, in one transaction."""
+    pipe = client.pipeline(transaction=True)
+    for job_id, pictures in images.items():
+        for n, data in enumerate(pictures, 1):
+            pipe.set(keys.image(job_id, n), data, ex=int(ttl_s))
+    pipe.xadd(keys.results, {"results": encode_results(results), "entry": entry_id})
+    pipe.xack(keys.jobs, GROUP_RUNNERS, entry_id)
+    pipe.xdel(keys.jobs, entry_id)
+    await pipe.execute()
+
+
+async def fail_poisoned(client: Any, keys: Keys, entry_id: str, jobs_field: bytes,
+                        times: int, who: str) -> None:  # fmt: skip
+    log.error("batch %s was taken %d times without a result: failing it", entry_id, times)
+    error = f"the batch stopped {times} runners"
+    results = [WireResult(j.id, "poison", error=error, runner=who) for j in decode_jobs(jobs_field)]
+    await publish(client, keys, entry_id, results, {}, 0)
 
 
 def default_name() -> str:
@@ -150,13 +178,22 @@ class Runner:
         command = json.loads(raw)
         if command.get("op") == "reload":
             reply: dict[str, Any] = {"ok": True}
+            beating = asyncio.create_task(self._beat_meanwhile())  # a long load is not death
             try:
                 await asyncio.to_thread(self.generator.reload, command.get("model") or None)
                 reply["model"] = self.generator.model
             except Exception as exc:
-                reply = {"ok": False, "error": str(exc)}
+                reply = {"ok": False, "error": str(exc) or type(exc).__name__}
+            finally:
+                beating.cancel()
             await self._client.rpush(self.keys.reply(command["reply"]), json.dumps(reply))
             await self._client.expire(self.keys.reply(command["reply"]), 3600)
+
+    async def _beat_meanwhile(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_every_s)
+            with contextlib.suppress(Exception):  # a Redis blip must not stop the reload
+                await self._beat()
 
     async def _claim_dead(self) -> tuple[str, dict[bytes, bytes]] | None:
         """A batch pending with a runner silent for claim_after_s: it died; draw it here."""
@@ -170,17 +207,13 @@ class Runner:
             pending = await self._client.xpending_range(self.keys.jobs, GROUP_RUNNERS,
                                                         entry_id, entry_id, 1)  # fmt: skip
             times = int(pending[0]["times_delivered"]) if pending else 1
-            if times > MAX_DELIVERIES:  # every runner that took it died: do not take it again
-                log.error("batch %s was taken %d times without a result: failing it",
-                          entry_id, times)  # fmt: skip
-                error = f"the batch stopped {times - 1} runners"
-                await self._publish(_s(entry_id), [WireResult(j.id, "failed", error=error,
-                                                              runner=self.name)
-                                                   for j in decode_jobs(fields[b"jobs"])], {})  # fmt: skip
+            if poisoned(times - 1):  # this claim counts too: `times - 1` runners stopped on it
+                await fail_poisoned(self._client, self.keys, as_text(entry_id), fields[b"jobs"],
+                                    times - 1, self.name)  # fmt: skip
                 continue
             log.warning("runner %s takes over batch %s from a silent runner", self.name,
                         entry_id)  # fmt: skip
-            return _s(entry_id), fields
+            return as_text(entry_id), fields
         return None
 
     async def _read_new(self) -> tuple[str, dict[bytes, bytes]] | None:
@@ -189,7 +222,7 @@ class Runner:
         )
         for _stream, entries in result or []:
             for entry_id, fields in entries:
-                return _s(entry_id), fields
+                return as_text(entry_id), fields
         return None
 
     async def _draw(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
@@ -212,22 +245,8 @@ class Runner:
             images = drawn[1]
         for r in results:
             r.taken_at = taken_at
-        await self._publish(entry_id, results, images)
+        await publish(self._client, self.keys, entry_id, results, images, self.result_ttl_s)
         self.drawn += 1
-
-    async def _publish(
-        self, entry_id: str, results: list[WireResult], images: dict[int, list[bytes]]
-    ) -> None:
-        """The images, the results and the acknowledgement, in one transaction."""
-        pipe = self._client.pipeline(transaction=True)
-        ttl = int(self.result_ttl_s)
-        for job_id, pictures in images.items():
-            for n, data in enumerate(pictures, 1):
-                pipe.set(self.keys.image(job_id, n), data, ex=ttl)
-        pipe.xadd(self.keys.results, {"results": encode_results(results), "entry": entry_id})
-        pipe.xack(self.keys.jobs, GROUP_RUNNERS, entry_id)
-        pipe.xdel(self.keys.jobs, entry_id)
-        await pipe.execute()
 
     async def _generate(
         self, entry_id: str, jobs: list[WireJob], cancelled: set[int]
@@ -300,7 +319,3 @@ class Runner:
                 cancels = [await self._client.exists(self.keys.cancel(i)) for i in ids]
                 if all(cancels):
                     flags["cancel"] = True
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

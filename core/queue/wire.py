@@ -93,6 +93,11 @@ def decode_results(raw: str | bytes) -> list[WireResult]:
     return [WireResult(**r) for r in json.loads(raw)]
 
 
+def as_text(value: Any) -> str:
+    """A stream entry id or key as Redis returns it (bytes) or as we wrote it (str)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def png_bytes(image: Any) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG")

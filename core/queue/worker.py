@@ -21,11 +21,19 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.draw.images import grid, image_variant_path, png_metadata, save_png, veil
-from core.errors import JobCancelled, JobFailed, ModelUnavailable, QueueFull, StorageError
+from core.errors import Failure, JobCancelled, JobFailed, ModelUnavailable, QueueFull, StorageError
 from core.jobs.job import GenParams, Job, Status
 from core.jobs.store import Store
 from core.ops.metrics import Metrics
-from core.queue import Drawer, DrawingPaused, Drawn, DrawTimeout, ModelHung, RunnerInfo
+from core.queue import (
+    Drawer,
+    DrawingPaused,
+    Drawn,
+    DrawTimeout,
+    ModelHung,
+    Poisoned,
+    RunnerInfo,
+)
 
 log = logging.getLogger("zime.worker")
 
@@ -65,8 +73,9 @@ class JobHandle:
 
     @property
     def paused(self) -> bool:
-        """Waiting while drawing is paused (Redis unreachable): it is saved, and drawn later."""
-        return self.status == QUEUED and self._worker.paused
+        """Waiting, or handed to a runner that stopped, while drawing is paused (Redis
+        unreachable, or no live runner): it is saved, and drawn when drawing resumes."""
+        return not self.finished and self._worker.paused
 
     @property
     def position(self) -> int | None:
@@ -91,7 +100,7 @@ class JobHandle:
             return self.job
         if self.status == CANCELLED:
             raise JobCancelled(self.error or "cancelled")
-        raise JobFailed(self.error or "failed")
+        raise JobFailed(self.error or "", self.job.failure or Failure.MODEL)
 
     @property
     def finished(self) -> bool:
@@ -138,8 +147,8 @@ class Worker:
         self._interrupting = False  # stopping now: a stopped drawing is queued, not cancelled
         self._current: list[JobHandle] = []  # every job being drawn now
         self.wedged = False  # a model call never returned: only a restart helps
-        # Outcomes the store could not record (job id -> status, error), for delivery.
-        self.final_states: dict[int, tuple[Status, str | None]] = {}
+        # Outcomes the store could not record (job id -> status, error, failure), for delivery.
+        self.final_states: dict[int, tuple[Status, str | None, Failure | None]] = {}
 
     # lifecycle
     async def __aenter__(self) -> Worker:
@@ -351,7 +360,7 @@ class Worker:
             await self.store.mark_running(ids)
         except StorageError as exc:
             for h in batch:
-                await self._finish(h, FAILED, error=f"storage: {exc}")
+                await self._finish(h, FAILED, str(exc), Failure.STORAGE)
             return
         for h in batch:
             h.status = RUNNING
@@ -371,12 +380,12 @@ class Worker:
             drawn = await self.drawer.draw([h.job for h in batch], progress, cancelled)
         except ModelHung as exc:
             if exc.recovered:  # a killed and restarted child: these jobs fail, others go on
-                await self._failed(batch, f"timeout: {exc}", final=True)
+                await self._failed(batch, Failure.TIMEOUT, str(exc), final=True)
             else:
                 await self._hung(batch, str(exc))
             return
         except DrawTimeout as exc:
-            await self._failed(batch, f"timeout: {exc}", final=True)
+            await self._failed(batch, Failure.TIMEOUT, str(exc), final=True)
             return
         except JobCancelled:
             if self._interrupting:  # stopped by the operator: drawn again at the next start
@@ -391,7 +400,8 @@ class Worker:
             return
         except Exception as exc:  # model errors, OOM …: fail these jobs, keep serving
             log.warning("batch %s failed: %s", ids, exc)
-            await self._failed(batch, f"model: {exc or type(exc).__name__}")
+            await self._failed(batch, Failure.MODEL, str(exc) or type(exc).__name__,
+                               final=isinstance(exc, Poisoned))  # fmt: skip
             return
         self.metrics.observe_draw(drawn.draw_s)
         if drawn.taken_at:
@@ -441,20 +451,20 @@ class Worker:
         self.wedged = True
         self.metrics.healthy = self.alive
         for h in batch:  # in SQLite too: a restart must never draw the wedging prompt again
-            await self._fail_for_good(h, f"timeout: {reason}")
+            await self._fail_for_good(h, Failure.TIMEOUT, reason)
         for h in self.order():
             self._queues[h.job.user_key].remove(h)
-            await self._fail_for_good(h, "unavailable: the image model stopped answering")
+            await self._fail_for_good(h, Failure.UNAVAILABLE, "the image model stopped answering")
         self._queues.clear()
 
-    async def _fail_for_good(self, h: JobHandle, reason: str) -> None:
+    async def _fail_for_good(self, h: JobHandle, kind: Failure, reason: str) -> None:
         """Failed, recorded as failed in the store (its reason included), then finished."""
         try:
-            await self.store.record_failure(h.id, reason, final=True)
+            await self.store.record_failure(h.id, kind, reason, final=True)
         except StorageError as exc:
             log.error("job %s: cannot record its failure: %s", h.id, exc)
-            self.final_states[h.id] = (FAILED, reason)
-        await self._finish(h, FAILED, error=reason)
+            self.final_states[h.id] = (FAILED, reason, kind)
+        await self._finish(h, FAILED, reason, kind)
 
     async def _deliver(self, h: JobHandle, drawn: Drawn) -> None:
         """Save the job's image (or its images and their grid) and record the result."""
@@ -466,8 +476,9 @@ class Worker:
             await asyncio.to_thread(self._save, h.job, drawn, path)
         except OSError as exc:  # a full or unwritable disk: this job cannot be kept
             log.error("job %s: cannot save the image: %s", h.id, exc)
-            await self._failed([h], f"storage: cannot save the image ({exc.strerror or exc})",
-                               final=True)  # fmt: skip
+            await self._failed(
+                [h], Failure.STORAGE, f"cannot save the image ({exc.strerror or exc})", final=True
+            )
             return
         try:
             if nsfw:  # an image is blurred: the caption must say why, the frontend hides it
@@ -475,33 +486,37 @@ class Worker:
             await self.store.finish_job(h.id, str(path), draw_s, drawn.model or self.model)
             stored = await self.store.get_job(h.id)
         except StorageError as exc:
-            await self._finish(h, FAILED, error=f"storage: {exc}")
+            await self._finish(h, FAILED, str(exc), Failure.STORAGE)
             return
         h.job = stored or replace(h.job, image_path=str(path), draw_s=draw_s)
         await self._finish(h, DONE)
 
-    async def _failed(self, batch: list[JobHandle], reason: str, final: bool = False) -> None:
+    async def _failed(self, batch: list[JobHandle], kind: Failure, reason: str,
+                      final: bool = False) -> None:  # fmt: skip
         for h in batch:
             last = final or h.job.attempts + 1 >= self.max_attempts
             try:
-                attempts = await self.store.record_failure(h.id, reason, last)
+                attempts = await self.store.record_failure(h.id, kind, reason, last)
             except StorageError as exc:
-                await self._finish(h, FAILED, error=f"storage: {exc}")
+                await self._finish(h, FAILED, str(exc), Failure.STORAGE)
                 continue
-            final_here = last
             h.job = replace(h.job, attempts=attempts, error=reason)
-            if final_here:
-                await self._finish(h, FAILED, error=reason)
+            if last:
+                await self._finish(h, FAILED, reason, kind)
             else:
                 h.status = QUEUED
                 h.solo = True
                 self._enqueue(h, front=True)
 
-    async def _finish(self, h: JobHandle, status: Status, error: str | None = None) -> None:
+    async def _finish(self, h: JobHandle, status: Status, error: str | None = None,
+                      failure: Failure | None = None) -> None:  # fmt: skip
         """The one way a job ends. The store is told where it was not yet (a cancel, or a
         failure the store itself caused); if even that fails, the handle still ends, its
         listeners still run, and `final_states` keeps the outcome for delivery."""
-        h.job = replace(h.job, status=status, error=error if status != DONE else None)
+        if status == FAILED:
+            failure = failure or Failure.MODEL
+        h.job = replace(h.job, status=status, error=error if status != DONE else None,
+                        failure=failure if status == FAILED else None)  # fmt: skip
         self.metrics.job_finished(status)
         r = h.job
         log.info(
@@ -511,11 +526,11 @@ class Worker:
             f" error={error!r}" if error and status == FAILED else "",
             "" if self.privacy else f" prompt={h.job.params.prompt!r}",
         )  # fmt: skip
-        if status == CANCELLED or (error or "").startswith("storage:"):
+        if status == CANCELLED or failure == Failure.STORAGE:
             try:
-                await self.store.set_status(h.id, status, error)
+                await self.store.set_status(h.id, status, error, failure)
             except StorageError:
-                self.final_states[h.id] = (status, error)
+                self.final_states[h.id] = (status, error, failure)
         h._notify()
         self.handles.pop(h.id, None)
         for listener in self.listeners:
