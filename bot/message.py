@@ -83,3 +83,34 @@ def read_image(path: str | None) -> bytes | None:
     if not path or not Path(path).is_file():
         return None
     return Path(path).read_bytes()
+
+
+async def download(url: str, limit: int) -> bytes:
+    """A user's file from its platform URL, refused as too big by its Content-Length before
+    anything is read, and while streaming past `limit` (a header may lie or be absent).
+    Network faults are the platform's retryable errors; a refusal is BadPhoto."""
+    import httpx
+
+    from core.errors import BadPhoto
+
+    try:
+        async with (
+            httpx.AsyncClient(timeout=30, follow_redirects=True) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code in (404, 410):
+                raise BadPhoto("unreadable")
+            response.raise_for_status()
+            size = response.headers.get("content-length", "")
+            if size.isdigit() and int(size) > limit:
+                raise BadPhoto("too_big")
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    raise BadPhoto("too_big")
+            return bytes(data)
+    except httpx.HTTPStatusError as exc:
+        raise BadPhoto("unreadable") from exc
+    except httpx.HTTPError as exc:  # a timeout or a dropped connection: worth retrying
+        raise ConnectionError(f"download failed: {type(exc).__name__}") from exc

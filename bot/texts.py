@@ -28,6 +28,7 @@ from core.errors import (
     TranslationFailed,
     UnsupportedLanguage,
     ZimeError,
+    render,
 )
 from core.jobs.job import Job, JobView, Options, RunnerInfo, Status
 from core.lang.options import BadOption, UnknownOption
@@ -108,8 +109,8 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "I could not save your request right now. Please try again in a minute.")
     if isinstance(exc, TranslationFailed):
         return t(lang, "The translator is not answering right now. Please try again in a minute.")
-    if isinstance(exc, TrainError):  # for admins: the reason as the trainer wrote it
-        return t(lang, "Teaching: {reason}", reason=str(exc))
+    if isinstance(exc, TrainError):  # for admins: why, in their language
+        return t(lang, "Teaching: {reason}", reason=train_reason(exc, lang))
     if isinstance(exc, ModelUnavailable):
         return t(lang, "The drawing model is restarting. Please try again in a few minutes.")
     # Anything else is our fault, not the user's: no internals, one sentence.
@@ -163,6 +164,11 @@ def history_line(job: Job, lang: str) -> str:
     return f"#{job.id}{origin} · {status_name(job.status, lang)} · {seed} · {text}"
 
 
+def train_reason(exc: TrainError, lang: str) -> str:
+    """Why teaching cannot go on, every line in the admin's language."""
+    return render(exc.parts, lambda template: t(lang, template))
+
+
 def teaching_text(event: str, details: dict[str, Any], lang: str = "lv") -> tuple[str, str]:
     """What a chat training reports: (headline, scores table). Events: started (token, cls,
     name), queued (token), progress (text), failed (token, error), done (token, scores)."""
@@ -176,8 +182,10 @@ def teaching_text(event: str, details: dict[str, Any], lang: str = "lv") -> tupl
     if event == "progress":
         return str(details["text"]), ""
     if event == "failed":
+        error = details["error"]
+        why = train_reason(error, lang) if isinstance(error, TrainError) else str(error)
         return t(lang, "Training {token} failed: {error}", token=details["token"],
-                 error=str(details["error"])[:500]), ""  # fmt: skip
+                 error=why[:1500]), ""  # fmt: skip
     scores: Any = details["scores"]
     table = "\n".join(f"{c['checkpoint']}: DINO {c['dino']:.3f} · CLIP-I {c['clip_i']:.3f} · "
                       f"CLIP-T {c['clip_t']:.3f} · −{c['forgetting']:.3f}"

@@ -4,6 +4,7 @@ from the chat): a mixin of `Service`. Each checks `is_admin` first."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from core.errors import NotAdmin
@@ -23,6 +24,7 @@ class AdminOps:
     worker: Worker
     builder: PromptBuilder
     teaching: Teaching
+    decode_photo: Callable[[bytes], Awaitable[Any]]  # Service's, with its concurrency cap
 
     def check_admin(self, request: Request) -> None:
         if not request.is_admin:
@@ -68,7 +70,9 @@ class AdminOps:
 
     async def teach_photo(self, request: Request, data: bytes) -> int:
         self.check_admin(request)
-        return await asyncio.to_thread(self.teaching.add_photo, request.user_key, data)
+        self.teaching.room(request.user_key)  # refused before decoding when already full
+        image = await self.decode_photo(data)
+        return await asyncio.to_thread(self.teaching.add_photo, request.user_key, image)
 
     def teach_ready(self, request: Request, notify: Notify) -> Session:
         self.check_admin(request)

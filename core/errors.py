@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 
@@ -144,6 +145,35 @@ class JobCancelled(ZimeError):
     pass
 
 
+Part = tuple[str, dict[str, object]]  # an English template and its values
+
+
+def N_(message: str) -> str:
+    """Marks a template for the bot's catalogs (`make locale` reads core/train and this file);
+    the bot translates it when it shows it."""
+    return message
+
+
 class TrainError(ZimeError):
-    """Teaching a concept cannot go on (too few usable photos, a bad token …); the message,
-    for the admin, says why."""
+    """Teaching a concept cannot go on (too few usable photos, a bad token …). `parts`: the
+    lines that say why, each an English template (marked with N_) and its values, so the bot
+    shows them in the admin's language; str() is the English text (`core train`)."""
+
+    def __init__(self, template: str, *more: Part, **values: object) -> None:
+        self.parts: list[Part] = [(template, values), *more]
+        super().__init__(render(self.parts))
+
+
+def render(parts: list[Part], translate: Callable[[str], str] = str) -> str:
+    """Lines from templates: `translate` gives each template in the reader's language. A
+    value that is itself a part (a template and its values) is rendered the same way."""
+
+    def line(template: str, values: dict[str, object]) -> str:
+        filled = {k: line(*v) if _is_part(v) else v for k, v in values.items()}  # type: ignore[misc]
+        return translate(template).format(**filled)
+
+    return "\n".join(line(template, values) for template, values in parts)
+
+
+def _is_part(value: object) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict)

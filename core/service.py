@@ -15,6 +15,7 @@ from typing import Any
 from core.admin import AdminOps
 from core.config import Config
 from core.derived import DerivedJobs
+from core.draw.images import PHOTO_DECODES
 from core.draw.tiny import is_tiny
 from core.errors import (
     Banned,
@@ -86,6 +87,7 @@ class Service(DerivedJobs, AdminOps):
         self.blocklist = Blocklist(config.moderation.blocklist)
         self.new_seed: Callable[[], int] = new_seed  # injectable: tests replay the same seeds
         self.teaching = Teaching(config, worker.busy)
+        self._decoding = asyncio.Semaphore(PHOTO_DECODES)  # photos decoded at once
         # Tiny random models draw noise: every caption says so (`--demo`, or a config that
         # points at `core tiny-models` output).
         self.demo = is_tiny(config.model(config.models.generator))
@@ -193,6 +195,14 @@ class Service(DerivedJobs, AdminOps):
         await self.store.save_settings(request.platform, request.user_id, merged)
         return merged
 
+    async def decode_photo(self, data: bytes) -> Any:
+        """A user's photo, validated and decoded in a thread, PHOTO_DECODES at a time (a 40 MP
+        photo is about 400 MB decoded); the others wait their turn on the event loop."""
+        from core.draw.images import load_photo
+
+        async with self._decoding:
+            return await asyncio.to_thread(load_photo, data)
+
     async def _photo_params(
         self, request: Request, result: PromptResult, options: Options, negative: str
     ) -> GenParams | None:
@@ -200,9 +210,7 @@ class Service(DerivedJobs, AdminOps):
         drawn from by img2img, at its own aspect ratio within `max_side`."""
         if request.photo is None:
             return None
-        from core.draw.images import load_photo
-
-        image = await asyncio.to_thread(load_photo, request.photo)
+        image = await self.decode_photo(request.photo)
         g = self.config.generation
         width, height = size_for((image.width, image.height), g.width * g.height, g.max_side, 8)
         path = self.worker.image_dir / "uploads" / f"{uuid.uuid4().hex}.png"

@@ -44,6 +44,8 @@ class TelegramStub:
         self._message_ids = itertools.count(1000)
         self._file_ids = itertools.count(1)
         self.fail_next: dict[str, int] = {}  # method -> how many calls answer 502
+        self.served: dict[str, int] = {}  # file id -> bytes of it written to the client
+        self.file_headers = True
         # method -> errors to answer, in order: (HTTP code, description, retry_after)
         self.errors: dict[str, list[tuple[int, str, int | None]]] = {}
         self.files: dict[str, bytes] = {}  # file_id -> bytes, served like the Bot API does
@@ -98,10 +100,25 @@ class TelegramStub:
         }})  # fmt: skip
         return message_id
 
-    async def _file(self, request: web.Request) -> web.Response:
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """The file in 1 MB writes; `served` counts the bytes the client took, so a test sees
+        where a download stopped. `file_headers=False` leaves the Content-Length out."""
         file_id = request.match_info["path"].split("/")[-1].split(".")[0]
         self.calls.append(Call("file", {"path": request.match_info["path"]}, {}))
-        return web.Response(body=self.files.get(file_id, b""))
+        data = self.files.get(file_id, b"")
+        response = web.StreamResponse()
+        if self.file_headers:
+            response.content_length = len(data)
+        await response.prepare(request)
+        step = 1 << 20
+        for start in range(0, len(data), step):
+            try:
+                await response.write(data[start : start + step])
+            except (ConnectionError, RuntimeError):
+                return response
+            self.served[file_id] = start + len(data[start : start + step])
+        await response.write_eof()
+        return response
 
     def send_text(
         self,

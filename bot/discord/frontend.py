@@ -25,7 +25,7 @@ from bot.discord.output import DiscordOutput
 from bot.discord.slash import ZimeClient, configure_endpoints, language
 from bot.discord.teaching import TeachingCommands
 from bot.discord.views import FixModal, view
-from bot.message import Ctx, Picture, Reply, Rows, Start, read_image
+from bot.message import Ctx, Picture, Reply, Rows, Start, download, read_image
 from bot.status import follow
 from bot.texts import error_text
 from core.config import DiscordConfig
@@ -93,7 +93,7 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
             assert photo is not None
             if photo.size > MAX_PHOTO_BYTES:
                 raise BadPhoto("too_big")
-            return await photo.read()
+            return await download(photo.url, MAX_PHOTO_BYTES)  # capped while streaming too
 
         return Ctx(self.service, self.request(interaction), fetch if photo is not None else None)
 

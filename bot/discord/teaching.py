@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.message import download
 from bot.teaching import finish_teaching
 from bot.texts import error_text, t, teaching_text
 from core.draw.images import MAX_PHOTO_BYTES
@@ -46,7 +47,9 @@ class TeachingCommands:
                 assert photo is not None  # a required option of /foto
                 if photo.size > MAX_PHOTO_BYTES:
                     raise BadPhoto("too_big")
-                count = await self.service.teach_photo(req, await photo.read())
+                count = await self.service.teach_photo(
+                    req, await download(photo.url, MAX_PHOTO_BYTES)
+                )
                 text = t(lang, "Photo {n} saved.", n=count)
             elif command == "gatavs":
                 meta = {"channel_id": interaction.channel_id}

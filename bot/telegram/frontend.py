@@ -32,7 +32,7 @@ from telegram.ext import (
 
 from bot import actions, commands
 from bot.delivery import Delivery
-from bot.message import Ctx, Reply, Rows, Start
+from bot.message import Ctx, Reply, Rows, Start, download
 from bot.status import follow
 from bot.telegram.inline import InlineMode
 from bot.telegram.output import TelegramOutput
@@ -59,6 +59,7 @@ TEACHING = ["macies", "gatavs", "pievienot", "atmest"]
 
 class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
     platform = "telegram"
+    attempts = 1  # each call is retried by with_retry, the one retry layer (render.py)
 
     def __init__(self, service: Service, config: TelegramConfig, demo: bool = False) -> None:
         self.config = config
@@ -69,8 +70,8 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
             .token(config.token)
             .base_url(config.api_base_url)
             .concurrent_updates(True)
-            # PTB's own flood control: paces calls and waits out 429s before they reach us
-            .rate_limiter(AIORateLimiter(max_retries=2))
+            # PTB's flood control paces calls; the retries are with_retry's alone (render.py)
+            .rate_limiter(AIORateLimiter(max_retries=0))
             .base_file_url(file_url(config.api_base_url))
             .build()
         )
@@ -171,8 +172,13 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         /file/bot… sibling, as a self-hosted Bot API server serves them)."""
         if photo.file_size and photo.file_size > MAX_PHOTO_BYTES:
             raise BadPhoto("too_big")
-        file = await with_retry(photo.get_file)
-        return bytes(await with_retry(file.download_as_bytearray))
+        try:
+            file = await with_retry(photo.get_file)
+        except BadRequest as exc:  # the Bot API refuses files over 20 MB, and lost ones
+            raise BadPhoto("too_big" if "too big" in str(exc).lower() else "unreadable") from exc
+        if not file.file_path:
+            raise BadPhoto("unreadable")
+        return await with_retry(partial(download, file.file_path, MAX_PHOTO_BYTES))
 
     async def on_text(self, update: Update, context: Context) -> None:
         message = update.effective_message

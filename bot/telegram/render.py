@@ -77,7 +77,10 @@ def is_permanent(exc: BaseException) -> bool:
 
 def is_retryable(exc: BaseException) -> bool:
     """Flood limits (429 RetryAfter), timeouts and other network errors (5xx included)."""
-    return not is_permanent(exc) and isinstance(exc, RetryAfter | TimedOut | NetworkError)
+    return not is_permanent(exc) and isinstance(
+        exc,
+        RetryAfter | TimedOut | NetworkError | ConnectionError,  # the last: a download
+    )
 
 
 def _wait(state: RetryCallState) -> float:
@@ -89,8 +92,13 @@ def _wait(state: RetryCallState) -> float:
     return float(min(10.0, 0.5 * 2 ** (state.attempt_number - 1)))
 
 
-async def with_retry(call: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
-    """Retry a Telegram call on retryable errors; a permanent one is raised at once."""
+async def with_retry(call: Callable[[], Awaitable[T]], attempts: int = 8) -> T:
+    """THE retry layer of Telegram calls: a retryable error (is_retryable) is tried again,
+    waiting Telegram's own retry_after for a 429, else 0.5 s doubling to 10 s (about 45 s in
+    all); a permanent one is raised at once. It is the only one in this process: PTB's
+    AIORateLimiter only paces calls (max_retries=0) and Delivery does not repeat a Telegram
+    delivery (attempts=1); what still fails is delivered at the next start. One layer, so a
+    call is tried at most `attempts` times, not the product of three layers' counts."""
     async for attempt in AsyncRetrying(
         retry=retry_if_exception(is_retryable), stop=stop_after_attempt(attempts),
         wait=_wait, reraise=True,

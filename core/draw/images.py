@@ -93,6 +93,7 @@ def veil(image: Any) -> Any:
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTO_PIXELS = 40_000_000  # far above any phone camera; a decompression bomb is refused
+PHOTO_DECODES = 2  # photos decoded at once (core.service.Service.decode_photo)
 # MPO: the multi-picture JPEG most phone cameras write; its first frame is the photo.
 PHOTO_FORMATS = ("JPEG", "MPO", "PNG", "WEBP")
 

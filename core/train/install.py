@@ -11,8 +11,8 @@ import tomllib
 from pathlib import Path
 
 from core.config import Config
+from core.errors import N_, TrainError
 from core.train.lora import LORA_FILE
-from core.train.photos import TrainError
 
 
 def _entries(text: str) -> list[str]:
@@ -41,12 +41,13 @@ def add(config: Config, trained: Path) -> str:
 
     entry_file, weights = trained / "concept.toml", trained / LORA_FILE
     if not entry_file.exists() or not weights.exists():
-        raise TrainError(f"{trained} has no concept.toml and {LORA_FILE}: run `core train` first")
+        raise TrainError(N_("{folder} has no concept.toml and {weights}: run `core train` first"),
+                         folder=str(trained), weights=LORA_FILE)  # fmt: skip
     entry = entry_file.read_text(encoding="utf-8").strip() + "\n"
     token = _token(entry)
     known = {c.id for c in ConceptRegistry.load(extra=config.path(config.storage.concepts))}
     if token in known:
-        raise TrainError(f"{token} is already installed: remove it first")
+        raise TrainError(N_("{token} is already installed: remove it first"), token=token)
     target = config.path(config.storage.adapters) / token
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(weights, target / LORA_FILE)
@@ -65,7 +66,7 @@ def remove(config: Config, token: str) -> None:
     entries = _entries(text)
     keep = [e for e in entries if _token(e) != token]
     if len(keep) == len(entries):
-        raise TrainError(f"{token} is not an installed concept")
+        raise TrainError(N_("{token} is not an installed concept"), token=token)
     head = re.split(r"(?m)^(?=\[\[concept\]\])", text)[0]
     path.write_text(head + "".join(keep), encoding="utf-8")
     shutil.rmtree(config.path(config.storage.adapters) / token, ignore_errors=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import TrainError
+from core.errors import N_, Part, TrainError, render
 
 __all__ = ["MIN_PHOTOS", "Prepared", "TrainError", "dhash", "prepare", "sharpness", "square"]
 
@@ -22,12 +22,17 @@ EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
 class Prepared:
     images: list[Any]  # PIL, RGB, size × size
     files: list[str]
-    rejected: list[tuple[str, str]]  # (file, reason)
+    rejected: list[tuple[str, Part]]  # (file, why: a template and its values)
+
+    def parts(self) -> list[Part]:
+        """The report as lines for `core.errors.render` (English, or the admin's language)."""
+        lines: list[Part] = [(N_("{count} photo(s) usable"), {"count": len(self.images)})]
+        for name, (template, values) in self.rejected:
+            lines.append((N_("  refused {name}: {why}"), {"name": name, "why": (template, values)}))
+        return lines
 
     def report(self) -> str:
-        lines = [f"{len(self.images)} photo(s) usable"]
-        lines += [f"  refused {name}: {reason}" for name, reason in self.rejected]
-        return "\n".join(lines)
+        return render(self.parts())
 
 
 def sharpness(image: Any) -> float:
@@ -75,36 +80,36 @@ def prepare(
     hashes: list[tuple[int, str]] = []
     for path in files:
         if path.suffix.lower() not in EXTENSIONS:
-            out.rejected.append((path.name, "not a JPEG, PNG or WebP photo"))
+            out.rejected.append((path.name, (N_("not a JPEG, PNG or WebP photo"), {})))
             continue
         try:
             with Image.open(path) as raw:
                 img = ImageOps.exif_transpose(raw).convert("RGB")
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            out.rejected.append((path.name, f"unreadable ({exc.__class__.__name__})"))
+        except (UnidentifiedImageError, OSError, ValueError):
+            out.rejected.append((path.name, (N_("unreadable"), {})))
             continue
         if min(img.size) < min_side:
-            out.rejected.append((path.name, f"too small ({img.size[0]}×{img.size[1]}; "
-                                            f"at least {min_side} px a side)"))  # fmt: skip
+            out.rejected.append((path.name, (N_("too small ({width}×{height}; at least {least} "
+                                                "px a side)"), {"width": img.size[0],
+                                             "height": img.size[1], "least": min_side})))  # fmt: skip
             continue
         cropped = square(img, size)
         sharp = sharpness(square(img, 512))
         if sharp < blur_threshold:
-            out.rejected.append(
-                (path.name, f"blurry (sharpness {sharp:.0f} < {blur_threshold:.0f})")
-            )
+            why: dict[str, object] = {"sharp": round(sharp), "least": round(blur_threshold)}
+            out.rejected.append((path.name, (N_("blurry (sharpness {sharp} < {least})"), why)))
             continue
         h = dhash(cropped)
         twin = next(
             (name for other, name in hashes if bin(h ^ other).count("1") <= DUPLICATE_BITS), None
         )
         if twin is not None:
-            out.rejected.append((path.name, f"a near-duplicate of {twin}"))
+            out.rejected.append((path.name, (N_("a near-duplicate of {twin}"), {"twin": twin})))
             continue
         hashes.append((h, path.name))
         out.images.append(cropped)
         out.files.append(path.name)
     if len(out.images) < min_photos:
-        raise TrainError(f"only {len(out.images)} usable photo(s), at least {min_photos} are "
-                         f"needed\n{out.report()}")  # fmt: skip
+        raise TrainError(N_("only {count} usable photo(s), at least {least} are needed"),
+                         *out.parts(), count=len(out.images), least=min_photos)  # fmt: skip
     return out

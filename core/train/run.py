@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Config
+from core.errors import N_, TrainError
 from core.train.captions import captions, describe
 from core.train.lora import LORA_FILE, LoraTrainer, TrainOptions, class_images, pick_device
-from core.train.photos import TrainError, prepare
+from core.train.photos import prepare
 from core.train.score import SEEDS, Embedder, Scores, choose, score_checkpoints, validation_prompts
 
 TOKEN_RE = re.compile(r"[a-z][a-z0-9]{3,30}")
@@ -37,10 +38,10 @@ class TrainRequest:
 
 def check_token(token: str, known: set[str]) -> None:
     if not TOKEN_RE.fullmatch(token):
-        raise TrainError(f"the token {token!r} must be 4–31 lowercase letters or digits, "
-                         "starting with a letter (e.g. rigasdoms)")  # fmt: skip
+        raise TrainError(N_("the token {token} must be 4–31 lowercase letters or digits, "
+                            "starting with a letter (e.g. rigasdoms)"), token=token)  # fmt: skip
     if token in known:
-        raise TrainError(f"the token {token!r} is already a concept")
+        raise TrainError(N_("the token {token} is already a concept"), token=token)
 
 
 def concept_entry(req: TrainRequest) -> str:

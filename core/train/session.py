@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -18,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Config
-from core.errors import NotAdmin
-from core.train.photos import MIN_PHOTOS, TrainError
+from core.errors import N_, NotAdmin, TrainError
+from core.train.photos import MIN_PHOTOS
 
 log = logging.getLogger("zime.teach")
 
@@ -50,12 +51,13 @@ class Teaching:
         self.root = config.path(config.storage.adapters).parent / "teaching"
         self.sessions: dict[str, Session] = {}  # by the admin's user key
         self.tasks: set[asyncio.Task[None]] = set()
+        self._adding = threading.Lock()  # photos are added from threads
 
     def _session(self, admin: str) -> Session:
         session = self.sessions.get(admin)
         if session is None:
-            raise TrainError("no concept is being taught: start with /macies TOKEN klase "
-                             "Nosaukums")  # fmt: skip
+            raise TrainError(N_("no concept is being taught: start with /macies TOKEN klase "
+                                "Nosaukums"))  # fmt: skip
         return session
 
     def start(self, admin: str, is_admin: bool, args: list[str], known: set[str]) -> Session:
@@ -64,8 +66,8 @@ class Teaching:
         if not is_admin:
             raise NotAdmin()
         if len(args) < 3:
-            raise TrainError("usage: /macies TOKEN klase Latviskais nosaukums, e.g. "
-                             "/macies rigasdoms building Rīgas Doms")  # fmt: skip
+            raise TrainError(N_("usage: /macies TOKEN klase Latviskais nosaukums, e.g. "
+                                "/macies rigasdoms building Rīgas Doms"))  # fmt: skip
         token, cls, name = args[0].lower(), args[1], " ".join(args[2:])
         check_token(token, known)
         folder = self.root / token
@@ -80,31 +82,37 @@ class Teaching:
         session = self.sessions.get(admin)
         return session is not None and session.state == "collecting"
 
-    def add_photo(self, admin: str, data: bytes) -> int:
-        """Keep one photo (validated like any user photo); returns how many there are."""
-        from core.draw.images import load_photo
-
+    def room(self, admin: str) -> None:
+        """Raise TrainError when the session takes no more photos."""
         session = self._session(admin)
         if len(session.photos) >= MAX_PHOTOS:
-            raise TrainError(f"{MAX_PHOTOS} photos are enough: send /gatavs")
-        image = load_photo(data)
-        name = f"photo-{len(session.photos) + 1:02d}.png"
-        image.save(session.folder / "photos" / name)
-        session.photos.append(name)
-        session.save()
-        return len(session.photos)
+            raise TrainError(N_("{most} photos are enough: send /gatavs"), most=MAX_PHOTOS)
+
+    def add_photo(self, admin: str, image: Any) -> int:
+        """Keep one decoded photo (validated like any user photo: Service.decode_photo);
+        returns how many there are. Photos arriving at once are kept one at a time, so the
+        limit holds: the ones past it are refused."""
+        with self._adding:
+            self.room(admin)
+            session = self._session(admin)
+            name = f"photo-{len(session.photos) + 1:02d}.png"
+            image.save(session.folder / "photos" / name)
+            session.photos.append(name)
+            session.save()
+            return len(session.photos)
 
     def ready(self, admin: str, known: dict[str, str], notify: Notify) -> Session:
         """Queue the training; `notify` hears "progress", "done" and "failed"."""
         session = self._session(admin)
         if self.config.queue.backend != "local" or self.config.queue.isolate:
-            raise TrainError("teaching from the chat needs the model in this process "
-                             "([queue] backend = local): use `python -m core train` on a GPU")  # fmt: skip
+            raise TrainError(N_("teaching from the chat needs the model in this process "
+                                "([queue] backend = local): use `python -m core train` on a "
+                                "GPU"))  # fmt: skip
         if len(session.photos) < MIN_PHOTOS:
-            raise TrainError(f"{len(session.photos)} photo(s) so far; send at least "
-                             f"{MIN_PHOTOS}")  # fmt: skip
+            raise TrainError(N_("{count} photo(s) so far; send at least {least}"),
+                             count=len(session.photos), least=MIN_PHOTOS)  # fmt: skip
         if session.state == "training":
-            raise TrainError("this concept is already training")
+            raise TrainError(N_("this concept is already training"))
         session.state = "training"
         session.save()
         task = asyncio.create_task(self._train(session, known, notify))
@@ -137,7 +145,7 @@ class Teaching:
             log.exception("teaching %s failed", session.token)
             session.state = "failed"
             session.save()
-            await notify("failed", {"token": session.token, "error": str(exc)})
+            await notify("failed", {"token": session.token, "error": exc})
             return
         session.state = "trained"
         session.save()
@@ -149,7 +157,7 @@ class Teaching:
         """The trained OUT/TOKEN to install (/pievienot)."""
         session = self._session(admin)
         if session.token != token or session.state != "trained":
-            raise TrainError(f"{token} is not a finished training of yours")
+            raise TrainError(N_("{token} is not a finished training of yours"), token=token)
         del self.sessions[admin]
         return session.folder / "out" / token
 
@@ -157,8 +165,8 @@ class Teaching:
         """/atmest: forget the session and its files."""
         session = self._session(admin)
         if session.token != token:
-            raise TrainError(f"{token} is not being taught by you")
+            raise TrainError(N_("{token} is not being taught by you"), token=token)
         if session.state == "training":
-            raise TrainError("wait until the training ends, then /atmest")
+            raise TrainError(N_("wait until the training ends, then /atmest"))
         del self.sessions[admin]
         shutil.rmtree(session.folder, ignore_errors=True)
