@@ -30,8 +30,9 @@ class FakeGenerator:
         self.crash_on = crash_on  # prompts that end the process (a segfault in a CUDA call)
         self.calls: list[list[GenParams]] = []
         self.reloads: list[str | None] = []
-        self.reload_gate = threading.Event()
+        self.reload_gate = threading.Event()  # cleared: a reload waits for it (a slow load)
         self.reload_gate.set()
+        self.reload_started = threading.Event()
         self.reload_error = ""
         self.loaded = False
 
@@ -42,7 +43,8 @@ class FakeGenerator:
         return f"fake image model {self.model}"
 
     def reload(self, model: str | None = None) -> None:
-        self.reload_gate.wait(10)
+        self.reload_started.set()
+        self.reload_gate.wait(60)
         if self.reload_error:
             raise ModelError(self.reload_error)
         self.reloads.append(model)

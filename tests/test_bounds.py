@@ -1,5 +1,6 @@
 """Bounds (issue #21): 🔍 stops at max_side, MPO photos, 🗑 takes the upload too, the
-strength sentence."""
+strength sentence; and the edges of the rules whose tests passed with the rule broken
+(the ratio cap, the strength range, the checkpoint choice, the daily sum of images)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,56 @@ def test_the_strength_sentence_says_it_is_a_fraction() -> None:
         parse_options("a dog --stiprums 5", 50)
     text = error_text(exc.value, "lv")
     assert "no 0.1 līdz 1" in text and "veselu" not in text
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("3:1", True), ("1:3", True), ("16:9", True), ("19:6", False), ("1:4", False),
+     ("31:10", False)],
+)  # fmt: skip
+def test_the_ratio_cap_is_3_to_1_exactly(value: str, ok: bool) -> None:
+    if ok:
+        assert parse_options(f"Milda --ar {value}", 50)[1].aspect is not None
+    else:
+        with pytest.raises(BadOption):
+            parse_options(f"Milda --ar {value}", 50)
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("0.1", True), ("0,1", True), ("1", True), ("0.09", False), ("0.01", False),
+     ("1.01", False), ("-0.5", False)],
+)  # fmt: skip
+def test_the_strength_range_is_a_tenth_to_one(value: str, ok: bool) -> None:
+    if ok:
+        assert parse_options(f"Milda --stiprums {value}", 50)[1].strength == float(
+            value.replace(",", ".")
+        )
+    else:
+        with pytest.raises(BadOption):
+            parse_options(f"Milda --stiprums {value}", 50)
+
+
+def test_the_checkpoint_choice_is_the_best_total_and_the_earliest_on_a_tie() -> None:
+    from core.train.score import Scores, choose
+
+    def scored(step: int, dino: float) -> Scores:
+        return Scores(f"step-{step:06d}", step, dino, dino, 0.3, 0.0)
+
+    scores = [scored(10, 0.5), scored(20, 0.9), scored(30, 0.9), scored(40, 0.2)]
+    assert choose(scores).step == 20
+    assert choose(list(reversed(scores))).step == 20
+
+
+async def test_the_day_sums_images_not_requests(tmp_path: Path) -> None:
+    from core.jobs.job import GenParams, Job
+    from core.jobs.store import Store
+
+    async with Store(tmp_path / "z.sqlite3") as store:
+        for count in (4, 2, 1):
+            params = GenParams("a cat", "", 1, 4, 7.5, 64, 64, False, count=count)
+            await store.create_job(Job(0, "test", "u1", "u1", params))
+        assert (await store.jobs_since("test", "u1", 0))[0] == 7
 
 
 async def test_upscale_stops_at_max_side_and_says_so(tmp_path: Path) -> None:

@@ -148,10 +148,9 @@ async def test_reload_while_jobs_wait(tmp_path: Path) -> None:
             await svc.reload(req("u1"), "other/model")
         gen.reload_gate.clear()
         reload = asyncio.create_task(svc.reload(admin, "other/model"))
-        await asyncio.sleep(0.05)
+        assert await asyncio.to_thread(gen.reload_started.wait, 60)  # an event, not a sleep
         subs = [await svc.handle(req(f"u{i}")) for i in range(3)]
-        await asyncio.sleep(0.1)
-        assert not gen.calls  # waiting for the swap
+        assert not gen.calls  # waiting for the swap (and drawn by the new model below)
         gen.reload_gate.set()
         assert await reload == "other/model"
         results = await asyncio.wait_for(asyncio.gather(*(s.handle.wait() for s in subs)), 10)
