@@ -13,6 +13,7 @@ import sqlite3
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
@@ -172,10 +173,11 @@ Conn = aiosqlite.Connection
 
 class Store:
     """One writer, many readers (as sqlite-utils and datasette do it). Every write operation
-    is one `BEGIN IMMEDIATE … COMMIT` on the writer connection, under a lock, so two
-    operations never interleave in one transaction: a failure (a lock held by a backup or
-    the `sqlite3` shell past `busy_timeout`) rolls back that operation alone, and the whole
-    operation is retried. Reads use their own connection and see what is committed (WAL)."""
+    is one `BEGIN IMMEDIATE … COMMIT` on the writer connection, run whole on the writer's
+    own thread (one thread hop per write), one operation at a time, so two operations never
+    interleave in one transaction: a failure (a lock held by a backup or the `sqlite3` shell
+    past `busy_timeout`) rolls back that operation alone, and the whole operation is
+    retried. Reads use their own connection (aiosqlite) and see what is committed (WAL)."""
 
     def __init__(
         self, path: str | Path, busy_timeout_s: float = 5.0, retry_s: float = 15.0
@@ -183,9 +185,9 @@ class Store:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s  # SQLite's own wait for a lock, per statement
         self.retry_s = retry_s  # then retried with backoff this long before StorageError
-        self._writer: Conn | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._writer_thread: ThreadPoolExecutor | None = None  # one thread: one write at a time
         self._reader: Conn | None = None
-        self._write_lock = asyncio.Lock()
 
     @property
     def db(self) -> Conn:
@@ -194,22 +196,26 @@ class Store:
             raise RuntimeError("Store is not open; use `async with Store(path)`")
         return self._reader
 
-    async def _write(self, operation: Callable[[Conn], Awaitable[R]]) -> R:
+    async def _write(self, operation: Callable[[sqlite3.Connection], R]) -> R:
         """Run `operation` as one transaction of the one writer: committed whole, or rolled
         back whole (and only it) when anything in it fails."""
-        if self._writer is None:
+        if self._writer is None or self._writer_thread is None:
             raise RuntimeError("Store is not open; use `async with Store(path)`")
         db = self._writer
-        async with self._write_lock:
-            await db.execute("BEGIN IMMEDIATE")
+
+        def transaction() -> R:
+            db.execute("BEGIN IMMEDIATE")
             try:
-                result = await operation(db)
-                await db.execute("COMMIT")
+                result = operation(db)
+                db.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
-                    await db.execute("ROLLBACK")
+                    db.execute("ROLLBACK")
                 raise
             return result
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_thread, transaction)
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -231,44 +237,56 @@ class Store:
         """Open both connections and migrate. A migration that fails closes them (their
         threads would otherwise keep the process alive) and raises StorageError."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="zime-store-writer")
+        loop = asyncio.get_running_loop()
         try:
-            self._writer = await self._connect()
-            await self._writer.execute("PRAGMA journal_mode=WAL")
-            await self._writer.execute("PRAGMA synchronous=NORMAL")
-            await self._migrate()
+            self._writer = await loop.run_in_executor(self._writer_thread, self._open_writer)
+            await loop.run_in_executor(self._writer_thread, self._migrate)
             self._reader = await self._connect()
         except (sqlite3.Error, OSError) as exc:
             await self.close()
             raise StorageError(f"cannot open the database {self.path}: {exc}") from exc
 
-    async def close(self) -> None:
-        for db in (self._reader, self._writer):
-            if db is not None:
-                with contextlib.suppress(Exception):
-                    await db.close()
-        self._reader = self._writer = None
+    def _open_writer(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; `_write` says where each begins
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
 
-    async def _migrate(self) -> None:
+    async def close(self) -> None:
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await self._reader.close()
+        writer, pool = self._writer, self._writer_thread
+        if writer is not None and pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.get_running_loop().run_in_executor(pool, writer.close)
+        if pool is not None:
+            pool.shutdown(wait=False)
+        self._reader = self._writer = self._writer_thread = None
+
+    def _migrate(self) -> None:
         db = self._writer
         assert db is not None
-        await db.execute(
+        db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
             " applied_at REAL NOT NULL)"
         )
-        async with db.execute("SELECT MAX(version) FROM schema_migrations") as cur:
-            row = await cur.fetchone()
+        row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
         current = (row[0] if row else None) or 0
         for version, sql in enumerate(MIGRATIONS, start=1):
             if version <= current:
                 continue
             try:
-                await db.executescript(
+                db.executescript(
                     f"BEGIN IMMEDIATE; {sql}; INSERT INTO schema_migrations VALUES ({version},"
                     f" {time.time()}); COMMIT;"
                 )
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
-                    await db.execute("ROLLBACK")
+                    db.execute("ROLLBACK")
                 raise sqlite3.OperationalError(f"migration {version} failed: {exc}") from exc
 
     @guarded
@@ -378,15 +396,14 @@ class Store:
         """Count a failed attempt; returns the attempts so far. `final` marks it failed,
         with `failure` as the reason."""
 
-        async def count(db: Conn) -> int:
-            await db.execute(
+        def count(db: sqlite3.Connection) -> int:
+            db.execute(
                 "UPDATE jobs SET attempts = attempts + 1, error = ?, status = ?, failure = ?,"
                 " finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?",
                 (error, "failed" if final else "queued", failure if final else None,
                  int(final), time.time(), job_id),
             )  # fmt: skip
-            async with db.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)) as cur:
-                row = await cur.fetchone()
+            row = db.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return int(row[0]) if row else 0
 
         return await self._write(count)
@@ -404,14 +421,13 @@ class Store:
     @guarded
     async def update_meta(self, job_id: int, **values: Any) -> None:
 
-        async def merge(db: Conn) -> None:  # read and write in one transaction: no lost keys
-            async with db.execute("SELECT meta FROM jobs WHERE id = ?", (job_id,)) as cur:
-                row = await cur.fetchone()
+        def merge(db: sqlite3.Connection) -> None:  # read and write in one transaction
+            row = db.execute("SELECT meta FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 return
             meta = {**json.loads(row[0]), **values}
-            await db.execute("UPDATE jobs SET meta = ? WHERE id = ?",
-                             (json.dumps(meta, ensure_ascii=False), job_id))  # fmt: skip
+            db.execute("UPDATE jobs SET meta = ? WHERE id = ?",
+                       (json.dumps(meta, ensure_ascii=False), job_id))  # fmt: skip
 
         await self._write(merge)
 
