@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from typing import TextIO
 from core.config import Config, load_config
 from core.errors import InvalidPrompt, ModelError, ZimeError
 from core.lang.concepts import ConceptRegistry
+from core.lang.options import parse_options
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
 from core.lang.translate import Translators
 
@@ -45,7 +47,9 @@ def _summary(r: PromptResult) -> str:
         f"concepts:   {found}\n"
         f"source:     {r.source}\n"
         f"english:    {english or '—'}\n"
-        f"prompt:     {r.prompt}"
+        f"prompt:     {r.prompt}\n"
+        f"negative:   {r.negative or '—'} (from: {r.negative_source or '—'})\n"
+        f"style:      {r.style or '—'}"
     )
 
 
@@ -64,17 +68,21 @@ def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         lines = [sys.stdin.read()]
 
     parsed: list[Parsed | InvalidPrompt] = []
+    g = cfg.generation
     for line in lines:
-        try:
-            parsed.append(builder.parse(line))
+        try:  # the same text as /zime: options included, `source` is the text without them
+            text, options = parse_options(line, max(g.max_steps, g.steps))
+            one = builder.parse(text, negative=options.negative or "", style=options.style)
+            parsed.append(dataclasses.replace(one, input=line))
         except InvalidPrompt as exc:
             parsed.append(exc)
     ok = [p for p in parsed if isinstance(p, Parsed)]
-    english: list[str | None] = [None] * len(ok)
+    english: list[tuple[str | None, str | None]] = [(None, None)] * len(ok)
     if not args.no_translate:
-        if any(builder.needs_translation(p) for p in ok):  # load the model only when needed
+        needed = any(builder.needs_translation(p) or p.negative_needs_translation for p in ok)
+        if needed:  # load the model only when needed
             builder.translators = _load_translators(args.translator, cfg, err)
-        english = builder.translate_many(ok)
+        english = builder.translate_all(ok)
         unserved = sorted({p.lang for p in ok if not builder.can_translate(p)})
         if unserved and builder.translators.by_lang:
             print(
@@ -82,7 +90,7 @@ def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 'untranslated (set [models] translators, e.g. ru = "Helsinki-NLP/opus-mt-ru-en").',
                 file=err,
             )
-    results = iter(builder.assemble(p, e) for p, e in zip(ok, english, strict=True))
+    results = iter(builder.assemble(p, e, n) for p, (e, n) in zip(ok, english, strict=True))
 
     status = 0
     for line, p in zip(lines, parsed, strict=True):

@@ -145,8 +145,8 @@ class Service(DerivedJobs, AdminOps):
         settings = await self.store.settings(request.platform, request.user_id)
         request = self._with_settings(request, settings)
         text, options = self.options_for(request, settings)
-        parsed = self.builder.parse(text, request.bot_username)
-        negative = self.builder.parse(options.negative) if options.negative else None
+        parsed = self.builder.parse(text, request.bot_username, options.negative or "",
+                                    options.style)  # fmt: skip
         if not self.builder.can_translate(parsed):  # refused before it costs a rate token
             raise UnsupportedLanguage(parsed.lang)
         # 2. bans, room in the queue and limits (a grid of 4: one request, 4 images a day)
@@ -155,17 +155,16 @@ class Service(DerivedJobs, AdminOps):
         images = options.count or self.config.generation.images
         chat = await self._charge(request, images)
         try:
-            # 3. translate the whole sentence (and the negative prompt) in one call
+            # 3. translate the whole sentence and its negative ("bez …", --ne) in one call
             self.blocklist.check(parsed.normalized)
-            todo = [parsed] + ([negative] if negative else [])
-            english = await self._translate(todo)
-            result = self.builder.assemble(parsed, english[0])
-            negative_en = self.builder.assemble(negative, english[1]).prompt if negative else ""
+            [(english, negative)] = await self._translate([parsed])
+            result = self.builder.assemble(parsed, english, negative)
+            options = replace(options, style=result.style)  # named in the text or by --stils
             # 4. moderation after translation too
             self.blocklist.check(result.english)
             # 5. persist, then 6. enqueue
-            params = await self._photo_params(request, result, options, negative_en)
-            return await self._submit(request, result, options, None, negative_en, params)
+            params = await self._photo_params(request, result, options, result.negative)
+            return await self._submit(request, result, options, None, result.negative, params)
         except Exception:
             self.limiter.refund(request.user_key, chat)  # nothing was drawn: no cost
             raise
@@ -247,14 +246,16 @@ class Service(DerivedJobs, AdminOps):
         if count + cost > limit:
             raise RateLimited(retry_after=max(60.0, oldest + 86400 - now), scope="user_day")
 
-    async def _translate(self, parsed: list[Parsed]) -> list[str | None]:
-        """Translate what needs it, off the event loop, with a deadline; "" for the rest."""
-        if not any(self.builder.needs_translation(p) for p in parsed):
-            return ["" for _ in parsed]
+    async def _translate(self, parsed: list[Parsed]) -> list[tuple[str | None, str | None]]:
+        """Translate what needs it (each sentence and its negative), off the event loop, with
+        a deadline; "" / None for what needs none."""
+        b = self.builder
+        if not any(b.needs_translation(p) or p.negative_needs_translation for p in parsed):
+            return [("", None) for _ in parsed]
         started = time.perf_counter()
         try:
             english = await asyncio.wait_for(
-                in_daemon_thread(self.builder.translate_many, parsed), TRANSLATE_TIMEOUT_S
+                in_daemon_thread(self.builder.translate_all, parsed), TRANSLATE_TIMEOUT_S
             )
         except ZimeError:
             raise

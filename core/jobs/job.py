@@ -42,6 +42,7 @@ class Options:
     steps: int | None = None
     count: int | None = None
     strength: float | None = None
+    style: str | None = None  # a style id (core/lang/styles.toml)
 
     def to_json(self) -> str:
         data = {k: v for k, v in asdict(self).items() if v is not None}

@@ -25,7 +25,8 @@ STRENGTH_RANGE = (0.1, 1.0)
 
 class BadOption(InvalidPrompt):
     """A flag with a missing or out-of-range value. `flag` as written; `allowed` is a range
-    ("1–50") or, for the frontends to put in words, one of "ratio", "negative", "photo"."""
+    ("1–50") or, for the frontends to put in words, one of "ratio", "negative", "photo",
+    "fraction", "style"."""
 
     def __init__(self, flag: str, allowed: str) -> None:
         super().__init__("bad_option", f"{flag}: {allowed}")
@@ -47,12 +48,12 @@ class UnknownOption(InvalidPrompt):
 _FLAGS = {fold(flag): name for flag, name in {
     "ar": "aspect", "ne": "negative", "no": "negative", "sēkla": "seed", "seed": "seed",
     "soļi": "steps", "steps": "steps", "skaits": "count", "n": "count",
-    "stiprums": "strength", "strength": "strength",
+    "stiprums": "strength", "strength": "strength", "stils": "style", "style": "style",
 }.items()}  # fmt: skip
 # How the help and error sentences name each option (Latvian flag, then its alias).
 FLAG_NAMES = {"aspect": "--ar", "negative": "--ne/--no", "seed": "--sēkla/--seed",
               "steps": "--soļi/--steps", "count": "--skaits/--n",
-              "strength": "--stiprums/--strength"}  # fmt: skip
+              "strength": "--stiprums/--strength", "style": "--stils/--style"}  # fmt: skip
 _ALIASES = {fold(word): aspect for word, aspect in
             {"ainava": (3, 2), "portrets": (2, 3), "kvadrāts": (1, 1)}.items()}  # fmt: skip
 _FLAG = re.compile(r"(?:(?<=\s)|^)(--|—|–)([^\W\d_]+)(?=\s|$)")
@@ -123,13 +124,16 @@ def parse_options(text: str, max_steps: int) -> tuple[str, Options]:
             if not value:
                 raise BadOption(flag, "negative")
             pos = end
+        elif name == "style":  # "--stils eļļas glezna": up to three words name it
+            value, taken = _style(flag, raw)
+            pos = end - len(raw) + taken if taken < len(raw) else end
         else:
             value, _, rest = raw.partition(" ")
             pos = end - len(rest) if rest else end
             if value.endswith(",") and len(value) > 1:  # "--sēkla 5, kvadrāts": the comma
                 value = value[:-1]  # belongs to the sentence (the trailing alias needs it)
                 pos = text.index(value, m.end()) + len(value)
-        values[name] = _value(name, flag, value, max_steps)
+        values[name] = value if name == "style" else _value(name, flag, value, max_steps)
     kept.append(text[pos:])
     prompt = re.sub(r"\s+", " ", " ".join(p.strip() for p in kept)).strip()
     alias = _TRAILING_ALIAS.search(prompt)
@@ -153,6 +157,21 @@ def _value(name: str, flag: str, value: str, max_steps: int) -> Any:
     if name == "strength":
         return _strength(flag, value)
     return value
+
+
+def _style(flag: str, raw: str) -> tuple[str, int]:
+    """The style id the words after --stils name, and how many characters of `raw` they
+    take (the rest stays in the prompt)."""
+    from core.lang.styles import Styles
+
+    parts = raw.split()
+    for n in (3, 2, 1):
+        if len(parts) >= n:
+            head = " ".join(parts[:n])
+            style = Styles.load().named(head.rstrip(","))
+            if style is not None:
+                return style.id, raw.index(parts[n - 1]) + len(parts[n - 1])
+    raise BadOption(flag, "style")
 
 
 # /iestatijumi keys (folded) -> setting name

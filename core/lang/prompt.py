@@ -10,6 +10,11 @@ How concepts survive translation (issue #10, measured in `benchmarks/carry.py`):
     the tokens are found again afterwards. Translators copy unknown tokens well, but the
     case ending that carried "in"/"at"/"of" is lost with the span.
 Either way a concept the English does not show is appended, and none is placed twice.
+
+What the message says it does not want ("bez cilvēkiem", core/lang/negation.py) and the
+style it names ("…, akvarelis", core/lang/styles.py) are taken out of it first: the first
+is translated into the negative prompt (a concept there is not drawn: its English name is
+added to the negative prompt), the second adds its English fragment to the prompt.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core.lang.concepts import ConceptRegistry, Match
+from core.lang.negation import split_negatives
+from core.lang.styles import Style, Styles, strip_style
 from core.lang.text import DEFAULT_MAX_CHARS, Lang, detect_language, fold, normalize, words
 from core.lang.translate import Translators
 
@@ -45,13 +52,22 @@ class Parsed:
     input: str
     normalized: str
     lang: Lang
-    concepts: tuple[Match, ...]
+    concepts: tuple[Match, ...]  # spans into `text`
     source: str  # the exact text for the translator (or what would be sent)
     concept_only: bool  # nothing but concepts and link words: no translation needed
+    text: str = ""  # `normalized` without the negative phrases and the style words
+    negative_source: str = ""  # the exact text for the translator of the negative prompt
+    negative_lang: Lang = "lv"
+    negative_concepts: tuple[str, ...] = ()  # concept ids named after "bez": not drawn
+    style: Style | None = None
 
     @property
     def concept_ids(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(m.id for m in self.concepts))
+
+    @property
+    def negative_needs_translation(self) -> bool:
+        return bool(self.negative_source) and self.negative_lang != "en"
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,9 @@ class PromptResult:
     english: str | None
     prompt: str
     concept_ids: tuple[str, ...] = field(default=())
+    negative_source: str = ""
+    negative: str = ""  # the English negative prompt (without the config's)
+    style: str | None = None  # the style id
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +93,9 @@ class PromptResult:
             "source": self.source,
             "english": self.english,
             "prompt": self.prompt,
+            "negative_source": self.negative_source,
+            "negative": self.negative,
+            "style": self.style,
         }
 
 
@@ -114,22 +136,50 @@ class PromptBuilder:
         self.translators = translators or Translators()
         self.max_chars = max_chars
         self.carry = carry
+        self.styles = Styles.load()
 
-    def parse(self, text: str, bot_username: str = "") -> Parsed:
-        """Normalize, find concepts, decide the language. Raises InvalidPrompt subclasses."""
+    def parse(self, text: str, bot_username: str = "", negative: str = "",
+              style: str | None = None) -> Parsed:  # fmt: skip
+        """Normalize, take out the style and the "bez …" phrases, find concepts, decide the
+        language. `negative`: the --ne text, joined to the "bez …" phrases; `style`: the
+        --stils id, which wins over a style named in the text. Raises InvalidPrompt."""
         normalized = normalize(text, max_chars=self.max_chars, bot_username=bot_username)
-        concepts = tuple(self.registry.find(normalized))
-        rest = _without_spans(normalized, concepts)
+        positive, named = strip_style(normalized, self.styles)
+        english = "no" in {w.folded for w in words(positive)} and detect_language(positive) == "en"
+        positive, phrases = split_negatives(positive, english)
+        if not any(True for _ in words(positive)):  # nothing would be left to draw
+            positive, phrases, named = normalized, [], None
+        concepts = tuple(self.registry.find(positive))
+        rest = _without_spans(positive, concepts)
         content = [w for w in words(rest) if w.folded not in _LINKS and not w.text.isdigit()]
         # The languages the concepts were named in break ties the rest cannot decide.
         vias = {m.via for m in concepts}
         hint = "en" if vias == {"en"} else "ru" if vias == {"ru"} else "lv"
         lang = detect_language(rest, default=hint) if content or rest else hint
         if self.carry == "placeholder":
-            source = _replace_spans(normalized, [(m.start, m.end, m.id) for m in concepts])
+            source = _replace_spans(positive, [(m.start, m.end, m.id) for m in concepts])
         else:
-            source = normalized
-        return Parsed(text, normalized, lang, concepts, source, bool(concepts) and not content)
+            source = positive
+        parts = [p for p in (negative.strip(), *phrases) if p]
+        negative_source, negative_ids = self._negative(parts)
+        negative_lang = lang if phrases or not negative_source else detect_language(
+            negative_source, default=lang)  # fmt: skip
+        chosen = self.styles.get(style) if style else named
+        return Parsed(text, normalized, lang, concepts, source, bool(concepts) and not content,
+                      positive, negative_source, negative_lang, negative_ids, chosen)  # fmt: skip
+
+    def _negative(self, parts: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+        """The negative prompt's text for the translator, and the concepts named in it
+        (taken out of the text: their English names are added as they are)."""
+        texts: list[str] = []
+        ids: list[str] = []
+        for part in parts:
+            found = self.registry.find(part)
+            ids += [m.id for m in found]
+            rest = _without_spans(part, found) if found else part
+            if rest:
+                texts.append(rest)
+        return ", ".join(texts), tuple(dict.fromkeys(ids))
 
     def needs_translation(self, parsed: Parsed) -> bool:
         return parsed.lang != "en" and not parsed.concept_only
@@ -137,23 +187,30 @@ class PromptBuilder:
     def can_translate(self, parsed: Parsed) -> bool:
         return not self.needs_translation(parsed) or self.translators.supports(parsed.lang)
 
-    def assemble(self, parsed: Parsed, english: str | None) -> PromptResult:
-        """Build the final prompt; `english` is the translated source (None: untranslated)."""
+    def assemble(self, parsed: Parsed, english: str | None,
+                 negative: str | None = None) -> PromptResult:  # fmt: skip
+        """Build the final prompt; `english` is the translated source and `negative` the
+        translated negative source (None: untranslated)."""
         ids = parsed.concept_ids
         phrases = [self.registry.get(i).phrase for i in ids]
+        text = parsed.text or parsed.normalized
         if parsed.concept_only:
-            english = "" if parsed.lang != "en" else parsed.normalized
+            english = "" if parsed.lang != "en" else text
             prompt = f"a photo of {_join_phrases(phrases)}"
         elif parsed.lang == "en" or english is None:
             # English needs no translator; untranslated text keeps its own words. Either
             # way each concept is swapped for its token where it stands.
             if parsed.lang == "en":
-                english = parsed.normalized
-            text = parsed.normalized
+                english = text
             spans = [(m.start, m.end, self._phrase(m.id, text, m.end)) for m in parsed.concepts]
-            prompt = _replace_spans(parsed.normalized, spans)
+            prompt = _replace_spans(text, spans)
         else:
             prompt = self.place_concepts(english, ids)
+        if parsed.style is not None:
+            prompt = f"{prompt.rstrip(' ,.')}, {parsed.style.prompt}"
+        if negative is None or not parsed.negative_needs_translation:
+            negative = parsed.negative_source
+        names = [self.registry.get(i).name_en for i in parsed.negative_concepts]
         return PromptResult(
             input=parsed.input,
             normalized=parsed.normalized,
@@ -163,6 +220,9 @@ class PromptBuilder:
             english=english,
             prompt=prompt,
             concept_ids=ids,
+            negative_source=parsed.negative_source,
+            negative=", ".join(n for n in (negative, *names) if n),
+            style=parsed.style.id if parsed.style else None,
         )
 
     def _phrase(self, concept_id: str, text: str, end: int) -> str:
@@ -192,23 +252,32 @@ class PromptBuilder:
     def translate_many(self, parsed: Sequence[Parsed]) -> list[str | None]:
         """Translate every source that needs it, one batch per language. None where no
         translator serves the language; "" where no translation is needed."""
-        out: list[str | None] = [None if self.needs_translation(p) else "" for p in parsed]
-        by_lang: dict[str, list[int]] = {}
+        return [english for english, _ in self.translate_all(parsed)]
+
+    def translate_all(self, parsed: Sequence[Parsed]) -> list[tuple[str | None, str | None]]:
+        """Each message's source and negative source, translated in one batch per language
+        (the sentence and its negative go together). None where nothing was translated."""
+        out: list[list[str | None]] = [
+            [None if self.needs_translation(p) else "", None] for p in parsed
+        ]
+        by_lang: dict[str, list[tuple[int, int, str]]] = {}
         for i, p in enumerate(parsed):
             if self.needs_translation(p):
-                by_lang.setdefault(p.lang, []).append(i)
-        for lang, idx in by_lang.items():
+                by_lang.setdefault(p.lang, []).append((i, 0, p.source))
+            if p.negative_needs_translation:
+                by_lang.setdefault(p.negative_lang, []).append((i, 1, p.negative_source))
+        for lang, items in by_lang.items():
             translator = self.translators.for_lang(lang)
             if translator is None:
                 continue
-            done = translator.translate([parsed[i].source for i in idx], lang)
-            for i, english in zip(idx, done, strict=True):
-                out[i] = english
-        return out
+            done = translator.translate([text for _, _, text in items], lang)
+            for (i, which, _), english in zip(items, done, strict=True):
+                out[i][which] = english
+        return [(english, negative) for english, negative in out]
 
     def build(self, text: str, translate: bool = True, bot_username: str = "") -> PromptResult:
         parsed = self.parse(text, bot_username)
         if not translate:
             return self.assemble(parsed, None)
-        [english] = self.translate_many([parsed])
-        return self.assemble(parsed, english)
+        [(english, negative)] = self.translate_all([parsed])
+        return self.assemble(parsed, english, negative)
