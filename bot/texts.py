@@ -32,6 +32,7 @@ from core.errors import (
 )
 from core.jobs.job import Job, JobView, Options, RunnerInfo, Status
 from core.lang.options import BadOption, UnknownOption
+from core.lang.styles import Styles
 
 EXAMPLE = "/zime Rīgas balzama pudele uz galda"
 
@@ -128,6 +129,9 @@ def _bad_option(exc: BadOption, lang: str) -> str:
     if exc.allowed == "photo":
         return t(lang, "{flag} works only when drawing from a photo: send one with the caption "
                        "/zime <text>. Nothing was drawn.", flag=exc.flag)  # fmt: skip
+    if exc.allowed == "style":
+        return t(lang, "{flag} takes a style: {styles}. Nothing was drawn.", flag=exc.flag,
+                 styles=styles_list(lang))  # fmt: skip
     if exc.allowed == "fraction":
         return t(lang, "{flag} takes a number from 0.1 to 1, for example 0.6. Nothing was drawn.",
                  flag=exc.flag)  # fmt: skip
@@ -198,7 +202,8 @@ def teaching_text(event: str, details: dict[str, Any], lang: str = "lv") -> tupl
 def options_line(options: Options, count: int, steps: int, lang: str,
                  default_steps: int | None = None) -> str:  # fmt: skip
     """The options in effect, for the caption ("" when all are defaults): the ratio, the
-    count, the steps when not the default, the negative prompt and the photo strength."""
+    count, the steps when not the default, the negative prompt, the photo strength and the
+    style."""
     parts = []
     if options.aspect:
         parts.append(f"{options.aspect[0]}:{options.aspect[1]}")
@@ -210,6 +215,9 @@ def options_line(options: Options, count: int, steps: int, lang: str,
         parts.append(t(lang, "without: {what}", what=options.negative))
     if options.strength is not None:
         parts.append(t(lang, "strength {x}", x=f"{options.strength:g}"))
+    style = Styles.load().get(options.style) if options.style else None
+    if style is not None:
+        parts.append(t(lang, "style: {name}", name=style.name(lang)))
     return t(lang, "Options: {options}", options=" · ".join(parts)) if parts else ""
 
 
@@ -303,6 +311,12 @@ def caption(prompt: str, concept_names: tuple[str, ...], seed: int, lang: str = 
     return "\n".join(lines)
 
 
+def styles_list(lang: str) -> str:
+    """Every style as the user may name it: "akvarelis (watercolor), …"."""
+    return ", ".join(f"{s.name(lang)} ({s.id})" if s.name(lang) != s.id else s.id
+                     for s in Styles.load())  # fmt: skip
+
+
 def help_text(concepts: list[tuple[str, str]], lang: str = "lv") -> str:
     known = "\n".join(f"• {lv} ({en})" for lv, en in concepts)
     return t(
@@ -316,6 +330,9 @@ def help_text(concepts: list[tuple[str, str]], lang: str = "lv") -> str:
         "  --soļi 30 (steps), --skaits 4 (images: 4 come as a grid),\n"
         "  --stiprums 0.6 (with a photo: how far to move from it, 0.1–1);\n"
         "  at the end: , ainava / , portrets / , kvadrāts\n"
+        "What to leave out, in words: Vecrīga bez cilvēkiem, ainava bez mājām un ceļiem.\n"
+        "Styles, at the end after a comma (Rīgas doms, akvarelis), as „… stilā“ or --stils:\n"
+        "  {styles}\n"
         "From your photo: send it with the caption /zime <text>, or answer a photo with /zime <text>.\n"
         "Buttons: U1–U4 send one image of the grid alone, V1–V4 draw variations of it; "
         "🔍 2× draws an image at twice the size, 🔀 varies it, 📄 sends the PNG, "
@@ -324,6 +341,7 @@ def help_text(concepts: list[tuple[str, str]], lang: str = "lv") -> str:
         "I know:\n{known}",
         example=EXAMPLE,
         known=known,
+        styles=styles_list(lang),
     )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from core.lang.concepts import ConceptRegistry, Match
@@ -60,6 +60,20 @@ class Parsed:
     negative_lang: Lang = "lv"
     negative_concepts: tuple[str, ...] = ()  # concept ids named after "bez": not drawn
     style: Style | None = None
+
+    @property
+    def shown_concepts(self) -> tuple[Match, ...]:
+        """The concepts with their places in `normalized` (what `core prompt` prints)."""
+        if not self.text or self.text == self.normalized:
+            return self.concepts
+        out, cursor = [], 0
+        for m in self.concepts:
+            start = self.normalized.find(m.text, cursor)
+            if start < 0:
+                return self.concepts
+            out.append(replace(m, start=start, end=start + len(m.text)))
+            cursor = start + len(m.text)
+        return tuple(out)
 
     @property
     def concept_ids(self) -> tuple[str, ...]:
@@ -215,7 +229,7 @@ class PromptBuilder:
             input=parsed.input,
             normalized=parsed.normalized,
             lang=parsed.lang,
-            concepts=parsed.concepts,
+            concepts=parsed.shown_concepts,
             source=parsed.source,
             english=english,
             prompt=prompt,

@@ -1,0 +1,157 @@
+"""Issue #22: what people say they do not want ("bez cilvēkiem") and the styles they name,
+from the text to the translator, the prompt, the negative prompt and the caption."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from bot.texts import error_text, help_text, job_caption
+from core.app import open_service
+from core.jobs.job import Request
+from core.lang.concepts import ConceptRegistry
+from core.lang.negation import kept_expressions, split_negatives
+from core.lang.options import BadOption, parse_options
+from core.lang.prompt import PromptBuilder
+from core.lang.styles import Styles
+from core.lang.translate import Translators
+from tests.fakes import FakeGenerator
+from tests.helpers import make_config
+
+ROOT = Path(__file__).resolve().parent.parent
+STYLE_IDS = {"watercolor", "oil", "pencil", "charcoal", "anime", "comic", "photo", "3d",
+             "pixel", "stained-glass", "linocut", "mosaic"}  # fmt: skip
+
+
+class Recording:
+    """A fake translator: remembers what it was handed and marks what it returns."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.seen: list[list[str]] = []
+
+    def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
+        self.seen.append(list(texts))
+        return [f"EN({t})" for t in texts]
+
+
+def test_the_sentence_and_its_negative_reach_the_translator_apart() -> None:
+    fake = Recording()
+    builder = PromptBuilder(ConceptRegistry.load(), Translators.single(fake))
+    result = builder.build("pilsēta bez cilvēkiem, akvarelis")
+    assert fake.seen == [["pilsēta", "cilvēkiem"]]  # one batch: the sentence, its negative
+    assert result.prompt == "EN(pilsēta), watercolor painting, soft washes of colour"
+    assert result.negative == "EN(cilvēkiem)" and result.negative_source == "cilvēkiem"
+    assert result.style == "watercolor"
+
+
+@pytest.mark.parametrize(
+    ("text", "positive", "negatives"),
+    [
+        ("vecrīga bez cilvēkiem", "vecrīga", ["cilvēkiem"]),
+        ("ainava bez mājām un ceļiem", "ainava", ["mājām un ceļiem"]),
+        ("jūra bez mākoņiem, koku un putnu", "jūra", ["mākoņiem, koku un putnu"]),
+        ("ainava bez mājām un kalni fonā", "ainava un kalni fonā", ["mājām"]),
+        ("pilsēta bez cilvēkiem, vakara gaisma", "pilsēta, vakara gaisma", ["cilvēkiem"]),
+        ("kaķis bez astes uz jumta", "kaķis uz jumta", ["astes"]),
+        ("pilseta bez cilvekiem", "pilseta", ["cilvekiem"]),
+        ("Rīga bez cilvēkiem, bez mašīnām", "Rīga", ["cilvēkiem", "mašīnām"]),
+        ("город без машин и людей ночью", "город ночью", ["машин и людей"]),
+        ("skats no Brīvības pieminekļa", "skats no Brīvības pieminekļa", []),  # "no" = from
+    ],
+)
+def test_bez_phrases(text: str, positive: str, negatives: list[str]) -> None:
+    assert split_negatives(text) == (positive, negatives)
+
+
+def test_no_is_a_trigger_only_in_english() -> None:
+    assert split_negatives("a beach, no people", english=True) == ("a beach", ["people"])
+    assert split_negatives("a forest without people and cars at night") == (
+        "a forest at night", ["people and cars"]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("phrase", "why"), kept_expressions())
+def test_fixed_expressions_stay_and_say_why(phrase: str, why: str) -> None:
+    text = f"kafija {phrase} uz galda"
+    assert split_negatives(text) == (text, []) and len(why) > 10
+
+
+def test_a_concept_after_bez_is_not_drawn_and_its_name_is_the_negative() -> None:
+    builder = PromptBuilder(ConceptRegistry.load())
+    result = builder.build("Vecrīga bez Brīvības pieminekļa naktī", translate=False)
+    assert "brivpiem" not in result.prompt and result.concept_ids == ()
+    assert result.negative == "Freedom Monument" and result.negative_source == ""
+    both = builder.build("Milda bez piparkūkām", translate=False)
+    assert both.concept_ids == ("brivpiem",) and both.negative == "ginger snaps"
+
+
+@pytest.mark.parametrize(
+    ("text", "style", "rest"),
+    [
+        ("Rīgas doms, akvarelis", "watercolor", "Rīgas doms"),
+        ("eļļas glezna stilā Milda", "oil", "Milda"),
+        ("akvareļa tehnikā ainava", "watercolor", "ainava"),
+        ("suns anime stilā", "anime", "suns"),
+        ("Рига в стиле аниме", "anime", "Рига"),
+        ("Riga in watercolor style", "watercolor", "Riga"),
+        ("kaķis, 3D", "3d", "kaķis"),
+        ("ainava, pikseļu māksla", "pixel", "ainava"),
+        ("baznīca, vitrāža", "stained-glass", "baznīca"),
+        ("akvarelis uz galda", None, "akvarelis uz galda"),  # a painting on a table
+        ("piparkūku stilā māja", None, "piparkūku stilā māja"),  # a concept as a style
+    ],
+)
+def test_styles_only_where_they_stand_as_one(text: str, style: str | None, rest: str) -> None:
+    parsed = PromptBuilder(ConceptRegistry.load()).parse(text)
+    assert (parsed.style.id if parsed.style else None, parsed.text) == (style, rest)
+
+
+def test_the_style_table_and_the_flag() -> None:
+    assert {s.id for s in Styles.load()} >= STYLE_IDS
+    assert parse_options("Rīga --stils eļļas glezna", 50)[1].style == "oil"
+    with pytest.raises(BadOption) as err:
+        parse_options("Rīga --stils kubisms", 50)
+    assert "akvarelis (watercolor)" in error_text(err.value, "lv")
+    assert "akvarelis (watercolor)" in help_text([], "lv") and "bez cilvēkiem" in help_text([])
+
+
+async def test_a_request_draws_without_what_it_does_not_want(tmp_path: Path) -> None:
+    fake = Recording()
+    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
+                            translators=Translators.single(fake)) as svc:  # fmt: skip
+        request = Request("test", "u1", "u1", "pilsēta bez cilvēkiem, akvarelis --ne mašīnas")
+        sub = await svc.handle(request)
+        job = await asyncio.wait_for(sub.handle.wait(), 10)
+    assert fake.seen == [["pilsēta", "mašīnas, cilvēkiem"]]
+    assert job.prompt == "EN(pilsēta), watercolor painting, soft washes of colour"
+    assert job.params.negative_prompt.startswith("lowres")
+    assert job.params.negative_prompt.endswith(", EN(mašīnas, cilvēkiem)")
+    assert job.options.style == "watercolor"
+    caption = job_caption(job, (), "lv", False)
+    assert "stils: akvarelis" in caption
+
+
+def test_core_prompt_prints_negative_source_and_style() -> None:
+    lines = ["pilsēta bez cilvēkiem, akvarelis", "Milda --stils anime --ne koki", "kaķis"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "prompt", "--jsonl", "--no-translate"],
+        input="\n".join(lines) + "\n", capture_output=True, text=True, cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["input"] for r in rows] == lines
+    assert [(r["source"], r["negative_source"], r["style"]) for r in rows] == [
+        ("pilsēta", "cilvēkiem", "watercolor"),
+        ("Milda", "koki", "anime"),
+        ("kaķis", "", None),
+    ]
