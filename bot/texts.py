@@ -82,7 +82,13 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "I could not read that photo. Please send it again.")
     if isinstance(exc, UnsupportedLanguage):
         # In the language the user wrote, when there is a catalog for it; else English.
-        answer_in = exc.lang if exc.lang in languages() else SOURCE_LANGUAGE
+        answer_in = (
+            "lv"
+            if exc.lang == "ltg"
+            else exc.lang
+            if exc.lang in languages()
+            else (SOURCE_LANGUAGE)
+        )  # Latgalian writers read Latvian
         return t(answer_in, "Sorry, I cannot read this language yet. "
                             "Please write in Latvian or English.")  # fmt: skip
     if isinstance(exc, BlockedPrompt):

@@ -28,6 +28,7 @@ from core.lang.morph import (
     deletions,
     english_key,
     is_cyrillic,
+    lt_stem,
     near_any,
     paradigm,
     ru_readings,
@@ -64,6 +65,8 @@ class Concept:
     abbr: tuple[str, ...] = ()
     ru: tuple[str, ...] = ()
     mt: tuple[str, ...] = ()  # how translators render it; looked for in translations only
+    lt: tuple[str, ...] = ()  # Lithuanian names, matched by stem in any case
+    ltg: tuple[str, ...] = ()  # Latgalian names, inflected like the Latvian ones
     not_before: tuple[Phrase, ...] = ()
     not_after: tuple[Phrase, ...] = ()
     adapter: bool = False  # a trained concept: its LoRA is loaded by the generator
@@ -80,7 +83,7 @@ class Match:
     start: int
     end: int
     text: str
-    via: str = "lv"  # which alias list matched: lv | en | ru | mt | token | abbr (not in JSON)
+    via: str = "lv"  # which alias list matched: lv | ltg | lt | en | ru | mt | token | abbr
     fuzzy: bool = False  # one word matched with a one-letter typo
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,7 +93,7 @@ class Match:
 # One word of an alias pattern: how an input word is compared with it.
 @dataclass(frozen=True)
 class _WordPattern:
-    kind: str  # "exact" | "inflect" | "en" | "abbr" | "ru"
+    kind: str  # "exact" | "inflect" | "en" | "abbr" | "ru" | "lt"
     key: str
     endings: frozenset[str] = frozenset()
     forms: frozenset[str] = frozenset()  # whole folded forms, for typo matching
@@ -104,6 +107,8 @@ class _WordPattern:
             return english_key(w.folded) == self.key
         if self.kind == "ru":
             return self.key in ru_readings(w.folded)
+        if self.kind == "lt":
+            return not is_cyrillic(w.text) and lt_stem(w.folded) == self.key
         return any(
             stem == self.key and (ending in self.endings or ending == "*")
             for stem, ending in stem_candidates(w.folded)
@@ -156,14 +161,17 @@ def _en_word(word: str, alone: bool) -> _WordPattern:
 
 def _compile(concept: Concept) -> list[_Pattern]:
     out: list[_Pattern] = []
-    for alias in concept.lv:
-        ws = [w.text for w in words(alias)]
-        alone = len(ws) == 1
-        out.append(
-            _Pattern(concept, tuple(_lv_word(w, i == len(ws) - 1, alone) for i, w in enumerate(ws)))
-        )
-        if not alone:  # glued, as in hashtags: "#gaismaspils"; long enough to be distinctive
-            out.append(_Pattern(concept, (_lv_word("".join(ws), True, True),), "lv"))
+    for via, lv_like in (("lv", concept.lv), ("ltg", concept.ltg)):
+        for alias in lv_like:
+            ws = [w.text for w in words(alias)]
+            alone = len(ws) == 1
+            out.append(_Pattern(concept, tuple(_lv_word(w, i == len(ws) - 1, alone)
+                                               for i, w in enumerate(ws)), via))  # fmt: skip
+            if not alone:  # glued, as in hashtags: "#gaismaspils"; long enough to be distinctive
+                out.append(_Pattern(concept, (_lv_word("".join(ws), True, True),), via))
+    for alias in concept.lt:
+        ws = [lt_stem(w.folded) for w in words(alias)]
+        out.append(_Pattern(concept, tuple(_WordPattern("lt", w) for w in ws), "lt"))
     for via, aliases in (("en", concept.en), ("mt", concept.mt)):
         for alias in aliases:
             ws = [w.text for w in words(alias)]
@@ -183,7 +191,7 @@ def _compile(concept: Concept) -> list[_Pattern]:
 def _first_keys(w: Word) -> set[str]:
     if is_cyrillic(w.text):
         return set(ru_readings(w.folded))
-    keys = {w.text, w.folded, english_key(w.folded)}
+    keys = {w.text, w.folded, english_key(w.folded), lt_stem(w.folded)}
     keys.update(stem for stem, _ in stem_candidates(w.folded))
     return keys
 
@@ -224,6 +232,8 @@ def _phrases(item: dict[str, Any], key: str) -> tuple[Phrase, ...]:
 class _Candidate:
     n_words: int
     exact: bool
+    # on a tie the Latvian reading wins ("Vanšu tilt!" is Latvian, not a Lithuanian stem)
+    primary: bool = False
     pattern: _Pattern | None = field(default=None, compare=False)
 
 
@@ -274,6 +284,8 @@ class ConceptRegistry:
                         abbr=tuple(item.get("abbr", ())),
                         ru=tuple(item.get("ru", ())),
                         mt=tuple(item.get("mt", ())),
+                        lt=tuple(item.get("lt", ())),
+                        ltg=tuple(item.get("ltg", ())),
                         not_before=_phrases(item, "not_before"),
                         not_after=_phrases(item, "not_after"),
                         adapter=bool(item.get("adapter", False)),
@@ -330,7 +342,7 @@ class ConceptRegistry:
     def _match_at(
         self, text: str, ws: list[Word], i: int, only: frozenset[str] | None
     ) -> _Candidate:
-        best = _Candidate(0, False)
+        best = _Candidate(0, False, False)
         for pattern in self._candidates(ws[i]):
             concept = pattern.concept
             if only is None and pattern.via == "mt":
@@ -351,13 +363,50 @@ class ConceptRegistry:
                     break
                 typos += 1
             else:
-                candidate = _Candidate(n, typos == 0, pattern)
-                if candidate > best and not self._excluded(concept, ws, i, n):
+                candidate = _Candidate(n, typos == 0, pattern.via not in ("lt", "ltg"), pattern)
+                if candidate > best and not self._excluded(pattern, text, ws, i, n):
                     best = candidate
         return best
 
     @staticmethod
-    def _excluded(concept: Concept, ws: list[Word], i: int, n: int) -> bool:
-        after = any(_phrase_at(p, ws[i + n : i + n + len(p)]) for p in concept.not_before)
-        before = any(i >= len(p) and _phrase_at(p, ws[i - len(p) : i]) for p in concept.not_after)
+    def _excluded(pattern: _Pattern, text: str, ws: list[Word], i: int, n: int) -> bool:
+        """An exclusion phrase next to the match makes it something else. A number ("#")
+        does so only next to an abbreviation ("RMB 100" is money), and not when a unit
+        follows it: a bottle size or a year after a name is part of the picture
+        ("Rīgas Melnais balzams 0,5 l", "RMB 200 ml", "Dziesmu svētki 2023")."""
+        concept = pattern.concept
+
+        def applies(p: Phrase, start: int) -> bool:
+            if "#" not in p:
+                return True
+            return pattern.via == "abbr" and not _unit_follows(text, ws, start + len(p) - 1)
+
+        after = any(_phrase_at(p, ws[i + n : i + n + len(p)]) and applies(p, i + n)
+                    for p in concept.not_before)  # fmt: skip
+        before = any(i >= len(p) and _phrase_at(p, ws[i - len(p) : i]) and applies(p, i - len(p))
+                     for p in concept.not_after)  # fmt: skip
         return after or before
+
+
+# What may follow a number after a name to make it a measure, not money.
+_UNITS = frozenset(
+    fold(u)
+    for u in """l ml cl dl litri litrs litru litra litros litr л мл
+    g gr kg grami gramu % proc procenti gads gadā gada gadam gadi gadu g. year years год года
+    году cm mm m""".split()
+)
+
+
+def _unit_follows(text: str, ws: list[Word], k: int) -> bool:
+    """Whether the number at ws[k] (with any "0,5"-style decimal part) is followed by a
+    unit ("0,5 l", "200ml", "40%", "1935. gadā")."""
+    while (
+        k + 1 < len(ws)
+        and ws[k + 1].text.isdigit()
+        and text[ws[k].end : ws[k + 1].start] in (",", ".")
+    ):
+        k += 1
+    rest = text[ws[k].end :].lstrip(" .")
+    if rest.startswith("%"):
+        return True
+    return k + 1 < len(ws) and ws[k + 1].folded in _UNITS and ws[k + 1].start - ws[k].end <= 2

@@ -108,7 +108,9 @@ def english_key(folded: str) -> str:
 
 @lru_cache(maxsize=8192)
 def ru_stem(nominative: str) -> str:
-    """A Russian alias word without its nominative ending: 'рижский' -> 'рижск'."""
+    """A Russian alias word without its nominative ending: 'рижский' -> 'рижск'. The soft
+    sign is dropped, as Russian typed in Latin letters often drops it ('balzam')."""
+    nominative = nominative.replace("ь", "")
     for ending in _RU_NOMINATIVE:
         if nominative.endswith(ending) and len(nominative) - len(ending) >= _RU_MIN_STEM:
             return nominative[: -len(ending)]
@@ -118,6 +120,7 @@ def ru_stem(nominative: str) -> str:
 @lru_cache(maxsize=8192)
 def ru_readings(folded: str) -> frozenset[str]:
     """The stems a Russian input word may have: 'бальзамом' -> {'бальзамом', 'бальзам', …}."""
+    folded = folded.replace("ь", "")
     out = {folded}
     for ending in _RU_ENDINGS:
         if folded.endswith(ending) and len(folded) - len(ending) >= _RU_MIN_STEM:
@@ -180,3 +183,52 @@ def within_one_edit(a: str, b: str) -> bool:
 
 def near_any(word: str, forms: Iterable[str]) -> bool:
     return any(within_one_edit(word, f) for f in forms)
+
+
+# Lithuanian (issue #22): the neighbours' names of the concepts ("Laisvės paminklas",
+# "Rygos juodasis balzamas") in any case, by their stem. Lithuanian letters are folded to
+# their base letter first; the longest case ending is cut, keeping a stem of 3 letters.
+_LT_FOLD = str.maketrans("ąęėįųūčšž", "aeeiuucsz")
+_LT_ENDINGS = tuple(sorted("""
+    iesiems uosius osioms ajame ojoje osios asias asis ojo ajam ąjį uoju ieji ųjų ąją
+    iuose uose iams iems ioms iose ose yse ams ems oms ies ius ias iai iui iu ių
+    as is ys us es os ai ui ei ą ę į ų ė a o e i u y
+    """.split(), key=len, reverse=True))  # fmt: skip
+
+
+def lt_stem(folded: str) -> str:
+    """'laisvės' -> 'laisv', 'paminklą' -> 'paminkl', 'rygos' -> 'ryg'."""
+    word = folded.translate(_LT_FOLD)
+    for ending in _LT_ENDINGS:
+        ending = ending.translate(_LT_FOLD)
+        if word.endswith(ending) and len(word) - len(ending) >= _RU_MIN_STEM:
+            return word[: -len(ending)]
+    return word
+
+
+# Russian typed in Latin letters (issue #22): "pamyatnik svobody nochyu". Longest first.
+_TO_CYRILLIC = sorted({
+    "shch": "щ", "sch": "щ", "oy": "ой", "ay": "ай", "ey": "ей", "uy": "уй", "iy": "ий",
+    "yy": "ый", "yj": "ый", "ij": "ий", "zh": "ж",
+    "kh": "х", "ts": "ц", "ch": "ч", "sh": "ш", "yu": "ю", "ju": "ю", "ya": "я", "ja": "я",
+    "yo": "ё", "jo": "ё", "ye": "е", "je": "е", "a": "а", "b": "б", "v": "в", "g": "г",
+    "d": "д", "e": "е", "z": "з", "i": "и", "j": "й", "k": "к", "l": "л", "m": "м", "n": "н",
+    "o": "о", "p": "п", "r": "р", "s": "с", "t": "т", "u": "у", "f": "ф", "h": "х", "c": "ц",
+    "w": "в", "x": "кс", "q": "к", "y": "ы", "'": "ь", "’": "ь",
+}.items(), key=lambda kv: -len(kv[0]))  # fmt: skip
+
+
+def to_cyrillic(text: str) -> str:
+    """Russian written in Latin letters, in Cyrillic ('rizhskiy balzam' -> 'рижский балзам');
+    a capital stays a capital, digits and punctuation stay."""
+    out, i, lower = [], 0, text.lower()
+    while i < len(text):
+        for latin, cyr in _TO_CYRILLIC:
+            if lower.startswith(latin, i):
+                out.append(cyr.capitalize() if text[i].isupper() else cyr)
+                i += len(latin)
+                break
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from core.lang.concepts import ConceptRegistry, Match
+from core.lang.morph import is_cyrillic, to_cyrillic
 from core.lang.negation import split_negatives
 from core.lang.styles import Style, Styles, strip_style
-from core.lang.text import DEFAULT_MAX_CHARS, Lang, detect_language, fold, normalize, words
+from core.lang.text import DEFAULT_MAX_CHARS, Lang, Word, detect_language, fold, normalize, words
 from core.lang.translate import Translators
 
 Carry = Literal["refind", "placeholder"]
@@ -163,13 +164,10 @@ class PromptBuilder:
         positive, phrases = split_negatives(positive, english)
         if not any(True for _ in words(positive)):  # nothing would be left to draw
             positive, phrases, named = normalized, [], None
-        concepts = tuple(self.registry.find(positive))
-        rest = _without_spans(positive, concepts)
-        content = [w for w in words(rest) if w.folded not in _LINKS and not w.text.isdigit()]
-        # The languages the concepts were named in break ties the rest cannot decide.
-        vias = {m.via for m in concepts}
-        hint = "en" if vias == {"en"} else "ru" if vias == {"ru"} else "lv"
-        lang = detect_language(rest, default=hint) if content or rest else hint
+        concepts, content, lang = self._concepts_and_language(positive)
+        if lang == "ru" and not is_cyrillic(positive):  # Russian typed in Latin letters
+            positive = to_cyrillic(positive)
+            concepts, content, _ = self._concepts_and_language(positive)
         if self.carry == "placeholder":
             source = _replace_spans(positive, [(m.start, m.end, m.id) for m in concepts])
         else:
@@ -181,6 +179,17 @@ class PromptBuilder:
         chosen = self.styles.get(style) if style else named
         return Parsed(text, normalized, lang, concepts, source, bool(concepts) and not content,
                       positive, negative_source, negative_lang, negative_ids, chosen)  # fmt: skip
+
+    def _concepts_and_language(self, text: str) -> tuple[tuple[Match, ...], list[Word], Lang]:
+        """The concepts of `text`, its other content words and its language."""
+        concepts = tuple(self.registry.find(text))
+        rest = _without_spans(text, concepts)
+        content = [w for w in words(rest) if w.folded not in _LINKS and not w.text.isdigit()]
+        # The languages the concepts were named in break ties the rest cannot decide.
+        vias = {m.via for m in concepts}
+        hint = next(iter(vias)) if len(vias) == 1 and vias <= {"en", "ru", "lt", "ltg"} else "lv"
+        lang = detect_language(rest, default=hint) if content or rest else hint
+        return concepts, content, lang
 
     def _negative(self, parts: Sequence[str]) -> tuple[str, tuple[str, ...]]:
         """The negative prompt's text for the translator, and the concepts named in it

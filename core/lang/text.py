@@ -132,6 +132,28 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
         girl boy forest sea
         """
     ),
+    # Latgalian (ltg), the written language of Latgale: its own spelling of the common words
+    # ("i" for un, "kai" for kā, "myusu", "pyls") and the letters y and ō
+    "ltg": _folded_set(
+        """
+        kai myusu jū jei jis vysi vysu vysa iz pi aba byut beja tys itys vydā sovu sūpluok
+        pyls dīna dīnā vokors vokorā vosorā sāta sātā cylvāks cylvāki bārni bārns lels
+        lela moza mozs breivis Latgola Latgolys Latgolā Reigā Reigys kūks kūki upis dzīsme
+        dzīsmis myužs vuordi vuords ūtrs pyrmais golds golda golvys sauleite
+        """
+    ),
+    # Russian typed in Latin letters ("kot na kryshe nochyu"): detected as "ru", then read in
+    # Cyrillic (core.lang.morph.to_cyrillic)
+    "ru": _folded_set(
+        """
+        na v vo s so u eto kak ochen pod nad okolo vozle ryadom nochyu noch'yu dnem utrom
+        vecherom zimoy letom osenyu vesnoy kot koshka sobaka gorod ulitsa doroga reka nebo
+        solntse krasivyy krasivaya krasivoe staryy staraya bolshoy bolshaya malenkiy
+        pamyatnik svobody rizhskiy rizhskij chernyy chyornyy balzam butylka stole stol
+        prazdnik pesni tantsa biblioteka universitet most vantovyy dom chernogolovykh
+        pryanik pryaniki imbirnoe pechenye zamok sveta
+        """
+    ),
     "lt": _folded_set(
         """
         su ant prie po iš į kad kaip yra buvo labai tai mano tavo šalia virš naktį prieš
@@ -155,7 +177,10 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
 }
 # Letters that name their language outright (Latvian ones only in a word that is not a
 # capitalised name: "walking in Jūrmala" is English).
-_UNIQUE_LETTERS = (("lv", _LV_ONLY), ("lt", _LT_ONLY), ("et", _ET_ONLY), ("de", _DE_ONLY))
+_LTG_ONLY = frozenset("ōŌ")
+_UNIQUE_LETTERS = (
+    ("lv", _LV_ONLY), ("lt", _LT_ONLY), ("et", _ET_ONLY), ("de", _DE_ONLY), ("ltg", _LTG_ONLY)
+)  # fmt: skip
 _LATIN_LANGS = ["lv", "en", "lt", "et", "de"]
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
@@ -183,7 +208,7 @@ def _is_name(w: Word, first: bool) -> bool:
 
 
 def detect_language(text: str, default: Lang = "lv") -> Lang:
-    """The ISO 639-1 code of `text`: "lv", "en", "ru", "lt", "et", "de", "uk" or "be".
+    """The code of `text`: "lv", "ltg" (Latgalian), "en", "ru", "lt", "et", "de", "uk" or "be".
 
     1. Cyrillic script decides outright (Russian unless Ukrainian/Belarusian letters show).
     2. Letters only one language writes, and that language's common words, are counted;
@@ -205,8 +230,10 @@ def detect_language(text: str, default: Lang = "lv") -> Lang:
         for lang, letters in _UNIQUE_LETTERS:
             if any(ch in letters for ch in w.text) and not (lang == "lv" and _is_name(w, i == 0)):
                 score[lang] += 2
+                score["ltg"] += lang == "lv"  # Latgalian writes the Latvian letters too
         for lang, common in FUNCTION_WORDS.items():
-            score[lang] += w.folded in common
+            # Latgalian's own spellings of common words are its surest sign
+            score[lang] += (2 if lang == "ltg" else 1) * (w.folded in common)
     ranked = sorted(score.items(), key=lambda kv: -kv[1])
     if ranked[0][1] > ranked[1][1]:
         return ranked[0][0]
