@@ -625,7 +625,7 @@ async def test_an_admin_teaches_a_concept_in_the_chat(
                                  "tad /gatavs.")  # fmt: skip
         stub.send_text("/gatavs", user_id=ADMIN)  # too early
         await stub.wait_for("sendMessage", chat_id=ADMIN,
-                            text="Mācīšana: 0 photo(s) so far; send at least 4")  # fmt: skip
+                            text="Mācīšana: līdz šim 0 foto; atsūti vismaz 4")  # fmt: skip
         for i in range(4):
             path = photo(tmp_path / f"p{i}.jpg", i)
             stub.send_photo(path.read_bytes(), "", user_id=ADMIN)
