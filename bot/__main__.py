@@ -47,7 +47,11 @@ def demo_config(cfg: Config, root: Path) -> Config:
         print(f"Building tiny demo models in {root} …", file=sys.stderr)
         build_tiny_models(root)
     models = dataclasses.replace(
-        cfg.models, generator=str(root / "sd"), translator=str(root / "opus"), device="cpu"
+        cfg.models,
+        generator=str(root / "sd"),
+        translator=str(root / "opus"),
+        device="cpu",
+        translators={lang: str(root / "opus") for lang in cfg.models.translators},
     )
     gen = dataclasses.replace(cfg.generation, steps=min(cfg.generation.steps, 10))
     return dataclasses.replace(cfg, models=models, generation=gen)

@@ -42,7 +42,9 @@ def make_translators(
     config: Config, source: str | None = None, device: str | None = None
 ) -> Translators:
     """Every configured translator: `[models] translator` (or `source`) for Latvian, and
-    `[models] translators` for other languages. A model named twice is loaded once."""
+    `[models] translators` for other languages. A model named twice is loaded once. The
+    Latvian one must load; another that cannot (not fetched, no internet) is left out with a
+    warning, and its language gets the polite refusal."""
     loaded: dict[str, Translator] = {}
     by_lang: dict[str, Translator] = {}
     for lang, src in {
@@ -50,7 +52,13 @@ def make_translators(
         **config.models.translators,
     }.items():
         if src not in loaded:
-            loaded[src] = make_translator(config, src, device)
+            try:
+                loaded[src] = make_translator(config, src, device)
+            except ModelError as exc:
+                if lang == "lv":
+                    raise
+                log.warning("the %s translator is left out: %s", lang, exc)
+                continue
         by_lang[lang] = loaded[src]
     return Translators(by_lang)
 

@@ -19,6 +19,7 @@ from core.errors import ConfigError
 
 DEFAULT_GENERATOR = "minusthousand/lv-sb"
 DEFAULT_TRANSLATOR = "Helsinki-NLP/opus-mt-tc-big-lv-en"
+DEFAULT_TRANSLATORS = {"ru": "Helsinki-NLP/opus-mt-ru-en"}  # fetched by fetch-models too
 TELEGRAM_API = "https://api.telegram.org/bot"
 DISCORD_API = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg"
@@ -46,9 +47,9 @@ class DiscordConfig:
 class ModelsConfig:
     generator: str = DEFAULT_GENERATOR
     translator: str = DEFAULT_TRANSLATOR  # serves Latvian
-    # Other source languages: {ru = "Helsinki-NLP/opus-mt-ru-en"}. An NLLB model (here or as
+    # Other source languages; Russian is served out of the box. An NLLB model (here or as
     # `translator`) serves every language it knows; a language nobody serves is refused.
-    translators: Mapping[str, str] = field(default_factory=dict)
+    translators: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TRANSLATORS))
     device: str = "auto"  # auto | cuda | cpu
     scheduler: str = "euler_a"  # euler_a | dpm | ddim | pndm
     safety_checker: str = "groups"  # always | groups | never

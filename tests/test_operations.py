@@ -51,8 +51,9 @@ def test_fetch_models_with_local_paths_is_a_no_op_and_converts(
     shutil.copytree(tiny_models["opus"], opus)
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(
-        f'[models]\ngenerator = "{tiny_models["sd"]}"\ntranslator = "{opus}"\n', encoding="utf-8"
-    )
+        f'[models]\ngenerator = "{tiny_models["sd"]}"\ntranslator = "{opus}"\n'
+        "translators = {}\n", encoding="utf-8",
+    )  # fmt: skip
     proc = run_core("fetch-models", "--config", str(cfg), "--ctranslate2")
     assert proc.returncode == 0, proc.stderr
     rows = [line.split("\t") for line in proc.stdout.splitlines()]
@@ -63,7 +64,8 @@ def test_fetch_models_with_local_paths_is_a_no_op_and_converts(
 
 def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path) -> None:
     got: list[tuple[str, str, list[str]]] = []
-    listing = {"minusthousand/lv-sb": LV_SB, "Helsinki-NLP/opus-mt-tc-big-lv-en": OPUS}
+    listing = {"minusthousand/lv-sb": LV_SB, "Helsinki-NLP/opus-mt-tc-big-lv-en": OPUS,
+               "Helsinki-NLP/opus-mt-ru-en": OPUS}  # fmt: skip
 
     def fake_download(repo: str, cache: str, allow: Sequence[str]) -> Path:
         got.append((repo, cache, list(allow)))
@@ -73,10 +75,14 @@ def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path
     cfg = config_from_dict({"models": {"device": "cuda", "cache_dir": "/models"}})
     items = fetch_models(cfg, download=fake_download, reachable=lambda: True,
                          list_files=listing.__getitem__, report=lines.append)  # fmt: skip
-    assert [g[0] for g in got] == ["minusthousand/lv-sb", "Helsinki-NLP/opus-mt-tc-big-lv-en"]
+    # Russian is served out of the box: its translator is fetched the same way (#22)
+    assert [g[0] for g in got] == ["minusthousand/lv-sb", "Helsinki-NLP/opus-mt-tc-big-lv-en",
+                                   "Helsinki-NLP/opus-mt-ru-en"]  # fmt: skip
     assert got[0][1] == "/models" and "unet/diffusion_pytorch_model.fp16.safetensors" in got[0][2]
-    assert got[1][2] == ["config.json", "model.safetensors", "source.spm", "target.spm",
-                         "tokenizer_config.json", "vocab.json"]  # fmt: skip
+    for translator in got[1:]:
+        assert translator[2] == ["config.json", "model.safetensors", "source.spm", "target.spm",
+                                 "tokenizer_config.json", "vocab.json"]  # fmt: skip
+    assert [i.role for i in items] == ["generator", "translator", "translator-ru"]
     assert all(i.downloaded for i in items) and items[0].bytes < 2.8e9
     # the plan is printed before anything is downloaded
     assert lines[0].startswith("generator minusthousand/lv-sb: 16 files, 2.74 GB")
@@ -273,3 +279,21 @@ def test_compose_gpus_profile_runs_one_runner_per_gpu() -> None:
     assert len(set(devices)) == len(devices)
     for name, s in runners.items():
         assert s["entrypoint"][2:4] == ["core", "runner"] and name in s["entrypoint"]
+
+
+def test_an_extra_translator_that_cannot_load_is_left_out(
+    tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Russian is on by default (#22); offline and not fetched, the bot still starts and
+    Russian prompts get the polite refusal. The Latvian translator must load."""
+    from core.app import make_translators
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    opus = str(tiny_models["opus"])
+    cfg = config_from_dict({"models": {"translator": opus, "translators": {
+        "ru": "Helsinki-NLP/opus-mt-ru-en", "lt": opus}}})  # fmt: skip
+    translators = make_translators(cfg, device="cpu")
+    assert translators.supports("lv") and translators.supports("lt")
+    assert not translators.supports("ru") and "ru translator is left out" in caplog.text
+    with pytest.raises(ModelError):
+        make_translators(config_from_dict({"models": {"translator": "nobody/nothing"}}))

@@ -66,7 +66,9 @@ def test_config_defaults_env_and_errors(tmp_path: Path) -> None:
 def test_translators_by_language() -> None:
     cfg = config_from_dict({"models": {"translators": {"ru": "Helsinki-NLP/opus-mt-ru-en"}}})
     assert dict(cfg.models.translators) == {"ru": "Helsinki-NLP/opus-mt-ru-en"}
-    assert dict(config_from_dict({}).models.translators) == {}
+    # Russian out of the box (#22); an explicit table replaces the default
+    assert dict(config_from_dict({}).models.translators) == {"ru": "Helsinki-NLP/opus-mt-ru-en"}
+    assert dict(config_from_dict({"models": {"translators": {}}}).models.translators) == {}
     with pytest.raises(ConfigError, match="models.translators.Russian"):
         config_from_dict({"models": {"translators": {"Russian": "x"}}})
     with pytest.raises(ConfigError, match="models.translators must be a table"):
