@@ -155,3 +155,47 @@ def test_core_prompt_prints_negative_source_and_style() -> None:
         ("Milda", "koki", "anime"),
         ("kaķis", "", None),
     ]
+
+
+def load_region_cases() -> list[tuple[str, frozenset[str], str, str, str]]:
+    """tests/data/region_cases.tsv: text, concept ids drawn, lang, negative source, style."""
+    cases = []
+    for line in (ROOT / "tests/data/region_cases.tsv").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        text, ids, lang, negative, style = [*line.split("\t"), "", "", "", ""][:5]
+        cases.append((text, frozenset(i for i in ids.split(",") if i), lang, negative, style))
+    return cases
+
+
+REGION_CASES = load_region_cases()
+
+
+@pytest.fixture(scope="module")
+def builder() -> PromptBuilder:
+    return PromptBuilder(ConceptRegistry.load())
+
+
+def test_the_development_set_is_big_new_and_40_percent_negative(builder: PromptBuilder) -> None:
+    from tests.test_concepts import CASES, CHAT_CASES
+
+    assert len(REGION_CASES) >= 150
+    negative = [t for t, *_ in REGION_CASES if builder.parse(t).negative_source
+                or builder.parse(t).negative_concepts]  # fmt: skip
+    assert len(negative) >= 0.4 * len(REGION_CASES)
+    assert sum(1 for _, ids, *_ in REGION_CASES if not ids) >= 0.4 * len(REGION_CASES)
+    earlier = {t for t, _ in CASES} | {t for t, _, _ in CHAT_CASES}
+    assert not earlier & {t for t, *_ in REGION_CASES}  # new cases only
+
+
+@pytest.mark.parametrize(
+    ("text", "ids", "lang", "negative", "style"), REGION_CASES,
+    ids=[c[0][:40] for c in REGION_CASES],
+)  # fmt: skip
+def test_region_set(
+    builder: PromptBuilder, text: str, ids: frozenset[str], lang: str, negative: str, style: str
+) -> None:
+    p = builder.parse(text)
+    assert (set(p.concept_ids), p.lang, p.negative_source, p.style.id if p.style else "") == (
+        ids, lang, negative, style
+    )  # fmt: skip

@@ -343,6 +343,7 @@ class ConceptRegistry:
         self, text: str, ws: list[Word], i: int, only: frozenset[str] | None
     ) -> _Candidate:
         best = _Candidate(0, False, False)
+        excluded: set[str] = set()
         for pattern in self._candidates(ws[i]):
             concept = pattern.concept
             if only is None and pattern.via == "mt":
@@ -364,8 +365,14 @@ class ConceptRegistry:
                 typos += 1
             else:
                 candidate = _Candidate(n, typos == 0, pattern.via not in ("lt", "ltg"), pattern)
-                if candidate > best and not self._excluded(pattern, text, ws, i, n):
+                if self._excluded(pattern, text, ws, i, n):
+                    excluded.add(concept.id)
+                elif candidate > best:
                     best = candidate
+        # "Melngalvju nams Tallinā": the whole name is excluded, so its shorter alias
+        # ("Melngalvji") inside it is not the concept either
+        if best.pattern is not None and best.pattern.concept.id in excluded:
+            return _Candidate(0, False, False)
         return best
 
     @staticmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -113,16 +114,39 @@ def _phrase_end(text: str, ws: list[Word], i: int, r: _Rules) -> int | None:
             break
         if "," in gap and not _list_goes_on(text, ws, k, r):
             break  # "bez cilvēkiem, vakara gaisma": a new part of the sentence
+        joined = "," in gap
         if ws[k].folded in r.joiners:  # "un", ", un"
+            joined = True
             k += 1
             if k >= len(ws) or _CLAUSE_END.search(text[ws[k - 1].end : ws[k].start]):
                 break
         w = ws[k]
         if w.folded in r.stop or w.folded in r.triggers or not _continues(r, w):
             break
+        if not joined and _attribute_of_next(text, ws, k, r):
+            break  # "bez sniega ziemas rītā": "ziemas" belongs to "rītā"
         last = k
         k += 1
     return last
+
+
+def _widened(n: Negative, text: str, names: Sequence[tuple[int, int]]) -> Negative:
+    end = max([n.end] + [e for s, e in names if n.start < s < n.end < e])
+    if end == n.end:
+        return n
+    return Negative(n.start, end, text[n.start : end].split(None, 1)[1])
+
+
+def _attribute_of_next(text: str, ws: list[Word], k: int, r: _Rules) -> bool:
+    """A Latvian genitive right before a word outside the phrase is that word's attribute
+    ("ziemas rītā": a winter morning), not another thing to leave out. A dative plural
+    ("zaļiem kokiem parkā") never is."""
+    if not r.oblique or k + 1 >= len(ws) or _CLAUSE_END.search(text[ws[k].end : ws[k + 1].start]):
+        return False
+    after = ws[k + 1]
+    if after.folded in r.joiners or "," in text[ws[k].end : after.start] or _continues(r, after):
+        return False
+    return not ws[k].folded.endswith(("iem", "am", "em", "im", "um"))
 
 
 def _list_goes_on(text: str, ws: list[Word], k: int, r: _Rules) -> bool:
@@ -136,9 +160,12 @@ def _list_goes_on(text: str, ws: list[Word], k: int, r: _Rules) -> bool:
     return False
 
 
-def split_negatives(text: str, english: bool = False) -> tuple[str, list[str]]:
-    """`text` without its "bez …" phrases, and the phrases."""
-    found = find_negatives(text, english)
+def split_negatives(
+    text: str, english: bool = False, names: Sequence[tuple[int, int]] = ()
+) -> tuple[str, list[str]]:
+    """`text` without its "bez …" phrases, and the phrases. `names`: spans of names (the
+    concepts) a phrase takes whole: "bez Gaismas pils" is not cut after "Gaismas"."""
+    found = [_widened(n, text, names) for n in find_negatives(text, english)]
     if not found:
         return text, []
     parts, pos = [], 0

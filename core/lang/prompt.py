@@ -161,7 +161,8 @@ class PromptBuilder:
         normalized = normalize(text, max_chars=self.max_chars, bot_username=bot_username)
         positive, named = strip_style(normalized, self.styles)
         english = "no" in {w.folded for w in words(positive)} and detect_language(positive) == "en"
-        positive, phrases = split_negatives(positive, english)
+        names = [(m.start, m.end) for m in self.registry.find(positive)]
+        positive, phrases = split_negatives(positive, english, names)
         if not any(True for _ in words(positive)):  # nothing would be left to draw
             positive, phrases, named = normalized, [], None
         concepts, content, lang = self._concepts_and_language(positive)
@@ -189,6 +190,8 @@ class PromptBuilder:
         vias = {m.via for m in concepts}
         hint = next(iter(vias)) if len(vias) == 1 and vias <= {"en", "ru", "lt", "ltg"} else "lv"
         lang = detect_language(rest, default=hint) if content or rest else hint
+        if hint == "ltg" and lang == "lv":  # a Latgalian name in Latvian-looking words
+            lang = "ltg"
         return concepts, content, lang
 
     def _negative(self, parts: Sequence[str]) -> tuple[str, tuple[str, ...]]:

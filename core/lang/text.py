@@ -178,6 +178,10 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
 # Letters that name their language outright (Latvian ones only in a word that is not a
 # capitalised name: "walking in Jūrmala" is English).
 _LTG_ONLY = frozenset("ōŌ")
+# A sentence whose grammar words are Latvian is Latvian, whatever its nouns are.
+_LV_GRAMMAR = frozenset({"ar", "un", "uz", "pie", "par", "zem", "virs", "aiz", "starp", "pec"})
+_EN_GRAMMAR = frozenset({"the", "a", "an", "of", "in", "on", "at", "with", "and", "or", "from",
+                         "to", "by", "for", "is", "are", "near", "under", "over"})  # fmt: skip
 _UNIQUE_LETTERS = (
     ("lv", _LV_ONLY), ("lt", _LT_ONLY), ("et", _ET_ONLY), ("de", _DE_ONLY), ("ltg", _LTG_ONLY)
 )  # fmt: skip
@@ -235,6 +239,10 @@ def detect_language(text: str, default: Lang = "lv") -> Lang:
             # Latgalian's own spellings of common words are its surest sign
             score[lang] += (2 if lang == "ltg" else 1) * (w.folded in common)
     ranked = sorted(score.items(), key=lambda kv: -kv[1])
+    folded = {w.folded for w in ws}
+    others = max(v for k, v in score.items() if k not in ("lv", "en"))
+    if folded & _LV_GRAMMAR and not folded & _EN_GRAMMAR and score["en"] >= others:
+        return "lv"  # "cat ar sunglasses uz beach": English nouns, Latvian grammar
     if ranked[0][1] > ranked[1][1]:
         return ranked[0][0]
     if any(ch in _LV_ONLY for ch in text) and ranked[0][1] == 0:
