@@ -196,6 +196,6 @@ def test_region_set(
     builder: PromptBuilder, text: str, ids: frozenset[str], lang: str, negative: str, style: str
 ) -> None:
     p = builder.parse(text)
-    assert (set(p.concept_ids), p.lang, p.negative_source, p.style.id if p.style else "") == (
+    assert (frozenset(p.concept_ids), p.lang, p.negative_source, p.style.id if p.style else "") == (
         ids, lang, negative, style
     )  # fmt: skip
