@@ -37,6 +37,7 @@ from core.queue.local import in_daemon_thread
 from core.queue.worker import Worker
 from core.train.session import Teaching
 
+BUSY_QUEUE = 4  # jobs waiting: from here on, translations use one beam (benchmarks/README.md)
 # A translation of one chat message takes well under a second (benchmarks/translate.py);
 # one that takes this long is stuck, and the user gets an answer instead of a spinner.
 TRANSLATE_TIMEOUT_S = 60.0
@@ -254,8 +255,10 @@ class Service(DerivedJobs, AdminOps):
             return [("", None) for _ in parsed]
         started = time.perf_counter()
         try:
+            # a long queue: one beam (greedy) instead of the configured ones, for speed
+            beams = 1 if self.worker.queued_count() >= BUSY_QUEUE else None
             english = await asyncio.wait_for(
-                in_daemon_thread(self.builder.translate_all, parsed), TRANSLATE_TIMEOUT_S
+                in_daemon_thread(self.builder.translate_all, parsed, beams), TRANSLATE_TIMEOUT_S
             )
         except ZimeError:
             raise

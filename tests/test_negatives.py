@@ -199,3 +199,27 @@ def test_region_set(
     assert (frozenset(p.concept_ids), p.lang, p.negative_source, p.style.id if p.style else "") == (
         ids, lang, negative, style
     )  # fmt: skip
+
+
+async def test_a_long_queue_translates_with_one_beam(tmp_path: Path) -> None:
+    """benchmarks/README.md: greedy decoding is the lever when many wait (#22)."""
+    from core.service import BUSY_QUEUE
+
+    seen: list[int | None] = []
+
+    class Beams:
+        name = "beams"
+
+        def translate(self, texts: Sequence[str], src: str = "lv", beams: int | None = None
+                      ) -> list[str]:  # fmt: skip
+            seen.append(beams)
+            return list(texts)
+
+    gen = FakeGenerator(step_s=0.2)
+    async with open_service(make_config(tmp_path), generator=gen,
+                            translators=Translators.single(Beams())) as svc:  # fmt: skip
+        subs = [await svc.handle(Request("test", f"u{i}", f"u{i}", f"kaķis numur {i}"))
+                for i in range(BUSY_QUEUE + 2)]  # fmt: skip
+        for sub in subs:
+            await sub.handle.wait()
+    assert seen[0] is None and seen[-1] == 1

@@ -280,9 +280,12 @@ class PromptBuilder:
         translator serves the language; "" where no translation is needed."""
         return [english for english, _ in self.translate_all(parsed)]
 
-    def translate_all(self, parsed: Sequence[Parsed]) -> list[tuple[str | None, str | None]]:
+    def translate_all(
+        self, parsed: Sequence[Parsed], beams: int | None = None
+    ) -> list[tuple[str | None, str | None]]:
         """Each message's source and negative source, translated in one batch per language
-        (the sentence and its negative go together). None where nothing was translated."""
+        (the sentence and its negative go together). None where nothing was translated.
+        `beams`: fewer than the configured beams, for speed (a long queue)."""
         out: list[list[str | None]] = [
             [None if self.needs_translation(p) else "", None] for p in parsed
         ]
@@ -296,7 +299,8 @@ class PromptBuilder:
             translator = self.translators.for_lang(lang)
             if translator is None:
                 continue
-            done = translator.translate([text for _, _, text in items], lang)
+            extra = {"beams": beams} if beams else {}
+            done = translator.translate([text for _, _, text in items], lang, **extra)
             for (i, which, _), english in zip(items, done, strict=True):
                 out[i][which] = english
         return [(english, negative) for english, negative in out]

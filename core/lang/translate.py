@@ -57,7 +57,8 @@ class Translator(Protocol):
 
     def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
         """Translate a batch of texts in language `src` (ISO 639-1) to English, in order.
-        A single-language model (Marian) ignores `src`; `Translators` routes by it."""
+        A single-language model (Marian) ignores `src`; `Translators` routes by it. The real
+        translators also take `beams=` (fewer beams: faster, when the queue is long)."""
         ...
 
 
@@ -140,7 +141,9 @@ class HFTranslator:
     def multilingual(self) -> bool:
         return bool(self.kind == "m2m_100")
 
-    def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
+    def translate(
+        self, texts: Sequence[str], src: str = "lv", beams: int | None = None
+    ) -> list[str]:
         if not texts:
             return []
         if self.multilingual:
@@ -155,7 +158,7 @@ class HFTranslator:
         with self._lock, self._torch.inference_mode():
             out = self.model.generate(
                 **batch,
-                num_beams=o.beams,
+                num_beams=beams or o.beams,
                 do_sample=False,
                 max_new_tokens=_max_new_tokens(batch["input_ids"].shape[1], o),
                 no_repeat_ngram_size=o.no_repeat_ngram,
@@ -199,7 +202,9 @@ class CT2Translator:
     def multilingual(self) -> bool:
         return self.kind == "m2m_100"
 
-    def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
+    def translate(
+        self, texts: Sequence[str], src: str = "lv", beams: int | None = None
+    ) -> list[str]:
         if not texts:
             return []
         if self.multilingual:
@@ -210,7 +215,7 @@ class CT2Translator:
         results = self.translator.translate_batch(
             tokens,
             target_prefix=prefix,
-            beam_size=o.beams,
+            beam_size=beams or o.beams,
             max_decoding_length=_max_new_tokens(max(len(t) for t in tokens), o),
             no_repeat_ngram_size=o.no_repeat_ngram,
             repetition_penalty=o.repetition_penalty,
@@ -238,7 +243,9 @@ class CachedTranslator:
         self.hits = 0
         self.misses = 0
 
-    def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
+    def translate(
+        self, texts: Sequence[str], src: str = "lv", beams: int | None = None
+    ) -> list[str]:
         with self._lock:
             found = {
                 t: self._cache[(src, t)] for t in dict.fromkeys(texts) if (src, t) in self._cache
@@ -249,7 +256,8 @@ class CachedTranslator:
         self.hits += len(texts) - len(missing)
         self.misses += len(missing)
         if missing:
-            fresh = dict(zip(missing, self.inner.translate(missing, src), strict=True))
+            extra = {"beams": beams} if beams else {}
+            fresh = dict(zip(missing, self.inner.translate(missing, src, **extra), strict=True))
             found.update(fresh)
             with self._lock:
                 for text, english in fresh.items():
