@@ -115,7 +115,8 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def bench_hf(path: Path, kind: str, prompts: list[str], out_len: int) -> list[float]:
+def bench_hf(path: Path, kind: str, prompts: list[str], out_len: int, beams: int = 1
+             ) -> list[float]:  # fmt: skip
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -131,13 +132,14 @@ def bench_hf(path: Path, kind: str, prompts: list[str], out_len: int) -> list[fl
         for p in prompts:
             batch = tok([p], return_tensors="pt")
             t0 = time.perf_counter()
-            model.generate(**batch, num_beams=1, do_sample=False, min_new_tokens=out_len,
+            model.generate(**batch, num_beams=beams, do_sample=False, min_new_tokens=out_len,
                            max_new_tokens=out_len, **kwargs)  # fmt: skip
             times.append(time.perf_counter() - t0)
     return times
 
 
-def bench_ct2(path: Path, kind: str, prompts: list[str], out_len: int) -> list[float]:
+def bench_ct2(path: Path, kind: str, prompts: list[str], out_len: int, beams: int = 1
+              ) -> list[float]:  # fmt: skip
     import ctranslate2
     from transformers import AutoTokenizer
 
@@ -152,7 +154,7 @@ def bench_ct2(path: Path, kind: str, prompts: list[str], out_len: int) -> list[f
     for p in prompts:
         tokens = [tok.convert_ids_to_tokens(tok.encode(p))]
         t0 = time.perf_counter()
-        translator.translate_batch(tokens, target_prefix=prefix, beam_size=1,
+        translator.translate_batch(tokens, target_prefix=prefix, beam_size=beams,
                                    min_decoding_length=out_len + extra_len,
                                    max_decoding_length=out_len + extra_len)  # fmt: skip
         times.append(time.perf_counter() - t0)
@@ -168,6 +170,8 @@ def main() -> None:
     )
     ap.add_argument("--arch", nargs="*", default=list(ARCHS), choices=list(ARCHS))
     ap.add_argument("--out-len", type=int, default=20, help="forced output length in tokens")
+    ap.add_argument("--beams", type=int, default=1,
+                    help="beam size (the bot's default is [models] translate_beams = 2)")  # fmt: skip
     args = ap.parse_args()
     from core.draw.tiny import build_tiny_models
     from core.lang.translate import convert_to_ctranslate2
@@ -177,7 +181,8 @@ def main() -> None:
     out_len = 16 if args.quick else args.out_len
     import torch
 
-    print(f"cpu threads {torch.get_num_threads()}, {len(prompts)} prompts, output {out_len} tokens")
+    print(f"cpu threads {torch.get_num_threads()}, {len(prompts)} prompts, output {out_len} "
+          f"tokens, beams {args.beams}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         tiny = build_tiny_models(root / "tiny")
@@ -191,8 +196,8 @@ def main() -> None:
                 ("transformers-fp32", bench_hf, hf_dir),
                 ("ctranslate2-int8", bench_ct2, ct2_dir),
             ):
-                fn(path, arch.kind, prompts[:2], out_len)  # warm-up
-                times = fn(path, arch.kind, prompts, out_len)
+                fn(path, arch.kind, prompts[:2], out_len, args.beams)  # warm-up
+                times = fn(path, arch.kind, prompts, out_len, args.beams)
                 results[backend] = times
                 print(f"{arch.name:16} {backend:18} p50 {pct(times, 50) * 1000:7.1f} ms  "
                       f"p95 {pct(times, 95) * 1000:7.1f} ms  "

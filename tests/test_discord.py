@@ -219,11 +219,13 @@ async def test_slash_options_become_flags(
         [sync] = stub.sent("PUT", "/commands")
         zime = next(c for c in sync.body["__list__"] if c["name"] == "zime")
         assert [o["name"] for o in zime["options"]] == [
-            "teksts", "formats", "ne", "sekla", "soli", "skaits", "attels", "stiprums"]  # fmt: skip
+            "teksts", "formats", "ne", "sekla", "soli", "skaits", "attels", "stiprums", "stils"]  # fmt: skip
+        stils = next(o for o in zime["options"] if o["name"] == "stils")
+        assert {c["value"] for c in stils["choices"]} >= {"watercolor", "oil", "anime"}
         token = await stub.slash("zime", {"teksts": "Milda", "formats": "3:2", "skaits": 2,
-                                          "sekla": 3}, user_id=7)  # fmt: skip
+                                          "sekla": 3, "stils": "watercolor"}, user_id=7)  # fmt: skip
         [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
-        assert "Opcijas: 3:2 · 2 attēli" in followup.body["content"]
+        assert "Opcijas: 3:2 · 2 attēli · stils: akvarelis" in followup.body["content"]
         assert "Seed: 3" in followup.body["content"]
 
 

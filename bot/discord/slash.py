@@ -14,6 +14,7 @@ from bot.discord.views import JobButton
 from bot.locale import N_, languages
 from bot.texts import t
 from core.config import DiscordConfig
+from core.lang.styles import Styles
 
 if TYPE_CHECKING:
     from bot.discord.frontend import DiscordFrontend
@@ -50,6 +51,7 @@ class EnglishLocalizations(app_commands.Translator):
         "Attēlu skaits (vairāki: režģis)": N_("Number of images (several: a grid)"),
         "Foto, no kura zīmēt": N_("A photo to draw from"),
         "Cik tālu no foto atkāpties (0.1–1)": N_("How far to move from the photo (0.1–1)"),
+        "Stils": N_("Style"),
         "Ko uzzīmēt, piemēram: Vanšu tilts saulrietā": N_(
             "What to draw, e.g. Vanšu tilts saulrietā"
         ),
@@ -122,8 +124,12 @@ def register(tree: app_commands.CommandTree[Any], self: DiscordFrontend) -> None
         formats=s("Malu attiecība"), ne=s("Ko nezīmēt"), sekla=s("Sēkla (seed)"),
         soli=s("Soļi"), skaits=s("Attēlu skaits (vairāki: režģis)"),
         attels=s("Foto, no kura zīmēt"), stiprums=s("Cik tālu no foto atkāpties (0.1–1)"),
+        stils=s("Stils"),
     )  # fmt: skip
-    @app_commands.choices(formats=[app_commands.Choice(name=n, value=v) for n, v in ASPECTS])
+    @app_commands.choices(
+        formats=[app_commands.Choice(name=n, value=v) for n, v in ASPECTS],
+        stils=[app_commands.Choice(name=st.name_lv, value=st.id) for st in Styles.load()],
+    )
     async def zime(
         interaction: discord.Interaction, teksts: str, formats: str | None = None,
         ne: str | None = None, sekla: app_commands.Range[int, 0, 2**32 - 1] | None = None,
@@ -131,10 +137,11 @@ def register(tree: app_commands.CommandTree[Any], self: DiscordFrontend) -> None
         skaits: app_commands.Range[int, 1, 4] | None = None,
         attels: discord.Attachment | None = None,
         stiprums: app_commands.Range[float, 0.1, 1.0] | None = None,
+        stils: str | None = None,
     ) -> None:  # fmt: skip
         # Slash options become the same flags a chat message carries: one parser.
         flags = {"--ar": formats, "--sēkla": sekla, "--soļi": soli, "--skaits": skaits,
-                 "--stiprums": stiprums}  # fmt: skip
+                 "--stiprums": stiprums, "--stils": stils}  # fmt: skip
         text = " ".join([teksts, *(f"{k} {v}" for k, v in flags.items() if v is not None)])
         await self.on_command(interaction, "zime", f"{text} --ne {ne}" if ne else text, attels)
 
