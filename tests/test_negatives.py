@@ -209,6 +209,7 @@ async def test_a_long_queue_translates_with_one_beam(tmp_path: Path) -> None:
 
     class Beams:
         name = "beams"
+        takes_beams = True
 
         def translate(self, texts: Sequence[str], src: str = "lv", beams: int | None = None
                       ) -> list[str]:  # fmt: skip

@@ -570,7 +570,8 @@ async def test_settings_survive_a_restart_and_apply(
         [alert] = await stub.wait_for("answerCallbackQuery", show_alert=True)
         assert "/iestatijumi" in alert.params["text"]
         stub.press(rows[0][1]["callback_data"], message, user_id=111)
-        await stub.wait_for("editMessageText", 2, chat_id=111)
+        # the edit that shows 2 (it is sent after the setting is saved), not any second edit
+        await stub.wait_for_text("editMessageText", "картинок в запросе: 2", chat_id=111)
     async with running_bot(cfg):  # after a restart
         stub.send_text("/zime@zime_test_bot Milda", user_id=111, chat_id=-500, chat_type="group")
         [photo] = await stub.wait_for("sendPhoto", chat_id=111, timeout=60)  # privately

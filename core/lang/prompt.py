@@ -299,7 +299,8 @@ class PromptBuilder:
             translator = self.translators.for_lang(lang)
             if translator is None:
                 continue
-            extra = {"beams": beams} if beams else {}
+            # only translators that say so take fewer beams (a test double may not)
+            extra = {"beams": beams} if beams and getattr(translator, "takes_beams", False) else {}
             done = translator.translate([text for _, _, text in items], lang, **extra)
             for (i, which, _), english in zip(items, done, strict=True):
                 out[i][which] = english

@@ -105,6 +105,8 @@ class HFTranslator:
     nothing measurable on a CPU and risks NaNs in Marian's attention, and the translator is
     small next to the image model on a GPU."""
 
+    takes_beams = True  # translate(…, beams=N): fewer beams when the queue is long
+
     def __init__(
         self,
         source: str,
@@ -172,6 +174,8 @@ class HFTranslator:
 class CT2Translator:
     """A CTranslate2 conversion of a Marian or NLLB model (int8 on CPU, fp16 on CUDA)."""
 
+    takes_beams = True  # translate(…, beams=N): fewer beams when the queue is long
+
     def __init__(
         self, source: str, device: str = "cpu", options: TranslateOptions | None = None
     ) -> None:
@@ -236,6 +240,7 @@ class CachedTranslator:
     def __init__(self, inner: Translator, size: int = 1024) -> None:
         self.inner = inner
         self.name = inner.name
+        self.takes_beams = bool(getattr(inner, "takes_beams", False))
         self.multilingual = bool(getattr(inner, "multilingual", False))
         self.size = size
         self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
@@ -256,7 +261,7 @@ class CachedTranslator:
         self.hits += len(texts) - len(missing)
         self.misses += len(missing)
         if missing:
-            extra = {"beams": beams} if beams else {}
+            extra = {"beams": beams} if beams and self.takes_beams else {}
             fresh = dict(zip(missing, self.inner.translate(missing, src, **extra), strict=True))
             found.update(fresh)
             with self._lock:
