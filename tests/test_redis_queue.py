@@ -303,6 +303,7 @@ async def test_reload_rolls_through_the_runners(
             assert await svc.reload(admin, "new/model") == "new/model"
         finally:
             timer.cancel()
+            gens[0].reload_gate.set()  # whatever happened, the runner can finish and stop
         assert [g.reloads for g in gens] == [["new/model"], ["new/model"]]
         gens[1].reload_error = "no such model"
         answer = await run(Ctx(svc, admin), "reload", "bad/model")

@@ -213,7 +213,10 @@ class RedisDrawer:
             answer = await self._client.blpop(key, timeout=SOCKET_TIMEOUT_S / 4)
             if answer is not None:
                 return bytes(answer[1])
-            if not any(r.name == runner and not r.down for r in self._runners):
+            # gone, or silent three times as long as a runner counts as down: a loaded machine
+            # may delay a heartbeat of a runner that is busy loading
+            ages = [r.heartbeat_age_s for r in self._runners if r.name == runner]
+            if not ages or ages[0] > 3 * self.claim_after_s:
                 raise ModelError(f"runner {runner} stopped during the reload")
         raise ModelError(f"runner {runner} did not answer the reload in {RELOAD_WAIT_S:.0f} s")
 
