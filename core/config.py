@@ -175,6 +175,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "ZIME_DATABASE": ("storage", "database"),
     "ZIME_DEVICE": ("models", "device"),
     "ZIME_REDIS_URL": ("queue", "url"),
+    "ZIME_QUEUE_BACKEND": ("queue", "backend"),
 }
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {

@@ -279,6 +279,31 @@ def test_compose_gpus_profile_runs_one_runner_per_gpu() -> None:
     assert len(set(devices)) == len(devices)
     for name, s in runners.items():
         assert s["entrypoint"][2:4] == ["core", "runner"] and name in s["entrypoint"]
+        assert s["environment"]["ZIME_QUEUE_BACKEND"] == "redis"
+
+
+def test_compose_containers_share_the_data_dir_and_a_container_config() -> None:
+    """Every service that loads the config mounts deploy/zime.toml as it and ./data as
+    /data, and every path of that config is under /data: the runners see the adapters the
+    coordinator installs (#23), and nothing is written to the read-only /config."""
+    import yaml
+
+    from core.config import load_config
+
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    cfg = load_config(ROOT / "deploy" / "zime.toml", {})
+    for path in (cfg.storage.database, cfg.storage.images, cfg.storage.adapters,
+                 cfg.storage.concepts, cfg.training.class_images):  # fmt: skip
+        assert str(cfg.path(path)).startswith("/data/"), path
+    assert cfg.metrics.enabled and cfg.metrics.host == "0.0.0.0"
+    users = [n for n in services if n != "redis"]
+    assert {"zime", "zime-coordinator", "runner-0", "runner-1"} <= set(users)
+    for name in users:
+        volumes = services[name]["volumes"]
+        assert "./data:/data" in [v.split(" ")[0] for v in volumes], name
+        assert "./deploy/zime.toml:/config/config.toml:ro" in volumes, name
+    redis_env = load_config(ROOT / "deploy" / "zime.toml", {"ZIME_QUEUE_BACKEND": "redis"})
+    assert redis_env.queue.backend == "redis"
 
 
 def test_an_extra_translator_that_cannot_load_is_left_out(
