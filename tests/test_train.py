@@ -169,14 +169,25 @@ async def test_a_four_photo_run_end_to_end_and_the_new_token_draws(
     assert [c["checkpoint"] for c in scores["checkpoints"]] == [
         "step-000010", "step-000020", "step-000030"]  # fmt: skip
     assert scores == json.loads((outs[1] / "scores.json").read_text())  # deterministic
-    assert "**chosen**" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "**chosen**" in report and "DreamBooth paper" in report and "0.668" in report
+    assert "Tiny random models" in report and "Steps: 30. Class images" in report
     captions = (out / "captions.txt").read_text().splitlines()  # templates + the captioner's
     assert len(captions) == 4 and captions[0].startswith("p0.jpg: a photo of rigasdoms building, ")
     assert len(list((tmp_path / "class").rglob("*.png"))) == 4  # 1 per photo, cached
     from PIL import Image
 
+    from core.train.run import CHOSEN, SHEET_GAP, SHEET_HEADER_H, SHEET_LABEL_W
+
     with Image.open(out / "contact_sheet.png") as sheet:
-        assert sheet.size == (6 * 128, 3 * 128)  # 3 prompts × 2 seeds, 3 checkpoints
+        step = 128 + SHEET_GAP  # 3 prompts × 2 seeds; the photos, then 3 checkpoints
+        assert sheet.size == (SHEET_LABEL_W + 6 * step + SHEET_GAP,
+                              SHEET_HEADER_H + 4 * step + SHEET_GAP)  # fmt: skip
+        row = 1 + [c["checkpoint"] for c in scores["checkpoints"]].index(scores["chosen"])
+        frame = (SHEET_LABEL_W + SHEET_GAP // 2, SHEET_HEADER_H + row * step + 64)
+        assert sheet.convert("RGB").getpixel(frame) == CHOSEN  # the chosen row is framed
+        assert sheet.convert("RGB").getpixel((SHEET_LABEL_W + 2, SHEET_HEADER_H + 64)) == (
+            255, 255, 255)  # a gap between the labels and the tiles  # fmt: skip
 
     # install it into the data dir (never the source tree), list it, draw with it
     assert run_core("concepts", "add", str(out), "--config", str(cfg)).returncode == 0

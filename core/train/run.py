@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Config
+from core.draw.tiny import is_tiny
 from core.errors import N_, TrainError
 from core.train.captions import captions, describe
 from core.train.lora import LORA_FILE, LoraTrainer, TrainOptions, class_images, pick_device
@@ -64,23 +65,85 @@ def concept_entry(req: TrainRequest) -> str:
     )
 
 
-def contact_sheet(scores: list[Scores], cell: int = 128) -> Any:
-    """Checkpoints (rows) × validation images (columns), with no text: an admin looks."""
-    from PIL import Image
+SHEET_LABEL_W = 120  # the left column: row labels
+SHEET_HEADER_H = 40  # the top row: column labels
+SHEET_GAP = 6  # between tiles
+CHOSEN = (214, 40, 40)  # the frame and label of the chosen checkpoint
 
-    cols = max(len(s.images) for s in scores)
-    sheet = Image.new("RGB", (cols * cell, len(scores) * cell), "white")
-    for r, s in enumerate(scores):
-        for c, img in enumerate(s.images):
-            sheet.paste(img.resize((cell, cell)), (c * cell, r * cell))
+
+def contact_sheet(scores: list[Scores], best: Scores, photos: list[Any], prompts: list[str],
+                  cell: int = 128) -> Any:  # fmt: skip
+    """The reference photos (first row), then each checkpoint's validation images (a row
+    each), every column labelled with its prompt and seed, every row with its checkpoint,
+    the chosen one framed in red; tiles are `cell` px with a gap between them."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    cols = max(len(photos), *(len(s.images) for s in scores))
+    step = cell + SHEET_GAP
+    width = SHEET_LABEL_W + cols * step + SHEET_GAP
+    height = SHEET_HEADER_H + (1 + len(scores)) * step + SHEET_GAP
+    sheet = Image.new("RGB", (width, height), "white")
+    pen = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    labels = [_short(p) for p in prompts]
+    for c in range(cols):
+        prompt = labels[c // len(SEEDS)] if c // len(SEEDS) < len(labels) else ""
+        seed = SEEDS[c % len(SEEDS)]
+        x = SHEET_LABEL_W + c * step + SHEET_GAP
+        pen.text((x, 4), _fit(prompt, cell, pen, font), fill="black", font=font)
+        pen.text((x, 20), f"seed {seed}", fill="dimgray", font=font)
+
+    def row(r: int, label: str, images: list[Any], chosen: bool = False) -> None:
+        y = SHEET_HEADER_H + r * step + SHEET_GAP
+        if chosen:
+            pen.rectangle((SHEET_LABEL_W + SHEET_GAP // 2, y - SHEET_GAP // 2,
+                           width - SHEET_GAP // 2, y + cell + SHEET_GAP // 2 - 1),
+                          outline=CHOSEN, width=3)  # fmt: skip
+        pen.text((6, y + cell // 2 - 14), label, fill=CHOSEN if chosen else "black", font=font)
+        if chosen:
+            pen.text((6, y + cell // 2 + 2), "chosen", fill=CHOSEN, font=font)
+        for c, img in enumerate(images):
+            sheet.paste(img.convert("RGB").resize((cell, cell)),
+                        (SHEET_LABEL_W + c * step + SHEET_GAP, y))  # fmt: skip
+
+    row(0, "photos", photos[:cols])
+    for r, s in enumerate(scores, 1):
+        row(r, s.checkpoint, s.images, chosen=s is best)
     return sheet
 
 
-def report_md(req: TrainRequest, prepared_report: str, scores: list[Scores], best: Scores) -> str:
-    lines = [f"# {req.name_lv} (`{req.token} {req.cls}`)", "", "## Photos", "", "```",
-             prepared_report, "```", "", "## Checkpoints", "",
-             "| checkpoint | DINO | CLIP-I | CLIP-T | forgetting | total |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+def _short(prompt: str) -> str:
+    """A validation prompt without what every one of them says ("a photo of TOKEN CLASS"):
+    "in the snow", "at night, photo", or "plain"."""
+    words = prompt.split()
+    rest = " ".join(words[5:]) if words[:3] == ["a", "photo", "of"] else " ".join(words[3:])
+    return rest.strip(" ,") or "plain"
+
+
+def _fit(text: str, width: int, pen: Any, font: Any) -> str:
+    """`text` cut (with …) to fit `width` pixels."""
+    while text and pen.textlength(text, font=font) > width:
+        text = text[:-2] + "…"
+    return text
+
+
+# The DreamBooth paper's scores for its own method (Ruiz et al. 2023, table 1): what a good
+# concept reaches, for comparison.
+PAPER = {"dino": 0.668, "clip_i": 0.803, "clip_t": 0.305}
+
+
+def report_md(req: TrainRequest, prepared_report: str, scores: list[Scores], best: Scores,
+              steps: int = 0, class_images: int = 0, tiny: bool = False) -> str:  # fmt: skip
+    lines = [f"# {req.name_lv} (`{req.token} {req.cls}`)", ""]
+    if tiny:
+        lines += ["> **Tiny random models**: these scores mean nothing; they only show the "
+                  "pipeline ran. Train on the real model for scores worth reading.", ""]  # fmt: skip
+    lines += [f"Steps: {steps}. Class images (prior preservation): {class_images}.", "",
+              "## Photos", "", "```", prepared_report, "```", "", "## Checkpoints", "",
+              "| checkpoint | DINO | CLIP-I | CLIP-T | forgetting | total |",
+              "|---|---|---|---|---|---|",
+              f"| DreamBooth paper (for comparison) | {PAPER['dino']:.3f} | "
+              f"{PAPER['clip_i']:.3f} | {PAPER['clip_t']:.3f} | | |"]  # fmt: skip
     for s in scores:
         mark = " **chosen**" if s is best else ""
         lines.append(f"| {s.checkpoint}{mark} | {s.dino:.3f} | {s.clip_i:.3f} | {s.clip_t:.3f} "
@@ -131,8 +194,12 @@ def train(
     (target / "scores.json").write_text(json.dumps(
         {"chosen": best.checkpoint, "rule": "max (dino + clip_i) / 2 + clip_t - forgetting",
          "checkpoints": [s.as_dict() for s in scores]}, indent=2), encoding="utf-8")  # fmt: skip
-    (target / "report.md").write_text(report_md(req, prepared.report(), scores, best),
-                                      encoding="utf-8")  # fmt: skip
-    contact_sheet(scores).save(target / "contact_sheet.png")
+    tiny = is_tiny(base)
+    (target / "report.md").write_text(
+        report_md(req, prepared.report(), scores, best, options.steps,
+                  len(prior), tiny), encoding="utf-8")  # fmt: skip
+    contact_sheet(scores, best, prepared.images, validation_prompts(req.token, req.cls)).save(
+        target / "contact_sheet.png"
+    )
     report(f"chose {best.checkpoint} (total {best.total:.3f}); wrote {target}")
     return target
