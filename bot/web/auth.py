@@ -1,0 +1,155 @@
+"""Who is asking, on the web (issue #23). Three ways in, all checked here:
+
+- **Telegram Mini App**: `Authorization: tma <initData>`. initData is validated as Telegram
+  documents it: the data-check string (every field but `hash`, sorted, `key=value` lines) is
+  signed with HMAC-SHA256 under the key HMAC-SHA256("WebAppData", bot token); `auth_date`
+  may be at most 24 h old.
+- **One-time login links** (`/panelis`, `/galerija` off Telegram): `BASE/login/TOKEN` works
+  once, within 10 minutes; failed tries are rate-limited per client.
+- **Sessions**: a cookie signed with the server's secret, valid 12 hours, with a CSRF token
+  derived from it for every state change made with the cookie.
+
+Pure functions and one small in-memory class: no web framework is needed to test them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+INIT_DATA_MAX_AGE_S = 24 * 3600
+LOGIN_TTL_S = 600
+SESSION_TTL_S = 12 * 3600
+LOGIN_TRIES_PER_MINUTE = 10
+
+
+class AuthError(Exception):
+    """Missing, forged, expired or used: the request gets 401. `reason` says which (logs)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class WebUser:
+    """A signed-in person: their platform user key ("telegram:42") and what they may see."""
+
+    user_key: str
+    scope: str  # "admin": the dashboard; "gallery": their own drawings only
+    name: str = ""
+
+
+def _hmac(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
+
+
+def validate_init_data(init_data: str, bot_token: str, now: float | None = None,
+                       max_age_s: float = INIT_DATA_MAX_AGE_S) -> WebUser:  # fmt: skip
+    """The Telegram user an initData string was signed for. Raises AuthError."""
+    if not init_data or not bot_token:
+        raise AuthError("missing")
+    fields = dict(parse_qsl(init_data, keep_blank_values=True, strict_parsing=False))
+    given = fields.pop("hash", "")
+    if not given:
+        raise AuthError("missing hash")
+    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    secret = _hmac(b"WebAppData", bot_token)
+    expected = hmac.new(secret, check.encode("utf-8"), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, given):
+        raise AuthError("bad hash")
+    try:
+        auth_date = int(fields.get("auth_date", ""))
+        user = json.loads(fields.get("user", ""))
+        user_id = int(user["id"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuthError("malformed") from exc
+    if (time.time() if now is None else now) - auth_date > max_age_s:
+        raise AuthError("expired")
+    return WebUser(f"telegram:{user_id}", "gallery", str(user.get("first_name", "")))
+
+
+def sign_init_data(fields: dict[str, str], bot_token: str) -> str:
+    """What Telegram does (for tests and the screenshots): `fields` with their `hash`."""
+    from urllib.parse import urlencode
+
+    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    digest = hmac.new(_hmac(b"WebAppData", bot_token), check.encode("utf-8"),
+                      hashlib.sha256).hexdigest()  # fmt: skip
+    return urlencode({**fields, "hash": digest})
+
+
+@dataclass
+class LoginLinks:
+    """One-time login tokens, in memory (a restart voids them: ask for a new link)."""
+
+    ttl_s: float = LOGIN_TTL_S
+    tries_per_minute: int = LOGIN_TRIES_PER_MINUTE
+    _tokens: dict[str, tuple[WebUser, float]] = field(default_factory=dict)
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def issue(self, user: WebUser, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        self._tokens = {t: v for t, v in self._tokens.items() if v[1] > now}  # drop expired
+        token = secrets.token_urlsafe(24)
+        self._tokens[token] = (user, now + self.ttl_s)
+        return token
+
+    def redeem(self, token: str, client: str = "", now: float | None = None) -> WebUser:
+        """The user the token was issued to; the token is gone after this. Raises AuthError
+        (unknown, used, expired, or too many failed tries from `client`)."""
+        now = time.time() if now is None else now
+        failures = self._failures.setdefault(client, deque())
+        while failures and failures[0] < now - 60:
+            failures.popleft()
+        if len(failures) >= self.tries_per_minute:
+            raise AuthError("rate limited")
+        found = self._tokens.pop(token, None)
+        if found is None or found[1] <= now:
+            failures.append(now)
+            raise AuthError("used or unknown" if found is None else "expired")
+        return found[0]
+
+
+def sign_session(user: WebUser, secret: bytes, now: float | None = None,
+                 ttl_s: float = SESSION_TTL_S) -> str:  # fmt: skip
+    """A session cookie value: the user, the scope and the expiry, signed."""
+    expires = int((time.time() if now is None else now) + ttl_s)
+    payload = base64.urlsafe_b64encode(
+        json.dumps([user.user_key, user.scope, user.name, expires]).encode("utf-8")
+    ).decode("ascii")
+    return f"{payload}.{base64.urlsafe_b64encode(_hmac(secret, payload)).decode('ascii')}"
+
+
+def read_session(cookie: str, secret: bytes, now: float | None = None) -> WebUser:
+    """The user of a session cookie. Raises AuthError (missing, forged, expired)."""
+    if not cookie or "." not in cookie:
+        raise AuthError("missing")
+    payload, signature = cookie.rsplit(".", 1)
+    expected = base64.urlsafe_b64encode(_hmac(secret, payload)).decode("ascii")
+    if not hmac.compare_digest(expected, signature):
+        raise AuthError("bad signature")
+    try:
+        user_key, scope, name, expires = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, TypeError) as exc:
+        raise AuthError("malformed") from exc
+    if (time.time() if now is None else now) >= int(expires):
+        raise AuthError("expired")
+    return WebUser(str(user_key), str(scope), str(name))
+
+
+def csrf_token(cookie: str, secret: bytes) -> str:
+    """The token every state-changing form of this session must send back."""
+    return _hmac(secret, "csrf:" + cookie).hex()
+
+
+def check_csrf(cookie: str, token: str, secret: bytes) -> None:
+    if not token or not hmac.compare_digest(csrf_token(cookie, secret), token):
+        raise AuthError("bad csrf token")
