@@ -85,14 +85,17 @@ def read_image(path: str | None) -> bytes | None:
     return Path(path).read_bytes()
 
 
-async def download(url: str, limit: int) -> bytes:
-    """A user's file from its platform URL, refused as too big by its Content-Length before
-    anything is read, and while streaming past `limit` (a header may lie or be absent).
-    Network faults are the platform's retryable errors; a refusal is BadPhoto."""
+async def download(url: str, limit: int, reported_size: int | None = None) -> bytes:
+    """A user's file from its platform URL, refused as too big by the size the platform
+    reported (`reported_size`) and by its Content-Length before anything is read, and while
+    streaming past `limit` (either may lie or be absent). Network faults are raised as
+    ConnectionError (worth retrying); a refusal is BadPhoto."""
     import httpx
 
     from core.errors import BadPhoto
 
+    if reported_size and reported_size > limit:
+        raise BadPhoto("too_big")
     try:
         async with (
             httpx.AsyncClient(timeout=30, follow_redirects=True) as client,

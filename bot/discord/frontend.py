@@ -30,7 +30,7 @@ from bot.status import follow
 from bot.texts import error_text
 from core.config import DiscordConfig
 from core.draw.images import MAX_PHOTO_BYTES
-from core.errors import BadPhoto, ZimeError
+from core.errors import ZimeError
 from core.jobs.job import Request
 from core.service import Service
 
@@ -91,9 +91,7 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
     def ctx(self, interaction: discord.Interaction, photo: discord.Attachment | None = None) -> Ctx:
         async def fetch() -> bytes:  # photo → picture: validated in the service
             assert photo is not None
-            if photo.size > MAX_PHOTO_BYTES:
-                raise BadPhoto("too_big")
-            return await download(photo.url, MAX_PHOTO_BYTES)  # capped while streaming too
+            return await download(photo.url, MAX_PHOTO_BYTES, photo.size)
 
         return Ctx(self.service, self.request(interaction), fetch if photo is not None else None)
 

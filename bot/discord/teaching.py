@@ -13,7 +13,7 @@ from bot.message import download
 from bot.teaching import finish_teaching
 from bot.texts import error_text, t, teaching_text
 from core.draw.images import MAX_PHOTO_BYTES
-from core.errors import BadPhoto, ZimeError
+from core.errors import ZimeError
 from core.jobs.job import Request
 from core.service import Service
 
@@ -45,11 +45,8 @@ class TeachingCommands:
                                                     "token": session.token}, lang)  # fmt: skip
             elif command == "foto":
                 assert photo is not None  # a required option of /foto
-                if photo.size > MAX_PHOTO_BYTES:
-                    raise BadPhoto("too_big")
-                count = await self.service.teach_photo(
-                    req, await download(photo.url, MAX_PHOTO_BYTES)
-                )
+                data = await download(photo.url, MAX_PHOTO_BYTES, photo.size)
+                count = await self.service.teach_photo(req, data)
                 text = t(lang, "Photo {n} saved.", n=count)
             elif command == "gatavs":
                 meta = {"channel_id": interaction.channel_id}

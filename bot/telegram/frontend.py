@@ -170,7 +170,7 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
     async def _download(self, photo: PhotoSize) -> bytes:
         """The photo's bytes from the Bot API's file URL (`[telegram] api_base_url`'s
         /file/bot… sibling, as a self-hosted Bot API server serves them)."""
-        if photo.file_size and photo.file_size > MAX_PHOTO_BYTES:
+        if photo.file_size and photo.file_size > MAX_PHOTO_BYTES:  # before asking Telegram
             raise BadPhoto("too_big")
         try:
             file = await with_retry(photo.get_file)
