@@ -189,18 +189,18 @@ def near_any(word: str, forms: Iterable[str]) -> bool:
 # "Rygos juodasis balzamas") in any case, by their stem. Lithuanian letters are folded to
 # their base letter first; the longest case ending is cut, keeping a stem of 3 letters.
 _LT_FOLD = str.maketrans("ąęėįųūčšž", "aeeiuucsz")
-_LT_ENDINGS = tuple(sorted("""
+_LT_ENDINGS = tuple(sorted(dict.fromkeys(w.translate(_LT_FOLD) for w in """
     iesiems uosius osioms ajame ojoje osios asias asis ojo ajam ąjį uoju ieji ųjų ąją
     iuose uose iams iems ioms iose ose yse ams ems oms ies ius ias iai iui iu ių
     as is ys us es os ai ui ei ą ę į ų ė a o e i u y
-    """.split(), key=len, reverse=True))  # fmt: skip
+    """.split()), key=len, reverse=True))  # fmt: skip
 
 
+@lru_cache(maxsize=8192)
 def lt_stem(folded: str) -> str:
     """'laisvės' -> 'laisv', 'paminklą' -> 'paminkl', 'rygos' -> 'ryg'."""
     word = folded.translate(_LT_FOLD)
     for ending in _LT_ENDINGS:
-        ending = ending.translate(_LT_FOLD)
         if word.endswith(ending) and len(word) - len(ending) >= _RU_MIN_STEM:
             return word[: -len(ending)]
     return word

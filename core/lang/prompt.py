@@ -161,11 +161,15 @@ class PromptBuilder:
         normalized = normalize(text, max_chars=self.max_chars, bot_username=bot_username)
         positive, named = strip_style(normalized, self.styles)
         english = "no" in {w.folded for w in words(positive)} and detect_language(positive) == "en"
-        names = [(m.start, m.end) for m in self.registry.find(positive)]
-        positive, phrases = split_negatives(positive, english, names)
-        if not any(True for _ in words(positive)):  # nothing would be left to draw
-            positive, phrases, named = normalized, [], None
-        concepts, content, lang = self._concepts_and_language(positive)
+        found = tuple(self.registry.find(positive))  # a "bez" phrase takes a name whole
+        kept, phrases = split_negatives(positive, english, [(m.start, m.end) for m in found])
+        if not any(True for _ in words(kept)):  # nothing would be left to draw
+            kept, phrases, named = normalized, [], None
+        # the concepts found above hold when nothing was taken out (the common case)
+        concepts, content, lang = self._concepts_and_language(
+            kept, found if kept == positive else None
+        )
+        positive = kept
         if lang == "ru" and not is_cyrillic(positive):  # Russian typed in Latin letters
             positive = to_cyrillic(positive)
             concepts, content, _ = self._concepts_and_language(positive)
@@ -181,9 +185,13 @@ class PromptBuilder:
         return Parsed(text, normalized, lang, concepts, source, bool(concepts) and not content,
                       positive, negative_source, negative_lang, negative_ids, chosen)  # fmt: skip
 
-    def _concepts_and_language(self, text: str) -> tuple[tuple[Match, ...], list[Word], Lang]:
-        """The concepts of `text`, its other content words and its language."""
-        concepts = tuple(self.registry.find(text))
+    def _concepts_and_language(
+        self, text: str, concepts: tuple[Match, ...] | None = None
+    ) -> tuple[tuple[Match, ...], list[Word], Lang]:
+        """The concepts of `text` (found here unless given), its other content words and its
+        language."""
+        if concepts is None:
+            concepts = tuple(self.registry.find(text))
         rest = _without_spans(text, concepts)
         content = [w for w in words(rest) if w.folded not in _LINKS and not w.text.isdigit()]
         # The languages the concepts were named in break ties the rest cannot decide.

@@ -88,18 +88,13 @@ class Styles:
 
     def named(self, text: str) -> Style | None:
         """The style `text` names as a whole: an id or one of its phrases (`--stils`)."""
-        ws = list(words(text))
-        if text.strip().lower() in self._by_id:
-            return self._by_id[text.strip().lower()]
-        return self._phrase_at(ws, 0, len(ws))
+        by_id = self._by_id.get(text.strip().lower())
+        return by_id or self._whole(list(words(text)))
 
-    def _phrase_at(self, ws: list[Word], i: int, end: int | None = None) -> Style | None:
-        """The style whose phrase covers ws[i:end] exactly (end None: starts at i)."""
-        found = self._longest_at(ws, i)
-        if found is None:
-            return None
-        style, n = found
-        return style if end is None or i + n == end else None
+    def _whole(self, ws: list[Word]) -> Style | None:
+        """The style whose phrase is exactly the words `ws`."""
+        found = self._longest_at(ws, 0)
+        return found[0] if found is not None and found[1] == len(ws) else None
 
     def _longest_at(
         self, ws: list[Word], i: int, stop: int | None = None
@@ -143,7 +138,7 @@ class Styles:
         if comma >= 0:
             tail = [w for w in ws if w.start > comma]
             if tail:
-                style = self._phrase_at(tail, 0, len(tail))
+                style = self._whole(tail)
                 if style is not None and not _SEGMENT_END.sub("", text[tail[-1].end :]):
                     return StyleMatch(style, comma, len(text))
         return None
