@@ -18,7 +18,7 @@ Redis is transport only.
   whoever sees it first, this coordinator or a runner: it is never handed out again.
 - A reload waits as long as the runner takes to load (`RELOAD_WAIT_S`), polling its answer
   in short reads (a blocking read past the client's socket timeout would fail), and stops
-  waiting when the runner goes down.
+  waiting when the runner has been silent for three times `claim_after_s`.
 """
 
 from __future__ import annotations

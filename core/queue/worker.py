@@ -513,10 +513,9 @@ class Worker:
         """The one way a job ends. The store is told where it was not yet (a cancel, or a
         failure the store itself caused); if even that fails, the handle still ends, its
         listeners still run, and `final_states` keeps the outcome for delivery."""
-        if status == FAILED:
-            failure = failure or Failure.MODEL
+        failure = (failure or Failure.MODEL) if status == FAILED else None
         h.job = replace(h.job, status=status, error=error if status != DONE else None,
-                        failure=failure if status == FAILED else None)  # fmt: skip
+                        failure=failure)  # fmt: skip
         self.metrics.job_finished(status)
         r = h.job
         log.info(
