@@ -103,3 +103,31 @@ async def test_a_failing_migration_is_a_clear_error_and_lets_the_process_exit(
     with contextlib.closing(sqlite3.connect(path)) as db:  # the old version is intact
         (version,) = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
     assert version == len(MIGRATIONS)
+
+
+async def test_a_read_after_a_write_sees_it_while_other_reads_overlap(tmp_path: Path) -> None:
+    """Reads run on one connection; overlapping cursors once kept its read transaction (and
+    an old snapshot) open, so a job read straight after `finish_job` could still be running
+    without its image (a flaky Redis test found it). Each read is now one call."""
+    async with Store(tmp_path / "z.sqlite3") as store:
+        for n in range(30):
+            await store.create_job(new_job(n))
+        stop = asyncio.Event()
+
+        async def reader() -> None:
+            while not stop.is_set():
+                await store.history("test", "u1", limit=30)
+                await store.get_job(1)
+
+        readers = [asyncio.create_task(reader()) for _ in range(8)]
+        try:
+            for n in range(60):
+                job = await store.create_job(new_job(n))
+                finished = await store.finish_job(job.id, f"/img/{job.id}.png", 0.1, "m")
+                assert finished is not None and finished.image_path == f"/img/{job.id}.png"
+                again = await store.get_job(job.id)
+                assert again is not None and again.status == "done", n
+                assert again.image_path == f"/img/{job.id}.png"
+        finally:
+            stop.set()
+            await asyncio.gather(*readers)

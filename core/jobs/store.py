@@ -140,7 +140,7 @@ MIGRATIONS: tuple[str, ...] = (
 UNFINISHED = ("queued", "running")
 
 
-def _job_from_row(row: aiosqlite.Row) -> Job:
+def _job_from_row(row: sqlite3.Row) -> Job:
     params = GenParams(
         prompt=row["prompt"],
         negative_prompt=row["negative_prompt"],
@@ -196,6 +196,16 @@ class Store:
             raise RuntimeError("Store is not open; use `async with Store(path)`")
         return self._reader
 
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """One read, run and fetched whole in one call on the reader's thread. Its cursor
+        is done when the call returns, so its read transaction ends with it: reads that
+        overlap in time never share (and never see) a snapshot older than their start."""
+        return list(await self.db.execute_fetchall(sql, params))
+
+    async def _row(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = await self._rows(sql, params)
+        return rows[0] if rows else None
+
     async def _write(self, operation: Callable[[sqlite3.Connection], R]) -> R:
         """Run `operation` as one transaction of the one writer: committed whole, or rolled
         back whole (and only it) when anything in it fails."""
@@ -250,6 +260,7 @@ class Store:
     def _open_writer(self) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; `_write` says where each begins
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
         db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
@@ -291,8 +302,7 @@ class Store:
 
     @guarded
     async def schema_version(self) -> int:
-        async with self.db.execute("SELECT MAX(version) FROM schema_migrations") as cur:
-            row = await cur.fetchone()
+        row = await self._row("SELECT MAX(version) FROM schema_migrations")
         return int(row[0]) if row and row[0] else 0
 
     # users
@@ -301,11 +311,10 @@ class Store:
         """Record the user (and a changed language); returns whether they are banned.
         One round trip and no commit in the common case of a known user: this is on every
         request's path."""
-        async with self.db.execute(
+        row = await self._row(
             "SELECT language, banned FROM users WHERE platform = ? AND user_id = ?",
             (platform, user_id),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         if row is not None and row[0] == language:
             return bool(row[1])
         await self._write(lambda db: db.execute(
@@ -323,10 +332,9 @@ class Store:
 
     @guarded
     async def settings(self, platform: str, user_id: str) -> dict[str, Any]:
-        async with self.db.execute(
+        row = await self._row(
             "SELECT settings FROM users WHERE platform = ? AND user_id = ?", (platform, user_id)
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return dict(json.loads(row[0])) if row else {}
 
     @guarded
@@ -338,10 +346,9 @@ class Store:
 
     @guarded
     async def is_banned(self, platform: str, user_id: str) -> bool:
-        async with self.db.execute(
+        row = await self._row(
             "SELECT banned FROM users WHERE platform = ? AND user_id = ?", (platform, user_id)
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return bool(row and row[0])
 
     # jobs
@@ -370,8 +377,7 @@ class Store:
 
     @guarded
     async def get_job(self, job_id: int) -> Job | None:
-        async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._row("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return _job_from_row(row) if row is not None else None
 
     @guarded
@@ -383,13 +389,22 @@ class Store:
             [(now, now, i) for i in job_ids]))  # fmt: skip
 
     @guarded
-    async def finish_job(self, job_id: int, image_path: str, draw_s: float, model: str) -> None:
+    async def finish_job(self, job_id: int, image_path: str, draw_s: float,
+                         model: str) -> Job | None:  # fmt: skip
         """Done: where the image is, how long it took, and which model drew it (a reload
-        may have swapped the model since the job was queued)."""
-        await self._write(lambda db: db.execute(
-            "UPDATE jobs SET status = 'done', finished_at = ?, draw_s = ?, image_path = ?,"
-            " model = ?, error = NULL, failure = NULL WHERE id = ?",
-            (time.time(), draw_s, image_path, model, job_id)))  # fmt: skip
+        may have swapped the model since the job was queued). Returns the row as this
+        transaction left it (None when there is no such job)."""
+
+        def finish(db: sqlite3.Connection) -> Job | None:
+            db.execute(
+                "UPDATE jobs SET status = 'done', finished_at = ?, draw_s = ?, image_path = ?,"
+                " model = ?, error = NULL, failure = NULL WHERE id = ?",
+                (time.time(), draw_s, image_path, model, job_id),
+            )  # fmt: skip
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            return _job_from_row(row) if row is not None else None
+
+        return await self._write(finish)
 
     @guarded
     async def record_failure(self, job_id: int, failure: Failure, error: str, final: bool) -> int:
@@ -437,19 +452,20 @@ class Store:
         await self._write(
             lambda db: db.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
         )
-        async with self.db.execute("SELECT * FROM jobs WHERE status = 'queued' ORDER BY id") as cur:
-            rows = await cur.fetchall()
+        rows = await self._rows("SELECT * FROM jobs WHERE status = 'queued' ORDER BY id")
         return [_job_from_row(r) for r in rows]
 
     @guarded
     async def undelivered(self, platform: str, max_age_s: float = 86400.0) -> list[int]:
         """Finished jobs whose result the frontend has not confirmed delivering."""
-        async with self.db.execute(
-            "SELECT id FROM jobs WHERE platform = ? AND status IN ('done', 'failed')"
-            " AND json_extract(meta, '$.delivered') IS NULL AND created_at >= ? ORDER BY id",
-            (platform, time.time() - max_age_s),
-        ) as cur:
-            return [int(r[0]) for r in await cur.fetchall()]
+        return [
+            int(r[0])
+            for r in await self._rows(
+                "SELECT id FROM jobs WHERE platform = ? AND status IN ('done', 'failed')"
+                " AND json_extract(meta, '$.delivered') IS NULL AND created_at >= ? ORDER BY id",
+                (platform, time.time() - max_age_s),
+            )
+        ]
 
     @guarded
     async def jobs_since(self, platform: str, user_id: str, since: float) -> tuple[int, float]:
@@ -457,53 +473,53 @@ class Store:
         and when the oldest job was created: the daily limit, kept in SQLite so a restart
         cannot reset it. Requests refused before they were queued, and jobs cancelled
         before they were drawn (/atcelt, ❌), do not count."""
-        async with self.db.execute(
+        row = await self._row(
             "SELECT COALESCE(SUM(count), 0), MIN(created_at) FROM jobs WHERE platform = ? AND user_id = ?"
             " AND created_at >= ? AND NOT (status = 'failed' AND failure = 'unavailable')"
             " AND NOT (status = 'cancelled' AND started_at IS NULL)",
             (platform, user_id, since),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return (int(row[0]), float(row[1] or since)) if row else (0, since)
 
     @guarded
     async def find_by_meta(self, platform: str, chat_id: str, key: str, value: int) -> Job | None:
         """The newest job of a chat whose meta `key` equals `value` (a message id the bot
         sent for it, such as the ✏️ prompt it asked the user to correct)."""
-        async with self.db.execute(
+        row = await self._row(
             "SELECT * FROM jobs WHERE platform = ? AND chat_id = ?"
             " AND json_extract(meta, '$.' || ?) = ? ORDER BY id DESC LIMIT 1",
             (platform, chat_id, key, value),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return _job_from_row(row) if row is not None else None
 
     @guarded
     async def history(self, platform: str, user_id: str, limit: int = 10) -> list[Job]:
-        async with self.db.execute(
+        rows = await self._rows(
             "SELECT * FROM jobs WHERE platform = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
             (platform, user_id, limit),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [_job_from_row(r) for r in rows]
 
     @guarded
     async def stats(self, days: int = 7) -> dict[str, Any]:
         since = time.time() - days * 86400
-        async with self.db.execute(
-            "SELECT date(created_at, 'unixepoch') AS day, COUNT(*) FROM jobs"
-            " WHERE created_at >= ? GROUP BY day ORDER BY day",
-            (since,),
-        ) as cur:
-            per_day = {r[0]: r[1] for r in await cur.fetchall()}
-        async with self.db.execute(
+        per_day = {
+            r[0]: r[1]
+            for r in await self._rows(
+                "SELECT date(created_at, 'unixepoch') AS day, COUNT(*) FROM jobs"
+                " WHERE created_at >= ? GROUP BY day ORDER BY day",
+                (since,),
+            )
+        }
+        rows = await self._rows(
             "SELECT wait_s, draw_s FROM jobs WHERE status = 'done' AND created_at >= ?", (since,)
-        ) as cur:
-            rows = await cur.fetchall()
-        async with self.db.execute(
-            "SELECT status, COUNT(*) FROM jobs WHERE created_at >= ? GROUP BY status", (since,)
-        ) as cur:
-            by_status = {r[0]: r[1] for r in await cur.fetchall()}
+        )
+        by_status = {
+            r[0]: r[1]
+            for r in await self._rows(
+                "SELECT status, COUNT(*) FROM jobs WHERE created_at >= ? GROUP BY status", (since,)
+            )
+        }
         waits = [r[0] for r in rows if r[0] is not None]
         draws = [r[1] for r in rows if r[1] is not None]
         return {

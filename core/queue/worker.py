@@ -483,8 +483,8 @@ class Worker:
         try:
             if nsfw:  # an image is blurred: the caption must say why, the frontend hides it
                 await self.store.update_meta(h.id, nsfw=True)
-            await self.store.finish_job(h.id, str(path), draw_s, drawn.model or self.model)
-            stored = await self.store.get_job(h.id)
+            stored = await self.store.finish_job(h.id, str(path), draw_s,
+                                                 drawn.model or self.model)  # fmt: skip
         except StorageError as exc:
             await self._finish(h, FAILED, str(exc), Failure.STORAGE)
             return
