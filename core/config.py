@@ -111,6 +111,23 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The dashboard, the gallery (Telegram Mini App) and their JSON API (bot/web)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # the base of every link; empty: http://host:port
+    # Signs session cookies. Empty: a new random one at each start (sessions end with a
+    # restart). Set it (or ZIME_WEB_SECRET) when sessions must outlive one.
+    secret: str = ""
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     privacy: bool = False  # never log what users wrote (only ids, timings, concept ids)
@@ -154,6 +171,7 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     base_dir: str = "."
 
@@ -176,6 +194,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "ZIME_DEVICE": ("models", "device"),
     "ZIME_REDIS_URL": ("queue", "url"),
     "ZIME_QUEUE_BACKEND": ("queue", "backend"),
+    "ZIME_WEB_SECRET": ("web", "secret"),
+    "ZIME_WEB_PUBLIC_URL": ("web", "public_url"),
 }
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -256,6 +276,12 @@ def _validate(cfg: Config) -> None:
         (lim.max_attempts >= 1, "limits.max_attempts", lim.max_attempts),
         (cfg.storage.retention_days >= 0, "storage.retention_days", cfg.storage.retention_days),
         (0 < cfg.metrics.port < 65536, "metrics.port", cfg.metrics.port),
+        (0 < cfg.web.port < 65536, "web.port", cfg.web.port),
+        (
+            cfg.web.public_url == "" or cfg.web.public_url.startswith(("http://", "https://")),
+            "web.public_url",
+            cfg.web.public_url,
+        ),
         (cfg.queue.claim_after_s > 0, "queue.claim_after_s", cfg.queue.claim_after_s),
         (cfg.training.steps >= 1, "training.steps", cfg.training.steps),
         (cfg.training.rank >= 1, "training.rank", cfg.training.rank),

@@ -64,7 +64,7 @@ async def test_an_old_database_upgrades_with_its_data(tmp_path: Path, version: i
 
 
 def test_a_failed_migration_exits_with_a_clear_message(tmp_path: Path) -> None:
-    path = database(tmp_path, len(MIGRATIONS) - 1)
+    path = database(tmp_path, 4)
     with contextlib.closing(sqlite3.connect(path)) as db:  # a column the next migration adds
         db.execute("ALTER TABLE jobs ADD COLUMN failure TEXT")
     cfg = tmp_path / "config.toml"

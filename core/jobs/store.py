@@ -6,61 +6,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import json
 import logging
 import sqlite3
-import statistics
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from core.errors import Failure, StorageError
-from core.jobs.job import GenParams, Job, Options, Status
+from core.jobs.guard import guarded
+from core.jobs.job import Job, Status
+from core.jobs.queries import Queries, job_from_row
 
 log = logging.getLogger("zime.store")
-P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _busy(exc: BaseException) -> bool:
-    """Another connection holds the write lock: worth waiting for."""
-    return isinstance(exc, sqlite3.OperationalError) and any(
-        word in str(exc) for word in ("locked", "busy")
-    )
-
-
-def guarded(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Retry a whole store operation while the database is locked (up to `Store.retry_s`),
-    then turn any SQLite or disk error into StorageError, one clear error for the layers
-    above. A write is one transaction (`Store._write`) that rolls back alone, so a retried
-    write is never applied twice and never takes anyone else's writes with it."""
-
-    @functools.wraps(method)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        store = args[0]
-        assert isinstance(store, Store)
-        try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception(_busy),
-                stop=stop_after_delay(store.retry_s),
-                wait=wait_exponential(multiplier=0.05, max=1.0),
-                reraise=True,
-            ):
-                with attempt:
-                    return await method(*args, **kwargs)
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("store %s failed: %s", method.__name__, exc)
-            raise StorageError(f"{method.__name__}: {exc}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    return wrapper
 
 
 MIGRATIONS: tuple[str, ...] = (
@@ -135,43 +99,20 @@ MIGRATIONS: tuple[str, ...] = (
         ELSE 'model' END
     WHERE status = 'failed';
     """,
+    # 6: the dashboard's questions (core/jobs/queries.py): recent jobs, flagged images
+    """
+    CREATE INDEX jobs_created ON jobs (created_at);
+    CREATE INDEX jobs_flagged ON jobs (id) WHERE json_extract(meta, '$.nsfw') = 1;
+    """,
 )
 
 UNFINISHED = ("queued", "running")
 
 
-def _job_from_row(row: sqlite3.Row) -> Job:
-    params = GenParams(
-        prompt=row["prompt"],
-        negative_prompt=row["negative_prompt"],
-        seed=row["seed"],
-        steps=row["steps"],
-        guidance=row["guidance"],
-        width=row["width"],
-        height=row["height"],
-        safety_checker=bool(row["safety"]),
-        count=row["count"],
-        init_image=row["init_image"],
-        strength=row["strength"],
-        adapters=tuple(json.loads(row["meta"]).get("adapters", ())),
-    )
-    return Job(
-        id=row["id"], platform=row["platform"], user_id=row["user_id"], chat_id=row["chat_id"],
-        params=params, request_text=row["request_text"], normalized=row["normalized"],
-        lang=row["lang"], concepts=tuple(json.loads(row["concepts"])), english=row["english"],
-        model=row["model"], status=Status(row["status"]), attempts=row["attempts"],
-        error=row["error"], failure=Failure(row["failure"]) if row["failure"] else None,
-        created_at=row["created_at"], started_at=row["started_at"],
-        finished_at=row["finished_at"], wait_s=row["wait_s"], draw_s=row["draw_s"],
-        image_path=row["image_path"], parent_id=row["parent_id"], meta=json.loads(row["meta"]),
-        options=Options.from_json(row["options"]),
-    )  # fmt: skip
-
-
 Conn = aiosqlite.Connection
 
 
-class Store:
+class Store(Queries):
     """One writer, many readers (as sqlite-utils and datasette do it). Every write operation
     is one `BEGIN IMMEDIATE … COMMIT` on the writer connection, run whole on the writer's
     own thread (one thread hop per write), one operation at a time, so two operations never
@@ -378,7 +319,7 @@ class Store:
     @guarded
     async def get_job(self, job_id: int) -> Job | None:
         row = await self._row("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return _job_from_row(row) if row is not None else None
+        return job_from_row(row) if row is not None else None
 
     @guarded
     async def mark_running(self, job_ids: Sequence[int]) -> None:
@@ -402,7 +343,7 @@ class Store:
                 (time.time(), draw_s, image_path, model, job_id),
             )  # fmt: skip
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            return _job_from_row(row) if row is not None else None
+            return job_from_row(row) if row is not None else None
 
         return await self._write(finish)
 
@@ -453,7 +394,7 @@ class Store:
             lambda db: db.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
         )
         rows = await self._rows("SELECT * FROM jobs WHERE status = 'queued' ORDER BY id")
-        return [_job_from_row(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     @guarded
     async def undelivered(self, platform: str, max_age_s: float = 86400.0) -> list[int]:
@@ -490,42 +431,4 @@ class Store:
             " AND json_extract(meta, '$.' || ?) = ? ORDER BY id DESC LIMIT 1",
             (platform, chat_id, key, value),
         )
-        return _job_from_row(row) if row is not None else None
-
-    @guarded
-    async def history(self, platform: str, user_id: str, limit: int = 10) -> list[Job]:
-        rows = await self._rows(
-            "SELECT * FROM jobs WHERE platform = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
-            (platform, user_id, limit),
-        )
-        return [_job_from_row(r) for r in rows]
-
-    @guarded
-    async def stats(self, days: int = 7) -> dict[str, Any]:
-        since = time.time() - days * 86400
-        per_day = {
-            r[0]: r[1]
-            for r in await self._rows(
-                "SELECT date(created_at, 'unixepoch') AS day, COUNT(*) FROM jobs"
-                " WHERE created_at >= ? GROUP BY day ORDER BY day",
-                (since,),
-            )
-        }
-        rows = await self._rows(
-            "SELECT wait_s, draw_s FROM jobs WHERE status = 'done' AND created_at >= ?", (since,)
-        )
-        by_status = {
-            r[0]: r[1]
-            for r in await self._rows(
-                "SELECT status, COUNT(*) FROM jobs WHERE created_at >= ? GROUP BY status", (since,)
-            )
-        }
-        waits = [r[0] for r in rows if r[0] is not None]
-        draws = [r[1] for r in rows if r[1] is not None]
-        return {
-            "jobs_per_day": per_day,
-            "by_status": by_status,
-            "median_wait_s": statistics.median(waits) if waits else None,
-            "median_draw_s": statistics.median(draws) if draws else None,
-            "failures": by_status.get("failed", 0),
-        }
+        return job_from_row(row) if row is not None else None
