@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -66,7 +67,7 @@ async def run(cfg: Config, demo: bool) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with open_service(cfg) as service:
+    async with open_service(cfg) as service, web_app(cfg, service):
         frontends: list[Frontend] = []
         if cfg.telegram.token:
             from bot.telegram import TelegramFrontend
@@ -97,6 +98,28 @@ async def run(cfg: Config, demo: bool) -> int:
                 with contextlib.suppress(Exception):
                     await frontend.stop()
     return 0
+
+
+@contextlib.asynccontextmanager
+async def web_app(cfg: Config, service: Service) -> AsyncIterator[None]:
+    """The dashboard and the gallery (`[web] enabled`), beside whichever frontends run. A
+    port that cannot be bound is one log line: the chat keeps working without the pages."""
+    if not cfg.web.enabled:
+        yield
+        return
+    from bot.web.server import WebServer
+
+    server = WebServer(service, cfg)
+    try:
+        await server.start()
+    except OSError as exc:
+        log.error("the web app could not start: %s", exc)
+        yield
+        return
+    try:
+        yield
+    finally:
+        await server.stop()
 
 
 async def run_console(console: Console, service: Service, stop: asyncio.Event) -> int:

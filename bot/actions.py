@@ -219,13 +219,19 @@ HANDLERS: dict[str, Handler] = {
 }  # fmt: skip
 
 
+async def dispatch(ctx: Ctx, data: str) -> Reply:
+    """Run the button whose callback data is `data`; faults are raised (the web API turns
+    them into status codes)."""
+    pressed = decode(data)
+    if pressed is None:
+        raise NotFound(f"button {data[:40]!r}")
+    return await HANDLERS[pressed.act](ctx, pressed)
+
+
 async def press(ctx: Ctx, data: str) -> Reply:
     """Run the button whose callback data is `data`; a fault is one sentence (an alert)."""
-    pressed = decode(data)
     try:
-        if pressed is None:
-            raise NotFound(f"button {data[:40]!r}")
-        return await HANDLERS[pressed.act](ctx, pressed)
+        return await dispatch(ctx, data)
     except ZimeError as exc:
         return Reply(text=error_text(exc, ctx.lang), error=True, private=True)
     except OSError:  # the PNG was deleted meanwhile: gone like a deleted job

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from bot.actions import draw, history_buttons, settings_buttons
 from bot.locale import N_
-from bot.message import Ctx, Reply
+from bot.message import Button, Ctx, Reply
 from bot.texts import (
     error_text,
     help_text,
@@ -26,7 +26,8 @@ from bot.texts import (
     stats_text,
     t,
 )
-from core.errors import BadArgument, EmptyPrompt, NotAdmin, ZimeError
+from core.errors import BadArgument, EmptyPrompt, NotAdmin, PrivateOnly, ZimeError
+from core.logins import ADMIN, GALLERY
 from core.service import Submitted
 
 log = logging.getLogger("zime.commands")
@@ -174,6 +175,34 @@ def _ban(banned: bool) -> Run:
     return ban
 
 
+def _personal(ctx: Ctx) -> None:
+    """A one-time link is for its asker alone. Discord answers commands privately
+    (ephemeral) everywhere; a Telegram group would show it to everyone."""
+    if ctx.request.is_group and ctx.request.platform == "telegram":
+        raise PrivateOnly()
+
+
+async def _panel(ctx: Ctx, args: Args) -> Reply:
+    """/panelis: a one-time link to the operator's dashboard."""
+    _personal(ctx)
+    link = ctx.service.login_link(ctx.request, ADMIN)
+    text = t(ctx.lang, "The dashboard (the link works once, for 10 minutes): {link}", link=link)
+    return Reply(text=text, private=True, preview=False)
+
+
+async def _gallery(ctx: Ctx, args: Args) -> Reply:
+    """/galerija: in a Telegram private chat, a button that opens the gallery as a Mini App
+    (Telegram opens https pages only); anywhere else a one-time link to it."""
+    _personal(ctx)
+    app = ctx.service.app_url()
+    if ctx.request.platform == "telegram" and app.startswith("https://"):
+        button = Button(t(ctx.lang, "🖼 Open the gallery"), url=app, web_app=True)
+        return Reply(text=t(ctx.lang, "Your pictures:"), buttons=((button,),), private=True)
+    link = ctx.service.login_link(ctx.request, GALLERY)
+    text = t(ctx.lang, "Your gallery (the link works once, for 10 minutes): {link}", link=link)
+    return Reply(text=text, private=True, preview=False)
+
+
 _PICTURE = Arg("id", "job", True, N_("a picture number from /vesture"), "/velreiz 12")
 _USER = Arg("user", "user", True, N_("a user id"), "/ban 123456")
 
@@ -189,10 +218,13 @@ COMMANDS: tuple[Command, ...] = (
             _again(False), (_PICTURE,)),
     Command(("atkartot", "povtor", "redo"), N_("Draw a picture again with its seed"),
             _again(True), (Arg("id", "job", True, _PICTURE.what, "/atkartot 12"),)),
+    Command(("galerija", "galereja", "gallery"), N_("My pictures on a web page"), _gallery),
     Command(("palidziba", "pomosch", "help", "start"), N_("What I can do"), _help),
     Command(("stats", "statistika"), N_("Statistics (admins)"), _stats, admin=True, menu=False),
     Command(("rinda", "ochered", "queue"), N_("The queue and the runners (admins)"), _queue,
             admin=True, menu=False),
+    Command(("panelis", "panel", "dashboard"), N_("The dashboard, a one-time link (admins)"),
+            _panel, admin=True, menu=False),
     Command(("reload", "perezagruzka"), N_("Reload the model (admins)"), _reload,
             (Arg("model", "word", False, N_("one model name"), "/reload minusthousand/lv-sb"),),
             admin=True, menu=False),

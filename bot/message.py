@@ -22,7 +22,9 @@ Start = Callable[[dict[str, Any]], Awaitable[Submitted]]
 @dataclass(frozen=True)
 class Button:
     label: str
-    data: str  # callback data, from bot.actions.encode
+    data: str = ""  # callback data, from bot.actions.encode
+    url: str = ""  # a link button instead (data unused)
+    web_app: bool = False  # Telegram: `url` opens as a Mini App (other platforms: a link)
 
 
 Rows = tuple[tuple[Button, ...], ...]
@@ -58,6 +60,7 @@ class Reply:
     error: bool = False  # `text` is an error sentence (an alert under a button)
     remove: bool = False  # the message whose button was pressed goes away (🗑)
     edit: bool = False  # this replaces the message whose button was pressed (settings)
+    preview: bool = True  # False: no link preview (a one-time login link must not be fetched)
 
     def labels(self) -> list[str]:
         return [b.label for row in self.buttons for b in row]

@@ -20,6 +20,7 @@ from core.errors import (
     NotAdmin,
     NotFound,
     NotOwner,
+    PrivateOnly,
     PromptTooLong,
     QueueFull,
     RateLimited,
@@ -27,6 +28,7 @@ from core.errors import (
     TrainError,
     TranslationFailed,
     UnsupportedLanguage,
+    WebOff,
     ZimeError,
     render,
 )
@@ -104,6 +106,10 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "You are not allowed to use this bot.")
     if isinstance(exc, NotAdmin):
         return t(lang, "This command is for admins only.")
+    if isinstance(exc, WebOff):
+        return t(lang, "The web pages are turned off on this bot.")
+    if isinstance(exc, PrivateOnly):
+        return t(lang, "Ask me in a private chat: this link is for you alone.")
     if isinstance(exc, NotFound):
         return t(lang, "No such picture.")
     if isinstance(exc, NotOwner):

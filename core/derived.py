@@ -163,6 +163,8 @@ class DerivedJobs:
                 paths += [
                     image_variant_path(job.image_path, n) for n in range(1, job.params.count + 1)
                 ]
+        if job.image_path:  # the web pages' thumbnail (bot/web/thumbs.py)
+            paths.append(Path(job.image_path).with_name(Path(job.image_path).stem + ".thumb.jpg"))
         upload = Path(job.params.init_image or "")
         if job.params.init_image and upload.parent == self.worker.image_dir / "uploads":
             paths.append(upload)  # the user's own photo (a variation's start is a result)

@@ -101,6 +101,14 @@ class NotOwner(ZimeError):
     """A settings button pressed by someone other than the user it belongs to."""
 
 
+class WebOff(ZimeError):
+    """/panelis or /galerija while the web app is off (`[web] enabled = false`)."""
+
+
+class PrivateOnly(ZimeError):
+    """A personal link asked for in a group chat, where everyone would see it."""
+
+
 class ConfigError(ZimeError):
     """A config key has a bad value; the message names the key and the value."""
 

@@ -33,6 +33,8 @@ from core.jobs.store import Store
 from core.lang.moderation import Blocklist
 from core.lang.options import BadOption, parse_options, parse_settings
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
+from core.logins import LoginLinks
+from core.pages import PageOps
 from core.queue.local import in_daemon_thread
 from core.queue.worker import Worker
 from core.train.session import Teaching
@@ -71,7 +73,7 @@ def new_seed() -> int:
     return random.randrange(2**32)
 
 
-class Service(DerivedJobs, AdminOps):
+class Service(DerivedJobs, AdminOps, PageOps):
     def __init__(
         self,
         config: Config,
@@ -88,6 +90,7 @@ class Service(DerivedJobs, AdminOps):
         self.blocklist = Blocklist(config.moderation.blocklist)
         self.new_seed: Callable[[], int] = new_seed  # injectable: tests replay the same seeds
         self.teaching = Teaching(config, worker.busy)
+        self.logins = LoginLinks()  # /panelis, /galerija: one-time links to the web pages
         self._decoding = asyncio.Semaphore(PHOTO_DECODES)  # photos decoded at once
         # Tiny random models draw noise: every caption says so (`--demo`, or a config that
         # points at `core tiny-models` output).

@@ -141,7 +141,9 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
         if interaction.response.is_done():
             await interaction.edit_original_response(content=body, view=view(rows))
         else:
-            await interaction.response.send_message(body, view=view(rows), ephemeral=True)
+            # never a link preview: Discord would fetch a one-time login link (/panelis)
+            await interaction.response.send_message(body, view=view(rows), ephemeral=True,
+                                                    suppress_embeds=True)  # fmt: skip
 
     async def send_picture(
         self, interaction: discord.Interaction, picture: Picture, rows: Rows

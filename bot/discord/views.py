@@ -69,5 +69,8 @@ def view(rows: Rows) -> discord.ui.View:
     message holds 25 at most)."""
     out = discord.ui.View(timeout=None)
     for button in [b for row in rows for b in row][:25]:
-        out.add_item(JobButton(button.data, button.label))
+        if button.url:  # a link (a Mini App opens as a plain link here)
+            out.add_item(discord.ui.Button(label=button.label, url=button.url))
+        else:
+            out.add_item(JobButton(button.data, button.label))
     return out

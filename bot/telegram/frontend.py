@@ -239,7 +239,7 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         for picture in reply.pictures:
             await self.send_picture(target, picture, reply_to, reply.buttons)
         if reply.text and not reply.pictures:
-            await self.send_text(target, reply.text, reply_to, reply.buttons)
+            await self.send_text(target, reply.text, reply_to, reply.buttons, reply.preview)
 
     async def submit(self, message: Message, lang: str, start: Start) -> None:
         """Post the status message first, so its id is stored with the job from the start."""

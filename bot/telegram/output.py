@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from telegram import ForceReply, Message
+from telegram import ForceReply, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application
@@ -27,10 +27,12 @@ class TelegramOutput:
 
         async def delivered(self, job: Job, **details: Any) -> None: ...
 
-    async def send_text(self, chat_id: int, text: str, reply_to: int | None, rows: Rows) -> None:
+    async def send_text(self, chat_id: int, text: str, reply_to: int | None, rows: Rows,
+                        preview: bool = True) -> None:  # fmt: skip
         await with_retry(lambda: self.app.bot.send_message(
             chat_id, fit(text), reply_to_message_id=reply_to, allow_sending_without_reply=True,
-            reply_markup=keyboard(rows)))  # fmt: skip
+            reply_markup=keyboard(rows),
+            link_preview_options=None if preview else LinkPreviewOptions(is_disabled=True)))  # fmt: skip
 
     async def send_picture(
         self, chat_id: int, picture: Picture, reply_to: int | None, rows: Rows

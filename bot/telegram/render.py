@@ -8,7 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -21,7 +21,7 @@ from telegram.error import (
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from bot.locale import ui_language
-from bot.message import Rows
+from bot.message import Button, Rows
 
 T = TypeVar("T")
 
@@ -60,9 +60,15 @@ def keyboard(rows: Rows) -> InlineKeyboardMarkup | None:
     """The neutral buttons (bot/actions.py) as an inline keyboard."""
     if not rows:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
-    )
+    return InlineKeyboardMarkup([[_button(b) for b in row] for row in rows])
+
+
+def _button(b: Button) -> InlineKeyboardButton:
+    if b.web_app:
+        return InlineKeyboardButton(b.label, web_app=WebAppInfo(b.url))
+    if b.url:
+        return InlineKeyboardButton(b.label, url=b.url)
+    return InlineKeyboardButton(b.label, callback_data=b.data)
 
 
 TEXT_LIMIT = 4096

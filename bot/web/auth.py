@@ -18,33 +18,25 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
+from core.logins import AuthError, LoginLinks, WebUser
+
+__all__ = [
+    "AuthError",
+    "LoginLinks",
+    "WebUser",
+    "check_csrf",
+    "csrf_token",
+    "read_session",
+    "sign_init_data",
+    "sign_session",
+    "validate_init_data",
+]
+
 INIT_DATA_MAX_AGE_S = 24 * 3600
-LOGIN_TTL_S = 600
 SESSION_TTL_S = 12 * 3600
-LOGIN_TRIES_PER_MINUTE = 10
-
-
-class AuthError(Exception):
-    """Missing, forged, expired or used: the request gets 401. `reason` says which (logs)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class WebUser:
-    """A signed-in person: their platform user key ("telegram:42") and what they may see."""
-
-    user_key: str
-    scope: str  # "admin": the dashboard; "gallery": their own drawings only
-    name: str = ""
 
 
 def _hmac(key: bytes, message: str) -> bytes:
@@ -84,38 +76,6 @@ def sign_init_data(fields: dict[str, str], bot_token: str) -> str:
     digest = hmac.new(_hmac(b"WebAppData", bot_token), check.encode("utf-8"),
                       hashlib.sha256).hexdigest()  # fmt: skip
     return urlencode({**fields, "hash": digest})
-
-
-@dataclass
-class LoginLinks:
-    """One-time login tokens, in memory (a restart voids them: ask for a new link)."""
-
-    ttl_s: float = LOGIN_TTL_S
-    tries_per_minute: int = LOGIN_TRIES_PER_MINUTE
-    _tokens: dict[str, tuple[WebUser, float]] = field(default_factory=dict)
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
-
-    def issue(self, user: WebUser, now: float | None = None) -> str:
-        now = time.time() if now is None else now
-        self._tokens = {t: v for t, v in self._tokens.items() if v[1] > now}  # drop expired
-        token = secrets.token_urlsafe(24)
-        self._tokens[token] = (user, now + self.ttl_s)
-        return token
-
-    def redeem(self, token: str, client: str = "", now: float | None = None) -> WebUser:
-        """The user the token was issued to; the token is gone after this. Raises AuthError
-        (unknown, used, expired, or too many failed tries from `client`)."""
-        now = time.time() if now is None else now
-        failures = self._failures.setdefault(client, deque())
-        while failures and failures[0] < now - 60:
-            failures.popleft()
-        if len(failures) >= self.tries_per_minute:
-            raise AuthError("rate limited")
-        found = self._tokens.pop(token, None)
-        if found is None or found[1] <= now:
-            failures.append(now)
-            raise AuthError("used or unknown" if found is None else "expired")
-        return found[0]
 
 
 def sign_session(user: WebUser, secret: bytes, now: float | None = None,

@@ -111,6 +111,13 @@ class Queries:
         return [job_from_row(r) for r in rows]
 
     @guarded
+    async def children(self, job_id: int, limit: int = 50) -> list[Job]:
+        """The jobs made from this one (again, variations, upscales), oldest first."""
+        rows = await self._rows("SELECT * FROM jobs WHERE parent_id = ? ORDER BY id LIMIT ?",
+                                (job_id, _page(limit)))  # fmt: skip
+        return [job_from_row(r) for r in rows]
+
+    @guarded
     async def overview(self, window_s: float = 600.0, day_s: float = 86400.0) -> dict[str, Any]:
         """The dashboard's first page: jobs per minute over `window_s`, and the last day's
         jobs by status and failures by kind (index jobs_created)."""

@@ -50,6 +50,7 @@ def prune_images(directory: Path, days: int, now: float | None = None) -> int:
     for path in directory.rglob("*.png"):
         if path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
+            path.with_name(path.stem + ".thumb.jpg").unlink(missing_ok=True)  # the web pages'
             removed += 1
     for sub in sorted(directory.iterdir(), reverse=True):
         if sub.is_dir() and not any(sub.iterdir()):

@@ -1,0 +1,165 @@
+"""The JSON API under the gallery and the dashboard. Either auth (the session cookie, or
+`Authorization: tma <initData>`); 401 for none or a bad one; another user's job is 404
+(admins see every job). Actions run through the button registry (bot/actions.py), with the
+same owner checks as a button, and their result is delivered in the chat."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from starlette.requests import Request as HttpRequest
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot import actions
+from bot.message import Ctx
+from bot.web.app import Web, file_response
+from bot.web.thumbs import thumbnail
+from core.errors import BadArgument, NotFound
+from core.jobs.job import Job
+
+# the API's action names -> the buttons they press
+ACTIONS = {"again": "again", "redo": "redo", "variation": "v", "upscale": "up", "delete": "del"}
+PAGE = 20
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    """A job as the API shows it; `images` are the single images (one, or a grid's)."""
+    base = f"/api/jobs/{job.id}"
+    gone = bool(job.meta.get("deleted")) or not job.image_path
+    count = job.params.count
+    images = [] if gone else [f"{base}/images/0"] if count == 1 else [
+        f"{base}/images/{n}" for n in range(1, count + 1)]  # fmt: skip
+    return {
+        "id": job.id, "status": str(job.status), "text": job.request_text,
+        "prompt": job.prompt, "seed": job.seed, "count": count, "created": job.created_at,
+        "images": images, "grid": None if gone or count == 1 else f"{base}/images/0",
+        "thumb": None if gone else f"{base}/thumb", "english": job.english,
+        "negative": job.params.negative_prompt, "options": json.loads(job.options.to_json()),
+        "kind": job.kind, "parent_id": job.parent_id, "nsfw": job.nsfw,
+        "failure": str(job.failure) if job.failure else None, "deleted": gone,
+        "user": job.user_key, "steps": job.params.steps,
+        "size": [job.params.width, job.params.height],
+    }  # fmt: skip
+
+
+def _int(value: str | None, default: int | None = None) -> int | None:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or len(value) > 18:
+        raise BadArgument("?", "a whole number", "20")
+    return int(value)
+
+
+def _job_id(request: HttpRequest) -> int:
+    value = _int(request.path_params["job_id"])
+    if not value:
+        raise NotFound("job")
+    return value
+
+
+async def my_jobs(request: HttpRequest) -> Response:
+    """GET /api/me/jobs?limit=N&before=ID: the user's drawings, newest first."""
+    web: Web = request.app.state.web
+    user, _ = web.who(request)
+    limit = _int(request.query_params.get("limit"), PAGE) or PAGE
+    before = _int(request.query_params.get("before"))
+    jobs = await web.service.gallery(user, limit, before)
+    return JSONResponse({"jobs": [job_json(j) for j in jobs]})
+
+
+async def one_job(request: HttpRequest) -> Response:
+    web: Web = request.app.state.web
+    user, _ = web.who(request)
+    return JSONResponse(job_json(await web.service.web_job(user, _job_id(request))))
+
+
+async def image(request: HttpRequest) -> Response:
+    """GET /api/jobs/{id}/images/{n}: the PNG (n = 0: the picture, or a grid's grid)."""
+    web: Web = request.app.state.web
+    user, _ = web.who(request)
+    n = _int(request.path_params["n"]) or 0
+    return file_response(await web.service.image_path(user, _job_id(request), n))
+
+
+async def thumb(request: HttpRequest) -> Response:
+    """A small JPEG of the picture, made once and kept beside it."""
+    web: Web = request.app.state.web
+    user, _ = web.who(request)
+    path = await web.service.image_path(user, _job_id(request), 0)
+    small = await asyncio.to_thread(thumbnail, path)
+    return Response(small, media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=3600"})  # fmt: skip
+
+
+async def act(request: HttpRequest) -> Response:
+    """POST /api/jobs/{id}/actions/{action} [n]: 202 with the new job's id."""
+    web: Web = request.app.state.web
+    user, by_cookie = web.who(request)
+    await web.check_change(request, by_cookie)
+    name = request.path_params["action"]
+    if name not in ACTIONS:
+        raise NotFound(f"action {name}")
+    body = await _body(request)
+    n = _int(str(body.get("n", request.query_params.get("n", "")) or ""), 1) or 1
+    job = await web.service.web_job(user, _job_id(request))
+    ctx = Ctx(web.service, await web.service.web_request(user, parent=job))
+    reply = await actions.dispatch(ctx, actions.encode(ACTIONS[name], job.id, n))
+    if reply.start is None:  # 🗑
+        return JSONResponse({"id": None, "deleted": job.id}, status_code=202)
+    submitted = await reply.start({})
+    return JSONResponse({"id": submitted.job_id}, status_code=202)
+
+
+async def _body(request: HttpRequest) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise BadArgument("body", "a JSON object", "{}") from exc
+    if not isinstance(data, dict):
+        raise BadArgument("body", "a JSON object", "{}")
+    return data
+
+
+def settings_text(data: dict[str, Any]) -> str:
+    """The JSON settings as /iestatijumi's words, so both are checked by one parser."""
+    words = []
+    if "count" in data:
+        words.append(f"skaits={data['count']}")
+    if "aspect" in data:
+        words.append(f"formats={data['aspect'] or ''}")
+    if "private" in data:
+        words.append(f"privati={'ja' if data['private'] else 'ne'}")
+    if "language" in data:
+        words.append(f"valoda={data['language'] or ''}")
+    return " ".join(words)
+
+
+async def settings(request: HttpRequest) -> Response:
+    """GET and POST /api/me/settings: the user's /iestatijumi."""
+    web: Web = request.app.state.web
+    user, by_cookie = web.who(request)
+    req = await web.service.web_request(user)
+    if request.method == "POST":
+        await web.check_change(request, by_cookie)
+        text = settings_text(await _body(request))
+        current = await web.service.update_settings(req, text) if text else (
+            await web.service.settings(req))  # fmt: skip
+    else:
+        current = await web.service.settings(req)
+    return JSONResponse({"settings": current})
+
+
+ROUTES = [
+    Route("/api/me/jobs", my_jobs),
+    Route("/api/me/settings", settings, methods=["GET", "POST"]),
+    Route("/api/jobs/{job_id}", one_job),
+    Route("/api/jobs/{job_id}/images/{n}", image),
+    Route("/api/jobs/{job_id}/thumb", thumb),
+    Route("/api/jobs/{job_id}/actions/{action}", act, methods=["POST"]),
+]

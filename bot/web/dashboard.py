@@ -1,0 +1,168 @@
+"""The operator's dashboard at BASE/admin: overview, jobs (with a page per job), flagged
+images, users, concepts, model reload. Signed in with /panelis; every change is a POST
+form carrying the session's CSRF token, answered with a redirect back (no script needed)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request as HttpRequest
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from bot.web.api import _int, job_json
+from bot.web.app import Web, file_response
+from core.errors import BadArgument, NotFound
+from core.jobs.job import Request, Status
+from core.pages import user_of
+
+STATUSES = [str(s) for s in Status]
+
+
+def admin_request(web: Web, http: HttpRequest) -> Request:
+    user = web.admin(http)
+    platform, user_id = user_of(user)
+    return Request(platform, user_id, "", "", language="en", is_admin=True)
+
+
+async def _render(web: Web, http: HttpRequest, template: str, **values: Any) -> Response:
+    return web.page(template, csrf=web.csrf(http), now=time.time(), **values)
+
+
+async def overview(http: HttpRequest) -> Response:
+    web: Web = http.app.state.web
+    req = admin_request(web, http)
+    return await _render(web, http, "overview.html", page="overview",
+                         data=await web.service.dashboard(req),
+                         runners=web.service.runner_list(req),
+                         queue=web.service.queue(req))  # fmt: skip
+
+
+async def jobs(http: HttpRequest) -> Response:
+    web: Web = http.app.state.web
+    req = admin_request(web, http)
+    q = http.query_params
+    status = q.get("status", "")
+    if status and status not in STATUSES:
+        raise BadArgument("status", "a job status", "done")
+    user_key = q.get("user", "").strip()
+    before = _int(q.get("before"))
+    found = await web.service.browse(req, status, user_key, 50, before)
+    more = (f"?{urlencode({'status': status, 'user': user_key, 'before': found[-1].id})}"
+            if len(found) == 50 else "")  # fmt: skip
+    return await _render(web, http, "jobs.html", page="jobs", jobs=[job_json(j) for j in found],
+                         status=status, user=user_key, statuses=STATUSES, more=more)  # fmt: skip
+
+
+async def job_page(http: HttpRequest) -> Response:
+    web: Web = http.app.state.web
+    user = web.admin(http)
+    job_id = _int(http.path_params["job_id"]) or 0
+    job = await web.service.web_job(user, job_id)
+    parents, children = await web.service.lineage(user, job)
+    timings = {"waited": job.wait_s, "drew": job.draw_s,
+               "total": (job.finished_at - job.created_at) if job.finished_at else None}  # fmt: skip
+    return await _render(web, http, "job.html", page="jobs", job=job_json(job), raw=job,
+                         lineage=[job_json(j) for j in parents],
+                         children=[job_json(j) for j in children], timings=timings,
+                         error=job.error)  # fmt: skip
+
+
+async def flagged(http: HttpRequest) -> Response:
+    web: Web = http.app.state.web
+    req = admin_request(web, http)
+    found = await web.service.browse(req, "", "", 50, _int(http.query_params.get("before")),
+                                     flagged=True)  # fmt: skip
+    return await _render(web, http, "flagged.html", page="flagged",
+                         jobs=[job_json(j) for j in found])  # fmt: skip
+
+
+async def users(http: HttpRequest) -> Response:
+    web: Web = http.app.state.web
+    req = admin_request(web, http)
+    offset = _int(http.query_params.get("offset"), 0) or 0
+    found = await web.service.user_list(req, 100, offset)
+    return await _render(web, http, "users.html", page="users", users=found, offset=offset,
+                         more=len(found) == 100)  # fmt: skip
+
+
+async def concepts(http: HttpRequest) -> Response:
+    web: Web = http.app.state.web
+    req = admin_request(web, http)
+    return await _render(web, http, "concepts.html", page="concepts",
+                         concepts=web.service.concept_list(req))  # fmt: skip
+
+
+async def concept_sheet(http: HttpRequest) -> Response:
+    web: Web = http.app.state.web
+    req = admin_request(web, http)
+    return file_response(web.service.concept_sheet(req, http.path_params["token"]))
+
+
+async def _form(web: Web, http: HttpRequest) -> tuple[Request, Any]:
+    """An admin's POST form, its CSRF token checked."""
+    req = admin_request(web, http)
+    form = await http.form()
+    await web.check_change(http, True, str(form.get("csrf", "")))
+    return req, form
+
+
+def back(http: HttpRequest, default: str) -> Response:
+    target = http.headers.get("referer", "")
+    path = "/" + target.split("/", 3)[3] if target.count("/") >= 3 else default
+    return RedirectResponse(path if path.startswith("/admin") else default, status_code=303)
+
+
+async def delete_job(http: HttpRequest) -> Response:
+    web: Web = http.app.state.web
+    req, _ = await _form(web, http)
+    await web.service.delete(_int(http.path_params["job_id"]) or 0, req)
+    return back(http, "/admin/flagged")
+
+
+async def ban(http: HttpRequest) -> Response:
+    web: Web = http.app.state.web
+    req, form = await _form(web, http)
+    platform, _, user_id = str(form.get("user", "")).partition(":")
+    if not platform or not user_id:
+        raise BadArgument("user", "a user (platform:id)", "telegram:42")
+    await web.service.set_banned(req, platform, user_id, form.get("banned") == "1")
+    return back(http, "/admin/users")
+
+
+async def concept_change(http: HttpRequest) -> Response:
+    web: Web = http.app.state.web
+    req, _ = await _form(web, http)
+    token, change = http.path_params["token"], http.path_params["change"]
+    if change == "install":
+        await web.service.install_concept(req, token)
+    elif change == "remove":
+        await web.service.remove_concept(req, token)
+    else:
+        raise NotFound(change)
+    return RedirectResponse("/admin/concepts", status_code=303)
+
+
+async def reload(http: HttpRequest) -> Response:
+    web: Web = http.app.state.web
+    req, form = await _form(web, http)
+    model = str(form.get("model", "")).strip() or None
+    await web.service.reload(req, model)
+    return RedirectResponse("/admin", status_code=303)
+
+
+ROUTES = [
+    Route("/admin", overview),
+    Route("/admin/jobs", jobs),
+    Route("/admin/jobs/{job_id}", job_page),
+    Route("/admin/jobs/{job_id}/delete", delete_job, methods=["POST"]),
+    Route("/admin/flagged", flagged),
+    Route("/admin/users", users),
+    Route("/admin/users/ban", ban, methods=["POST"]),
+    Route("/admin/concepts", concepts),
+    Route("/admin/concepts/{token}/sheet", concept_sheet),
+    Route("/admin/concepts/{token}/{change}", concept_change, methods=["POST"]),
+    Route("/admin/reload", reload, methods=["POST"]),
+]

@@ -1,0 +1,60 @@
+"""The web app in the bot's process: uvicorn, started and stopped with the frontends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+
+from core.config import Config
+from core.service import Service
+
+log = logging.getLogger("zime.web")
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """The bot owns SIGTERM and SIGINT (bot/__main__.py) and stops this server itself;
+        uvicorn's own handlers would take them from it."""
+        yield
+
+
+class WebServer:
+    """A frontend like the chat ones: `start` returns once it listens, `stop` closes it."""
+
+    def __init__(self, service: Service, config: Config) -> None:
+        from bot.web.app import build_app
+
+        self.config = config
+        app = build_app(service, config, config.telegram.token)
+        self.server = _Server(uvicorn.Config(app, host=config.web.host, port=config.web.port,
+                                             log_level="warning", lifespan="off",
+                                             access_log=False))  # fmt: skip
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Listen, or raise OSError (the port is taken). The socket is bound here: uvicorn
+        would end the whole process (SystemExit) on a port it cannot bind."""
+        web = self.config.web
+        sock = socket.create_server((web.host, web.port), reuse_port=False)
+        self._task = asyncio.create_task(self.server.serve([sock]), name="zime-web")
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()
+                raise OSError(f"the web app stopped at start on {web.host}:{web.port}")
+            await asyncio.sleep(0.02)
+        log.info("web app on %s (listening on %s:%s)", self.config.web.base_url,
+                 self.config.web.host, self.config.web.port)  # fmt: skip
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self.server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._task, 10)
+        self._task = None

@@ -1,0 +1,219 @@
+"""What the web pages ask of `Service` (issue #23): one-time login links, the user's gallery,
+and the operator's dashboard (overview, jobs, flagged images, users, concepts). A mixin of
+`Service`, like AdminOps; the web app (bot/web) calls only these and the button registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.errors import NotFound, WebOff
+from core.jobs.job import Job, Request, RunnerInfo
+from core.jobs.queries import UserUsage
+from core.lang.prompt import PromptBuilder
+from core.logins import ADMIN, LoginLinks, WebUser
+
+if TYPE_CHECKING:
+    from core.config import Config
+    from core.jobs.store import Store
+    from core.queue.worker import Worker
+    from core.train.session import Teaching
+
+# What a job's meta says about where its result goes (a Telegram chat, a Discord channel,
+# private or not). A job started on a web page is delivered where its parent was.
+DELIVERY_KEYS = ("chat_id", "channel_id", "private_result", "is_group")
+
+
+@dataclass(frozen=True)
+class ConceptInfo:
+    """One concept on the dashboard: built in (the fine-tuned model's), installed (trained
+    and live), or trained and waiting to be installed (with its contact sheet and scores)."""
+
+    token: str
+    name_lv: str
+    name_en: str
+    state: str  # builtin | installed | trained
+    sheet: str = ""  # contact_sheet.png of its training, when it is still on disk
+    scores: dict[str, Any] | None = None
+
+
+def user_of(user: WebUser) -> tuple[str, str]:
+    platform, _, user_id = user.user_key.partition(":")
+    return platform, user_id
+
+
+class PageOps:
+    config: Config
+    store: Store
+    worker: Worker
+    builder: PromptBuilder
+    teaching: Teaching
+    logins: LoginLinks
+
+    if TYPE_CHECKING:
+
+        def check_admin(self, request: Request) -> None: ...
+
+        async def reload(self, request: Request, model: str | None = None) -> str: ...
+
+        async def _job_for(self, job_id: int, request: Request) -> Job: ...
+
+        async def settings(self, request: Request) -> dict[str, Any]: ...
+
+    # signing in
+    def login_link(self, request: Request, scope: str) -> str:
+        """/panelis (scope admin, admins only) and /galerija (scope gallery): a link that
+        signs its holder in once, within 10 minutes."""
+        if not self.config.web.enabled:
+            raise WebOff()
+        if scope == ADMIN:
+            self.check_admin(request)
+        token = self.logins.issue(WebUser(request.user_key, scope))
+        return f"{self.config.web.base_url}/login/{token}"
+
+    def app_url(self) -> str:
+        """The gallery as a Telegram Mini App (Telegram opens https bases only)."""
+        if not self.config.web.enabled:
+            raise WebOff()
+        return f"{self.config.web.base_url}/app"
+
+    def redeem_login(self, token: str, client: str) -> WebUser:
+        """The user a link was issued to (once). Raises AuthError."""
+        return self.logins.redeem(token, client)
+
+    async def web_request(self, user: WebUser, parent: Job | None = None) -> Request:
+        """A request on behalf of a signed-in person: their id and language, the admin
+        rights of a dashboard session, and the chat of `parent` to deliver a new drawing to."""
+        platform, user_id = user_of(user)
+        request = Request(platform, user_id, "", "", is_admin=user.scope == ADMIN)
+        settings = await self.settings(request)
+        language = str(settings.get("language") or (parent.meta.get("language")
+                                                    if parent else "") or "lv")  # fmt: skip
+        if parent is None:
+            return replace(request, language=language)
+        meta = {k: parent.meta[k] for k in DELIVERY_KEYS if k in parent.meta}
+        return replace(request, chat_id=parent.chat_id, language=language,
+                       is_group=bool(parent.meta.get("is_group")), meta=meta)  # fmt: skip
+
+    # the gallery
+    async def gallery(self, user: WebUser, limit: int = 20, before: int | None = None) -> list[Job]:
+        platform, user_id = user_of(user)
+        return await self.store.user_jobs(platform, user_id, limit, before)
+
+    async def web_job(self, user: WebUser, job_id: int) -> Job:
+        """The job, for its owner or a dashboard admin; NotFound for anyone else."""
+        platform, user_id = user_of(user)
+        return await self._job_for(job_id, Request(platform, user_id, "", "",
+                                                   is_admin=user.scope == ADMIN))  # fmt: skip
+
+    async def lineage(self, user: WebUser, job: Job) -> tuple[list[Job], list[Job]]:
+        """The job's parents (back to the request that began it) and its children."""
+        parents: list[Job] = []
+        parent_id = job.parent_id
+        while parent_id and len(parents) < 20:
+            try:
+                parent = await self.web_job(user, parent_id)
+            except NotFound:
+                break
+            parents.append(parent)
+            parent_id = parent.parent_id
+        return parents, await self.store.children(job.id)
+
+    async def image_path(self, user: WebUser, job_id: int, n: int) -> str:
+        """The PNG of a job (n = 0: the picture or grid; 1–4: one image of a grid)."""
+        from core.draw.images import image_variant_path
+
+        job = await self.web_job(user, job_id)
+        if not job.image_path or job.meta.get("deleted") or not 0 <= n <= job.params.count:
+            raise NotFound(f"job {job_id} image {n}")
+        path = Path(job.image_path) if n == 0 or job.params.count == 1 else (
+            image_variant_path(job.image_path, n))  # fmt: skip
+        if not await asyncio.to_thread(path.is_file):
+            raise NotFound(f"job {job_id} image {n}")
+        return str(path)
+
+    # the dashboard (admins)
+    async def dashboard(self, request: Request) -> dict[str, Any]:
+        """Queue, runners with their heartbeat, jobs per minute, failures by kind."""
+        self.check_admin(request)
+        out = await self.store.overview()
+        out["queued"] = self.worker.queued_count()
+        out["drawing"] = [h.id for h in self.worker.drawing()]
+        out["model"] = self.worker.model
+        out["paused"] = self.worker.paused
+        return out
+
+    def runner_list(self, request: Request) -> list[RunnerInfo]:
+        self.check_admin(request)
+        return self.worker.runners()
+
+    async def browse(self, request: Request, status: str = "", user_key: str = "",
+                     limit: int = 50, before: int | None = None,
+                     flagged: bool = False) -> list[Job]:  # fmt: skip
+        self.check_admin(request)
+        return await self.store.browse_jobs(status, user_key, limit, before, flagged)
+
+    async def user_list(self, request: Request, limit: int = 100,
+                        offset: int = 0) -> list[UserUsage]:  # fmt: skip
+        self.check_admin(request)
+        return await self.store.users(limit, offset)
+
+    def concept_list(self, request: Request) -> list[ConceptInfo]:
+        """Built-in concepts, installed trained ones, and trainings waiting to be installed."""
+        from core.train import install
+
+        self.check_admin(request)
+        installed = set(install.installed(self.config))
+        out = [ConceptInfo(c.id, c.name_lv, c.name_en,
+                           "installed" if c.id in installed else "builtin",
+                           *self._training(c.id)) for c in self.builder.registry]  # fmt: skip
+        known = {c.token for c in out}
+        for folder in sorted(self.teaching.root.glob("*/out/*/concept.toml")):
+            token = folder.parent.name
+            if token not in known:
+                import tomllib
+
+                entry = tomllib.loads(folder.read_text(encoding="utf-8"))["concept"][0]
+                out.append(ConceptInfo(token, entry.get("name_lv", ""), entry.get("name_en", ""),
+                                       "trained", *self._training(token)))  # fmt: skip
+        return out
+
+    def _training(self, token: str) -> tuple[str, dict[str, Any] | None]:
+        """The contact sheet and scores of a concept's training, when still on disk."""
+        folder = self.teaching.root / token / "out" / token
+        sheet = folder / "contact_sheet.png"
+        scores_file = folder / "scores.json"
+        scores = (
+            json.loads(scores_file.read_text(encoding="utf-8")) if scores_file.is_file() else None
+        )
+        return (str(sheet) if sheet.is_file() else "", scores)
+
+    def concept_sheet(self, request: Request, token: str) -> str:
+        self.check_admin(request)
+        for c in self.concept_list(request):
+            if c.token == token and c.sheet:
+                return c.sheet
+        raise NotFound(f"concept {token}")
+
+    async def install_concept(self, request: Request, token: str) -> None:
+        """Install a finished training (as `core concepts add`) and make it live."""
+        from core.train import install
+
+        self.check_admin(request)
+        folder = self.teaching.root / token / "out" / token
+        if not token.isidentifier() or not (folder / "concept.toml").is_file():
+            raise NotFound(f"training {token}")
+        await asyncio.to_thread(install.add, self.config, folder)
+        await self.reload(request)
+
+    async def remove_concept(self, request: Request, token: str) -> None:
+        """Remove an installed trained concept (as `core concepts remove`) and reload."""
+        from core.train import install
+
+        self.check_admin(request)
+        await asyncio.to_thread(install.remove, self.config, token)
+        await self.reload(request)
