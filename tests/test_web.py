@@ -75,7 +75,9 @@ async def test_galerija_is_a_mini_app_button_on_https_and_a_link_on_http(tmp_pat
         await signed_in(http, link)
         assert (await http.get("/admin")).status_code == 404  # a gallery session is no admin's
         page = await http.get("/app")
-        assert page.status_code == 200 and "frame-ancestors" in page.headers["content-security-policy"]
+        assert (
+            page.status_code == 200 and "frame-ancestors" in page.headers["content-security-policy"]
+        )
 
 
 async def test_the_api_needs_auth_and_hides_other_users_jobs(tmp_path: Path) -> None:
@@ -130,12 +132,15 @@ async def test_actions_run_as_buttons_do_and_csrf_guards_the_cookie(tmp_path: Pa
         assert new.parent_id == first and new.status == "done" and new.user_id == "42"
         assert new.meta["chat_id"] == 42  # delivered in the chat the first one came from
         redo = await http.post(f"/api/jobs/{first}/actions/redo", headers=tma)
-        assert (await s.finished(redo.json()["id"])).seed == (await s.service.job(first)).seed
+        parent = await s.service.job(first)
+        assert parent is not None and (await s.finished(redo.json()["id"])).seed == parent.seed
         up = await http.post(f"/api/jobs/{first}/actions/upscale", headers=tma, json={"n": 1})
         assert (await s.finished(up.json()["id"])).kind == "upscale"
         refused = await http.post(f"/api/jobs/{theirs}/actions/again", headers=tma)
         assert refused.status_code == 404
-        assert (await http.post(f"/api/jobs/{first}/actions/explode", headers=tma)).status_code == 404
+        assert (
+            await http.post(f"/api/jobs/{first}/actions/explode", headers=tma)
+        ).status_code == 404
         # by cookie: the CSRF token is required
         await signed_in(http, await s.link("42", "galerija", admin=False))
         assert (await http.post(f"/api/jobs/{first}/actions/again")).status_code == 401
@@ -180,14 +185,17 @@ async def test_dashboard_pages_and_forms(tmp_path: Path) -> None:
         assert "brivpiem" in (await http.get("/admin/concepts")).text
         token = await csrf_of(http, "/admin/users")
         # a form without the token changes nothing
-        assert (await http.post("/admin/users/ban", data={"user": "telegram:43",
-                                                          "banned": "1"})).status_code == 401
+        assert (
+            await http.post("/admin/users/ban", data={"user": "telegram:43", "banned": "1"})
+        ).status_code == 401
         assert not await s.service.store.is_banned("telegram", "43")
-        banned = await http.post("/admin/users/ban",
-                                 data={"user": "telegram:43", "banned": "1", "csrf": token})
+        banned = await http.post(
+            "/admin/users/ban", data={"user": "telegram:43", "banned": "1", "csrf": token}
+        )
         assert banned.status_code == 303 and await s.service.store.is_banned("telegram", "43")
         deleted = await http.post(f"/admin/jobs/{flagged}/delete", data={"csrf": token})
         assert deleted.status_code == 303
-        assert (await s.service.job(flagged)).meta["deleted"]
+        gone = await s.service.job(flagged)
+        assert gone is not None and gone.meta["deleted"]
         reloaded = await http.post("/admin/reload", data={"csrf": token})
         assert reloaded.status_code == 303 and s.generator.reloads == [None]

@@ -74,7 +74,9 @@ def init_data(user_id: int, token: str = BOT_TOKEN, age_s: float = 0.0) -> str:
 
 
 @contextlib.asynccontextmanager
-async def site(tmp_path: Path, public_url: str = "", **sections: dict[str, Any]) -> AsyncIterator[Site]:
+async def site(
+    tmp_path: Path, public_url: str = "", **sections: dict[str, Any]
+) -> AsyncIterator[Site]:
     port = free_port()
     web = {"enabled": True, "host": "127.0.0.1", "port": port, "public_url": public_url}
     cfg = make_config(tmp_path, web=web, telegram={"token": BOT_TOKEN}, **sections)

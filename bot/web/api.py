@@ -16,6 +16,7 @@ from starlette.routing import Route
 from bot import actions
 from bot.message import Ctx
 from bot.web.app import Web, file_response
+from bot.web.auth import WebUser
 from bot.web.thumbs import thumbnail
 from core.errors import BadArgument, NotFound
 from core.jobs.job import Job
@@ -99,18 +100,25 @@ async def act(request: HttpRequest) -> Response:
     web: Web = request.app.state.web
     user, by_cookie = web.who(request)
     await web.check_change(request, by_cookie)
-    name = request.path_params["action"]
-    if name not in ACTIONS:
-        raise NotFound(f"action {name}")
     body = await _body(request)
     n = _int(str(body.get("n", request.query_params.get("n", "")) or ""), 1) or 1
-    job = await web.service.web_job(user, _job_id(request))
+    new = await run_action(web, user, _job_id(request), request.path_params["action"], n)
+    if new is None:  # 🗑
+        return JSONResponse({"id": None, "deleted": _job_id(request)}, status_code=202)
+    return JSONResponse({"id": new}, status_code=202)
+
+
+async def run_action(web: Web, user: WebUser, job_id: int, name: str, n: int = 1) -> int | None:
+    """Press the button `name` stands for, as `user`, on their job (or any, for an admin):
+    the new job's id (delivered in the chat the job came from), or None for 🗑."""
+    if name not in ACTIONS:
+        raise NotFound(f"action {name}")
+    job = await web.service.web_job(user, job_id)
     ctx = Ctx(web.service, await web.service.web_request(user, parent=job))
     reply = await actions.dispatch(ctx, actions.encode(ACTIONS[name], job.id, n))
-    if reply.start is None:  # 🗑
-        return JSONResponse({"id": None, "deleted": job.id}, status_code=202)
-    submitted = await reply.start({})
-    return JSONResponse({"id": submitted.job_id}, status_code=202)
+    if reply.start is None:
+        return None
+    return (await reply.start({})).job_id
 
 
 async def _body(request: HttpRequest) -> dict[str, Any]:

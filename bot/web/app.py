@@ -50,7 +50,9 @@ COOKIE = "zime_session"
 CSP_PAGE = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "object-src 'none'; base-uri 'none'; form-action 'self'")  # fmt: skip
 CSP_DASHBOARD = CSP_PAGE + "; frame-ancestors 'none'"
-CSP_APP = CSP_PAGE + "; frame-ancestors 'self' https://web.telegram.org https://*.telegram.org"
+# The gallery fetches its images with the API's auth and shows them as blob: URLs.
+CSP_APP = (CSP_PAGE.replace("img-src 'self' data:", "img-src 'self' data: blob:")
+           + "; frame-ancestors 'self' https://web.telegram.org https://*.telegram.org")  # fmt: skip
 
 
 class Web:

@@ -12,7 +12,7 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from bot.web.api import _int, job_json
+from bot.web.api import _int, job_json, run_action
 from bot.web.app import Web, file_response
 from core.errors import BadArgument, NotFound
 from core.jobs.job import Request, Status
@@ -122,6 +122,16 @@ async def delete_job(http: HttpRequest) -> Response:
     return back(http, "/admin/flagged")
 
 
+async def job_action(http: HttpRequest) -> Response:
+    """🔁 and the other result buttons on a job's page: the new job's page."""
+    web: Web = http.app.state.web
+    await _form(web, http)
+    user = web.admin(http)
+    job_id = _int(http.path_params["job_id"]) or 0
+    new = await run_action(web, user, job_id, http.path_params["action"])
+    return RedirectResponse(f"/admin/jobs/{new or job_id}", status_code=303)
+
+
 async def ban(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
     req, form = await _form(web, http)
@@ -158,6 +168,7 @@ ROUTES = [
     Route("/admin/jobs", jobs),
     Route("/admin/jobs/{job_id}", job_page),
     Route("/admin/jobs/{job_id}/delete", delete_job, methods=["POST"]),
+    Route("/admin/jobs/{job_id}/actions/{action}", job_action, methods=["POST"]),
     Route("/admin/flagged", flagged),
     Route("/admin/users", users),
     Route("/admin/users/ban", ban, methods=["POST"]),
