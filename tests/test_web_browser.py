@@ -56,9 +56,13 @@ def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "") ->
 
 def loaded(driver: Any, css: str) -> bool:
     """Every image matching `css` has loaded (a broken one has naturalWidth 0)."""
-    return bool(driver.execute_script(
-        "const imgs = [...document.querySelectorAll(arguments[0])];"
-        "return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);", css))
+    return bool(
+        driver.execute_script(
+            "const imgs = [...document.querySelectorAll(arguments[0])];"
+            "return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);",
+            css,
+        )
+    )
 
 
 async def test_an_admin_signs_in_sees_a_thumbnail_and_presses_again(tmp_path: Path) -> None:
@@ -86,7 +90,8 @@ async def test_an_admin_signs_in_sees_a_thumbnail_and_presses_again(tmp_path: Pa
                 def arrived() -> bool:
                     driver.refresh()
                     return driver.find_element(By.ID, "job-status").text == "done" and loaded(
-                        driver, "img.picture")
+                        driver, "img.picture"
+                    )
 
                 wait_for(arrived, what="the new job drawn")
                 driver.get(link)  # the link worked once

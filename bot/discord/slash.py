@@ -76,6 +76,10 @@ class EnglishLocalizations(app_commands.Translator):
         "Atmest iemācīto (administratoriem)": N_("Discard the trained concept (admins)"),
         "Bloķēt lietotāju (administratoriem)": N_("Ban a user (admins)"),
         "Atbloķēt lietotāju (administratoriem)": N_("Unban a user (admins)"),
+        "Mani zīmējumi tīmekļa lapā": N_("My pictures on a web page"),
+        "Vadības panelis, vienreizēja saite (administratoriem)": N_(
+            "The dashboard, a one-time link (admins)"
+        ),
     }
 
     async def translate(
@@ -186,6 +190,15 @@ def register(tree: app_commands.CommandTree[Any], self: DiscordFrontend) -> None
     @app_commands.describe(id=s("Zīmējuma numurs no /vesture"))
     async def atkartot(interaction: discord.Interaction, id: str) -> None:
         await self.on_command(interaction, "atkartot", id)  # checked by the command table
+
+    @tree.command(name="galerija", description=s("Mani zīmējumi tīmekļa lapā"))
+    async def galerija(interaction: discord.Interaction) -> None:
+        await self.on_command(interaction, "galerija")
+
+    @tree.command(name="panelis",
+                  description=s("Vadības panelis, vienreizēja saite (administratoriem)"))  # fmt: skip
+    async def panelis(interaction: discord.Interaction) -> None:
+        await self.on_command(interaction, "panelis")
 
     @tree.command(name="palidziba", description=s("Ko es protu"))
     async def palidziba(interaction: discord.Interaction) -> None:
