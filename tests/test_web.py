@@ -199,3 +199,22 @@ async def test_dashboard_pages_and_forms(tmp_path: Path) -> None:
         assert gone is not None and gone.meta["deleted"]
         reloaded = await http.post("/admin/reload", data={"csrf": token})
         assert reloaded.status_code == 303 and s.generator.reloads == [None]
+
+
+def test_the_listening_socket_gets_nodelay_connections() -> None:
+    """asyncio sets TCP_NODELAY on a connection only when the listening socket's proto is
+    IPPROTO_TCP; without it each keep-alive answer waited ~40 ms (benchmarks/web.py)."""
+    import socket
+
+    from bot.web.server import listening_socket
+
+    sock = listening_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        client = socket.create_connection(sock.getsockname())
+        sock.setblocking(True)
+        accepted, _ = sock.accept()
+        with client, accepted:
+            assert accepted.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
