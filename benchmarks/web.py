@@ -22,8 +22,8 @@ from core.app import open_service
 from core.config import config_from_dict
 from core.jobs.store import Store
 from core.lang.translate import IdentityTranslator, Translators
-from tests.web_helpers import BOT_TOKEN, init_data
 from tests.redis_server import free_port
+from tests.web_helpers import BOT_TOKEN, init_data
 
 WORDS = "Rīgas doms saulrietā ar mākoņiem un Vanšu tilts ziemā piparkūkas uz galda".split()
 
