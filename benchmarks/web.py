@@ -104,7 +104,7 @@ async def report(http: httpx.AsyncClient, svc: object, users: int, requests: int
         api.append(await timed(http, "/api/me/jobs?limit=20", headers))
     line("GET /api/me/jobs?limit=20 (tma)", api, 50)
     await http.get(await_link(svc))  # the admin's cookie, as /panelis gives it
-    pages = {
+    pages: dict[str, list[float]] = {
         "/admin/jobs": [], "/admin/jobs?status=failed": [], "/admin/jobs?user=telegram:17": [],
         "/admin": [], "/admin/flagged": [], "/admin/users": [],
     }  # fmt: skip
