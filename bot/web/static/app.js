@@ -64,7 +64,8 @@ async function card(job) {
   text.textContent = job.text;
   const meta = document.createElement("div");
   meta.className = "muted";
-  meta.textContent = `${job.status} · ${job.kind} · seed ${job.seed} · ${job.size[0]}×${job.size[1]}` + (Object.keys(job.options).length ? " · " + JSON.stringify(job.options) : "");
+  const options = Object.entries(job.options).filter(([key]) => key !== "v").map(([key, value]) => `${key}: ${value}`);
+  meta.textContent = [job.status, job.kind, `seed ${job.seed}`, `${job.size[0]}×${job.size[1]}`, ...options].join(" · ");
   head.append(title, text, meta);
   const images = document.createElement("div");
   images.className = "images";
