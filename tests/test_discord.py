@@ -326,3 +326,28 @@ async def test_an_admin_teaches_a_concept_with_slash_commands(
         token = await stub.slash("zime", {"teksts": "Rīgas Doms naktī"}, user_id=7)
         [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}", timeout=60)
         assert "rigasdoms building" in followup.body["content"]
+
+
+async def test_panelis_and_galerija_are_private_links_without_previews(
+    stub: DiscordStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    path = write_config(tmp_path, tiny_models, stub)
+    path.write_text(path.read_text(encoding="utf-8") + '[web]\nenabled = true\n'
+                    'public_url = "https://zime.example.lv"\n', encoding="utf-8")  # fmt: skip
+    async with running(path, stub):
+
+        async def answer(name: str, user: int) -> tuple[int, str]:
+            """The flags and text of a command's answer: direct, or deferred then edited."""
+            token = await stub.slash(name, {}, user_id=user)
+            [callback] = await stub.wait_for("POST", f"/{token}/callback")
+            if callback.body["type"] == 5:
+                [edit] = await stub.wait_for("PATCH", f"/{token}/messages/@original")
+                return callback.body["data"]["flags"], edit.body["content"]
+            return callback.body["data"]["flags"], callback.body["data"]["content"]
+
+        for user, name in ((ADMIN, "panelis"), (7, "galerija")):  # a link here, no Mini App
+            flags, text = await answer(name, user)
+            assert flags & 64  # only the asker sees it
+            # <url>: Discord shows no preview, so nothing fetches the one-time link
+            assert "<https://zime.example.lv/login/" in text
+        assert "/login/" not in (await answer("panelis", 7))[1]

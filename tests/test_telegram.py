@@ -646,3 +646,30 @@ async def test_an_admin_teaches_a_concept_in_the_chat(
         photos = await stub.wait_for("sendPhoto", 2, chat_id=7, timeout=60)
         assert "rigasdoms building" in photos[1].params["caption"]
         assert "Rīgas Doms" in photos[1].params["caption"]
+
+
+async def test_panelis_and_galerija_links_and_the_mini_app_button(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """/panelis: a one-time link with the preview off; /galerija: a Web App button with an
+    https base, a link with an http one; neither is sent into a group."""
+    cfg = bot_config(stub, tiny_models, tmp_path)
+    web = dataclasses.replace(cfg.web, enabled=True, public_url="https://zime.example.lv")
+    async with running_bot(dataclasses.replace(cfg, web=web)):
+        stub.send_text("/panelis", user_id=ADMIN)
+        [link] = await stub.wait_for("sendMessage", chat_id=ADMIN)
+        assert "https://zime.example.lv/login/" in link.params["text"]
+        assert link.params["link_preview_options"]["is_disabled"] is True
+        stub.send_text("/galerija", user_id=55)
+        [app] = await stub.wait_for("sendMessage", chat_id=55)
+        [[button]] = app.params["reply_markup"]["inline_keyboard"]
+        assert button["web_app"] == {"url": "https://zime.example.lv/app"}
+        stub.send_text("/panelis", user_id=ADMIN, chat_id=-500, chat_type="group")
+        [group] = await stub.wait_for("sendMessage", chat_id=-500)
+        assert "/login/" not in group.params["text"] and "privātā" in group.params["text"]
+    web = dataclasses.replace(cfg.web, enabled=True, public_url="http://127.0.0.1:9")
+    async with running_bot(dataclasses.replace(cfg, web=web)):
+        stub.send_text("/galerija", user_id=56)
+        [link] = await stub.wait_for("sendMessage", chat_id=56)
+        assert "http://127.0.0.1:9/login/" in link.params["text"]
+        assert "reply_markup" not in link.params or not link.params["reply_markup"]

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import re
 import time
 from typing import Any
 
@@ -127,7 +128,7 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
             for picture in reply.pictures:
                 await self.send_picture(interaction, picture, reply.buttons)
         else:
-            await self.respond(interaction, reply.text or "✓", reply.buttons)
+            await self.respond(interaction, reply.text or "✓", reply.buttons, reply.preview)
             if reply.remove and interaction.message is not None:
                 with contextlib.suppress(discord.HTTPException):
                     await interaction.message.delete()
@@ -135,9 +136,14 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
     def text(self, text: str) -> str:
         return discord.utils.escape_markdown(text)[:2000]
 
-    async def respond(self, interaction: discord.Interaction, text: str, rows: Rows = ()) -> None:
-        """A text only the asker sees (Discord answers commands privately in a channel)."""
+    async def respond(self, interaction: discord.Interaction, text: str, rows: Rows = (),
+                      preview: bool = True) -> None:  # fmt: skip
+        """A text only the asker sees (Discord answers commands privately in a channel).
+        Without a preview, links are written `<url>`: an edited (deferred) answer cannot
+        carry the suppress-embeds flag, and a preview would fetch a one-time link."""
         body = self.text(text)
+        if not preview:
+            body = re.sub(r"(?<!<)(https?://[^\s<>]+)", r"<\1>", body)
         if interaction.response.is_done():
             await interaction.edit_original_response(content=body, view=view(rows))
         else:
