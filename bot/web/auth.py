@@ -10,6 +10,13 @@
   derived from it for every state change made with the cookie.
 
 Pure functions and one small in-memory class: no web framework is needed to test them.
+
+Why our own code (principle 9): the initData check is the dozen lines Telegram documents,
+and the PyPI packages for it (init-data-py, telegram-webapp-auth, telegram-init-data) are
+young single-maintainer projects; python-telegram-bot, which we use, has no helper, and
+aiogram's would bring a second Telegram framework. Sessions are one HMAC over a JSON list
+with an expiry we can test with an injected clock (itsdangerous' timed signer reads the
+clock itself). tests/test_web_auth.py covers every way each can fail.
 """
 
 from __future__ import annotations
