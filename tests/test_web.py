@@ -218,3 +218,40 @@ def test_the_listening_socket_gets_nodelay_connections() -> None:
             assert accepted.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+async def test_concepts_install_and_remove_from_the_dashboard(tmp_path: Path) -> None:
+    """A finished training waits on the concepts page with its contact sheet and scores;
+    Install makes it live (a reload), Remove takes it away again."""
+    import json
+
+    from PIL import Image
+
+    from core.train.lora import LORA_FILE
+    from core.train.run import TrainRequest, concept_entry
+
+    async with site(tmp_path) as s, client(s.base) as http:
+        out = s.service.teaching.root / "rigasdoms" / "out" / "rigasdoms"
+        out.mkdir(parents=True)
+        request = TrainRequest(
+            tmp_path, "rigasdoms", "building", "Rīgas Doms", en=("Riga Cathedral",)
+        )
+        (out / "concept.toml").write_text(concept_entry(request), encoding="utf-8")
+        (out / LORA_FILE).write_bytes(b"weights")
+        Image.new("RGB", (64, 64), "white").save(out / "contact_sheet.png")
+        scores = {"chosen": "step-100", "checkpoints": [
+            {"checkpoint": "step-100", "dino": 0.5, "clip_i": 0.7, "clip_t": 0.3}]}  # fmt: skip
+        (out / "scores.json").write_text(json.dumps(scores), encoding="utf-8")
+        await signed_in(http, await s.link("1", "panelis"))
+        page = (await http.get("/admin/concepts")).text
+        assert "rigasdoms" in page and "DINO 0.500" in page and "/install" in page
+        sheet = await http.get("/admin/concepts/rigasdoms/sheet")
+        assert sheet.status_code == 200 and sheet.content.startswith(b"\x89PNG")
+        token = await csrf_of(http, "/admin/concepts")
+        done = await http.post("/admin/concepts/rigasdoms/install", data={"csrf": token})
+        assert done.status_code == 303 and s.generator.reloads == [None]
+        assert "rigasdoms" in {c.id for c in s.service.builder.registry}
+        assert "/remove" in (await http.get("/admin/concepts")).text
+        gone = await http.post("/admin/concepts/rigasdoms/remove", data={"csrf": token})
+        assert gone.status_code == 303
+        assert "rigasdoms" not in {c.id for c in s.service.builder.registry}
