@@ -255,3 +255,13 @@ async def test_concepts_install_and_remove_from_the_dashboard(tmp_path: Path) ->
         gone = await http.post("/admin/concepts/rigasdoms/remove", data={"csrf": token})
         assert gone.status_code == 303
         assert "rigasdoms" not in {c.id for c in s.service.builder.registry}
+
+
+async def test_api_errors_are_one_sentence_in_the_users_language(tmp_path: Path) -> None:
+    async with site(tmp_path) as s, client(s.base) as http:
+        tma = {"Authorization": "tma " + init_data(42)}
+        latvian = "Tāds zīmējums nav atrasts."
+        for lang, sentence in (("ru-RU,ru;q=0.9", "Такой рисунок не найден."),
+                               ("lv", latvian), ("de", latvian)):  # fmt: skip
+            response = await http.get("/api/jobs/77", headers={**tma, "Accept-Language": lang})
+            assert response.status_code == 404 and response.json() == {"error": sentence}

@@ -184,10 +184,20 @@ async def zime_failed(request: HttpRequest, exc: Exception) -> Response:
     status = (404 if isinstance(exc, NotFound | NotAdmin) else 429
               if isinstance(exc, RateLimited | QueueFull) else 400
               if isinstance(exc, InvalidPrompt) else 409)  # fmt: skip
-    text = error_text(exc, "en" if request.url.path.startswith("/admin") else "lv")
+    text = error_text(exc, "en" if request.url.path.startswith("/admin") else language(request))
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": text}, status_code=status)
     return web.page("denied.html", code=status, reason=text)
+
+
+def language(request: HttpRequest) -> str:
+    """The user's language for an error sentence: the browser's (a Mini App runs in the
+    Telegram client's language), if Zīme speaks it; else Latvian."""
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip()[:2].lower()
+        if code in ("lv", "ru", "en"):
+            return code
+    return "lv"
 
 
 def file_response(path: str) -> Response:
