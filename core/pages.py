@@ -46,6 +46,13 @@ def user_of(user: WebUser) -> tuple[str, str]:
     return platform, user_id
 
 
+def request_of(user: WebUser) -> Request:
+    """A signed-in person as a request: their id, and the admin rights of a dashboard
+    session (a gallery session or a Mini App has none)."""
+    platform, user_id = user_of(user)
+    return Request(platform, user_id, "", "", is_admin=user.scope == ADMIN)
+
+
 class PageOps:
     config: Config
     store: Store
@@ -64,22 +71,27 @@ class PageOps:
 
         async def settings(self, request: Request) -> dict[str, Any]: ...
 
+        async def grid_image(self, job_id: int, n: int, request: Request) -> tuple[Job, str]: ...
+
     # signing in
+    def _web_base(self) -> str:
+        """The base of every link to the pages; WebOff while they are off."""
+        if not self.config.web.enabled:
+            raise WebOff()
+        return self.config.web.base_url
+
     def login_link(self, request: Request, scope: str) -> str:
         """/panelis (scope admin, admins only) and /galerija (scope gallery): a link that
         signs its holder in once, within 10 minutes."""
-        if not self.config.web.enabled:
-            raise WebOff()
+        base = self._web_base()
         if scope == ADMIN:
             self.check_admin(request)
         token = self.logins.issue(WebUser(request.user_key, scope))
-        return f"{self.config.web.base_url}/login/{token}"
+        return f"{base}/login/{token}"
 
     def app_url(self) -> str:
         """The gallery as a Telegram Mini App (Telegram opens https bases only)."""
-        if not self.config.web.enabled:
-            raise WebOff()
-        return f"{self.config.web.base_url}/app"
+        return f"{self._web_base()}/app"
 
     def redeem_login(self, token: str, client: str) -> WebUser:
         """The user a link was issued to (once). Raises AuthError."""
@@ -88,8 +100,7 @@ class PageOps:
     async def web_request(self, user: WebUser, parent: Job | None = None) -> Request:
         """A request on behalf of a signed-in person: their id and language, the admin
         rights of a dashboard session, and the chat of `parent` to deliver a new drawing to."""
-        platform, user_id = user_of(user)
-        request = Request(platform, user_id, "", "", is_admin=user.scope == ADMIN)
+        request = request_of(user)
         settings = await self.settings(request)
         language = str(settings.get("language") or (parent.meta.get("language")
                                                     if parent else "") or "lv")  # fmt: skip
@@ -106,9 +117,7 @@ class PageOps:
 
     async def web_job(self, user: WebUser, job_id: int) -> Job:
         """The job, for its owner or a dashboard admin; NotFound for anyone else."""
-        platform, user_id = user_of(user)
-        return await self._job_for(job_id, Request(platform, user_id, "", "",
-                                                   is_admin=user.scope == ADMIN))  # fmt: skip
+        return await self._job_for(job_id, request_of(user))
 
     async def lineage(self, user: WebUser, job: Job) -> tuple[list[Job], list[Job]]:
         """The job's parents (back to the request that began it) and its children."""
@@ -124,14 +133,16 @@ class PageOps:
         return parents, await self.store.children(job.id)
 
     async def image_path(self, user: WebUser, job_id: int, n: int) -> str:
-        """The PNG of a job (n = 0: the picture or grid; 1–4: one image of a grid)."""
-        from core.draw.images import image_variant_path
-
-        job = await self.web_job(user, job_id)
-        if not job.image_path or job.meta.get("deleted") or not 0 <= n <= job.params.count:
+        """The PNG of a job (n = 0: the picture or grid; 1–4: one image of a grid, as U1–U4
+        find it)."""
+        if n:
+            job, found = await self.grid_image(job_id, n, request_of(user))
+        else:
+            job = await self.web_job(user, job_id)
+            found = job.image_path or ""
+        if not found or job.meta.get("deleted"):
             raise NotFound(f"job {job_id} image {n}")
-        path = Path(job.image_path) if n == 0 or job.params.count == 1 else (
-            image_variant_path(job.image_path, n))  # fmt: skip
+        path = Path(found)
         if not await asyncio.to_thread(path.is_file):
             raise NotFound(f"job {job_id} image {n}")
         return str(path)

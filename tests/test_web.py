@@ -265,3 +265,14 @@ async def test_api_errors_are_one_sentence_in_the_users_language(tmp_path: Path)
                                ("lv", latvian), ("de", latvian)):  # fmt: skip
             response = await http.get("/api/jobs/77", headers={**tma, "Accept-Language": lang})
             assert response.status_code == 404 and response.json() == {"error": sentence}
+
+
+async def test_a_grids_images_one_by_one(tmp_path: Path) -> None:
+    async with site(tmp_path) as s, client(s.base) as http:
+        grid = await s.draw("42", "a cat --n 2")
+        tma = {"Authorization": "tma " + init_data(42)}
+        job = (await http.get(f"/api/jobs/{grid}", headers=tma)).json()
+        assert job["images"] == [f"/api/jobs/{grid}/images/1", f"/api/jobs/{grid}/images/2"]
+        pngs = [(await http.get(url, headers=tma)).content for url in [job["grid"], *job["images"]]]
+        assert all(p.startswith(b"\x89PNG") for p in pngs) and len(set(pngs)) == 3
+        assert (await http.get(f"/api/jobs/{grid}/images/3", headers=tma)).status_code == 404

@@ -102,9 +102,10 @@ async def act(request: HttpRequest) -> Response:
     await web.check_change(request, by_cookie)
     body = await _body(request)
     n = _int(str(body.get("n", request.query_params.get("n", "")) or ""), 1) or 1
-    new = await run_action(web, user, _job_id(request), request.path_params["action"], n)
+    job_id = _job_id(request)
+    new = await run_action(web, user, job_id, request.path_params["action"], n)
     if new is None:  # 🗑
-        return JSONResponse({"id": None, "deleted": _job_id(request)}, status_code=202)
+        return JSONResponse({"id": None, "deleted": job_id}, status_code=202)
     return JSONResponse({"id": new}, status_code=202)
 
 

@@ -14,17 +14,16 @@ from starlette.routing import Route
 
 from bot.web.api import _int, job_json, run_action
 from bot.web.app import Web, file_response
+from bot.web.auth import WebUser
 from core.errors import BadArgument, NotFound
 from core.jobs.job import Request, Status
-from core.pages import user_of
+from core.pages import request_of
 
 STATUSES = [str(s) for s in Status]
 
 
 def admin_request(web: Web, http: HttpRequest) -> Request:
-    user = web.admin(http)
-    platform, user_id = user_of(user)
-    return Request(platform, user_id, "", "", language="en", is_admin=True)
+    return request_of(web.admin(http))
 
 
 async def _render(web: Web, http: HttpRequest, template: str, **values: Any) -> Response:
@@ -101,12 +100,12 @@ async def concept_sheet(http: HttpRequest) -> Response:
     return file_response(web.service.concept_sheet(req, http.path_params["token"]))
 
 
-async def _form(web: Web, http: HttpRequest) -> tuple[Request, Any]:
+async def _form(web: Web, http: HttpRequest) -> tuple[WebUser, Any]:
     """An admin's POST form, its CSRF token checked."""
-    req = admin_request(web, http)
+    user = web.admin(http)
     form = await http.form()
     await web.check_change(http, True, str(form.get("csrf", "")))
-    return req, form
+    return user, form
 
 
 def back(http: HttpRequest, default: str) -> Response:
@@ -117,7 +116,8 @@ def back(http: HttpRequest, default: str) -> Response:
 
 async def delete_job(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
-    req, _ = await _form(web, http)
+    user, _ = await _form(web, http)
+    req = request_of(user)
     await web.service.delete(_int(http.path_params["job_id"]) or 0, req)
     return back(http, "/admin/flagged")
 
@@ -125,8 +125,7 @@ async def delete_job(http: HttpRequest) -> Response:
 async def job_action(http: HttpRequest) -> Response:
     """🔁 and the other result buttons on a job's page: the new job's page."""
     web: Web = http.app.state.web
-    await _form(web, http)
-    user = web.admin(http)
+    user, _ = await _form(web, http)
     job_id = _int(http.path_params["job_id"]) or 0
     new = await run_action(web, user, job_id, http.path_params["action"])
     return RedirectResponse(f"/admin/jobs/{new or job_id}", status_code=303)
@@ -134,7 +133,8 @@ async def job_action(http: HttpRequest) -> Response:
 
 async def ban(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
-    req, form = await _form(web, http)
+    user, form = await _form(web, http)
+    req = request_of(user)
     platform, _, user_id = str(form.get("user", "")).partition(":")
     if not platform or not user_id:
         raise BadArgument("user", "a user (platform:id)", "telegram:42")
@@ -144,7 +144,8 @@ async def ban(http: HttpRequest) -> Response:
 
 async def concept_change(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
-    req, _ = await _form(web, http)
+    user, _ = await _form(web, http)
+    req = request_of(user)
     token, change = http.path_params["token"], http.path_params["change"]
     if change == "install":
         await web.service.install_concept(req, token)
@@ -157,7 +158,8 @@ async def concept_change(http: HttpRequest) -> Response:
 
 async def reload(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
-    req, form = await _form(web, http)
+    user, form = await _form(web, http)
+    req = request_of(user)
     model = str(form.get("model", "")).strip() or None
     await web.service.reload(req, model)
     return RedirectResponse("/admin", status_code=303)
