@@ -79,7 +79,10 @@ async def site(
 ) -> AsyncIterator[Site]:
     port = free_port()
     web = {"enabled": True, "host": "127.0.0.1", "port": port, "public_url": public_url}
-    cfg = make_config(tmp_path, web=web, telegram={"token": BOT_TOKEN}, **sections)
+    # trained concepts and teaching sessions in the test's folder, never in the checkout
+    storage = {"adapters": str(tmp_path / "adapters"), "concepts": str(tmp_path / "concepts.toml"),
+               **sections.pop("storage", {})}  # fmt: skip
+    cfg = make_config(tmp_path, web=web, telegram={"token": BOT_TOKEN}, storage=storage, **sections)
     gen = FakeGenerator()
     async with open_service(cfg, generator=gen, translators=ENGLISH) as svc:
         server = WebServer(svc, cfg)
