@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import NotFound, WebOff
-from core.jobs.job import Job, Request, RunnerInfo
+from core.jobs.job import Job, Request
 from core.jobs.queries import UserUsage
 from core.lang.prompt import PromptBuilder
 from core.logins import ADMIN, LoginLinks, WebUser
@@ -157,10 +157,6 @@ class PageOps:
         out["model"] = self.worker.model
         out["paused"] = self.worker.paused
         return out
-
-    def runner_list(self, request: Request) -> list[RunnerInfo]:
-        self.check_admin(request)
-        return self.worker.runners()
 
     async def browse(self, request: Request, status: str = "", user_key: str = "",
                      limit: int = 50, before: int | None = None,

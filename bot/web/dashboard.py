@@ -35,7 +35,7 @@ async def overview(http: HttpRequest) -> Response:
     req = admin_request(web, http)
     return await _render(web, http, "overview.html", page="overview",
                          data=await web.service.dashboard(req),
-                         runners=web.service.runner_list(req),
+                         runners=web.service.runners(req),
                          queue=web.service.queue(req))  # fmt: skip
 
 
