@@ -25,6 +25,7 @@ from core.errors import (
     QueueFull,
     RateLimited,
     StorageError,
+    TooLarge,
     TrainError,
     TranslationFailed,
     UnsupportedLanguage,
@@ -108,6 +109,8 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "This command is for admins only.")
     if isinstance(exc, WebOff):
         return t(lang, "The web pages are turned off on this bot.")
+    if isinstance(exc, TooLarge):
+        return t(lang, "The request is too large: at most {limit} KB.", limit=exc.limit_kb)
     if isinstance(exc, PrivateOnly):
         return t(lang, "Ask me in a private chat: this link is for you alone.")
     if isinstance(exc, NotFound):

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from core.errors import NotAdmin
+from core.errors import BadArgument, NotAdmin
 from core.jobs.job import Request, RunnerInfo
 from core.lang.prompt import PromptBuilder
 from core.train.session import Notify, Session, Teaching
@@ -16,6 +16,15 @@ if TYPE_CHECKING:
     from core.config import Config
     from core.jobs.store import Store
     from core.queue.worker import Worker
+
+
+MODEL_NAME_MAX = 255  # a hub id or a folder name; a longer one is no file name either
+
+
+def model_name_ok(model: str) -> bool:
+    """A model a reload may name: a hub id or a path of printable characters, not too long
+    for a file name (the OS refuses longer ones with an error of its own)."""
+    return 0 < len(model) <= MODEL_NAME_MAX and model.isprintable() and "\x00" not in model
 
 
 class AdminOps:
@@ -52,6 +61,9 @@ class AdminOps:
         concept installed with `core concepts add` is live after this."""
         self.check_admin(request)
         from core.lang.concepts import ConceptRegistry
+
+        if model is not None and not model_name_ok(model):
+            raise BadArgument("/reload", "a model name or folder", "/reload minusthousand/lv-sb")
 
         extra = self.config.path(self.config.storage.concepts)
         registry = await asyncio.to_thread(ConceptRegistry.load, None, extra)
@@ -96,3 +108,5 @@ class AdminOps:
     async def set_banned(self, request: Request, platform: str, user_id: str, banned: bool) -> None:
         self.check_admin(request)
         await self.store.set_banned(platform, user_id, banned)
+        if banned:  # their web sessions end now too
+            await self.store.end_sessions(user_key=f"{platform}:{user_id}")

@@ -7,6 +7,7 @@ Unknown keys and wrongly typed values fail early with a `ConfigError` naming the
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import tomllib
 import types
 import typing
@@ -119,8 +120,15 @@ class WebConfig:
     port: int = 8080
     public_url: str = ""  # the base of every link; empty: http://host:port
     # Signs session cookies. Empty: a new random one at each start (sessions end with a
-    # restart). Set it (or ZIME_WEB_SECRET) when sessions must outlive one.
+    # restart). Set it (or ZIME_WEB_SECRET) when sessions must outlive one; they stay
+    # revocable either way (the session list is kept in SQLite).
     secret: str = ""
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks,
+    # e.g. ["172.16.0.0/12"] for Docker's bridge). Empty: no forwarded header is believed.
+    trusted_proxies: tuple[str, ...] = ()
+    max_body_kb: int = 1024  # a larger request body is refused (413) before it is read whole
+    max_connections: int = 256  # open connections at once (kept below the open-file limit)
+    header_timeout_s: float = 10.0  # a connection that sends no whole request head is closed
 
     @property
     def base_url(self) -> str:
@@ -179,6 +187,14 @@ class Config:
         """Resolve a path from the config relative to the config file's folder."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def is_admin(self, platform: str, user_id: str) -> bool:
+        """Whether the config names this user an admin now (the console is the operator)."""
+        if platform == "console":
+            return True
+        by_platform = {"telegram": self.telegram.admins, "discord": self.discord.admins}
+        admins = by_platform.get(platform, ())
+        return user_id.isascii() and user_id.isdigit() and int(user_id) in admins
 
     def model(self, value: str) -> str:
         """A model named in the config: its local folder when that exists, else a hub id."""
@@ -282,6 +298,9 @@ def _validate(cfg: Config) -> None:
             "web.public_url",
             cfg.web.public_url,
         ),
+        (cfg.web.max_body_kb >= 1, "web.max_body_kb", cfg.web.max_body_kb),
+        (cfg.web.max_connections >= 1, "web.max_connections", cfg.web.max_connections),
+        (cfg.web.header_timeout_s > 0, "web.header_timeout_s", cfg.web.header_timeout_s),
         (cfg.queue.claim_after_s > 0, "queue.claim_after_s", cfg.queue.claim_after_s),
         (cfg.training.steps >= 1, "training.steps", cfg.training.steps),
         (cfg.training.rank >= 1, "training.rank", cfg.training.rank),
@@ -304,12 +323,22 @@ def _validate(cfg: Config) -> None:
             cfg.queue.url,
         ),
     ]
+    for proxy in cfg.web.trusted_proxies:
+        checks.append((_is_network(proxy), "web.trusted_proxies", proxy))
     for lang in cfg.models.translators:
         checks.append((lang.isalpha() and lang.islower() and len(lang) in (2, 3),
                        f"models.translators.{lang}", "a language code like ru"))  # fmt: skip
     for ok, key, value in checks:
         if not ok:
             raise ConfigError(f"{key} has a bad value: {value!r}")
+
+
+def _is_network(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def config_from_dict(

@@ -105,6 +105,14 @@ class WebOff(ZimeError):
     """/panelis or /galerija while the web app is off (`[web] enabled = false`)."""
 
 
+class TooLarge(ZimeError):
+    """A web request whose body is larger than `[web] max_body_kb`: refused unread (413)."""
+
+    def __init__(self, limit_kb: int) -> None:
+        super().__init__(f"request body over {limit_kb} KB")
+        self.limit_kb = limit_kb
+
+
 class PrivateOnly(ZimeError):
     """A personal link asked for in a group chat, where everyone would see it."""
 

@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 LOGIN_TTL_S = 600
+SESSION_TTL_S = 12 * 3600  # a web session (its cookie, and its row in web_sessions)
 LOGIN_TRIES_PER_MINUTE = 10
 ADMIN, GALLERY = "admin", "gallery"  # the dashboard; one user's own drawings
 
@@ -51,9 +52,8 @@ class LoginLinks:
         """The user the token was issued to; the token is gone after this. Raises AuthError
         (unknown, used, expired, or too many failed tries from `client`)."""
         now = time.time() if now is None else now
+        self._prune(now)
         failures = self._failures.setdefault(client, deque())
-        while failures and failures[0] < now - 60:
-            failures.popleft()
         if len(failures) >= self.tries_per_minute:
             raise AuthError("rate limited")
         found = self._tokens.pop(token, None)
@@ -61,3 +61,17 @@ class LoginLinks:
             failures.append(now)
             raise AuthError("used or unknown" if found is None else "expired")
         return found[0]
+
+    def _prune(self, now: float) -> None:
+        """Forget failures older than a minute, and clients left with none: the map holds
+        only the last minute's failing clients, however many have come and gone."""
+        for client in list(self._failures):
+            failures = self._failures[client]
+            while failures and failures[0] < now - 60:
+                failures.popleft()
+            if not failures:
+                del self._failures[client]
+
+    @property
+    def failing_clients(self) -> int:
+        return len(self._failures)

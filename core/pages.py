@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from core.errors import NotFound, WebOff
 from core.jobs.job import Job, Request
 from core.jobs.queries import UserUsage
+from core.jobs.sessions import SessionRecord
 from core.lang.prompt import PromptBuilder
-from core.logins import ADMIN, LoginLinks, WebUser
+from core.logins import ADMIN, SESSION_TTL_S, AuthError, LoginLinks, WebUser
 
 if TYPE_CHECKING:
     from core.config import Config
@@ -93,9 +96,50 @@ class PageOps:
         """The gallery as a Telegram Mini App (Telegram opens https bases only)."""
         return f"{self._web_base()}/app"
 
-    def redeem_login(self, token: str, client: str) -> WebUser:
-        """The user a link was issued to (once). Raises AuthError."""
-        return self.logins.redeem(token, client)
+    async def redeem_login(self, token: str, client: str) -> tuple[WebUser, str]:
+        """The user a link was issued to (once) and a new session token for them, recorded
+        server-side. Raises AuthError."""
+        user = self.logins.redeem(token, client)
+        await self.check_web_user(user)
+        session = secrets.token_urlsafe(32)
+        await self.store.open_session(session, user.user_key, user.scope, user.name, client,
+                                      SESSION_TTL_S)  # fmt: skip
+        return user, session
+
+    async def session_user(self, session: str) -> WebUser:
+        """Who a session token signs in, while the session is live and its user may still
+        use it. Raises AuthError (unknown, ended, expired, banned, no longer an admin)."""
+        record = await self.store.session_by_token(session)
+        if record is None or not record.live(time.time()):
+            raise AuthError("session ended" if record else "unknown session")
+        user = WebUser(record.user_key, record.scope, record.name)
+        await self.check_web_user(user)
+        return user
+
+    async def check_web_user(self, user: WebUser) -> None:
+        """A banned user, or a dashboard session of someone the config no longer names an
+        admin, is refused, and their sessions end now. Raises AuthError."""
+        platform, user_id = user_of(user)
+        if user.scope == ADMIN and not self.config.is_admin(platform, user_id):
+            await self.store.end_sessions(user_key=user.user_key)
+            raise AuthError("not an admin")
+        if await self.store.is_banned(platform, user_id):
+            await self.store.end_sessions(user_key=user.user_key)
+            raise AuthError("banned")
+
+    async def end_session(self, session: str) -> None:
+        """Sign-out: the session ends now, whatever its cookie still says."""
+        await self.store.end_sessions(token=session)
+
+    async def live_sessions(self, request: Request) -> list[SessionRecord]:
+        self.check_admin(request)
+        return await self.store.live_sessions()
+
+    async def end_session_by_id(self, request: Request, session_id: int) -> None:
+        """ "End" on the dashboard's session list (admins)."""
+        self.check_admin(request)
+        if not await self.store.end_sessions(session_id=session_id):
+            raise NotFound(f"session {session_id}")
 
     async def web_request(self, user: WebUser, parent: Job | None = None) -> Request:
         """A request on behalf of a signed-in person: their id and language, the admin

@@ -8,6 +8,13 @@ import pytest
 from tests.redis_server import RedisServer
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own tmp folder: a relative path (the config's default data/…)
+    lands there, never in the checkout's ./data, which an operator may be using."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny random SD / NLLB / Marian models, built once per test session (~10 s)."""

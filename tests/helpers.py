@@ -14,4 +14,5 @@ def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Config:
     }
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)
-    return config_from_dict(data)
+    # base_dir: every relative path of the defaults (data/…) resolves inside the test's folder
+    return config_from_dict(data, base_dir=str(tmp_path))

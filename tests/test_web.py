@@ -193,7 +193,7 @@ async def test_dashboard_pages_and_forms(tmp_path: Path) -> None:
             "/admin/users/ban", data={"user": "telegram:43", "banned": "1", "csrf": token}
         )
         assert banned.status_code == 303 and await s.service.store.is_banned("telegram", "43")
-        deleted = await http.post(f"/admin/jobs/{flagged}/delete", data={"csrf": token})
+        deleted = await http.post(f"/admin/jobs/{flagged}/actions/delete", data={"csrf": token})
         assert deleted.status_code == 303
         gone = await s.service.job(flagged)
         assert gone is not None and gone.meta["deleted"]

@@ -12,12 +12,11 @@ import pytest
 from bot.web.auth import (
     AuthError,
     LoginLinks,
+    SessionSigner,
     WebUser,
     check_csrf,
     csrf_token,
-    read_session,
     sign_init_data,
-    sign_session,
     validate_init_data,
 )
 
@@ -53,6 +52,9 @@ def test_the_signature_is_telegrams_own_algorithm() -> None:
         (init_data().replace("Anna", "Olga"), "bad hash"),  # tampered
         (init_data(user_id=7).replace("%3A7%2C", "%3A8%2C"), "bad hash"),  # another user
         (init_data(auth_date=NOW - 25 * 3600), "expired"),
+        (init_data(auth_date=NOW + 10 * 365 * 86400), "from the future"),
+        (init_data(auth_date=NOW + 120), "from the future"),  # past the minute of skew
+        (init_data().rsplit("=", 1)[0] + "=%E9" * 64, "bad hash"),  # non-ASCII: no TypeError
         (sign_init_data({"auth_date": "soon", "user": "{}"}, TOKEN), "malformed"),
     ],
 )
@@ -60,6 +62,12 @@ def test_bad_init_data_is_refused(data: str, reason: str) -> None:
     with pytest.raises(AuthError) as err:
         validate_init_data(data, TOKEN, now=NOW)
     assert err.value.reason == reason
+
+
+def test_init_data_is_good_for_a_day_and_a_minute_of_skew() -> None:
+    """The age limit is 24 hours (not minutes): a Mini App left open all afternoon works."""
+    for auth_date in (NOW - 23 * 3600, NOW - 2 * 3600, NOW + 50):
+        assert validate_init_data(init_data(auth_date=auth_date), TOKEN, now=NOW).user_key
 
 
 def test_init_data_signed_for_another_bot_is_refused() -> None:
@@ -90,20 +98,35 @@ def test_guessing_login_tokens_is_rate_limited() -> None:
     assert links.redeem(good, "1.2.3.4", now=NOW + 4).scope == "admin"  # another client
 
 
-def test_sessions_are_signed_expire_and_carry_a_csrf_token() -> None:
-    secret = b"s" * 32
-    user = WebUser("discord:9", "gallery", "Jānis")
-    cookie = sign_session(user, secret, now=NOW)
-    assert read_session(cookie, secret, now=NOW + 3600) == user
-    with pytest.raises(AuthError, match="expired"):
-        read_session(cookie, secret, now=NOW + 12 * 3600)
-    signature = cookie.rsplit(".", 1)[1]
-    forged = sign_session(WebUser("discord:9", "admin"), b"x" * 32, now=NOW)
-    for bad in ("", "nonsense", forged, f"{forged.split('.')[0]}.{signature}"):
+def test_the_failure_map_keeps_only_the_last_minutes_failing_clients() -> None:
+    links = LoginLinks()
+    for n in range(500):  # 500 clients each fail once
         with pytest.raises(AuthError):
-            read_session(bad, secret, now=NOW)
-    token = csrf_token(cookie, secret)
-    check_csrf(cookie, token, secret)
-    for wrong in ("", token[:-1] + "0", csrf_token(forged, secret)):
+            links.redeem("guess", f"10.0.{n // 250}.{n % 250}", now=NOW)
+    assert links.failing_clients == 500
+    token = links.issue(WebUser("telegram:1", "admin"), now=NOW + 61)
+    links.redeem(token, "1.2.3.4", now=NOW + 61)
+    assert links.failing_clients <= 1  # a minute later: pruned
+
+
+def test_session_cookies_are_signed_expire_and_carry_a_csrf_token() -> None:
+    secret = b"s" * 32
+    clock = [NOW]
+    signer = SessionSigner(secret, clock=lambda: clock[0])
+    cookie = signer.sign("token-1")
+    clock[0] = NOW + 3600
+    assert signer.read(cookie) == "token-1"
+    clock[0] = NOW + 12 * 3600 + 1
+    with pytest.raises(AuthError, match="expired"):
+        signer.read(cookie)
+    clock[0] = NOW
+    forged = SessionSigner(b"x" * 32, clock=lambda: NOW).sign("token-1")
+    bad_signature = cookie[:-2] + "\xe9\xe9"
+    for bad in ("", "nonsense", forged, cookie.replace("token-1", "token-2"), bad_signature):
+        with pytest.raises(AuthError):
+            signer.read(bad)
+    token = csrf_token("token-1", secret)
+    check_csrf("token-1", token, secret)
+    for wrong in ("", token[:-1] + "0", csrf_token("token-2", secret), "\xe9" * 64):
         with pytest.raises(AuthError, match="csrf"):
-            check_csrf(cookie, wrong, secret)
+            check_csrf("token-1", wrong, secret)

@@ -82,7 +82,9 @@ async def site(
     # trained concepts and teaching sessions in the test's folder, never in the checkout
     storage = {"adapters": str(tmp_path / "adapters"), "concepts": str(tmp_path / "concepts.toml"),
                **sections.pop("storage", {})}  # fmt: skip
-    cfg = make_config(tmp_path, web=web, telegram={"token": BOT_TOKEN}, storage=storage, **sections)
+    web.update(sections.pop("web", {}))
+    telegram = {"token": BOT_TOKEN, "admins": [1], **sections.pop("telegram", {})}
+    cfg = make_config(tmp_path, web=web, telegram=telegram, storage=storage, **sections)
     gen = FakeGenerator()
     async with open_service(cfg, generator=gen, translators=ENGLISH) as svc:
         server = WebServer(svc, cfg)

@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from bot import actions
 from bot.message import Ctx
-from bot.web.app import Web, file_response
 from bot.web.auth import WebUser
+from bot.web.state import Web, file_response, job_id_of, json_body, number
 from bot.web.thumbs import thumbnail
 from core.errors import BadArgument, NotFound
 from core.jobs.job import Job
@@ -46,50 +46,35 @@ def job_json(job: Job) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _int(value: str | None, default: int | None = None) -> int | None:
-    if value is None or value == "":
-        return default
-    if not value.isdigit() or len(value) > 18:
-        raise BadArgument("?", "a whole number", "20")
-    return int(value)
-
-
-def _job_id(request: HttpRequest) -> int:
-    value = _int(request.path_params["job_id"])
-    if not value:
-        raise NotFound("job")
-    return value
-
-
 async def my_jobs(request: HttpRequest) -> Response:
     """GET /api/me/jobs?limit=N&before=ID: the user's drawings, newest first."""
     web: Web = request.app.state.web
-    user, _ = web.who(request)
-    limit = _int(request.query_params.get("limit"), PAGE) or PAGE
-    before = _int(request.query_params.get("before"))
+    user, _ = await web.who(request)
+    limit = number(request.query_params.get("limit"), PAGE) or PAGE
+    before = number(request.query_params.get("before"))
     jobs = await web.service.gallery(user, limit, before)
     return JSONResponse({"jobs": [job_json(j) for j in jobs]})
 
 
 async def one_job(request: HttpRequest) -> Response:
     web: Web = request.app.state.web
-    user, _ = web.who(request)
-    return JSONResponse(job_json(await web.service.web_job(user, _job_id(request))))
+    user, _ = await web.who(request)
+    return JSONResponse(job_json(await web.service.web_job(user, job_id_of(request))))
 
 
 async def image(request: HttpRequest) -> Response:
     """GET /api/jobs/{id}/images/{n}: the PNG (n = 0: the picture, or a grid's grid)."""
     web: Web = request.app.state.web
-    user, _ = web.who(request)
-    n = _int(request.path_params["n"]) or 0
-    return file_response(await web.service.image_path(user, _job_id(request), n))
+    user, _ = await web.who(request)
+    n = number(request.path_params["n"]) or 0
+    return file_response(await web.service.image_path(user, job_id_of(request), n))
 
 
 async def thumb(request: HttpRequest) -> Response:
     """A small JPEG of the picture, made once and kept beside it."""
     web: Web = request.app.state.web
-    user, _ = web.who(request)
-    path = await web.service.image_path(user, _job_id(request), 0)
+    user, _ = await web.who(request)
+    path = await web.service.image_path(user, job_id_of(request), 0)
     small = await asyncio.to_thread(thumbnail, path)
     return Response(small, media_type="image/jpeg",
                     headers={"Cache-Control": "private, max-age=3600"})  # fmt: skip
@@ -98,11 +83,11 @@ async def thumb(request: HttpRequest) -> Response:
 async def act(request: HttpRequest) -> Response:
     """POST /api/jobs/{id}/actions/{action} [n]: 202 with the new job's id."""
     web: Web = request.app.state.web
-    user, by_cookie = web.who(request)
-    await web.check_change(request, by_cookie)
-    body = await _body(request)
-    n = _int(str(body.get("n", request.query_params.get("n", "")) or ""), 1) or 1
-    job_id = _job_id(request)
+    user, by_cookie = await web.who(request)
+    web.check_change(request, by_cookie)
+    body = await json_body(request)
+    n = number(str(body.get("n", request.query_params.get("n", "")) or ""), 1) or 1
+    job_id = job_id_of(request)
     new = await run_action(web, user, job_id, request.path_params["action"], n)
     if new is None:  # 🗑
         return JSONResponse({"id": None, "deleted": job_id}, status_code=202)
@@ -122,41 +107,33 @@ async def run_action(web: Web, user: WebUser, job_id: int, name: str, n: int = 1
     return (await reply.start({})).job_id
 
 
-async def _body(request: HttpRequest) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise BadArgument("body", "a JSON object", "{}") from exc
-    if not isinstance(data, dict):
-        raise BadArgument("body", "a JSON object", "{}")
-    return data
-
-
 def settings_text(data: dict[str, Any]) -> str:
-    """The JSON settings as /iestatijumi's words, so both are checked by one parser."""
+    """The JSON settings as /iestatijumi's words, so both are checked by one parser. A value
+    is one word: spaces could smuggle in other settings."""
+    values = {
+        "skaits": data.get("count"),
+        "formats": (data["aspect"] or "") if "aspect" in data else None,
+        "privati": ("ja" if data["private"] else "ne") if "private" in data else None,
+        "valoda": (data["language"] or "") if "language" in data else None,
+    }
     words = []
-    if "count" in data:
-        words.append(f"skaits={data['count']}")
-    if "aspect" in data:
-        words.append(f"formats={data['aspect'] or ''}")
-    if "private" in data:
-        words.append(f"privati={'ja' if data['private'] else 'ne'}")
-    if "language" in data:
-        words.append(f"valoda={data['language'] or ''}")
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, dict | list) or any(c.isspace() for c in str(value)):
+            raise BadArgument(key, "one word", f"{key}=4")
+        words.append(f"{key}={value}")
     return " ".join(words)
 
 
 async def settings(request: HttpRequest) -> Response:
     """GET and POST /api/me/settings: the user's /iestatijumi."""
     web: Web = request.app.state.web
-    user, by_cookie = web.who(request)
+    user, by_cookie = await web.who(request)
     req = await web.service.web_request(user)
     if request.method == "POST":
-        await web.check_change(request, by_cookie)
-        text = settings_text(await _body(request))
+        web.check_change(request, by_cookie)
+        text = settings_text(await json_body(request))
         current = await web.service.update_settings(req, text) if text else (
             await web.service.settings(req))  # fmt: skip
     else:

@@ -12,9 +12,9 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from bot.web.api import _int, job_json, run_action
-from bot.web.app import Web, file_response
+from bot.web.api import job_json, run_action
 from bot.web.auth import WebUser
+from bot.web.state import Web, file_response, job_id_of, number
 from core.errors import BadArgument, NotFound
 from core.jobs.job import Request, Status
 from core.pages import request_of
@@ -22,8 +22,8 @@ from core.pages import request_of
 STATUSES = [str(s) for s in Status]
 
 
-def admin_request(web: Web, http: HttpRequest) -> Request:
-    return request_of(web.admin(http))
+async def admin_request(web: Web, http: HttpRequest) -> Request:
+    return request_of(await web.admin(http))
 
 
 async def _render(web: Web, http: HttpRequest, template: str, **values: Any) -> Response:
@@ -32,22 +32,23 @@ async def _render(web: Web, http: HttpRequest, template: str, **values: Any) -> 
 
 async def overview(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
-    req = admin_request(web, http)
+    req = await admin_request(web, http)
     return await _render(web, http, "overview.html", page="overview",
                          data=await web.service.dashboard(req),
                          runners=web.service.runners(req),
-                         queue=web.service.queue(req))  # fmt: skip
+                         queue=web.service.queue(req),
+                         sessions=await web.service.live_sessions(req))  # fmt: skip
 
 
 async def jobs(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
-    req = admin_request(web, http)
+    req = await admin_request(web, http)
     q = http.query_params
     status = q.get("status", "")
     if status and status not in STATUSES:
         raise BadArgument("status", "a job status", "done")
     user_key = q.get("user", "").strip()
-    before = _int(q.get("before"))
+    before = number(q.get("before"))
     found = await web.service.browse(req, status, user_key, 50, before)
     more = (f"?{urlencode({'status': status, 'user': user_key, 'before': found[-1].id})}"
             if len(found) == 50 else "")  # fmt: skip
@@ -57,8 +58,8 @@ async def jobs(http: HttpRequest) -> Response:
 
 async def job_page(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
-    user = web.admin(http)
-    job_id = _int(http.path_params["job_id"]) or 0
+    user = await web.admin(http)
+    job_id = job_id_of(http)
     job = await web.service.web_job(user, job_id)
     parents, children = await web.service.lineage(user, job)
     timings = {"waited": job.wait_s, "drew": job.draw_s,
@@ -71,8 +72,8 @@ async def job_page(http: HttpRequest) -> Response:
 
 async def flagged(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
-    req = admin_request(web, http)
-    found = await web.service.browse(req, "", "", 50, _int(http.query_params.get("before")),
+    req = await admin_request(web, http)
+    found = await web.service.browse(req, "", "", 50, number(http.query_params.get("before")),
                                      flagged=True)  # fmt: skip
     return await _render(web, http, "flagged.html", page="flagged",
                          jobs=[job_json(j) for j in found])  # fmt: skip
@@ -80,8 +81,8 @@ async def flagged(http: HttpRequest) -> Response:
 
 async def users(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
-    req = admin_request(web, http)
-    offset = _int(http.query_params.get("offset"), 0) or 0
+    req = await admin_request(web, http)
+    offset = number(http.query_params.get("offset"), 0) or 0
     found = await web.service.user_list(req, 100, offset)
     return await _render(web, http, "users.html", page="users", users=found, offset=offset,
                          more=len(found) == 100)  # fmt: skip
@@ -89,22 +90,22 @@ async def users(http: HttpRequest) -> Response:
 
 async def concepts(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
-    req = admin_request(web, http)
+    req = await admin_request(web, http)
     return await _render(web, http, "concepts.html", page="concepts",
                          concepts=web.service.concept_list(req))  # fmt: skip
 
 
 async def concept_sheet(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
-    req = admin_request(web, http)
+    req = await admin_request(web, http)
     return file_response(web.service.concept_sheet(req, http.path_params["token"]))
 
 
 async def _form(web: Web, http: HttpRequest) -> tuple[WebUser, Any]:
     """An admin's POST form, its CSRF token checked."""
-    user = web.admin(http)
+    user = await web.admin(http)
     form = await http.form()
-    await web.check_change(http, True, str(form.get("csrf", "")))
+    web.check_change(http, True, str(form.get("csrf", "")))
     return user, form
 
 
@@ -114,21 +115,16 @@ def back(http: HttpRequest, default: str) -> Response:
     return RedirectResponse(path if path.startswith("/admin") else default, status_code=303)
 
 
-async def delete_job(http: HttpRequest) -> Response:
-    web: Web = http.app.state.web
-    user, _ = await _form(web, http)
-    req = request_of(user)
-    await web.service.delete(_int(http.path_params["job_id"]) or 0, req)
-    return back(http, "/admin/flagged")
-
-
 async def job_action(http: HttpRequest) -> Response:
-    """🔁 and the other result buttons on a job's page: the new job's page."""
+    """🔁, 🗑 and the other result buttons on a job's page (the one route per action, as
+    the API's): the new job's page, or back where 🗑 was pressed."""
     web: Web = http.app.state.web
     user, _ = await _form(web, http)
-    job_id = _int(http.path_params["job_id"]) or 0
+    job_id = job_id_of(http)
     new = await run_action(web, user, job_id, http.path_params["action"])
-    return RedirectResponse(f"/admin/jobs/{new or job_id}", status_code=303)
+    if new is None:
+        return back(http, f"/admin/jobs/{job_id}")
+    return RedirectResponse(f"/admin/jobs/{new}", status_code=303)
 
 
 async def ban(http: HttpRequest) -> Response:
@@ -156,6 +152,15 @@ async def concept_change(http: HttpRequest) -> Response:
     return RedirectResponse("/admin/concepts", status_code=303)
 
 
+async def end_session(http: HttpRequest) -> Response:
+    """ "End" on the overview's session list: that session stops working now."""
+    web: Web = http.app.state.web
+    user, _ = await _form(web, http)
+    session_id = number(http.path_params["session_id"], what="session") or 0
+    await web.service.end_session_by_id(request_of(user), session_id)
+    return RedirectResponse("/admin", status_code=303)
+
+
 async def reload(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
     user, form = await _form(web, http)
@@ -169,7 +174,6 @@ ROUTES = [
     Route("/admin", overview),
     Route("/admin/jobs", jobs),
     Route("/admin/jobs/{job_id}", job_page),
-    Route("/admin/jobs/{job_id}/delete", delete_job, methods=["POST"]),
     Route("/admin/jobs/{job_id}/actions/{action}", job_action, methods=["POST"]),
     Route("/admin/flagged", flagged),
     Route("/admin/users", users),
@@ -178,4 +182,5 @@ ROUTES = [
     Route("/admin/concepts/{token}/sheet", concept_sheet),
     Route("/admin/concepts/{token}/{change}", concept_change, methods=["POST"]),
     Route("/admin/reload", reload, methods=["POST"]),
+    Route("/admin/sessions/{session_id}/end", end_session, methods=["POST"]),
 ]

@@ -10,10 +10,12 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from bot.web.guard import connection_cap, guarded_protocol
 from core.config import Config
 from core.service import Service
 
 log = logging.getLogger("zime.web")
+GRACE_S = 2  # seconds open requests get at shutdown (compose gives the whole bot 15)
 
 
 class _Server(uvicorn.Server):
@@ -31,10 +33,26 @@ class WebServer:
         from bot.web.app import build_app
 
         self.config = config
+        web = config.web
         app = build_app(service, config, config.telegram.token)
-        self.server = _Server(uvicorn.Config(app, host=config.web.host, port=config.web.port,
-                                             log_level="warning", lifespan="off",
-                                             access_log=False))  # fmt: skip
+        protocol = guarded_protocol(web.header_timeout_s, connection_cap(web.max_connections))
+        self.server = _Server(
+            uvicorn.Config(
+                app,
+                host=web.host,
+                port=web.port,
+                http=protocol,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+                # X-Forwarded-For and -Proto only from the configured proxies
+                proxy_headers=bool(web.trusted_proxies),
+                forwarded_allow_ips=list(web.trusted_proxies),
+                timeout_keep_alive=5,
+                # SIGTERM: requests still uploading get this long, then they are cut off
+                timeout_graceful_shutdown=GRACE_S,
+            )
+        )
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -56,7 +74,7 @@ class WebServer:
             return
         self.server.should_exit = True
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._task, 10)
+            await asyncio.wait_for(self._task, GRACE_S + 3)
         self._task = None
 
 

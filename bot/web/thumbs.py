@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 from pathlib import Path
 
 THUMB_SIDE = 192
@@ -22,7 +24,14 @@ def thumbnail(path: str) -> bytes:
     out = io.BytesIO()
     img.save(out, format="JPEG", quality=80)
     data = out.getvalue()
-    tmp = small.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(small)  # whole or not at all: two requests may make it at once
+    # Each request writes its own temporary file and renames it into place: many first
+    # requests at once each make it whole, and the last rename wins (same bytes).
+    fd, tmp = tempfile.mkstemp(prefix=small.name + ".", suffix=".tmp", dir=small.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, small)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return data

@@ -22,6 +22,7 @@ from core.errors import Failure, StorageError
 from core.jobs.guard import guarded
 from core.jobs.job import Job, Status
 from core.jobs.queries import Queries, job_from_row
+from core.jobs.sessions import SessionRecords
 
 log = logging.getLogger("zime.store")
 R = TypeVar("R")
@@ -104,6 +105,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_created ON jobs (created_at);
     CREATE INDEX jobs_flagged ON jobs (id) WHERE json_extract(meta, '$.nsfw') = 1;
     """,
+    # 7: web sessions kept server-side, so they can be ended (core/jobs/sessions.py)
+    """
+    CREATE TABLE web_sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        token_hash TEXT NOT NULL UNIQUE,
+        user_key TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        client TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        ended_at REAL
+    );
+    CREATE INDEX web_sessions_user ON web_sessions (user_key);
+    """,
 )
 
 UNFINISHED = ("queued", "running")
@@ -112,7 +128,7 @@ UNFINISHED = ("queued", "running")
 Conn = aiosqlite.Connection
 
 
-class Store(Queries):
+class Store(Queries, SessionRecords):
     """One writer, many readers (as sqlite-utils and datasette do it). Every write operation
     is one `BEGIN IMMEDIATE … COMMIT` on the writer connection, run whole on the writer's
     own thread (one thread hop per write), one operation at a time, so two operations never
