@@ -239,7 +239,8 @@ class Service(DerivedJobs, AdminOps, PageOps):
 
     async def _check_daily(self, request: Request, cost: int = 1) -> None:
         """`[limits] per_user_per_day` images, counted from the jobs in SQLite (survives
-        restarts)."""
+        restarts). This refuses early, before the translation; the count that decides is
+        taken again in the job's own insert transaction (Store.create_job)."""
         limit = self.config.limits.per_user_per_day
         if limit <= 0 or request.is_admin:
             return
@@ -285,6 +286,7 @@ class Service(DerivedJobs, AdminOps, PageOps):
         registry = self.builder.registry
         adapters = tuple(c for c in result.concept_ids if registry.get(c).adapter)
         params = replace(params, adapters=adapters)
+        day_limit = 0 if request.is_admin else self.config.limits.per_user_per_day
         job = await self.store.create_job(
             Job(
                 id=0,
@@ -302,7 +304,8 @@ class Service(DerivedJobs, AdminOps, PageOps):
                 meta={"language": request.language, "is_group": request.is_group,
                       **({"adapters": list(adapters)} if adapters else {}), **request.meta},
                 options=options,
-            )
+            ),
+            day_limit,
         )  # fmt: skip
         try:
             handle = self.worker.submit(job)

@@ -292,3 +292,17 @@ async def test_slow_uploads_do_not_hold_up_shutdown(tmp_path: Path) -> None:
         assert time.monotonic() - started < GRACE_S + 3
         for w in uploads:
             w.close()
+
+
+# W2: the daily limit under parallel requests
+async def test_parallel_variations_cannot_pass_the_daily_limit(tmp_path: Path) -> None:
+    limits = {"per_user_per_day": 6, "per_user_per_minute": 100, "per_user_queued": 20}
+    async with site(tmp_path, limits=limits) as s, client(s.base) as http:
+        job = await s.draw("42", "a red cat")  # 1 of 6
+        answers = await asyncio.gather(
+            *(http.post(f"/api/jobs/{job}/actions/variation", headers=tma(42)) for _ in range(4))
+        )
+        codes = sorted(a.status_code for a in answers)
+        assert codes.count(202) >= 1 and set(codes) <= {202, 429}, codes
+        used, _ = await s.service.store.jobs_since("telegram", "42", time.time() - 86400)
+        assert used <= 6, f"{used} images charged against a limit of 6"

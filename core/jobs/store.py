@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from core.errors import Failure, StorageError
+from core.errors import Failure, RateLimited, StorageError
 from core.jobs.guard import guarded
 from core.jobs.job import Job, Status
 from core.jobs.queries import Queries, job_from_row
@@ -123,6 +123,19 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 UNFINISHED = ("queued", "running")
+# The daily limit's count (see Store.jobs_since), read by the pre-check and inside the insert.
+IMAGES_SINCE = (
+    "SELECT COALESCE(SUM(count), 0), MIN(created_at) FROM jobs WHERE platform = ?"
+    " AND user_id = ? AND created_at >= ?"
+    " AND NOT (status = 'failed' AND failure = 'unavailable')"
+    " AND NOT (status = 'cancelled' AND started_at IS NULL)"
+)
+
+
+def _images_since(db: sqlite3.Connection, platform: str, user_id: str,
+                  since: float) -> tuple[int, float]:  # fmt: skip
+    row = db.execute(IMAGES_SINCE, (platform, user_id, since)).fetchone()
+    return (int(row[0]), float(row[1] or since)) if row else (0, since)
 
 
 Conn = aiosqlite.Connection
@@ -310,26 +323,39 @@ class Store(Queries, SessionRecords):
 
     # jobs
     @guarded
-    async def create_job(self, new: Job) -> Job:
-        """Store a new job (its `id` is ignored); returns it with its id and time."""
+    async def create_job(self, new: Job, day_limit: int = 0) -> Job:
+        """Store a new job (its `id` is ignored); returns it with its id and time.
+        `day_limit` > 0: the user's images of the last 24 hours are counted in the same write
+        transaction as the insert, so parallel requests cannot all pass one stale count;
+        RateLimited (nothing written) when this job's images would pass the limit."""
         p = new.params
         created = time.time()
-        cur = await self._write(lambda db: db.execute(
-            "INSERT INTO jobs (platform, user_id, chat_id, request_text, normalized, lang,"
-            " concepts, english, prompt, negative_prompt, seed, steps, guidance, width, height,"
-            " safety, model, created_at, parent_id, meta, options, count, init_image, strength)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                new.platform, new.user_id, new.chat_id, new.request_text, new.normalized,
-                new.lang, json.dumps(list(new.concepts)), new.english, p.prompt,
-                p.negative_prompt, p.seed, p.steps, p.guidance, p.width, p.height,
-                int(p.safety_checker), new.model, created, new.parent_id,
-                json.dumps(new.meta or {}, ensure_ascii=False), new.options.to_json(), p.count,
-                p.init_image, p.strength,
-            ),
-        ))  # fmt: skip
-        job_id = cur.lastrowid  # read inside the writer's lock: no other insert came between
-        assert job_id is not None
+
+        def insert(db: sqlite3.Connection) -> int:
+            if day_limit > 0:
+                count, oldest = _images_since(db, new.platform, new.user_id, created - 86400)
+                if count + p.count > day_limit:
+                    wait = max(60.0, oldest + 86400 - created)
+                    raise RateLimited(retry_after=wait, scope="user_day")
+            cur = db.execute(
+                "INSERT INTO jobs (platform, user_id, chat_id, request_text, normalized, lang,"
+                " concepts, english, prompt, negative_prompt, seed, steps, guidance, width,"
+                " height, safety, model, created_at, parent_id, meta, options, count,"
+                " init_image, strength)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    new.platform, new.user_id, new.chat_id, new.request_text, new.normalized,
+                    new.lang, json.dumps(list(new.concepts)), new.english, p.prompt,
+                    p.negative_prompt, p.seed, p.steps, p.guidance, p.width, p.height,
+                    int(p.safety_checker), new.model, created, new.parent_id,
+                    json.dumps(new.meta or {}, ensure_ascii=False), new.options.to_json(),
+                    p.count, p.init_image, p.strength,
+                ),
+            )  # fmt: skip
+            assert cur.lastrowid is not None  # read inside the transaction: no other insert
+            return cur.lastrowid
+
+        job_id = await self._write(insert)
         return dataclasses.replace(new, id=job_id, created_at=created, status=Status.QUEUED)
 
     @guarded
@@ -430,12 +456,7 @@ class Store(Queries, SessionRecords):
         and when the oldest job was created: the daily limit, kept in SQLite so a restart
         cannot reset it. Requests refused before they were queued, and jobs cancelled
         before they were drawn (/atcelt, ❌), do not count."""
-        row = await self._row(
-            "SELECT COALESCE(SUM(count), 0), MIN(created_at) FROM jobs WHERE platform = ? AND user_id = ?"
-            " AND created_at >= ? AND NOT (status = 'failed' AND failure = 'unavailable')"
-            " AND NOT (status = 'cancelled' AND started_at IS NULL)",
-            (platform, user_id, since),
-        )
+        row = await self._row(IMAGES_SINCE, (platform, user_id, since))
         return (int(row[0]), float(row[1] or since)) if row else (0, since)
 
     @guarded
