@@ -71,7 +71,9 @@ def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     g = cfg.generation
     for line in lines:
         try:  # the same text as /zime: options included, `source` is the text without them
-            text, options = parse_options(line, max(g.max_steps, g.steps))
+            text, options = parse_options(
+                line, max(g.max_steps, g.steps), cfg.limits.max_prompt_chars
+            )
             one = builder.parse(text, negative=options.negative or "", style=options.style)
             parsed.append(dataclasses.replace(one, input=line))
         except InvalidPrompt as exc:

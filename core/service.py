@@ -126,7 +126,7 @@ class Service(DerivedJobs, AdminOps, PageOps):
         steps, then the user's settings, then the config). Raises BadOption with the flag
         and its allowed values."""
         g, lim = self.config.generation, self.config.limits
-        text, options = parse_options(request.text, max(g.max_steps, g.steps))
+        text, options = parse_options(request.text, max(g.max_steps, g.steps), lim.max_prompt_chars)
         if settings:
             aspect = settings.get("aspect")
             options = options.merged(

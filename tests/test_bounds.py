@@ -122,3 +122,37 @@ async def test_an_mpo_photo_is_drawn_from_and_delete_removes_the_upload(tmp_path
         assert upload.is_file() and upload.parent.name == "uploads"
         await svc.delete(job.id, req())
         assert not upload.exists() and not Path(job.image_path or "").exists()
+
+
+async def test_the_prompt_limit_counts_the_whole_message_options_included(tmp_path: Path) -> None:
+    """W9: a 6,000-character --ne was stored whole; the limit is over the whole message."""
+    from core.errors import PromptTooLong
+
+    with pytest.raises(PromptTooLong):
+        parse_options("a cat --ne " + "suns " * 1200, 50, 300)
+    assert parse_options("a cat --ne suns", 50, 300)[1].negative == "suns"
+    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
+                            translators=ENGLISH) as svc:  # fmt: skip
+        with pytest.raises(PromptTooLong):
+            await svc.handle(req("a cat --ne " + "x" * 6023))
+        assert await svc.store.jobs_since("test", "u1", 0) == (0, 0)
+
+
+def test_the_concept_lookup_is_linear_in_one_long_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    """W10: a word's one-letter deletions are quadratic in its length; a word far longer
+    than any concept name is never expanded into them."""
+    from core.lang import concepts
+
+    calls: list[int] = []
+    real = concepts.deletions
+
+    def counting(word: str) -> set[str]:
+        calls.append(len(word))
+        return set(real(word))
+
+    monkeypatch.setattr(concepts, "deletions", counting)
+    registry = concepts.ConceptRegistry.load()
+    calls.clear()
+    assert registry.find("brivibaspieminekis" * 2000) == []  # 36,000 letters, one word
+    assert all(n < 64 for n in calls), max(calls)
+    assert [m.id for m in registry.find("Brivibas pieminekis naktī")] == ["brivpiem"]

@@ -249,11 +249,13 @@ class ConceptRegistry:
         self._index: dict[str, list[_Pattern]] = defaultdict(list)
         # Typo index (one deletion away, both ways): first-word forms and their deletions.
         self._typo_index: dict[str, list[_Pattern]] = defaultdict(list)
+        self._typo_longest = 0  # a word longer than this + 1 is no typo of any form
         for concept in concepts:
             for pattern in _compile(concept):
                 first = pattern.words[0]
                 self._index[first.key].append(pattern)
                 for form in first.forms:
+                    self._typo_longest = max(self._typo_longest, len(form))
                     for key in {form} | deletions(form):
                         self._typo_index[key].append(pattern)
 
@@ -332,7 +334,10 @@ class ConceptRegistry:
         for key in _first_keys(w):
             for p in self._index.get(key, ()):
                 seen[id(p)] = p
-        if len(w.folded) >= _FUZZY_MIN - 1 and not is_cyrillic(w.text):
+        # Deletions of a word are quadratic in its length: only a word within one letter of
+        # an indexed form can be a typo of it, so a long one (a pasted blob) is not tried.
+        length = len(w.folded)
+        if _FUZZY_MIN - 1 <= length <= self._typo_longest + 1 and not is_cyrillic(w.text):
             keys = {w.folded, english_key(w.folded)}
             for key in set(keys) | {d for k in keys for d in deletions(k)}:
                 for p in self._typo_index.get(key, ()):

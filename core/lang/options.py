@@ -15,9 +15,9 @@ import difflib
 import re
 from typing import Any
 
-from core.errors import InvalidPrompt
+from core.errors import InvalidPrompt, PromptTooLong
 from core.jobs.job import MAX_IMAGES, Options
-from core.lang.text import fold
+from core.lang.text import DEFAULT_MAX_CHARS, fold
 
 SEED_MAX = 2**32 - 1
 STRENGTH_RANGE = (0.1, 1.0)
@@ -99,9 +99,16 @@ def closest_flag(flag: str) -> str:
     return FLAG_NAMES[_FLAGS[best]]
 
 
-def parse_options(text: str, max_steps: int) -> tuple[str, Options]:
+def parse_options(
+    text: str, max_steps: int, max_chars: int = DEFAULT_MAX_CHARS
+) -> tuple[str, Options]:
     """Split `text` into the words to draw and the options. Raises BadOption, or
-    UnknownOption for a `--word` Zīme does not know (a typo must not be drawn as text)."""
+    UnknownOption for a `--word` Zīme does not know (a typo must not be drawn as text), or
+    PromptTooLong: `max_chars` (`[limits] max_prompt_chars`) counts the whole message, its
+    options (`--ne …`) included, before anything else reads it."""
+    length = len(" ".join(text.split()))
+    if length > max_chars:
+        raise PromptTooLong(length, max_chars)
     stop = _END.search(text)
     literal = text[stop.end() :].strip() if stop else ""
     text = text[: stop.start()] if stop else text
