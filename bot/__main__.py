@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from core.config import Config, load_config
 from core.errors import ModelError, ZimeError
+from core.ops.logs import configure_logging
 
 if TYPE_CHECKING:
     from bot.console import Console
@@ -144,13 +145,6 @@ async def run_console(console: Console, service: Service, stop: asyncio.Event) -
     return 0
 
 
-def configure_logging(level: str) -> None:
-    """`[logging] level` for every logger (the root's handlers included)."""
-    logging.getLogger().setLevel(level)
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--config", help="config TOML (default: built-in defaults)")
@@ -159,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         cfg = load_config(args.config, os.environ)
-        configure_logging(cfg.logging.level)
+        configure_logging(cfg)
         if args.demo:
             cfg = demo_config(cfg, cfg.path("data/demo-models"))
         return asyncio.run(run(cfg, args.demo))

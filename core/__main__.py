@@ -234,7 +234,7 @@ def cmd_runner(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cfg = dataclasses.replace(cfg, models=models)
     logging.basicConfig(level=cfg.logging.level, stream=err,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(cfg)
     generator = make_generator(cfg)
     generator.load()
     check_device(cfg, generator)

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from core.train.session import Teaching
 
 # What a job's meta says about where its result goes (a Telegram chat, a Discord channel,
-# private or not). A job started on a web page is delivered where its parent was.
+# private or not). A job started on a web page is delivered where its parent was, or in
+# private when that was a group.
 DELIVERY_KEYS = ("chat_id", "channel_id", "private_result", "is_group")
 
 
@@ -151,6 +152,10 @@ class PageOps:
         if parent is None:
             return replace(request, language=language)
         meta = {k: parent.meta[k] for k in DELIVERY_KEYS if k in parent.meta}
+        if parent.meta.get("is_group"):
+            # Pressed on a web page, not in the group: the user may have left it since, and
+            # nobody there asked. The picture goes to the user's private chat instead.
+            meta["private_result"] = True
         return replace(request, chat_id=parent.chat_id, language=language,
                        is_group=bool(parent.meta.get("is_group")), meta=meta)  # fmt: skip
 

@@ -199,19 +199,57 @@ async def test_the_daily_limit_survives_a_restart(tmp_path: Path) -> None:
         await svc.handle(req("u2"))  # others are not affected
 
 
-def test_logging_level_is_honoured() -> None:
+def test_logging_level_is_honoured(tmp_path: Path) -> None:
     import logging
 
-    from bot.__main__ import configure_logging
+    from core.ops.logs import configure_logging
 
     try:
-        configure_logging("ERROR")
+        configure_logging(make_config(tmp_path, logging={"level": "ERROR"}))
         assert not logging.getLogger("zime.worker").isEnabledFor(logging.INFO)
         assert logging.getLogger("zime.worker").isEnabledFor(logging.ERROR)
-        configure_logging("DEBUG")
+        configure_logging(make_config(tmp_path, logging={"level": "DEBUG"}))
         assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)  # URLs carry tokens
     finally:
-        configure_logging("WARNING")
+        configure_logging(make_config(tmp_path, logging={"level": "WARNING"}))
+
+
+def test_no_secret_or_user_text_in_the_log_at_debug_with_privacy(tmp_path: Path) -> None:
+    """W8: at DEBUG with privacy on, the log held the bot token (PTB's own debug line), a
+    login link and the user's text."""
+    import io
+    import logging
+
+    from core.ops.logs import configure_logging
+
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    secret = "web-secret-never-logged"
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        configure_logging(make_config(tmp_path, logging={"level": "DEBUG", "privacy": True},
+                                      telegram={"token": token}, web={"secret": secret}))  # fmt: skip
+        logging.getLogger("zime.web").debug("/panelis for telegram:1: %s",
+                                            "https://z.example/login/Zq3x_Yz-0123456789abcdef")  # fmt: skip
+        logging.getLogger("zime.web").info("signed %s with %s", "x", secret)
+        logging.getLogger("telegram.ext.ExtBot").info(
+            "Calling Bot API endpoint `getMe`: https://api.telegram.org/bot%s/getMe", token
+        )
+        logging.getLogger("telegram.ext.Updater").debug("Got update: %s", "Rīgas balzams")
+        logging.getLogger("aiosqlite").debug("executing %s", "INSERT … 'Rīgas balzams'")
+        try:
+            raise ConnectionError(f"https://api.telegram.org/bot{token}/sendPhoto failed")
+        except ConnectionError:
+            logging.getLogger("zime.telegram").exception("send failed")
+        written = out.getvalue()
+    finally:
+        root.removeHandler(handler)
+        configure_logging(make_config(tmp_path, logging={"level": "WARNING"}))
+    assert "getMe" in written and "send failed" in written and "Traceback" in written
+    for leak in (token, token.split(":")[1], secret, "Zq3x_Yz-0123456789abcdef", "Rīgas balzams"):
+        assert leak not in written, leak
 
 
 async def test_a_flagged_image_is_blurred_and_says_why(

@@ -306,3 +306,21 @@ async def test_parallel_variations_cannot_pass_the_daily_limit(tmp_path: Path) -
         assert codes.count(202) >= 1 and set(codes) <= {202, 429}, codes
         used, _ = await s.service.store.jobs_since("telegram", "42", time.time() - 86400)
         assert used <= 6, f"{used} images charged against a limit of 6"
+
+
+# W11: a gallery action on a job drawn in a group
+async def test_a_web_action_on_a_group_job_is_delivered_in_private(tmp_path: Path) -> None:
+    from bot import commands
+    from bot.message import Ctx
+
+    async with site(tmp_path) as s, client(s.base) as http:
+        group = s.request("42", group=True)
+        reply = await commands.run(Ctx(s.service, group), "zime", "a red cat")
+        assert reply.start is not None
+        sub = await reply.start({"chat_id": -10042})
+        await asyncio.wait_for(sub.handle.wait(), 20)
+        answer = await http.post(f"/api/jobs/{sub.job_id}/actions/again", headers=tma(42))
+        assert answer.status_code == 202
+        new = await s.finished(answer.json()["id"])
+        assert new.meta["private_result"] is True  # to telegram:42's own chat, not the group
+        assert new.meta["chat_id"] == -10042  # where it came from, for the record
