@@ -13,11 +13,11 @@ from typing import TextIO
 
 from core.config import Config, load_config
 from core.errors import InvalidPrompt, ModelError, ZimeError
-from core.ops.logs import configure_logging
 from core.lang.concepts import ConceptRegistry
 from core.lang.options import parse_options
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
 from core.lang.translate import Translators
+from core.ops.logs import configure_logging
 
 
 def _config(path: str | None) -> Config:
