@@ -103,10 +103,11 @@ class DiscordStub:
     async def slash(
         self, name: str, options: dict[str, str | int | float] | None = None, user_id: int = 1,
         guild_id: int | None = 77, channel_id: int = 500, locale: str = "lt", nsfw: bool = False,
-        attachment: tuple[str, bytes] | None = None,
+        attachment: tuple[str, bytes] | None = None, reported_size: int | None = None,
     ) -> str:  # fmt: skip
         """Dispatch a slash command interaction; returns its token. `attachment`: (option
-        name, file bytes), resolved as Discord does and served at its URL."""
+        name, file bytes), resolved as Discord does and served at its URL; its size as
+        Discord reports it is `reported_size` (default: the true size)."""
         token = f"tok-{next(self.ids)}"
         opts: list[dict[str, Any]] = [
             {"name": k, "type": 3, "value": v} for k, v in (options or {}).items()
@@ -118,7 +119,7 @@ class DiscordStub:
             url = f"http://127.0.0.1:{self.port}/attachments/{aid}/photo.jpg"
             opts.append({"name": attachment[0], "type": 11, "value": aid})
             data["resolved"] = {"attachments": {aid: {
-                "id": aid, "filename": "photo.jpg", "size": len(attachment[1]), "url": url,
+                "id": aid, "filename": "photo.jpg", "size": reported_size or len(attachment[1]), "url": url,
                 "proxy_url": url, "content_type": "image/jpeg"}}}  # fmt: skip
         await self._interaction(2, data, token, user_id, guild_id, channel_id, locale, nsfw)
         return token

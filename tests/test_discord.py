@@ -10,8 +10,10 @@ import pytest
 from PIL import Image
 
 from bot.discord import DiscordFrontend
+from bot.texts import error_text
 from core.app import open_service
 from core.config import load_config
+from core.errors import BadPhoto
 from tests.discord_stub import DiscordStub
 
 ADMIN = 42
@@ -252,6 +254,14 @@ async def test_photo_to_picture_from_an_attachment(
         edits = await stub.wait_for("PATCH", f"/{token}/messages/@original")
         # a Lithuanian client: Latvian (Discord has no Latvian locale; see bot/discord/frontend.py)
         assert edits[-1].body["content"] == "Šo foto nevarēju nolasīt. Lūdzu, atsūti to vēlreiz."
+        # Discord says the file is 11 MB: refused by that size, before it is fetched
+        fetched = len(stub.sent("GET", "/attachments/"))
+        token = await stub.slash("zime", {"teksts": "kaķis"}, user_id=7,
+                                 attachment=("attels", buf.getvalue()),
+                                 reported_size=11 * 1024 * 1024)  # fmt: skip
+        edits = await stub.wait_for("PATCH", f"/{token}/messages/@original")
+        assert edits[-1].body["content"] == error_text(BadPhoto("too_big"), "lv")
+        assert len(stub.sent("GET", "/attachments/")) == fetched
 
 
 async def test_grid_buttons_u_v_and_delete(

@@ -64,6 +64,32 @@ async def test_an_old_database_upgrades_with_its_data(tmp_path: Path, version: i
         assert new.id == last + 1  # no id is given twice
 
 
+async def test_migration_5_reads_each_kind_from_the_old_error(tmp_path: Path) -> None:
+    """Every prefix migration 5 maps, storage included (no fixture row has one)."""
+    path = database(tmp_path, 4)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executemany(
+            "INSERT INTO jobs (platform, user_id, chat_id, request_text, normalized, lang,"
+            " concepts, prompt, negative_prompt, seed, steps, guidance, width, height, safety,"
+            " model, status, error, created_at) VALUES ('telegram', '8', '8', 't', 't', 'lv',"
+            " '[]', 'p', '', 1, 4, 7.5, 64, 64, 0, 'm', ?, ?, 1764900100.0)",
+            [("failed", "storage: disk full"), ("failed", "unavailable: down"),
+             ("failed", "timeout: after 300 s"), ("failed", "CUDA error"),
+             ("done", "storage: an old retry")],
+        )  # fmt: skip
+        db.commit()
+    async with Store(path) as store:
+        rows = await store._rows("SELECT id FROM jobs WHERE user_id = '8' ORDER BY id")
+        jobs = [await store.get_job(r[0]) for r in rows]
+        assert [j.failure if j else "?" for j in jobs] == [
+            Failure.STORAGE,
+            Failure.UNAVAILABLE,
+            Failure.TIMEOUT,
+            Failure.MODEL,
+            None,
+        ]
+
+
 def test_a_failed_migration_exits_with_a_clear_message(tmp_path: Path) -> None:
     path = database(tmp_path, 4)
     with contextlib.closing(sqlite3.connect(path)) as db:  # a column the next migration adds

@@ -107,6 +107,9 @@ def test_a_concept_after_bez_is_not_drawn_and_its_name_is_the_negative() -> None
         ("ainava, pikseļu māksla", "pixel", "ainava"),
         ("baznīca, vitrāža", "stained-glass", "baznīca"),
         ("akvarelis uz galda", None, "akvarelis uz galda"),  # a painting on a table
+        # the last comma part must be the style alone, not merely start with one
+        ("kaķis, akvarelis uz galda", None, "kaķis, akvarelis uz galda"),
+        ("Rīga, eļļas glezna ar rāmi", None, "Rīga, eļļas glezna ar rāmi"),
         ("piparkūku stilā māja", None, "piparkūku stilā māja"),  # a concept as a style
     ],
 )

@@ -324,3 +324,37 @@ async def test_a_web_action_on_a_group_job_is_delivered_in_private(tmp_path: Pat
         new = await s.finished(answer.json()["id"])
         assert new.meta["private_result"] is True  # to telegram:42's own chat, not the group
         assert new.meta["chat_id"] == -10042  # where it came from, for the record
+
+
+# mutations the second review found missed
+async def test_a_cookie_settings_change_needs_the_csrf_token(tmp_path: Path) -> None:
+    async with site(tmp_path) as s, client(s.base) as http:
+        await http.get(await s.link("42", "galerija", admin=False))
+        refused = await http.post("/api/me/settings", json={"count": 3})
+        assert refused.status_code == 401
+        assert (await s.service.store.settings("telegram", "42")).get("count") is None
+        token = await csrf_of(http, "/app")
+        ok = await http.post("/api/me/settings", json={"count": 3}, headers={"X-CSRF-Token": token})
+        assert ok.status_code == 200 and ok.json()["settings"]["count"] == 3
+
+
+async def test_the_same_id_on_another_platform_is_someone_else(tmp_path: Path) -> None:
+    """discord:42 is not telegram:42: no button, command or page of one acts on the other's."""
+    from bot import commands
+    from bot.message import Ctx
+    from core.errors import NotFound
+    from core.jobs.job import Request
+
+    async with site(tmp_path) as s:
+        job = await s.draw("42", "a red cat")
+        other = Request("discord", "42", "42", "", language="en")
+        for name in ("velreiz", "atkartot"):
+            reply = await commands.run(Ctx(s.service, other), name, str(job))
+            assert reply.error and reply.text == error_text(NotFound(), "en")
+        try:
+            await s.service.delete(job, other)
+            raise AssertionError("discord:42 deleted telegram:42's picture")
+        except NotFound:
+            pass
+        drawn = await s.service.job(job)
+        assert drawn is not None and drawn.image_path and Path(drawn.image_path).is_file()
