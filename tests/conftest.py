@@ -7,12 +7,32 @@ import pytest
 
 from tests.redis_server import RedisServer
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _data_state() -> list[tuple[str, int]] | None:
+    data = ROOT / "data"
+    if not data.exists():
+        return None
+    return sorted((str(p.relative_to(data)), p.stat().st_mtime_ns) for p in data.rglob("*"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _checkout_data_untouched() -> Iterator[None]:
+    """No test may write the checkout's ./data (an operator's database and concepts)."""
+    before = _data_state()
+    yield
+    assert _data_state() == before, "a test wrote into the checkout's ./data"
+
 
 @pytest.fixture(autouse=True)
 def _in_tmp_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test runs in its own tmp folder: a relative path (the config's default data/…)
-    lands there, never in the checkout's ./data, which an operator may be using."""
+    """Every test runs in its own tmp folder, and so does every process it starts: a
+    relative path (the config's default data/…) lands there, never in the checkout's ./data,
+    which an operator may be using. Child processes find the project (and `tests.*`) through
+    PYTHONPATH."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
 
 
 @pytest.fixture(scope="session")

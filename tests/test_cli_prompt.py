@@ -15,7 +15,7 @@ def run_core(
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "core", *args],
-        input=stdin, capture_output=True, text=True, cwd=ROOT, env=full_env, timeout=120,
+        input=stdin, capture_output=True, text=True, cwd=Path.cwd(), env=full_env, timeout=120,
     )  # fmt: skip
 
 

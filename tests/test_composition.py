@@ -29,7 +29,7 @@ def config(
 
 async def run_bot(cfg: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--config", str(cfg), cwd=ROOT,
+        sys.executable, "-m", "bot", "--config", str(cfg), cwd=Path.cwd(),
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -46,7 +46,7 @@ async def test_telegram_and_discord_in_one_process(
             config(tmp_path, tiny_models, f"http://127.0.0.1:{tg.port}/bot", dc.api, dc.gateway)
         )
         await asyncio.wait_for(dc.ready.wait(), 60)
-        await asyncio.sleep(0.5)
+        await tg.wait_for("setMyCommands", timeout=60)  # Telegram's frontend is up too
         tg.send_text("/zime Vanšu tilts", user_id=3)
         token = await dc.slash("zime", {"teksts": "Vanšu tilts"}, user_id=3)
         await tg.wait_for("sendPhoto", chat_id=3, timeout=60)

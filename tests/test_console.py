@@ -19,7 +19,7 @@ def test_piped_console_draws_and_exits(tiny_models: dict[str, Path], tmp_path: P
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "--config", str(cfg)],
         input="/zime Rainis\n/zime\nBrīvības piemineklis naktī\n/palidziba\n",
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=Path.cwd(), capture_output=True, text=True, timeout=120,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -35,7 +35,7 @@ def test_offline_without_models_explains_and_offers_demo(tmp_path: Path) -> None
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(f'[storage]\ndatabase = "{tmp_path / "z.sqlite3"}"\n', encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(cfg)], input="", cwd=ROOT,
+        [sys.executable, "-m", "bot", "--config", str(cfg)], input="", cwd=Path.cwd(),
         capture_output=True, text=True, timeout=60, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
     assert proc.returncode == 2
@@ -56,7 +56,7 @@ def console_config(tmp_path: Path, tiny: dict[str, Path], **generation: int) -> 
 
 def run_console(cfg: Path, script: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(cfg)], input=script, cwd=ROOT,
+        [sys.executable, "-m", "bot", "--config", str(cfg)], input=script, cwd=Path.cwd(),
         capture_output=True, text=True, timeout=180, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -114,7 +114,7 @@ def test_ctrl_c_and_sigterm_stop_the_console_and_keep_the_jobs(
     for last, sig in ((2, signal.SIGINT), (4, signal.SIGTERM)):
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "--config", str(cfg)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path.cwd(), text=True,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )  # fmt: skip
         assert proc.stdin is not None and proc.stdout is not None

@@ -15,7 +15,7 @@ def test_sigkill_loses_nothing_and_each_job_completes_once(tmp_path: Path) -> No
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.durability_child", "submit", str(tmp_path)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
+        cwd=Path.cwd(), env=env, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "submitted"
@@ -31,7 +31,7 @@ def test_sigkill_loses_nothing_and_each_job_completes_once(tmp_path: Path) -> No
 
     resumed = subprocess.run(
         [sys.executable, "-m", "tests.durability_child", "resume", str(tmp_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=Path.cwd(), env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     completed = log.read_text().split()

@@ -131,7 +131,7 @@ async def test_a_hung_model_fails_every_job_in_time_and_turns_unhealthy(tmp_path
 def test_sigterm_ends_the_process_with_a_wedged_model(tmp_path: Path) -> None:
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.hang_child", str(tmp_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        cwd=Path.cwd(), stdout=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
     try:
         assert child.stdout is not None
@@ -151,7 +151,10 @@ async def test_a_full_queue_stores_nothing_and_costs_no_token(tmp_path: Path) ->
     gen = FakeGenerator(step_s=0.5)
     async with open_service(cfg, generator=gen, translators=IDENTITY) as svc:
         first = await svc.handle(req("u1"))
-        await asyncio.sleep(0.1)  # drawing now
+        deadline = time.monotonic() + 20
+        while first.handle.id not in [h.id for h in svc.worker.drawing()]:  # drawing now
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
         await svc.handle(req("u2"))  # fills the queue
         for _ in range(3):
             with pytest.raises(QueueFull):
@@ -159,7 +162,6 @@ async def test_a_full_queue_stores_nothing_and_costs_no_token(tmp_path: Path) ->
         assert await svc.history(req("u3")) == []  # nothing stored that a restart could resend
         await asyncio.wait_for(first.handle.wait(), 10)
     async with open_service(cfg, generator=FakeGenerator(), translators=IDENTITY) as svc:
-        await asyncio.sleep(0.5)
         sub = await svc.handle(req("u3"))  # the refused attempts cost u3 no tokens
         await asyncio.wait_for(sub.handle.wait(), 10)
         sub = await svc.handle(req("u3"))

@@ -77,7 +77,7 @@ def test_generate_cli_with_tiny_models(tiny_models: dict[str, Path], tmp_path: P
     proc = subprocess.run(
         [sys.executable, "-m", "core", "generate", "kaķis pie Brīvības pieminekļa", "-o", str(out),
          "--config", str(cfg), "--seed", "11", "--steps", "3"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=Path.cwd(), capture_output=True, text=True, timeout=120,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -98,7 +98,7 @@ def test_generate_cli_takes_the_chat_options(tiny_models: dict[str, Path], tmp_p
     def generate(*text: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "core", "generate", *text, "-o", str(out), "--config", str(cfg)],
-            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            cwd=Path.cwd(), capture_output=True, text=True, timeout=120,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )  # fmt: skip
 
@@ -194,7 +194,7 @@ def test_offline_models_in_a_custom_cache_dir(tiny_models: dict[str, Path], tmp_
     proc = subprocess.run(
         [sys.executable, "-m", "core", "generate", "kaķis uz jumta", "-o", str(out),
          "--config", str(cfg), "--steps", "2"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
+        cwd=Path.cwd(), capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert out.is_file() and "image model zime-test/tiny-sd on cpu, float32" in proc.stderr

@@ -97,7 +97,7 @@ def test_a_failed_migration_exits_with_a_clear_message(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[storage]\ndatabase = "{path}"\n[queue]\nbackend = "redis"\n'
                    f'url = "redis://127.0.0.1:{free_port()}/0"\n', encoding="utf-8")  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "bot", "--config", str(cfg)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "bot", "--config", str(cfg)], cwd=Path.cwd(),
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
     assert proc.returncode == 2, proc.stderr[-2000:]

@@ -147,7 +147,7 @@ def test_core_prompt_prints_negative_source_and_style() -> None:
     lines = ["pilsēta bez cilvēkiem, akvarelis", "Milda --stils anime --ne koki", "kaķis"]
     proc = subprocess.run(
         [sys.executable, "-m", "core", "prompt", "--jsonl", "--no-translate"],
-        input="\n".join(lines) + "\n", capture_output=True, text=True, cwd=ROOT,
+        input="\n".join(lines) + "\n", capture_output=True, text=True, cwd=Path.cwd(),
         env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from bot.texts import status_text
 from core.app import open_service
@@ -136,7 +137,7 @@ async def test_a_killed_runner_is_taken_over_and_the_user_gets_one_result(
     cfg = redis_config(tmp_path, redis_server, steps=30)
     child = subprocess.Popen(  # noqa: ASYNC220 (started once, before the loop has work)
         [sys.executable, "-m", "tests.runner_child", redis_server.url, "doomed", "0.2",
-         str(CLAIM_S)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+         str(CLAIM_S)], cwd=Path.cwd(), env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     try:
         async with coordinator(cfg) as (svc, delivered):
@@ -274,7 +275,9 @@ async def test_a_redis_restart_keeps_accepted_jobs(
     cfg = redis_config(tmp_path, redis_server)
     async with coordinator(cfg) as (svc, delivered):
         sub = await svc.handle(req("anna"))  # dispatched, no runner yet
-        await asyncio.sleep(0.5)
+        stream = redis.Redis(port=redis_server.port)
+        await until(lambda: stream.xlen("zime:jobs") >= 1)
+        stream.close()
         redis_server.stop()
         redis_server.start()
         async with runners(redis_server, FakeGenerator()):
@@ -329,7 +332,7 @@ def test_the_whole_system_on_one_machine(
     gpus = [
         subprocess.Popen(
             [sys.executable, "-m", "core", "runner", "--config", str(cfg), "--name", log.stem],
-            cwd=ROOT,
+            cwd=Path.cwd(),
             env=env,
             stderr=stack.enter_context(log.open("w")),
         )
@@ -343,7 +346,7 @@ def test_the_whole_system_on_one_machine(
         proc = subprocess.run(
             [sys.executable, "-m", "bot", "--config", str(cfg)],
             input="/zime Rainis\n/zime Brīvības piemineklis naktī\n/rinda\n",
-            cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
+            cwd=Path.cwd(), capture_output=True, text=True, timeout=120, env=env,
         )  # fmt: skip
     finally:
         for gpu in gpus:

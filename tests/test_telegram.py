@@ -142,7 +142,8 @@ async def test_groups_mentions_chatter_and_bad_input(
         stub.send_text("/zime " + "ļoti " * 80, user_id=13)
         stub.send_text("/zime", user_id=14, language="en")
         await stub.wait_for("editMessageText", chat_id=13)
-        await asyncio.sleep(0.5)
+        await stub.wait_for("sendMessage", chat_id=12)
+        await stub.wait_for("sendMessage", chat_id=14)
         texts = {c.params["chat_id"]: c.params["text"] for c in stub.sent("editMessageText")}
         assert "Uzraksti, ko uzzīmēt" in str(stub.sent("sendMessage", chat_id=12))
         assert "Write what to draw" in str(stub.sent("sendMessage", chat_id=14))
@@ -256,7 +257,7 @@ async def test_sigterm_and_restart_keep_history(
 
     async def start() -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "--config", str(cfg), cwd=ROOT, env=env,
+            sys.executable, "-m", "bot", "--config", str(cfg), cwd=Path.cwd(), env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
 
@@ -295,7 +296,6 @@ async def test_failed_delivery_is_retried_after_restart(
     tried = len(first_job_photos())
     async with running_bot(cfg):  # the image is on disk and in the DB: delivered now
         await stub.wait_for("sendPhoto", tried + 1, chat_id=51)
-        await asyncio.sleep(0.5)
         assert "dziesmusvetki festival" in first_job_photos()[-1].params["caption"]
     assert len(first_job_photos()) == tried + 1  # once after the restart
     async with running_bot(cfg):  # delivered is recorded: a third start sends nothing
@@ -635,8 +635,7 @@ async def test_an_admin_teaches_a_concept_in_the_chat(
         stub.send_text("/gatavs", user_id=ADMIN)
         [sheet] = await stub.wait_for("sendPhoto", chat_id=ADMIN, timeout=120)
         assert "rigasdoms iemācīts" in sheet.params["caption"]
-        await asyncio.sleep(0.5)
-        assert any("DINO" in c.params["text"] for c in stub.sent("sendMessage", chat_id=ADMIN))
+        await stub.wait_for_text("sendMessage", "DINO", chat_id=ADMIN)
         assert stub.sent("sendPhoto", chat_id=7)  # the user's picture was not held up
         stub.send_text("/pievienot rigasdoms", user_id=ADMIN)
         await stub.wait_for("sendMessage", chat_id=ADMIN,

@@ -31,7 +31,9 @@ def test_core_imports_no_platform_and_no_torch() -> None:
         "('telegram', 'discord', 'torch', 'diffusers', 'transformers', 'ctranslate2')]\n"
         "print(','.join(sorted(bad)))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path.cwd()
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
 

@@ -140,7 +140,7 @@ def train_config(tmp_path: Path, tiny: dict[str, Path], **training: object) -> P
 
 
 def run_core(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=Path.cwd(), capture_output=True,
                           text=True, timeout=timeout,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
 
@@ -264,7 +264,7 @@ def test_the_loss_falls_and_a_killed_run_resumes(
     cfg = train_config(tmp_path, tiny_models, resolution=128, checkpoint_every=5)
     proc = subprocess.Popen([sys.executable, "-m", "core", "train", str(tmp_path / "photos"),
                              *TRAIN_ARGS, "--steps", "5000", "--class-images", "0", "--config",
-                             str(cfg), "-o", str(tmp_path / "killed")], cwd=ROOT,
+                             str(cfg), "-o", str(tmp_path / "killed")], cwd=Path.cwd(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     checkpoints = tmp_path / "killed" / "rigasdoms" / "checkpoints"
     deadline = time.monotonic() + 600  # 3× its slowest run under load, and more
