@@ -19,7 +19,7 @@ import threading
 from typing import TextIO
 
 from bot import actions, commands
-from bot.delivery import Delivery
+from bot.delivery import Delivery, Fault
 from bot.message import Ctx, Reply, Rows
 from bot.status import follow
 from bot.texts import error_text, t
@@ -139,8 +139,8 @@ class Console(Delivery):
         self.spawn(follow(view, self.lang, show, STATUS_INTERVAL_S))
 
     # delivery (the shared rules are in bot/delivery.py)
-    def retryable(self, exc: BaseException) -> bool:
-        return False  # a terminal has no network in between
+    def platform_fault(self, exc: BaseException) -> Fault:
+        return Fault.PERMANENT  # a terminal has no network in between
 
     def _answer(self, job: Job) -> None:
         self.open_jobs.discard(job.id)

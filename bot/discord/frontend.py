@@ -21,7 +21,7 @@ import aiohttp
 import discord
 
 from bot import actions, commands
-from bot.delivery import Delivery
+from bot.delivery import Delivery, Fault
 from bot.discord.output import DiscordOutput
 from bot.discord.slash import ZimeClient, configure_endpoints, language
 from bot.discord.teaching import TeachingCommands
@@ -190,12 +190,16 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
         self.spawn(follow(sub.handle, lang, show, self.edit_interval_s))
 
     # delivery (the shared rules are in bot/delivery.py)
-    def retryable(self, exc: BaseException) -> bool:
-        """THE place Discord errors are classified: 429 and 5xx, timeouts and dropped
-        connections are worth another try; 4xx (a deleted channel, missing access) are not."""
+    def platform_fault(self, exc: BaseException) -> Fault:
+        """Discord's errors: discord.py has already tried a 429 or a 5xx five times, so
+        those wait for the next start; a 4xx (a deleted channel, missing access) is
+        permanent; a timeout or a dropped connection (not retried by discord.py) is tried
+        again here."""
         if isinstance(exc, discord.HTTPException):
-            return exc.status == 429 or exc.status >= 500
-        return isinstance(exc, TimeoutError | OSError | aiohttp.ClientError)
+            return Fault.RETRIED if exc.status == 429 or exc.status >= 500 else Fault.PERMANENT
+        if isinstance(exc, TimeoutError | ConnectionError | aiohttp.ClientError):
+            return Fault.TRANSIENT
+        return Fault.PERMANENT
 
     def live(self, job_id: int, deferred_at: float) -> discord.Interaction | None:
         """The live interaction of a job, while its 15-minute token is still good."""

@@ -31,7 +31,7 @@ from telegram.ext import (
 )
 
 from bot import actions, commands
-from bot.delivery import Delivery
+from bot.delivery import Delivery, Fault
 from bot.message import Ctx, Reply, Rows, Start, download
 from bot.status import follow
 from bot.telegram.inline import InlineMode
@@ -59,7 +59,6 @@ TEACHING = ["macies", "gatavs", "pievienot", "atmest"]
 
 class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
     platform = "telegram"
-    attempts = 1  # each call is retried by with_retry, the one retry layer (render.py)
 
     def __init__(self, service: Service, config: TelegramConfig, demo: bool = False) -> None:
         self.config = config
@@ -263,8 +262,10 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         self.spawn(follow(sub.handle, lang, show, self.edit_interval_s))
 
     # delivery (the shared rules are in bot/delivery.py)
-    def retryable(self, exc: BaseException) -> bool:
-        return is_retryable(exc)
+    def platform_fault(self, exc: BaseException) -> Fault:
+        """Telegram's errors: a retryable one has already been through `with_retry` (the
+        one retry layer), so it waits for the next start; the rest is permanent."""
+        return Fault.RETRIED if is_retryable(exc) else Fault.PERMANENT
 
     async def send_failure(self, job: Job, text: str, lang: str) -> None:
         meta = job.meta
