@@ -104,7 +104,7 @@ class Delivery(ABC):
         self.spawn(self.deliver(job_id))
 
     async def delivered(self, job: Job, **details: Any) -> None:
-        await self.service.note(job.id, delivered=True, **details)
+        await self.service.mark_delivered(job.id, **details)
 
     async def deliver(self, job_id: int, attempt: int = 1) -> None:
         job = await self.service.to_deliver(job_id)

@@ -50,6 +50,7 @@ class DerivedJobs:
         async def _submit(
             self, request: Request, result: PromptResult, options: Options,
             parent_id: int | None, negative: str = "", params: GenParams | None = None,
+            kind: str = "",
         ) -> Submitted: ...  # fmt: skip
 
     async def again(self, job_id: int, request: Request, same_seed: bool) -> Submitted:
@@ -131,10 +132,11 @@ class DerivedJobs:
             source=job.normalized, english=job.english if english is None else english,
             prompt=prompt, concept_ids=job.concepts,
         )  # fmt: skip
-        if kind:
-            request = replace(request, meta={**request.meta, "kind": kind, **lineage})
+        if lineage:
+            request = replace(request, meta={**request.meta, **lineage})
         try:
-            return await self._submit(request, result, options, job.id, negative, params)
+            return await self._submit(request, result, options, job.id, negative, params,
+                                      kind or "")  # fmt: skip
         except Exception:
             self.limiter.refund(request.user_key, chat)
             raise
@@ -170,7 +172,7 @@ class DerivedJobs:
             paths.append(upload)  # the user's own photo (a variation's start is a result)
         for path in paths:
             await asyncio.to_thread(path.unlink, True)
-        await self.store.update_meta(job_id, deleted=True)
+        await self.store.set_flags(job_id, deleted=True)
 
     async def original(self, job_id: int, request: Request) -> str:
         """The path of a job's PNG, for its owner or an admin only (NotFound otherwise:

@@ -189,7 +189,7 @@ class PageOps:
         else:
             job = await self.web_job(user, job_id)
             found = job.image_path or ""
-        if not found or job.meta.get("deleted"):
+        if not found or job.deleted:
             raise NotFound(f"job {job_id} image {n}")
         path = Path(found)
         if not await asyncio.to_thread(path.is_file):

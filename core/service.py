@@ -276,8 +276,10 @@ class Service(DerivedJobs, AdminOps, PageOps):
 
     async def _submit(
         self, request: Request, result: PromptResult, options: Options, parent_id: int | None,
-        negative: str = "", params: GenParams | None = None,
+        negative: str = "", params: GenParams | None = None, kind: str = "",
     ) -> Submitted:  # fmt: skip
+        """Persist and enqueue. `kind`: what a button made (upscale, variation, edit); ""
+        for a request (draw / grid / photo, from the parameters)."""
         if params is None:
             seed = self.new_seed() if options.seed is None else options.seed
             params = GenParams.from_config(self.config.generation, result.prompt, seed, options,
@@ -301,9 +303,9 @@ class Service(DerivedJobs, AdminOps, PageOps):
                 english=result.english,
                 model=self.worker.model,
                 parent_id=parent_id,
-                meta={"language": request.language, "is_group": request.is_group,
-                      **({"adapters": list(adapters)} if adapters else {}), **request.meta},
+                meta={"language": request.language, "is_group": request.is_group, **request.meta},
                 options=options,
+                kind=kind,
             ),
             day_limit,
         )  # fmt: skip
@@ -312,7 +314,7 @@ class Service(DerivedJobs, AdminOps, PageOps):
         except Exception as exc:
             # The user is answered right now: nothing is left to deliver after a restart.
             await self.store.set_status(job.id, "failed", f"not queued: {exc}", Failure.UNAVAILABLE)
-            await self.store.update_meta(job.id, delivered=True)
+            await self.store.set_flags(job.id, delivered=True)
             raise
         return Submitted(
             handle=handle,
@@ -344,6 +346,11 @@ class Service(DerivedJobs, AdminOps, PageOps):
         """Remember delivery details of a job (message ids …) so a restart can finish it."""
         await self.store.update_meta(job_id, **meta)
 
+    async def mark_delivered(self, job_id: int, **details: Any) -> None:
+        """The platform accepted the result (or it can never be delivered: `details` say
+        why): no restart sends it again."""
+        await self.store.set_flags(job_id, delivered=True, **details)
+
     def subscribe(self, platform: str, deliver: Callable[[int], Awaitable[None]]) -> None:
         """Call `deliver(job_id)` whenever a job of `platform` reaches a final state."""
 
@@ -357,7 +364,7 @@ class Service(DerivedJobs, AdminOps, PageOps):
         """The job if its result still has to be delivered, else None. An outcome the store
         could not record (a storage fault) is taken from the worker."""
         job = await self.store.get_job(job_id)
-        if job is None or job.meta.get("delivered"):
+        if job is None or job.delivered:
             return None
         if job_id in self.worker.final_states:
             status, error, failure = self.worker.final_states[job_id]

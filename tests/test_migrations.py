@@ -42,7 +42,8 @@ async def test_an_old_database_upgrades_with_its_data(tmp_path: Path, version: i
         done, timeout, unavailable, model, queued = [await store.get_job(i) for i in range(1, 6)]
         assert done is not None and done.status == Status.DONE and done.failure is None
         assert done.image_path == "/img/1.png" and done.request_text == "Rīgas balzama pudele"
-        assert done.seed == 1001 and done.params.guidance == 7.5 and done.meta["delivered"]
+        assert done.seed == 1001 and done.params.guidance == 7.5 and done.delivered
+        assert "delivered" not in done.meta  # migration 8: a column of its own
         # migration 3's defaults: one image, no start photo, no options
         assert (done.params.count, done.params.init_image, done.params.strength) == (1, None, 0)
         assert done.options.to_json() == done.options.__class__().to_json()
@@ -62,6 +63,21 @@ async def test_an_old_database_upgrades_with_its_data(tmp_path: Path, version: i
         last = max(r[0] for r in await store._rows("SELECT id FROM jobs"))
         new = await store.create_job(Job(0, "telegram", "7", "7", params))
         assert new.id == last + 1  # no id is given twice
+
+
+async def test_migration_8_moves_the_typed_fields_out_of_meta(tmp_path: Path) -> None:
+    async with Store(database(tmp_path, 6)) as store:
+        job = await store.get_job(6)
+        assert job is not None
+        assert (job.kind, job.nsfw, job.deleted, job.delivered) == ("variation", True, True, True)
+        assert job.params.adapters == ("rigasdoms",)
+        assert job.meta == {"language": "lv", "is_group": True, "channel_id": 555,
+                            "message_id": 77}  # fmt: skip
+        plain = await store.get_job(1)
+        assert plain is not None and plain.kind == "draw" and not plain.nsfw and not plain.deleted
+        assert [j.id for j in await store.browse_jobs(flagged=True)] == [6]  # the new index
+        with pytest.raises(ValueError, match="columns"):
+            await store.update_meta(1, nsfw=True)
 
 
 async def test_migration_5_reads_each_kind_from_the_old_error(tmp_path: Path) -> None:

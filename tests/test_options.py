@@ -73,7 +73,7 @@ def test_flags(text: str, prompt: str, options: Options) -> None:
 )
 def test_bad_values_name_the_flag_and_range(text: str, flag: str, allowed: str) -> None:
     with pytest.raises(BadOption) as err:
-        parse_options(text, 50)
+        parse_options(text, 50, 10_000)  # the range, not the length
     assert (err.value.flag, err.value.allowed) == (flag, allowed)
 
 
@@ -169,7 +169,7 @@ async def test_variations_and_upscale_start_from_the_image(tmp_path: Path) -> No
             str(image_variant_path(grid.image_path, 2))
         }
         assert done.params.count == 4 and done.params.strength == 0.6 and done.parent_id == grid.id
-        assert done.meta["kind"] == "variation" and done.params.seed != grid.seed
+        assert done.kind == "variation" and done.params.seed != grid.seed
         up = await svc.upscale(grid.id, 2, req("u1", ""))
         big = await asyncio.wait_for(up.handle.wait(), 10)
         assert (big.params.width, big.params.height) == (256, 256) and big.params.strength == 0.3

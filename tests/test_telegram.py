@@ -539,7 +539,7 @@ async def test_fix_the_translation(
         await stub.wait_for("sendPhoto", 2, chat_id=101)
         items = await frontend.service.history(Request("telegram", "101", "101", ""))
         assert items[0].prompt == "a black cat next to brivpiem statue, oil painting"
-        assert items[0].parent_id == items[1].id and items[0].meta["kind"] == "edit"
+        assert items[0].parent_id == items[1].id and items[0].kind == "edit"
 
 
 async def test_settings_survive_a_restart_and_apply(

@@ -196,7 +196,7 @@ async def test_dashboard_pages_and_forms(tmp_path: Path) -> None:
         deleted = await http.post(f"/admin/jobs/{flagged}/actions/delete", data={"csrf": token})
         assert deleted.status_code == 303
         gone = await s.service.job(flagged)
-        assert gone is not None and gone.meta["deleted"]
+        assert gone is not None and gone.deleted
         reloaded = await http.post("/admin/reload", data={"csrf": token})
         assert reloaded.status_code == 303 and s.generator.reloads == [None]
 

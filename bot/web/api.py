@@ -29,7 +29,7 @@ PAGE = 20
 def job_json(job: Job) -> dict[str, Any]:
     """A job as the API shows it; `images` are the single images (one, or a grid's)."""
     base = f"/api/jobs/{job.id}"
-    gone = bool(job.meta.get("deleted")) or not job.image_path
+    gone = job.deleted or not job.image_path
     count = job.params.count
     images = [] if gone else [f"{base}/images/0"] if count == 1 else [
         f"{base}/images/{n}" for n in range(1, count + 1)]  # fmt: skip

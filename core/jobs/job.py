@@ -191,8 +191,20 @@ class Job(_Owned):
     draw_s: float | None = None
     image_path: str | None = None
     parent_id: int | None = None
-    meta: dict[str, Any] = field(default_factory=dict)  # delivery details (message ids …)
+    meta: dict[str, Any] = field(default_factory=dict)  # free-form delivery details (message ids …)
     options: Options = field(default_factory=Options)  # what the user asked for (flags)
+    # Where the job came from: draw / grid / photo, or (with a parent) upscale / variation /
+    # edit, as its button recorded it; "" is filled in from the parameters.
+    kind: str = ""
+    nsfw: bool = False  # the safety checker flagged an image, which is blurred
+    deleted: bool = False  # 🗑: its image files are gone; the row stays for history and limits
+    delivered: bool = False  # the platform accepted the result (or it can never be delivered)
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            p = self.params
+            default = "photo" if p.init_image else "grid" if p.count > 1 else "draw"
+            object.__setattr__(self, "kind", default)
 
     @property
     def prompt(self) -> str:
@@ -201,20 +213,6 @@ class Job(_Owned):
     @property
     def seed(self) -> int:
         return self.params.seed
-
-    @property
-    def kind(self) -> str:
-        """Where the job came from: draw / grid / photo, or (with a parent) upscale /
-        variation / edit, as its button recorded it."""
-        recorded = self.meta.get("kind")
-        if recorded:
-            return str(recorded)
-        return "photo" if self.params.init_image else "grid" if self.params.count > 1 else "draw"
-
-    @property
-    def nsfw(self) -> bool:
-        """The safety checker flagged an image, which is blurred: the caption must say so."""
-        return bool(self.meta.get("nsfw"))
 
 
 @dataclass

@@ -30,7 +30,7 @@ def job_from_row(row: sqlite3.Row) -> Job:
         count=row["count"],
         init_image=row["init_image"],
         strength=row["strength"],
-        adapters=tuple(json.loads(row["meta"]).get("adapters", ())),
+        adapters=tuple(json.loads(row["adapters"])),
     )
     return Job(
         id=row["id"], platform=row["platform"], user_id=row["user_id"], chat_id=row["chat_id"],
@@ -41,7 +41,8 @@ def job_from_row(row: sqlite3.Row) -> Job:
         created_at=row["created_at"], started_at=row["started_at"],
         finished_at=row["finished_at"], wait_s=row["wait_s"], draw_s=row["draw_s"],
         image_path=row["image_path"], parent_id=row["parent_id"], meta=json.loads(row["meta"]),
-        options=Options.from_json(row["options"]),
+        options=Options.from_json(row["options"]), kind=row["kind"], nsfw=bool(row["nsfw"]),
+        deleted=bool(row["deleted"]), delivered=bool(row["delivered"]),
     )  # fmt: skip
 
 
@@ -103,7 +104,7 @@ class Queries:
             where += ["platform = ?", "user_id = ?"]
             params += [platform, user_id]
         if flagged:  # the partial index jobs_flagged has exactly this condition
-            where.append("json_extract(meta, '$.nsfw') = 1")
+            where.append("nsfw = 1")
         rows = await self._rows(
             f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
             (*params, _page(limit)),

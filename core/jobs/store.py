@@ -21,106 +21,17 @@ import aiosqlite
 from core.errors import Failure, RateLimited, StorageError
 from core.jobs.guard import guarded
 from core.jobs.job import Job, Status
+from core.jobs.migrations import MIGRATIONS
 from core.jobs.queries import Queries, job_from_row
 from core.jobs.sessions import SessionRecords
 
+__all__ = ["MIGRATIONS", "Store"]
 log = logging.getLogger("zime.store")
 R = TypeVar("R")
 
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: users and jobs
-    """
-    CREATE TABLE users (
-        platform TEXT NOT NULL,
-        user_id TEXT NOT NULL,
-        language TEXT NOT NULL DEFAULT 'lv',
-        banned INTEGER NOT NULL DEFAULT 0,
-        created_at REAL NOT NULL,
-        PRIMARY KEY (platform, user_id)
-    );
-    CREATE TABLE jobs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        platform TEXT NOT NULL,
-        user_id TEXT NOT NULL,
-        chat_id TEXT NOT NULL,
-        request_text TEXT NOT NULL,
-        normalized TEXT NOT NULL,
-        lang TEXT NOT NULL,
-        concepts TEXT NOT NULL,
-        english TEXT,
-        prompt TEXT NOT NULL,
-        negative_prompt TEXT NOT NULL,
-        seed INTEGER NOT NULL,
-        steps INTEGER NOT NULL,
-        guidance REAL NOT NULL,
-        width INTEGER NOT NULL,
-        height INTEGER NOT NULL,
-        safety INTEGER NOT NULL,
-        model TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'queued',
-        attempts INTEGER NOT NULL DEFAULT 0,
-        error TEXT,
-        created_at REAL NOT NULL,
-        started_at REAL,
-        finished_at REAL,
-        wait_s REAL,
-        draw_s REAL,
-        image_path TEXT,
-        file_id TEXT,
-        parent_id INTEGER,
-        meta TEXT NOT NULL DEFAULT '{}'
-    );
-    CREATE INDEX jobs_user ON jobs (platform, user_id, id);
-    CREATE INDEX jobs_status ON jobs (status);
-    """,
-    # 2: platform file ids were written but never read
-    """
-    ALTER TABLE jobs DROP COLUMN file_id;
-    """,
-    # 3: the user's options as one versioned JSON record; images per job (grids)
-    """
-    ALTER TABLE jobs ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
-    ALTER TABLE jobs ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
-    ALTER TABLE jobs ADD COLUMN init_image TEXT;
-    ALTER TABLE jobs ADD COLUMN strength REAL NOT NULL DEFAULT 0;
-    """,
-    # 4: per-user settings (/iestatijumi) as one JSON record
-    """
-    ALTER TABLE users ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
-    """,
-    # 5: why a job failed, as a column of its own (core.errors.Failure); it was the first
-    # word of `error` ("timeout: after 300 s"), which stays as the details
-    """
-    ALTER TABLE jobs ADD COLUMN failure TEXT;
-    UPDATE jobs SET failure = CASE
-        WHEN error LIKE 'timeout:%' THEN 'timeout'
-        WHEN error LIKE 'storage:%' THEN 'storage'
-        WHEN error LIKE 'unavailable:%' THEN 'unavailable'
-        ELSE 'model' END
-    WHERE status = 'failed';
-    """,
-    # 6: the dashboard's questions (core/jobs/queries.py): recent jobs, flagged images
-    """
-    CREATE INDEX jobs_created ON jobs (created_at);
-    CREATE INDEX jobs_flagged ON jobs (id) WHERE json_extract(meta, '$.nsfw') = 1;
-    """,
-    # 7: web sessions kept server-side, so they can be ended (core/jobs/sessions.py)
-    """
-    CREATE TABLE web_sessions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        token_hash TEXT NOT NULL UNIQUE,
-        user_key TEXT NOT NULL,
-        scope TEXT NOT NULL,
-        name TEXT NOT NULL DEFAULT '',
-        client TEXT NOT NULL DEFAULT '',
-        created_at REAL NOT NULL,
-        expires_at REAL NOT NULL,
-        ended_at REAL
-    );
-    CREATE INDEX web_sessions_user ON web_sessions (user_key);
-    """,
-)
+# Job fields that are columns of their own (migration 8), never keys of `meta`.
+TYPED = frozenset({"kind", "adapters", "nsfw", "deleted", "delivered"})
 
 UNFINISHED = ("queued", "running")
 # The daily limit's count (see Store.jobs_since), read by the pre-check and inside the insert.
@@ -130,6 +41,14 @@ IMAGES_SINCE = (
     " AND NOT (status = 'failed' AND failure = 'unavailable')"
     " AND NOT (status = 'cancelled' AND started_at IS NULL)"
 )
+
+
+def _meta_json(meta: dict[str, Any] | None) -> str:
+    """Free-form meta as stored: never a typed field (those are columns)."""
+    typed = sorted(TYPED & set(meta or {}))
+    if typed:
+        raise ValueError(f"{typed} are columns, not meta keys")
+    return json.dumps(meta or {}, ensure_ascii=False)
 
 
 def _images_since(db: sqlite3.Connection, platform: str, user_id: str,
@@ -341,15 +260,16 @@ class Store(Queries, SessionRecords):
                 "INSERT INTO jobs (platform, user_id, chat_id, request_text, normalized, lang,"
                 " concepts, english, prompt, negative_prompt, seed, steps, guidance, width,"
                 " height, safety, model, created_at, parent_id, meta, options, count,"
-                " init_image, strength)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " init_image, strength, kind, adapters)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " ?, ?)",
                 (
                     new.platform, new.user_id, new.chat_id, new.request_text, new.normalized,
                     new.lang, json.dumps(list(new.concepts)), new.english, p.prompt,
                     p.negative_prompt, p.seed, p.steps, p.guidance, p.width, p.height,
                     int(p.safety_checker), new.model, created, new.parent_id,
-                    json.dumps(new.meta or {}, ensure_ascii=False), new.options.to_json(),
-                    p.count, p.init_image, p.strength,
+                    _meta_json(new.meta), new.options.to_json(), p.count, p.init_image,
+                    p.strength, new.kind, json.dumps(list(p.adapters)),
                 ),
             )  # fmt: skip
             assert cur.lastrowid is not None  # read inside the transaction: no other insert
@@ -373,16 +293,16 @@ class Store(Queries, SessionRecords):
 
     @guarded
     async def finish_job(self, job_id: int, image_path: str, draw_s: float,
-                         model: str) -> Job | None:  # fmt: skip
-        """Done: where the image is, how long it took, and which model drew it (a reload
-        may have swapped the model since the job was queued). Returns the row as this
-        transaction left it (None when there is no such job)."""
+                         model: str, nsfw: bool = False) -> Job | None:  # fmt: skip
+        """Done: where the image is, how long it took, which model drew it (a reload may
+        have swapped the model since the job was queued) and whether an image is flagged.
+        Returns the row as this transaction left it (None when there is no such job)."""
 
         def finish(db: sqlite3.Connection) -> Job | None:
             db.execute(
                 "UPDATE jobs SET status = 'done', finished_at = ?, draw_s = ?, image_path = ?,"
-                " model = ?, error = NULL, failure = NULL WHERE id = ?",
-                (time.time(), draw_s, image_path, model, job_id),
+                " model = ?, nsfw = ?, error = NULL, failure = NULL WHERE id = ?",
+                (time.time(), draw_s, image_path, model, int(nsfw), job_id),
             )  # fmt: skip
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return job_from_row(row) if row is not None else None
@@ -416,18 +336,31 @@ class Store(Queries, SessionRecords):
             (status, error, failure if status == "failed" else None, status, time.time(),
              job_id)))  # fmt: skip
 
-    @guarded
     async def update_meta(self, job_id: int, **values: Any) -> None:
+        """Merge free-form delivery details (message ids …) into the job's meta."""
+        await self.set_flags(job_id, **values)
 
-        def merge(db: sqlite3.Connection) -> None:  # read and write in one transaction
-            row = db.execute("SELECT meta FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None:
+    @guarded
+    async def set_flags(self, job_id: int, *, deleted: bool | None = None,
+                        delivered: bool | None = None, **meta: Any) -> None:  # fmt: skip
+        """Set what became of a job (`deleted`, `delivered`) and merge free-form `meta`, in
+        one transaction. A typed field never goes into meta."""
+        typed = sorted(TYPED & set(meta))
+        if typed:
+            raise ValueError(f"{typed} are columns, not meta keys")
+
+        def change(db: sqlite3.Connection) -> None:
+            for column, value in (("deleted", deleted), ("delivered", delivered)):
+                if value is not None:
+                    db.execute(f"UPDATE jobs SET {column} = ? WHERE id = ?", (int(value), job_id))
+            if not meta:
                 return
-            meta = {**json.loads(row[0]), **values}
-            db.execute("UPDATE jobs SET meta = ? WHERE id = ?",
-                       (json.dumps(meta, ensure_ascii=False), job_id))  # fmt: skip
+            row = db.execute("SELECT meta FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is not None:
+                merged = {**json.loads(row[0]), **meta}
+                db.execute("UPDATE jobs SET meta = ? WHERE id = ?", (_meta_json(merged), job_id))
 
-        await self._write(merge)
+        await self._write(change)
 
     @guarded
     async def unfinished_jobs(self) -> list[Job]:
@@ -445,7 +378,7 @@ class Store(Queries, SessionRecords):
             int(r[0])
             for r in await self._rows(
                 "SELECT id FROM jobs WHERE platform = ? AND status IN ('done', 'failed')"
-                " AND json_extract(meta, '$.delivered') IS NULL AND created_at >= ? ORDER BY id",
+                " AND delivered = 0 AND created_at >= ? ORDER BY id",
                 (platform, time.time() - max_age_s),
             )
         ]

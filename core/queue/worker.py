@@ -481,10 +481,9 @@ class Worker:
             )
             return
         try:
-            if nsfw:  # an image is blurred: the caption must say why, the frontend hides it
-                await self.store.update_meta(h.id, nsfw=True)
+            # nsfw: an image is blurred; the caption must say why, the frontend hides it
             stored = await self.store.finish_job(h.id, str(path), draw_s,
-                                                 drawn.model or self.model)  # fmt: skip
+                                                 drawn.model or self.model, nsfw)  # fmt: skip
         except StorageError as exc:
             await self._finish(h, FAILED, str(exc), Failure.STORAGE)
             return
