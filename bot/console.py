@@ -22,7 +22,7 @@ from bot import actions, commands
 from bot.delivery import Delivery, Fault
 from bot.message import Ctx, Reply, Rows
 from bot.status import follow
-from bot.texts import error_text, t
+from bot.texts import error_text, t, teaching_text
 from core.errors import ZimeError
 from core.jobs.job import Job, JobView, Request
 from core.service import Service
@@ -47,7 +47,12 @@ class Console(Delivery):
 
     def ctx(self) -> Ctx:
         request = Request("console", "local", "local", "", language=self.lang, is_admin=True)
-        return Ctx(self.service, request)
+        return Ctx(self.service, request, news=self.news)
+
+    async def news(self, event: str, details: dict[str, object]) -> None:
+        """A training's news (/macies … /gatavs from the terminal): printed like replies."""
+        headline, table = teaching_text(event, details, self.lang)
+        self.say(headline if event != "done" else f"{headline}\n{table}")
 
     async def run(self, lines: asyncio.Queue[str | None]) -> None:
         self.say(t(self.lang, "Zīme is ready. Write /zime <text> or /palidziba."))

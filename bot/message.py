@@ -13,6 +13,7 @@ from typing import Any
 
 from core.jobs.job import Request
 from core.service import Service, Submitted
+from core.train.session import Notify
 
 # A drawing to queue. The frontend first posts its status message, then calls this with the
 # delivery details (message ids …) to store with the job, so a restart can still finish it.
@@ -74,6 +75,9 @@ class Ctx:
     request: Request  # built by the frontend from its platform event
     # Photo → picture: fetches the user's photo once the status message is up.
     photo: Callable[[], Awaitable[bytes]] | None = None
+    # Where a long task's news goes (a training's progress and contact sheet): the chat
+    # the command came from, as the frontend posts there.
+    news: Notify | None = None
 
     @property
     def lang(self) -> str:

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from core.errors import BadArgument, NotAdmin
+from core.errors import N_, BadArgument, NotAdmin
 from core.jobs.job import Request, RunnerInfo
 from core.lang.prompt import PromptBuilder
 from core.train.session import Notify, Session, Teaching
@@ -63,7 +63,9 @@ class AdminOps:
         from core.lang.concepts import ConceptRegistry
 
         if model is not None and not model_name_ok(model):
-            raise BadArgument("/reload", "a model name or folder", "/reload minusthousand/lv-sb")
+            raise BadArgument(
+                "/reload", N_("a model name or folder"), "/reload minusthousand/lv-sb"
+            )
 
         extra = self.config.path(self.config.storage.concepts)
         registry = await asyncio.to_thread(ConceptRegistry.load, None, extra)

@@ -101,7 +101,8 @@ class DiscordStub:
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self.seq), "d": data}))
 
     async def slash(
-        self, name: str, options: dict[str, str | int | float] | None = None, user_id: int = 1,
+        self, name: str, options: dict[str, str | int | float | bool] | None = None,
+        user_id: int = 1,
         guild_id: int | None = 77, channel_id: int = 500, locale: str = "lt", nsfw: bool = False,
         attachment: tuple[str, bytes] | None = None, reported_size: int | None = None,
     ) -> str:  # fmt: skip
@@ -109,8 +110,10 @@ class DiscordStub:
         name, file bytes), resolved as Discord does and served at its URL; its size as
         Discord reports it is `reported_size` (default: the true size)."""
         token = f"tok-{next(self.ids)}"
+        # option types as Discord sends them: string 3, integer 4, boolean 5, number 10
+        kinds = {bool: 5, int: 4, float: 10, str: 3}
         opts: list[dict[str, Any]] = [
-            {"name": k, "type": 3, "value": v} for k, v in (options or {}).items()
+            {"name": k, "type": kinds[type(v)], "value": v} for k, v in (options or {}).items()
         ]
         data: dict[str, Any] = {"id": str(next(self.ids)), "name": name, "type": 1, "options": opts}
         if attachment is not None:

@@ -7,6 +7,7 @@ import io
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -294,8 +295,12 @@ async def test_failed_delivery_is_retried_after_restart(
                 if "again:1" in str(c.params.get("reply_markup"))]  # fmt: skip
 
     tried = len(first_job_photos())
-    async with running_bot(cfg):  # the image is on disk and in the DB: delivered now
+    async with running_bot(cfg) as frontend:  # the image is on disk and in the DB: delivered now
         await stub.wait_for("sendPhoto", tried + 1, chat_id=51)
+        deadline = time.monotonic() + 30
+        while await frontend.service.undelivered("telegram"):  # until it is recorded
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
         assert "dziesmusvetki festival" in first_job_photos()[-1].params["caption"]
     assert len(first_job_photos()) == tried + 1  # once after the restart
     async with running_bot(cfg):  # delivered is recorded: a third start sends nothing

@@ -94,7 +94,13 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
             assert photo is not None
             return await download(photo.url, MAX_PHOTO_BYTES, photo.size)
 
-        return Ctx(self.service, self.request(interaction), fetch if photo is not None else None)
+        request = self.request(interaction)
+        meta = {"channel_id": interaction.channel_id}
+
+        async def news(event: str, details: dict[str, object]) -> None:  # a training's
+            await self.teaching_news(meta, request.user_id, request.language, event, details)
+
+        return Ctx(self.service, request, fetch if photo is not None else None, news)
 
     # events → the command table and the button registry
     async def on_command(

@@ -54,7 +54,6 @@ from core.service import Service
 
 log = logging.getLogger("zime.telegram")
 Context = ContextTypes.DEFAULT_TYPE
-TEACHING = ["macies", "gatavs", "pievienot", "atmest"]
 
 
 class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
@@ -108,7 +107,6 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         add(CommandHandler(names, self.on_command))
         add(MessageHandler(filters.PHOTO & filters.CaptionRegex(r"^/zime(@\w+)?(\s|$)"),
                            self.on_photo))  # fmt: skip
-        add(CommandHandler(TEACHING, self.cmd_teach))
         add(MessageHandler(filters.PHOTO & filters.ChatType.PRIVATE, self.on_teaching_photo))
         # Plain text is a prompt in private chats; in groups only a reply to a ✏️ question.
         add(MessageHandler(filters.TEXT & ~filters.COMMAND
@@ -138,9 +136,15 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         )
 
     def ctx(self, update: Update, photo: PhotoSize | None = None) -> Ctx:
-        """The command's arguments go to the command: a request's text is what /zime draws."""
+        """The command's arguments go to the command: a request's text is what /zime draws.
+        A training's news goes to the chat the command came from."""
         fetch = partial(self._download, photo) if photo is not None else None
-        return Ctx(self.service, self.request(update), fetch)
+        request = self.request(update)
+
+        async def news(event: str, details: dict[str, object]) -> None:
+            await self.teaching_news(int(request.chat_id), request.language, event, details)
+
+        return Ctx(self.service, request, fetch, news)
 
     async def reply(self, message: Message, text: str, **kw: Any) -> Message:
         return await with_retry(lambda: message.reply_text(text, do_quote=True, **kw))
@@ -155,7 +159,7 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         name, raw = commands.split(message.text)
         replied = message.reply_to_message  # "/zime …" as a reply to a photo
         photo = replied.photo[-1] if replied is not None and replied.photo else None
-        ctx = self.ctx(update, photo if name in commands.DRAW.names else None)
+        ctx = self.ctx(update, photo if name in commands.PHOTO_COMMANDS else None)
         await self.render(update, message, await commands.run(ctx, name, raw))
 
     async def on_photo(self, update: Update, context: Context) -> None:

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import actions
+from bot.locale import N_
 from bot.message import Ctx
 from bot.web.auth import WebUser
 from bot.web.state import Web, file_response, job_id_of, json_body, number
@@ -121,7 +122,7 @@ def settings_text(data: dict[str, Any]) -> str:
         if value is None:
             continue
         if isinstance(value, dict | list) or any(c.isspace() for c in str(value)):
-            raise BadArgument(key, "one word", f"{key}=4")
+            raise BadArgument(key, N_("one word"), f"{key}=4")
         words.append(f"{key}={value}")
     return " ".join(words)
 

@@ -12,6 +12,7 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from bot.locale import N_
 from bot.web.api import job_json, run_action
 from bot.web.auth import WebUser
 from bot.web.state import Web, file_response, job_id_of, number
@@ -46,7 +47,7 @@ async def jobs(http: HttpRequest) -> Response:
     q = http.query_params
     status = q.get("status", "")
     if status and status not in STATUSES:
-        raise BadArgument("status", "a job status", "done")
+        raise BadArgument("status", N_("a job status"), "done")
     user_key = q.get("user", "").strip()
     before = number(q.get("before"))
     found = await web.service.browse(req, status, user_key, 50, before)
@@ -133,7 +134,7 @@ async def ban(http: HttpRequest) -> Response:
     req = request_of(user)
     platform, _, user_id = str(form.get("user", "")).partition(":")
     if not platform or not user_id:
-        raise BadArgument("user", "a user (platform:id)", "telegram:42")
+        raise BadArgument("user", N_("a user (platform:id)"), "telegram:42")
     await web.service.set_banned(req, platform, user_id, form.get("banned") == "1")
     return back(http, "/admin/users")
 

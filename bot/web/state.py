@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request as HttpRequest
 from starlette.responses import FileResponse, HTMLResponse, Response
 
+from bot.locale import N_
 from bot.web.auth import (
     AuthError,
     SessionSigner,
@@ -125,7 +126,7 @@ def number(value: str | None, default: int | None = None, what: str = "?") -> in
     if value is None or value == "":
         return default
     if not _NUMBER.fullmatch(value):
-        raise BadArgument(what, "a whole number", "20")
+        raise BadArgument(what, N_("a whole number"), "20")
     return int(value)
 
 
@@ -146,9 +147,9 @@ async def json_body(request: HttpRequest) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise BadArgument("body", "a JSON object", "{}") from exc
+        raise BadArgument("body", N_("a JSON object"), "{}") from exc
     if not isinstance(data, dict):
-        raise BadArgument("body", "a JSON object", "{}")
+        raise BadArgument("body", N_("a JSON object"), "{}")
     return data
 
 
