@@ -7,7 +7,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from core.logins import LoginLinks
 from core.pages import PageOps
 from core.queue.local import in_daemon_thread
 from core.queue.worker import Worker
+from core.results import Results
 from core.train.session import Teaching
 
 BUSY_QUEUE = 4  # jobs waiting: from here on, translations use one beam (benchmarks/README.md)
@@ -73,7 +74,7 @@ def new_seed() -> int:
     return random.randrange(2**32)
 
 
-class Service(DerivedJobs, AdminOps, PageOps):
+class Service(DerivedJobs, AdminOps, PageOps, Results):
     def __init__(
         self,
         config: Config,
@@ -341,44 +342,6 @@ class Service(DerivedJobs, AdminOps, PageOps):
     async def check_owner(self, job_id: int, request: Request) -> None:
         """NotFound unless the job exists and belongs to the requester (or they are admin)."""
         await self._job_for(job_id, request)
-
-    async def note(self, job_id: int, **meta: Any) -> None:
-        """Remember delivery details of a job (message ids …) so a restart can finish it."""
-        await self.store.update_meta(job_id, **meta)
-
-    async def mark_delivered(self, job_id: int, **details: Any) -> None:
-        """The platform accepted the result (or it can never be delivered: `details` say
-        why): no restart sends it again."""
-        await self.store.set_flags(job_id, delivered=True, **details)
-
-    def subscribe(self, platform: str, deliver: Callable[[int], Awaitable[None]]) -> None:
-        """Call `deliver(job_id)` whenever a job of `platform` reaches a final state."""
-
-        async def listener(handle: JobView) -> None:
-            if handle.job.user_key.startswith(f"{platform}:"):
-                await deliver(handle.id)
-
-        self.worker.listeners.append(listener)
-
-    async def to_deliver(self, job_id: int) -> Job | None:
-        """The job if its result still has to be delivered, else None. An outcome the store
-        could not record (a storage fault) is taken from the worker."""
-        job = await self.store.get_job(job_id)
-        if job is None or job.delivered:
-            return None
-        if job_id in self.worker.final_states:
-            status, error, failure = self.worker.final_states[job_id]
-            job = replace(job, status=status, error=error, failure=failure)
-        return job
-
-    def unfinished(self, platform: str) -> list[JobView]:
-        """Jobs of `platform` still queued or drawing (those a restart restored included)."""
-        return [
-            h for h in self.worker.order() + self.worker.drawing() if h.job.platform == platform
-        ]
-
-    async def undelivered(self, platform: str) -> list[int]:
-        return await self.store.undelivered(platform)
 
     async def cancel(self, request: Request) -> list[int]:
         """/atcelt: every unfinished job of the user. A cancelled job that was not drawn

@@ -362,3 +362,31 @@ def test_the_whole_system_on_one_machine(
     drawn_by = {json.loads(read_png_metadata(str(p))["zime"])["runner"] for p in pngs}
     assert drawn_by <= {"gpu-a", "gpu-b"}
     assert all(gpu.returncode == 0 for gpu in gpus)  # SIGTERM: a clean stop
+
+
+def test_one_wire_status_enum_decides_a_batch() -> None:
+    """The runner writes WireStatus values, the coordinator reads them back as the same
+    enum, and `batch_failure` alone says what a batch's statuses mean."""
+    from core.errors import JobCancelled, ModelError
+    from core.queue import DrawTimeout, Poisoned
+    from core.queue.wire import (
+        WireResult,
+        WireStatus,
+        batch_failure,
+        decode_results,
+        encode_results,
+    )
+
+    def batch(*statuses: WireStatus) -> list[WireResult]:
+        sent = [WireResult(i, s, error=f"e{i}") for i, s in enumerate(statuses)]
+        back = decode_results(encode_results(sent))
+        assert all(isinstance(r.status, WireStatus) for r in back)
+        return back
+
+    S = WireStatus
+    assert batch_failure(batch(S.DONE, S.CANCELLED)) is None  # drawn ones are collected
+    assert isinstance(batch_failure(batch(S.CANCELLED, S.CANCELLED)), JobCancelled)
+    assert isinstance(batch_failure(batch(S.DONE, S.FAILED, S.POISON)), Poisoned)
+    assert isinstance(batch_failure(batch(S.FAILED, S.TIMEOUT)), DrawTimeout)
+    failed = batch_failure(batch(S.DONE, S.FAILED))
+    assert isinstance(failed, ModelError) and str(failed) == "e1"

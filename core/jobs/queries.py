@@ -13,8 +13,16 @@ from typing import TYPE_CHECKING, Any
 from core.errors import Failure
 from core.jobs.guard import guarded
 from core.jobs.job import GenParams, Job, Options, Status
+from core.jobs.sessions import SessionRecord, session_record, token_hash
 
 PAGE_MAX = 200  # rows a page may ask for at once
+# The daily limit's count (see Store.jobs_since), read by the pre-check and inside the insert.
+IMAGES_SINCE = (
+    "SELECT COALESCE(SUM(count), 0), MIN(created_at) FROM jobs WHERE platform = ?"
+    " AND user_id = ? AND created_at >= ?"
+    " AND NOT (status = 'failed' AND failure = 'unavailable')"
+    " AND NOT (status = 'cancelled' AND started_at IS NULL)"
+)
 
 
 def job_from_row(row: sqlite3.Row) -> Job:
@@ -186,3 +194,75 @@ class Queries:
             "median_draw_s": statistics.median(draws) if draws else None,
             "failures": by_status.get("failed", 0),
         }
+
+    @guarded
+    async def schema_version(self) -> int:
+        row = await self._row("SELECT MAX(version) FROM schema_migrations")
+        return int(row[0]) if row and row[0] else 0
+
+    @guarded
+    async def settings(self, platform: str, user_id: str) -> dict[str, Any]:
+        row = await self._row(
+            "SELECT settings FROM users WHERE platform = ? AND user_id = ?", (platform, user_id)
+        )
+        return dict(json.loads(row[0])) if row else {}
+
+    @guarded
+    async def is_banned(self, platform: str, user_id: str) -> bool:
+        row = await self._row(
+            "SELECT banned FROM users WHERE platform = ? AND user_id = ?", (platform, user_id)
+        )
+        return bool(row and row[0])
+
+    @guarded
+    async def get_job(self, job_id: int) -> Job | None:
+        row = await self._row("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return job_from_row(row) if row is not None else None
+
+    @guarded
+    async def undelivered(self, platform: str, max_age_s: float = 86400.0) -> list[int]:
+        """Finished jobs whose result the frontend has not confirmed delivering."""
+        return [
+            int(r[0])
+            for r in await self._rows(
+                "SELECT id FROM jobs WHERE platform = ? AND status IN ('done', 'failed')"
+                " AND delivered = 0 AND created_at >= ? ORDER BY id",
+                (platform, time.time() - max_age_s),
+            )
+        ]
+
+    @guarded
+    async def jobs_since(self, platform: str, user_id: str, since: float) -> tuple[int, float]:
+        """How many images the user started since `since` (wall clock; a grid of 4 is 4),
+        and when the oldest job was created: the daily limit, kept in SQLite so a restart
+        cannot reset it. Requests refused before they were queued, and jobs cancelled
+        before they were drawn (/atcelt, ❌), do not count."""
+        row = await self._row(IMAGES_SINCE, (platform, user_id, since))
+        return (int(row[0]), float(row[1] or since)) if row else (0, since)
+
+    @guarded
+    async def find_by_meta(self, platform: str, chat_id: str, key: str, value: int) -> Job | None:
+        """The newest job of a chat whose meta `key` equals `value` (a message id the bot
+        sent for it, such as the ✏️ prompt it asked the user to correct)."""
+        row = await self._row(
+            "SELECT * FROM jobs WHERE platform = ? AND chat_id = ?"
+            " AND json_extract(meta, '$.' || ?) = ? ORDER BY id DESC LIMIT 1",
+            (platform, chat_id, key, value),
+        )
+        return job_from_row(row) if row is not None else None
+
+    @guarded
+    async def session_by_token(self, token: str) -> SessionRecord | None:
+        row = await self._row("SELECT * FROM web_sessions WHERE token_hash = ?",
+                              (token_hash(token),))  # fmt: skip
+        return session_record(row) if row is not None else None
+
+    @guarded
+    async def live_sessions(self, limit: int = 200) -> list[SessionRecord]:
+        """Sessions not ended and not expired, newest first (the dashboard's list)."""
+        rows = await self._rows(
+            "SELECT * FROM web_sessions WHERE ended_at IS NULL AND expires_at > ?"
+            " ORDER BY id DESC LIMIT ?",
+            (time.time(), limit),
+        )
+        return [session_record(r) for r in rows]

@@ -38,13 +38,13 @@ class SessionRecord:
         return self.ended_at is None and now < self.expires_at
 
 
-def _record(row: sqlite3.Row) -> SessionRecord:
+def session_record(row: sqlite3.Row) -> SessionRecord:
     return SessionRecord(int(row["id"]), row["user_key"], row["scope"], row["name"],
                          row["client"], row["created_at"], row["expires_at"], row["ended_at"])  # fmt: skip
 
 
 class SessionRecords:
-    """Mixed into Store: its writer and its reader."""
+    """Mixed into Store: the session writes (the reads are in core/jobs/queries.py)."""
 
     if TYPE_CHECKING:
         retry_s: float
@@ -63,22 +63,6 @@ class SessionRecords:
             "INSERT INTO web_sessions (token_hash, user_key, scope, name, client, created_at,"
             " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (token_hash(token), user_key, scope, name, client, now, now + ttl_s)))  # fmt: skip
-
-    @guarded
-    async def session_by_token(self, token: str) -> SessionRecord | None:
-        row = await self._row("SELECT * FROM web_sessions WHERE token_hash = ?",
-                              (token_hash(token),))  # fmt: skip
-        return _record(row) if row is not None else None
-
-    @guarded
-    async def live_sessions(self, limit: int = 200) -> list[SessionRecord]:
-        """Sessions not ended and not expired, newest first (the dashboard's list)."""
-        rows = await self._rows(
-            "SELECT * FROM web_sessions WHERE ended_at IS NULL AND expires_at > ?"
-            " ORDER BY id DESC LIMIT ?",
-            (time.time(), limit),
-        )
-        return [_record(r) for r in rows]
 
     @guarded
     async def end_sessions(self, *, token: str = "", session_id: int = 0,

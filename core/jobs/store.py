@@ -22,7 +22,7 @@ from core.errors import Failure, RateLimited, StorageError
 from core.jobs.guard import guarded
 from core.jobs.job import Job, Status
 from core.jobs.migrations import MIGRATIONS
-from core.jobs.queries import Queries, job_from_row
+from core.jobs.queries import IMAGES_SINCE, Queries, job_from_row
 from core.jobs.sessions import SessionRecords
 
 __all__ = ["MIGRATIONS", "Store"]
@@ -34,13 +34,6 @@ R = TypeVar("R")
 TYPED = frozenset({"kind", "adapters", "nsfw", "deleted", "delivered"})
 
 UNFINISHED = ("queued", "running")
-# The daily limit's count (see Store.jobs_since), read by the pre-check and inside the insert.
-IMAGES_SINCE = (
-    "SELECT COALESCE(SUM(count), 0), MIN(created_at) FROM jobs WHERE platform = ?"
-    " AND user_id = ? AND created_at >= ?"
-    " AND NOT (status = 'failed' AND failure = 'unavailable')"
-    " AND NOT (status = 'cancelled' AND started_at IS NULL)"
-)
 
 
 def _meta_json(meta: dict[str, Any] | None) -> str:
@@ -189,11 +182,6 @@ class Store(Queries, SessionRecords):
                     db.execute("ROLLBACK")
                 raise sqlite3.OperationalError(f"migration {version} failed: {exc}") from exc
 
-    @guarded
-    async def schema_version(self) -> int:
-        row = await self._row("SELECT MAX(version) FROM schema_migrations")
-        return int(row[0]) if row and row[0] else 0
-
     # users
     @guarded
     async def upsert_user(self, platform: str, user_id: str, language: str) -> bool:
@@ -220,25 +208,11 @@ class Store(Queries, SessionRecords):
             (platform, user_id, int(banned), time.time())))  # fmt: skip
 
     @guarded
-    async def settings(self, platform: str, user_id: str) -> dict[str, Any]:
-        row = await self._row(
-            "SELECT settings FROM users WHERE platform = ? AND user_id = ?", (platform, user_id)
-        )
-        return dict(json.loads(row[0])) if row else {}
-
-    @guarded
     async def save_settings(self, platform: str, user_id: str, settings: dict[str, Any]) -> None:
         await self._write(lambda db: db.execute(
             "INSERT INTO users (platform, user_id, created_at, settings) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (platform, user_id) DO UPDATE SET settings = excluded.settings",
             (platform, user_id, time.time(), json.dumps(settings, ensure_ascii=False))))  # fmt: skip
-
-    @guarded
-    async def is_banned(self, platform: str, user_id: str) -> bool:
-        row = await self._row(
-            "SELECT banned FROM users WHERE platform = ? AND user_id = ?", (platform, user_id)
-        )
-        return bool(row and row[0])
 
     # jobs
     @guarded
@@ -277,11 +251,6 @@ class Store(Queries, SessionRecords):
 
         job_id = await self._write(insert)
         return dataclasses.replace(new, id=job_id, created_at=created, status=Status.QUEUED)
-
-    @guarded
-    async def get_job(self, job_id: int) -> Job | None:
-        row = await self._row("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return job_from_row(row) if row is not None else None
 
     @guarded
     async def mark_running(self, job_ids: Sequence[int]) -> None:
@@ -370,35 +339,3 @@ class Store(Queries, SessionRecords):
         )
         rows = await self._rows("SELECT * FROM jobs WHERE status = 'queued' ORDER BY id")
         return [job_from_row(r) for r in rows]
-
-    @guarded
-    async def undelivered(self, platform: str, max_age_s: float = 86400.0) -> list[int]:
-        """Finished jobs whose result the frontend has not confirmed delivering."""
-        return [
-            int(r[0])
-            for r in await self._rows(
-                "SELECT id FROM jobs WHERE platform = ? AND status IN ('done', 'failed')"
-                " AND delivered = 0 AND created_at >= ? ORDER BY id",
-                (platform, time.time() - max_age_s),
-            )
-        ]
-
-    @guarded
-    async def jobs_since(self, platform: str, user_id: str, since: float) -> tuple[int, float]:
-        """How many images the user started since `since` (wall clock; a grid of 4 is 4),
-        and when the oldest job was created: the daily limit, kept in SQLite so a restart
-        cannot reset it. Requests refused before they were queued, and jobs cancelled
-        before they were drawn (/atcelt, ❌), do not count."""
-        row = await self._row(IMAGES_SINCE, (platform, user_id, since))
-        return (int(row[0]), float(row[1] or since)) if row else (0, since)
-
-    @guarded
-    async def find_by_meta(self, platform: str, chat_id: str, key: str, value: int) -> Job | None:
-        """The newest job of a chat whose meta `key` equals `value` (a message id the bot
-        sent for it, such as the ✏️ prompt it asked the user to correct)."""
-        row = await self._row(
-            "SELECT * FROM jobs WHERE platform = ? AND chat_id = ?"
-            " AND json_extract(meta, '$.' || ?) = ? ORDER BY id DESC LIMIT 1",
-            (platform, chat_id, key, value),
-        )
-        return job_from_row(row) if row is not None else None

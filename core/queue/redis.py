@@ -32,14 +32,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from core.errors import JobCancelled, ModelError
+from core.errors import ModelError
 from core.jobs.job import Job
 from core.queue import (
     Cancelled,
     DrawingPaused,
     Drawn,
-    DrawTimeout,
-    Poisoned,
     Progress,
     RunnerInfo,
 )
@@ -49,7 +47,9 @@ from core.queue.wire import (
     GROUP_RUNNERS,
     Keys,
     WireResult,
+    WireStatus,
     as_text,
+    batch_failure,
     decode_jobs,
     decode_results,
     encode_jobs,
@@ -259,21 +259,15 @@ class RedisDrawer:
         return {job_id: fut.result() for job_id, fut in futures.items()}
 
     async def _collect(self, jobs: list[Job], results: dict[int, WireResult]) -> Drawn:
-        statuses = {r.status for r in results.values()}
-        if statuses == {"cancelled"}:
-            raise JobCancelled("cancelled")
-        if "poison" in statuses:
-            raise Poisoned(next(r.error for r in results.values() if r.status == "poison"))
-        if "timeout" in statuses:
-            raise DrawTimeout(next(r.error for r in results.values() if r.status == "timeout"))
-        if "failed" in statuses:
-            raise ModelError(next(r.error for r in results.values() if r.status == "failed"))
+        failure = batch_failure(list(results.values()))
+        if failure is not None:
+            raise failure
         images: list[tuple[Any, bool]] = []
-        first = next(r for r in results.values() if r.status == "done")
+        first = next(r for r in results.values() if r.status == WireStatus.DONE)
         for job in jobs:
             r = results[job.id]
             keys = [self.keys.image(job.id, n) for n in range(1, job.params.count + 1)]
-            if r.status != "done":  # cancelled alone: the worker drops it
+            if r.status != WireStatus.DONE:  # cancelled beside drawn ones: the worker drops it
                 images += [(None, False)] * job.params.count
                 continue
             blobs = await self._client.mget(keys)

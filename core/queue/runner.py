@@ -33,6 +33,7 @@ from core.queue.wire import (
     Keys,
     WireJob,
     WireResult,
+    WireStatus,
     as_text,
     decode_jobs,
     encode_results,
@@ -68,7 +69,10 @@ async def fail_poisoned(client: Any, keys: Keys, entry_id: str, jobs_field: byte
                         times: int, who: str) -> None:  # fmt: skip
     log.error("batch %s was taken %d times without a result: failing it", entry_id, times)
     error = f"the batch stopped {times} runners"
-    results = [WireResult(j.id, "poison", error=error, runner=who) for j in decode_jobs(jobs_field)]
+    results = [
+        WireResult(j.id, WireStatus.POISON, error=error, runner=who)
+        for j in decode_jobs(jobs_field)
+    ]
     await publish(client, keys, entry_id, results, {}, 0)
 
 
@@ -232,7 +236,9 @@ class Runner:
         cancelled = {j.id for j, flag in zip(jobs, flags, strict=True) if flag is not None}
         todo = [j for j in jobs if j.id not in cancelled]
         results = [
-            WireResult(j.id, "cancelled", runner=self.name) for j in jobs if j.id in cancelled
+            WireResult(j.id, WireStatus.CANCELLED, runner=self.name)
+            for j in jobs
+            if j.id in cancelled
         ]
         images: dict[int, list[Any]] = {}
         if todo:
@@ -259,7 +265,7 @@ class Runner:
                 if j.params.get("init_image"):
                     data = await self._client.get(self.keys.input(j.id))
                     if data is None:
-                        return [WireResult(j.id, "failed", error="the start image expired",
+                        return [WireResult(j.id, WireStatus.FAILED, error="the start image expired",
                                            runner=self.name) for j in jobs], {}  # fmt: skip
                     init = os.path.join(tmp, f"{j.id}.png")
                     await asyncio.to_thread(Path(init).write_bytes, data)
@@ -283,16 +289,16 @@ class Runner:
             except ModelHung:
                 self.wedged = True  # the process must be restarted: report, then stop
                 log.error("runner %s: the model call hung; stopping", self.name)
-                return [WireResult(i, "timeout", error="model hung", runner=self.name)
+                return [WireResult(i, WireStatus.TIMEOUT, error="model hung", runner=self.name)
                         for i in ids], {}  # fmt: skip
             except DrawTimeout as exc:
-                return [WireResult(i, "timeout", error=str(exc), runner=self.name)
+                return [WireResult(i, WireStatus.TIMEOUT, error=str(exc), runner=self.name)
                         for i in ids], {}  # fmt: skip
             except JobCancelled:
-                return [WireResult(i, "cancelled", runner=self.name) for i in ids], {}
+                return [WireResult(i, WireStatus.CANCELLED, runner=self.name) for i in ids], {}
             except Exception as exc:
                 log.warning("runner %s: batch %s failed: %s", self.name, ids, exc)
-                return [WireResult(i, "failed", error=str(exc) or type(exc).__name__,
+                return [WireResult(i, WireStatus.FAILED, error=str(exc) or type(exc).__name__,
                                    runner=self.name) for i in ids], {}  # fmt: skip
             finally:
                 stop_flags["done"] = True
@@ -303,7 +309,7 @@ class Runner:
             mine = out[start : start + gp.count]
             start += gp.count
             pngs[j.id] = [await asyncio.to_thread(png_bytes, img) for img, _ in mine]
-            results.append(WireResult(j.id, "done", [bool(f) for _, f in mine], "", self.name,
+            results.append(WireResult(j.id, WireStatus.DONE, [bool(f) for _, f in mine], "", self.name,
                                       self.generator.model, draw_s))  # fmt: skip
         return results, pngs
 

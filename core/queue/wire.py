@@ -7,9 +7,12 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
+from core.errors import JobCancelled, ModelError, ZimeError
 from core.jobs.job import GenParams
+from core.queue import DrawTimeout, Poisoned
 
 GROUP_RUNNERS = "runners"  # the consumer group of the runners on the jobs stream
 GROUP_COORDINATOR = "coordinator"  # the consumer group of the bot on the results stream
@@ -71,12 +74,23 @@ def decode_jobs(raw: str | bytes) -> list[WireJob]:
     return [WireJob(int(j["id"]), dict(j["params"])) for j in json.loads(raw)]
 
 
+class WireStatus(StrEnum):
+    """What became of one job on a runner: THE statuses the runner writes and the
+    coordinator reads (`batch_failure` says what each means for the batch)."""
+
+    DONE = "done"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"  # past the job timeout, or the model hung
+    FAILED = "failed"  # the model failed (an error, out of memory, an expired start image)
+    POISON = "poison"  # the batch stopped two runners: failed for good, never handed out again
+
+
 @dataclass
 class WireResult:
-    """What a runner reports for one job. status: done | cancelled | timeout | failed."""
+    """What a runner reports for one job."""
 
     id: int
-    status: str
+    status: WireStatus
     flags: list[bool] = field(default_factory=list)  # per image: the safety checker's verdict
     error: str = ""
     runner: str = ""
@@ -90,7 +104,21 @@ def encode_results(results: list[WireResult]) -> str:
 
 
 def decode_results(raw: str | bytes) -> list[WireResult]:
-    return [WireResult(**r) for r in json.loads(raw)]
+    return [WireResult(**{**r, "status": WireStatus(r["status"])}) for r in json.loads(raw)]
+
+
+def batch_failure(results: list[WireResult]) -> ZimeError | None:
+    """What a batch's results mean for the coordinator, decided once: every job cancelled,
+    or the worst failure among them (poison, then timeout, then a model failure); None when
+    there are images to collect (jobs cancelled beside drawn ones are simply dropped)."""
+    statuses = {r.status for r in results}
+    if statuses == {WireStatus.CANCELLED}:
+        return JobCancelled("cancelled")
+    for status, error in ((WireStatus.POISON, Poisoned), (WireStatus.TIMEOUT, DrawTimeout),
+                          (WireStatus.FAILED, ModelError)):  # fmt: skip
+        if status in statuses:
+            return error(next(r.error for r in results if r.status == status))
+    return None
 
 
 def as_text(value: Any) -> str:
