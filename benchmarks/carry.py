@@ -30,18 +30,40 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "chat_cases.t
 # What a real lv->en model does with the words of the test sentences, in miniature: it knows
 # common words and the concepts' usual renderings, and copies the rest (names, tokens).
 GLOSSARY = {
-    r"melngalvju nam\w*": "the House of the Blackheads", r"piparkūk\w*": "gingerbread",
+    r"melngalvju nam\w*": "the House of the Blackheads",
+    r"piparkūk\w*": "gingerbread",
     r"brīvības piemineklim|brīvības pieminekļa|brīvības piemineklis": "the Freedom Monument",
-    r"vanšu tilt\w*": "the Vanšu bridge", r"gaismas pil\w*": "the Castle of Light",
-    r"latvijas universitāt\w*": "the University of Latvia", r"dziesmu svētk\w*": "the Song Festival",
+    r"vanšu tilt\w*": "the Vanšu bridge",
+    r"gaismas pil\w*": "the Castle of Light",
+    r"latvijas universitāt\w*": "the University of Latvia",
+    r"dziesmu svētk\w*": "the Song Festival",
     r"rīgas melnā balzama|rīgas balzams|rīgas melnajā balzamā": "Riga Black Balsam",
-    r"latvju zīmēm|latvju raksti": "Latvian signs", r"nacionālajā bibliotēkā": "the National Library",
-    r"sēž": "sits", r"ēd": "eats", r"un": "and", r"pie": "at", r"uz": "on", r"blakus": "next to",
-    r"guļ": "sleeps", r"kaķis": "cat", r"skatās": "looks", r"garām": "past", r"lasa": "reads",
-    r"grāmatu": "a book", r"galda": "table", r"trīs": "three", r"akvareļi": "watercolours",
-    r"sienas": "wall", r"saulrietā": "at sunset", r"naktī": "at night", r"ziemā": "in winter",
-    r"sniegā": "in the snow", r"ar": "with", r"pudelei": "bottle", r"gājiens": "parade",
-}  # fmt: skip
+    r"latvju zīmēm|latvju raksti": "Latvian signs",
+    r"nacionālajā bibliotēkā": "the National Library",
+    r"sēž": "sits",
+    r"ēd": "eats",
+    r"un": "and",
+    r"pie": "at",
+    r"uz": "on",
+    r"blakus": "next to",
+    r"guļ": "sleeps",
+    r"kaķis": "cat",
+    r"skatās": "looks",
+    r"garām": "past",
+    r"lasa": "reads",
+    r"grāmatu": "a book",
+    r"galda": "table",
+    r"trīs": "three",
+    r"akvareļi": "watercolours",
+    r"sienas": "wall",
+    r"saulrietā": "at sunset",
+    r"naktī": "at night",
+    r"ziemā": "in winter",
+    r"sniegā": "in the snow",
+    r"ar": "with",
+    r"pudelei": "bottle",
+    r"gājiens": "parade",
+}
 
 
 class GlossaryTranslator:
@@ -88,9 +110,11 @@ def evaluate(name: str, translator: Translator, texts: list[str]) -> None:
             for m in parsed.concepts:
                 nominative = any(m.text.lower() == a.lower() for a in registry.get(m.id).lv)
                 hidden_case += carry == "placeholder" and not nominative
-        print(f"{name:10} {carry:11} concepts {total:3}  placed {placed / total:6.1%}  "
-              f"appended {appended / total:6.1%}  twice {twice}  "
-              f"case endings hidden {hidden_case}")  # fmt: skip
+        print(
+            f"{name:10} {carry:11} concepts {total:3}  placed {placed / total:6.1%}  "
+            f"appended {appended / total:6.1%}  twice {twice}  "
+            f"case endings hidden {hidden_case}"
+        )
 
 
 def main() -> None:

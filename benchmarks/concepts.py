@@ -39,8 +39,10 @@ def measure(call: Callable[[str], object], texts: list[str], rounds: int) -> lis
 
 def report(name: str, times: list[float]) -> None:
     q = statistics.quantiles(times, n=100)
-    print(f"{name:28} n={len(times):6}  p50 {q[49]:.3f} ms  p95 {q[94]:.3f} ms  "
-          f"p99 {q[98]:.3f} ms  max {max(times):.3f} ms")  # fmt: skip
+    print(
+        f"{name:28} n={len(times):6}  p50 {q[49]:.3f} ms  p95 {q[94]:.3f} ms  "
+        f"p99 {q[98]:.3f} ms  max {max(times):.3f} ms"
+    )
 
 
 def main() -> None:

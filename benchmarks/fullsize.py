@@ -53,38 +53,68 @@ def build_sd(out: Path) -> None:
     torch.manual_seed(0)
     vocab = clip_vocabulary(49408)  # CLIP-L's vocabulary size
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
-    text_encoder = CLIPTextModel(CLIPTextConfig(  # CLIP ViT-L/14 text tower, as SD 1.5
-        vocab_size=49408, hidden_size=768, intermediate_size=3072, num_attention_heads=12,
-        num_hidden_layers=12, max_position_embeddings=77, projection_dim=768,
-        bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
-        pad_token_id=vocab["<|endoftext|>"],
-    ))  # fmt: skip
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(  # CLIP ViT-L/14 text tower, as SD 1.5
+            vocab_size=49408,
+            hidden_size=768,
+            intermediate_size=3072,
+            num_attention_heads=12,
+            num_hidden_layers=12,
+            max_position_embeddings=77,
+            projection_dim=768,
+            bos_token_id=vocab["<|startoftext|>"],
+            eos_token_id=vocab["<|endoftext|>"],
+            pad_token_id=vocab["<|endoftext|>"],
+        )
+    )
     unet = UNet2DConditionModel(  # SD 1.5's UNet config
-        sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
-        block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
+        sample_size=64,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=2,
+        block_out_channels=(320, 640, 1280, 1280),
+        cross_attention_dim=768,
+        attention_head_dim=8,
         down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
         up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-    )  # fmt: skip
+    )
     vae = AutoencoderKL(  # SD 1.5's VAE config
-        in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, sample_size=512,
-        block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        layers_per_block=2,
+        sample_size=512,
+        block_out_channels=(128, 256, 512, 512),
+        down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4,
-    )  # fmt: skip
-    safety = StableDiffusionSafetyChecker(CLIPConfig(
-        text_config=CLIPTextConfig().to_dict(),
-        vision_config=CLIPVisionConfig(hidden_size=1024, intermediate_size=4096,
-                                       num_attention_heads=16, num_hidden_layers=24,
-                                       patch_size=14, image_size=224).to_dict(),
-        projection_dim=768,
-    ))  # fmt: skip
+    )
+    safety = StableDiffusionSafetyChecker(
+        CLIPConfig(
+            text_config=CLIPTextConfig().to_dict(),
+            vision_config=CLIPVisionConfig(
+                hidden_size=1024,
+                intermediate_size=4096,
+                num_attention_heads=16,
+                num_hidden_layers=24,
+                patch_size=14,
+                image_size=224,
+            ).to_dict(),
+            projection_dim=768,
+        )
+    )
     scheduler = EulerAncestralDiscreteScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
     )
     pipe: Any = StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
-        safety_checker=safety, feature_extractor=CLIPImageProcessor(crop_size=224),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=safety,
+        feature_extractor=CLIPImageProcessor(crop_size=224),
         requires_safety_checker=True,
-    )  # fmt: skip
+    )
     pipe.save_pretrained(out, safe_serialization=True)
     pipe.to(torch.float16)
     pipe.save_pretrained(out, safe_serialization=True, variant="fp16")
@@ -122,8 +152,13 @@ finally:
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (GB) and output of a child process (`cmd[0]` is Python)."""
     started = time.perf_counter()
-    proc = subprocess.run([cmd[0], "-c", _WRAP, *cmd[1:]], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})  # fmt: skip
+    proc = subprocess.run(
+        [cmd[0], "-c", _WRAP, *cmd[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+    )
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"{cmd} failed:\n{proc.stderr[-3000:]}")
@@ -170,23 +205,56 @@ def main() -> None:
 
     for label, variant in (("fp16 variant", "fp16"), ("fp32 files cast to fp16", "")):
         wall, rss, out = run([sys.executable, "-c", LOAD, str(sd), variant])
-        print(f"UNet load, {label}: {float(out.split()[0]):.1f} s load, "
-              f"process {wall:.1f} s, peak RSS {rss:.1f} GB")  # fmt: skip
+        print(
+            f"UNet load, {label}: {float(out.split()[0]):.1f} s load, "
+            f"process {wall:.1f} s, peak RSS {rss:.1f} GB"
+        )
 
     cfg = root / "cfg.toml"
-    cfg.write_text(f'[models]\ngenerator = "{sd}"\ntranslator = "{opus}"\ndevice = "cpu"\n'
-                   'safety_checker = "always"\n', encoding="utf-8")  # fmt: skip
+    cfg.write_text(
+        f'[models]\ngenerator = "{sd}"\ntranslator = "{opus}"\ndevice = "cpu"\n'
+        'safety_checker = "always"\n',
+        encoding="utf-8",
+    )
     text = "Rainis sēž Melngalvju namā un ēd piparkūkas"
-    wall, rss, out = run([sys.executable, "-m", "core", "prompt", "--json", "--config", str(cfg),
-                          "--translator", str(opus), text])  # fmt: skip
+    wall, rss, out = run(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "prompt",
+            "--json",
+            "--config",
+            str(cfg),
+            "--translator",
+            str(opus),
+            text,
+        ]
+    )
     print(f"core prompt (OPUS-MT big, fp32): {wall:.1f} s, peak RSS {rss:.1f} GB")
     print("  " + json.dumps(json.loads(out[out.index("{") :].splitlines()[0])["prompt"]))
-    wall, rss, out = run([sys.executable, "-m", "core", "generate", "Vanšu tilts saulrietā",
-                          "-o", str(root / "out.png"), "--config", str(cfg), "--seed", "1",
-                          "--steps", str(args.steps)])  # fmt: skip
+    wall, rss, out = run(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "generate",
+            "Vanšu tilts saulrietā",
+            "-o",
+            str(root / "out.png"),
+            "--config",
+            str(cfg),
+            "--seed",
+            "1",
+            "--steps",
+            str(args.steps),
+        ]
+    )
     line = next(x for x in out.splitlines() if "image model" in x)
-    print(f"core generate --steps {args.steps} (512x512, CPU): {wall:.1f} s, "
-          f"peak RSS {rss:.1f} GB\n  {line}")  # fmt: skip
+    print(
+        f"core generate --steps {args.steps} (512x512, CPU): {wall:.1f} s, "
+        f"peak RSS {rss:.1f} GB\n  {line}"
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,17 @@ def main() -> None:
         gen = DiffusersGenerator(model, device="auto")
         gen.load()
         print(gen.describe())
-        grid = GenParams("rigabalsam bottle on a table", "blurry", 1, args.steps, 7.5,
-                         args.size, args.size, False, count=4)  # fmt: skip
+        grid = GenParams(
+            "rigabalsam bottle on a table",
+            "blurry",
+            1,
+            args.steps,
+            7.5,
+            args.size,
+            args.size,
+            False,
+            count=4,
+        )
         singles = grid.expanded()
         gen.generate(singles[:1], lambda s, t: None, lambda: False)  # warm-up
         batched, separate = [], []
@@ -43,8 +52,10 @@ def main() -> None:
                 gen.generate([p], lambda s, t: None, lambda: False)
             separate.append(time.perf_counter() - started)
         b, s = statistics.median(batched), statistics.median(separate)
-        print(f"{args.size}², {args.steps} steps, median of {args.rounds}: grid of 4 in one "
-              f"batch {b:.3f} s, 4 single images {s:.3f} s, ratio {s / b:.2f}×")  # fmt: skip
+        print(
+            f"{args.size}², {args.steps} steps, median of {args.rounds}: grid of 4 in one "
+            f"batch {b:.3f} s, 4 single images {s:.3f} s, ratio {s / b:.2f}×"
+        )
 
 
 if __name__ == "__main__":

@@ -43,12 +43,18 @@ def pct(values: list[float], q: float) -> float:
 async def main(jobs: int, users: int) -> None:
     sequential: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = config_from_dict({
-            "storage": {"database": f"{tmp}/b.sqlite3", "images": f"{tmp}/img"},
-            "generation": {"steps": 1, "width": 64, "height": 64, "batch_size": 8},
-            "limits": {"per_user_per_minute": 0, "per_user_per_day": 0,
-                       "queue_size": jobs + 1, "per_user_queued": jobs + 1},
-        })  # fmt: skip
+        cfg = config_from_dict(
+            {
+                "storage": {"database": f"{tmp}/b.sqlite3", "images": f"{tmp}/img"},
+                "generation": {"steps": 1, "width": 64, "height": 64, "batch_size": 8},
+                "limits": {
+                    "per_user_per_minute": 0,
+                    "per_user_per_day": 0,
+                    "queue_size": jobs + 1,
+                    "per_user_queued": jobs + 1,
+                },
+            }
+        )
         async with open_service(
             cfg, generator=ZeroGenerator(), translators=Translators.single(IdentityTranslator())
         ) as svc:

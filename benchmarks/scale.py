@@ -59,16 +59,30 @@ class FixedLatency:
 
 def config(root: Path, url: str | None, jobs: int) -> Config:
     queue = {"backend": "redis", "url": url, "claim_after_s": 5.0} if url else {}
-    return make_config(root, queue=queue, generation={"steps": 1, "batch_size": 1},
-                       limits={"queue_size": jobs, "per_user_queued": jobs})  # fmt: skip
+    return make_config(
+        root,
+        queue=queue,
+        generation={"steps": 1, "batch_size": 1},
+        limits={"queue_size": jobs, "per_user_queued": jobs},
+    )
 
 
 @contextlib.asynccontextmanager
 async def runners(url: str, n: int, latency_s: float) -> AsyncIterator[None]:
     """n runner processes, as on n machines."""
-    procs = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "benchmarks.scale", "--serve", url, f"bench-{i}",
-        "--latency", str(latency_s)) for i in range(n)]  # fmt: skip
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "benchmarks.scale",
+            "--serve",
+            url,
+            f"bench-{i}",
+            "--latency",
+            str(latency_s),
+        )
+        for i in range(n)
+    ]
     try:
         yield
     finally:
@@ -93,16 +107,19 @@ async def run_jobs(cfg: Config, jobs: int, users: int, expect_runners: int) -> d
                 break
             await asyncio.sleep(0.05)
         started = time.perf_counter()
-        subs = [await svc.handle(Request("bench", f"u{i % users}", f"u{i % users}", f"a cat {i}"))
-                for i in range(jobs)]  # fmt: skip
+        subs = [
+            await svc.handle(Request("bench", f"u{i % users}", f"u{i % users}", f"a cat {i}"))
+            for i in range(jobs)
+        ]
         done: list[Job] = [await s.handle.wait() for s in subs]
         elapsed = time.perf_counter() - started
         dispatch = sorted(svc.worker.metrics.dispatch_s) or [0.0]
     waits = sorted(j.wait_s or 0.0 for j in done)
     # dispatch overhead: from the worker taking the job to its result being recorded, less
     # the drawing itself (the runner's own figure)
-    overhead = sorted(max(0.0, (j.finished_at or 0) - (j.started_at or 0) - (j.draw_s or 0))
-                      for j in done)  # fmt: skip
+    overhead = sorted(
+        max(0.0, (j.finished_at or 0) - (j.started_at or 0) - (j.draw_s or 0)) for j in done
+    )
     return {
         "jobs_per_s": jobs / elapsed,
         "wait_p50_s": statistics.median(waits),
@@ -133,16 +150,21 @@ async def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        rows.append(("local", await run_jobs(config(root / "local", None, args.jobs),
-                                             args.jobs, args.users, 1)))  # fmt: skip
+        rows.append(
+            (
+                "local",
+                await run_jobs(config(root / "local", None, args.jobs), args.jobs, args.users, 1),
+            )
+        )
         server = RedisServer(root / "redis")
         server.start()
         try:
             for n in args.runners:
                 async with runners(server.url, n, args.latency):
                     cfg = config(root / f"redis{n}", server.url, args.jobs)
-                    rows.append((f"redis, {n} runner(s)",
-                                 await run_jobs(cfg, args.jobs, args.users, n)))  # fmt: skip
+                    rows.append(
+                        (f"redis, {n} runner(s)", await run_jobs(cfg, args.jobs, args.users, n))
+                    )
         finally:
             server.stop()
     base = next(r for name, r in rows if name.startswith("redis"))["jobs_per_s"]
@@ -153,10 +175,12 @@ async def main() -> None:
     )
     print("|---|---|---|---|---|---|")
     for name, r in rows:
-        print(f"| {name} | {r['jobs_per_s']:.2f} | {r['jobs_per_s'] / base:.2f} | "
-              f"{r['wait_p50_s']:.2f} / {r['wait_p99_s']:.2f} | "
-              f"{r['dispatch_p50_ms']:.1f} / {r['dispatch_p99_ms']:.1f} | "
-              f"{r['overhead_p50_ms']:.1f} / {r['overhead_p99_ms']:.1f} |")  # fmt: skip
+        print(
+            f"| {name} | {r['jobs_per_s']:.2f} | {r['jobs_per_s'] / base:.2f} | "
+            f"{r['wait_p50_s']:.2f} / {r['wait_p99_s']:.2f} | "
+            f"{r['dispatch_p50_ms']:.1f} / {r['dispatch_p99_ms']:.1f} | "
+            f"{r['overhead_p50_ms']:.1f} / {r['overhead_p99_ms']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

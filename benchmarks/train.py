@@ -34,10 +34,17 @@ def main() -> None:
     root = Path(args.dir)
     if not args.skip_build:
         build_sd(root / "sd")
-    photos = [Image.effect_noise((args.resolution, args.resolution), 60 + i).convert("RGB")
-              for i in range(4)]  # fmt: skip
-    options = TrainOptions("rigasdoms", "building", steps=args.steps,
-                           resolution=args.resolution, checkpoint_every=args.steps)  # fmt: skip
+    photos = [
+        Image.effect_noise((args.resolution, args.resolution), 60 + i).convert("RGB")
+        for i in range(4)
+    ]
+    options = TrainOptions(
+        "rigasdoms",
+        "building",
+        steps=args.steps,
+        resolution=args.resolution,
+        checkpoint_every=args.steps,
+    )
     shutil.rmtree(root / "bench-out", ignore_errors=True)  # a fresh run, not a resume
     trainer = LoraTrainer(str(root / "sd"), options, root / "bench-out")
     cuda = trainer.device.startswith("cuda")

@@ -21,24 +21,57 @@ from pathlib import Path
 from typing import Any
 
 PROMPTS = [
-    "kaķis uz jumta", "suns parkā pie upes", "Rīgas balzama pudele uz galda",
-    "saulriets pie jūras ziemā", "sarkana māja mežā", "meitene ar ziediem pļavā",
-    "vecs tilts pār Daugavu naktī", "zēns ēd piparkūkas virtuvē", "sniegs un egles kalnos",
-    "zils putns lido debesīs", "vecā Rīga miglā", "laiva ezerā rudenī",
-    "liela pils kalna galā", "kosmonauts uz Mēness", "pūķis virs pilsētas",
-    "lācis mežā ar medus podu", "tramvajs lietainā ielā", "vecmāmiņa ada cimdus",
-    "jūrmalas pludmale vasarā", "zemnieks ar zirgu laukā", "meža ezers rītausmā",
-    "bērni cep maizi", "lapsa sniegā", "zvejnieku ciems pie jūras", "balts kuģis ostā",
-    "vējdzirnavas pļavā", "eglīte ar svecītēm", "vakariņas pie galda ar ģimeni",
-    "mākoņi pār laukiem", "ugunskurs Jāņu naktī", "sarkans velosipēds pie sētas",
-    "vecs koka baznīcas tornis", "puķu tirgus pilsētas centrā", "kaķēni grozā",
-    "kalnu ceļš rudens krāsās", "mēness pār jūru", "bites pie ziediem",
-    "rudzu lauks pirms lietus", "mazs zēns ar pūķi", "ziemas pasaka mežā",
-    "zirgs auļo pa pludmali", "sniegavīrs pagalmā", "kafija un grāmata pie loga",
-    "pērkona negaiss virs ezera", "dzērves lido dienvidu virzienā", "siena kaudze laukā",
-    "saulespuķes pie mājas", "vecs dzirnavu rats", "putnu barotava ziemā",
+    "kaķis uz jumta",
+    "suns parkā pie upes",
+    "Rīgas balzama pudele uz galda",
+    "saulriets pie jūras ziemā",
+    "sarkana māja mežā",
+    "meitene ar ziediem pļavā",
+    "vecs tilts pār Daugavu naktī",
+    "zēns ēd piparkūkas virtuvē",
+    "sniegs un egles kalnos",
+    "zils putns lido debesīs",
+    "vecā Rīga miglā",
+    "laiva ezerā rudenī",
+    "liela pils kalna galā",
+    "kosmonauts uz Mēness",
+    "pūķis virs pilsētas",
+    "lācis mežā ar medus podu",
+    "tramvajs lietainā ielā",
+    "vecmāmiņa ada cimdus",
+    "jūrmalas pludmale vasarā",
+    "zemnieks ar zirgu laukā",
+    "meža ezers rītausmā",
+    "bērni cep maizi",
+    "lapsa sniegā",
+    "zvejnieku ciems pie jūras",
+    "balts kuģis ostā",
+    "vējdzirnavas pļavā",
+    "eglīte ar svecītēm",
+    "vakariņas pie galda ar ģimeni",
+    "mākoņi pār laukiem",
+    "ugunskurs Jāņu naktī",
+    "sarkans velosipēds pie sētas",
+    "vecs koka baznīcas tornis",
+    "puķu tirgus pilsētas centrā",
+    "kaķēni grozā",
+    "kalnu ceļš rudens krāsās",
+    "mēness pār jūru",
+    "bites pie ziediem",
+    "rudzu lauks pirms lietus",
+    "mazs zēns ar pūķi",
+    "ziemas pasaka mežā",
+    "zirgs auļo pa pludmali",
+    "sniegavīrs pagalmā",
+    "kafija un grāmata pie loga",
+    "pērkona negaiss virs ezera",
+    "dzērves lido dienvidu virzienā",
+    "siena kaudze laukā",
+    "saulespuķes pie mājas",
+    "vecs dzirnavu rats",
+    "putnu barotava ziemā",
     "bērzu birze pavasarī",
-]  # fmt: skip
+]
 
 
 @dataclass(frozen=True)
@@ -72,9 +105,16 @@ def build(arch: Arch, tiny: dict[str, Path], out: Path) -> Path:
     )
 
     torch.manual_seed(0)
-    dims: dict[str, Any] = dict(d_model=arch.d_model, encoder_layers=arch.layers, decoder_layers=arch.layers,
-                encoder_ffn_dim=arch.ffn, decoder_ffn_dim=arch.ffn, encoder_attention_heads=arch.heads,
-                decoder_attention_heads=arch.heads, max_position_embeddings=1024)  # fmt: skip
+    dims: dict[str, Any] = dict(
+        d_model=arch.d_model,
+        encoder_layers=arch.layers,
+        decoder_layers=arch.layers,
+        encoder_ffn_dim=arch.ffn,
+        decoder_ffn_dim=arch.ffn,
+        encoder_attention_heads=arch.heads,
+        decoder_attention_heads=arch.heads,
+        max_position_embeddings=1024,
+    )
     if arch.kind == "marian":
         shutil.copytree(tiny["opus"], out)
         vocab = json.loads((out / "vocab.json").read_text(encoding="utf-8"))
@@ -89,18 +129,28 @@ def build(arch: Arch, tiny: dict[str, Path], out: Path) -> Path:
         MarianTokenizer(
             str(out / "source.spm"), str(out / "target.spm"), str(out / "vocab.json")
         ).save_pretrained(out)
-        config: Any = MarianConfig(vocab_size=len(vocab), pad_token_id=vocab["<pad>"], eos_token_id=0,
-                                   decoder_start_token_id=vocab["<pad>"], **dims)  # fmt: skip
+        config: Any = MarianConfig(
+            vocab_size=len(vocab),
+            pad_token_id=vocab["<pad>"],
+            eos_token_id=0,
+            decoder_start_token_id=vocab["<pad>"],
+            **dims,
+        )
         model: Any = MarianMTModel(config)
     else:
         shutil.copytree(tiny["nllb"], out)
         from transformers import AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(out)
-        config = M2M100Config(vocab_size=arch.vocab, pad_token_id=tok.pad_token_id,
-                              bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                              decoder_start_token_id=tok.eos_token_id, scale_embedding=True,
-                              **dims)  # fmt: skip
+        config = M2M100Config(
+            vocab_size=arch.vocab,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            decoder_start_token_id=tok.eos_token_id,
+            scale_embedding=True,
+            **dims,
+        )
         model = M2M100ForConditionalGeneration(config)
     for name in ("model.safetensors", "config.json", "generation_config.json"):
         (out / name).unlink(missing_ok=True)
@@ -115,8 +165,9 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def bench_hf(path: Path, kind: str, prompts: list[str], out_len: int, beams: int = 1
-             ) -> list[float]:  # fmt: skip
+def bench_hf(
+    path: Path, kind: str, prompts: list[str], out_len: int, beams: int = 1
+) -> list[float]:
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -132,14 +183,21 @@ def bench_hf(path: Path, kind: str, prompts: list[str], out_len: int, beams: int
         for p in prompts:
             batch = tok([p], return_tensors="pt")
             t0 = time.perf_counter()
-            model.generate(**batch, num_beams=beams, do_sample=False, min_new_tokens=out_len,
-                           max_new_tokens=out_len, **kwargs)  # fmt: skip
+            model.generate(
+                **batch,
+                num_beams=beams,
+                do_sample=False,
+                min_new_tokens=out_len,
+                max_new_tokens=out_len,
+                **kwargs,
+            )
             times.append(time.perf_counter() - t0)
     return times
 
 
-def bench_ct2(path: Path, kind: str, prompts: list[str], out_len: int, beams: int = 1
-              ) -> list[float]:  # fmt: skip
+def bench_ct2(
+    path: Path, kind: str, prompts: list[str], out_len: int, beams: int = 1
+) -> list[float]:
     import ctranslate2
     from transformers import AutoTokenizer
 
@@ -154,9 +212,13 @@ def bench_ct2(path: Path, kind: str, prompts: list[str], out_len: int, beams: in
     for p in prompts:
         tokens = [tok.convert_ids_to_tokens(tok.encode(p))]
         t0 = time.perf_counter()
-        translator.translate_batch(tokens, target_prefix=prefix, beam_size=beams,
-                                   min_decoding_length=out_len + extra_len,
-                                   max_decoding_length=out_len + extra_len)  # fmt: skip
+        translator.translate_batch(
+            tokens,
+            target_prefix=prefix,
+            beam_size=beams,
+            min_decoding_length=out_len + extra_len,
+            max_decoding_length=out_len + extra_len,
+        )
         times.append(time.perf_counter() - t0)
     return times
 
@@ -170,8 +232,12 @@ def main() -> None:
     )
     ap.add_argument("--arch", nargs="*", default=list(ARCHS), choices=list(ARCHS))
     ap.add_argument("--out-len", type=int, default=20, help="forced output length in tokens")
-    ap.add_argument("--beams", type=int, default=1,
-                    help="beam size (the bot's default is [models] translate_beams = 2)")  # fmt: skip
+    ap.add_argument(
+        "--beams",
+        type=int,
+        default=1,
+        help="beam size (the bot's default is [models] translate_beams = 2)",
+    )
     args = ap.parse_args()
     from core.draw.tiny import build_tiny_models
     from core.lang.translate import convert_to_ctranslate2
@@ -181,8 +247,10 @@ def main() -> None:
     out_len = 16 if args.quick else args.out_len
     import torch
 
-    print(f"cpu threads {torch.get_num_threads()}, {len(prompts)} prompts, output {out_len} "
-          f"tokens, beams {args.beams}")  # fmt: skip
+    print(
+        f"cpu threads {torch.get_num_threads()}, {len(prompts)} prompts, output {out_len} "
+        f"tokens, beams {args.beams}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         tiny = build_tiny_models(root / "tiny")
@@ -199,9 +267,11 @@ def main() -> None:
                 fn(path, arch.kind, prompts[:2], out_len, args.beams)  # warm-up
                 times = fn(path, arch.kind, prompts, out_len, args.beams)
                 results[backend] = times
-                print(f"{arch.name:16} {backend:18} p50 {pct(times, 50) * 1000:7.1f} ms  "
-                      f"p95 {pct(times, 95) * 1000:7.1f} ms  "
-                      f"{len(times) / sum(times):6.2f} prompts/s")  # fmt: skip
+                print(
+                    f"{arch.name:16} {backend:18} p50 {pct(times, 50) * 1000:7.1f} ms  "
+                    f"p95 {pct(times, 95) * 1000:7.1f} ms  "
+                    f"{len(times) / sum(times):6.2f} prompts/s"
+                )
             speedup = statistics.median(results["transformers-fp32"]) / statistics.median(
                 results["ctranslate2-int8"]
             )

@@ -34,8 +34,10 @@ async def fill(path: Path, jobs: int, users: int) -> None:
     rng = random.Random(7)
     now = time.time()
     db = sqlite3.connect(path)
-    db.executemany("INSERT INTO users (platform, user_id, language, created_at) VALUES (?, ?, ?, ?)",
-                   [("telegram", str(u), "lv", now - 90 * 86400) for u in range(1, users + 1)])  # fmt: skip
+    db.executemany(
+        "INSERT INTO users (platform, user_id, language, created_at) VALUES (?, ?, ?, ?)",
+        [("telegram", str(u), "lv", now - 90 * 86400) for u in range(1, users + 1)],
+    )
     rows = []
     for i in range(jobs):
         user = rng.randint(1, users)
@@ -45,10 +47,36 @@ async def fill(path: Path, jobs: int, users: int) -> None:
         if rng.random() < 0.02:
             meta["nsfw"] = True
         created = now - (jobs - i) * 30  # one every 30 s: about five weeks
-        rows.append(("telegram", str(user), str(user), text, text, "lv", "[]", text, text, "",
-                     i, 25, 7.5, 512, 512, 1, "minusthousand/lv-sb", status,
-                     "model" if status == "failed" else None, created, created + 1, created + 5,
-                     1.0, 4.0, f"/nowhere/{i}.png", json.dumps(meta)))  # fmt: skip
+        rows.append(
+            (
+                "telegram",
+                str(user),
+                str(user),
+                text,
+                text,
+                "lv",
+                "[]",
+                text,
+                text,
+                "",
+                i,
+                25,
+                7.5,
+                512,
+                512,
+                1,
+                "minusthousand/lv-sb",
+                status,
+                "model" if status == "failed" else None,
+                created,
+                created + 1,
+                created + 5,
+                1.0,
+                4.0,
+                f"/nowhere/{i}.png",
+                json.dumps(meta),
+            )
+        )
     db.executemany(
         "INSERT INTO jobs (platform, user_id, chat_id, request_text, normalized, lang, concepts,"
         " english, prompt, negative_prompt, seed, steps, guidance, width, height, safety, model,"
@@ -76,10 +104,13 @@ async def main(jobs: int, users: int, requests: int) -> None:
         await fill(root / "z.sqlite3", jobs, users)
         print(f"filled {jobs} jobs of {users} users in {time.perf_counter() - started:.1f} s")
         port = free_port()
-        cfg = config_from_dict({
-            "storage": {"database": str(root / "z.sqlite3"), "images": str(root / "img")},
-            "web": {"enabled": True, "port": port}, "telegram": {"token": BOT_TOKEN},
-        })  # fmt: skip
+        cfg = config_from_dict(
+            {
+                "storage": {"database": str(root / "z.sqlite3"), "images": str(root / "img")},
+                "web": {"enabled": True, "port": port},
+                "telegram": {"token": BOT_TOKEN},
+            }
+        )
         gen, translators = ZeroGenerator(), Translators.single(IdentityTranslator())
         async with open_service(cfg, generator=gen, translators=translators) as svc:
             server = WebServer(svc, cfg)
@@ -105,9 +136,13 @@ async def report(http: httpx.AsyncClient, svc: object, users: int, requests: int
     line("GET /api/me/jobs?limit=20 (tma)", api, 50)
     await http.get(await_link(svc))  # the admin's cookie, as /panelis gives it
     pages: dict[str, list[float]] = {
-        "/admin/jobs": [], "/admin/jobs?status=failed": [], "/admin/jobs?user=telegram:17": [],
-        "/admin": [], "/admin/flagged": [], "/admin/users": [],
-    }  # fmt: skip
+        "/admin/jobs": [],
+        "/admin/jobs?status=failed": [],
+        "/admin/jobs?user=telegram:17": [],
+        "/admin": [],
+        "/admin/flagged": [],
+        "/admin/users": [],
+    }
     for page, times in pages.items():
         for _ in range(max(20, requests // 10)):
             times.append(await timed(http, page, {}))
@@ -126,8 +161,10 @@ def await_link(svc: object) -> str:
 def line(what: str, times: list[float], goal_ms: float) -> None:
     p50, p99 = pct(times, 50), pct(times, 99)
     verdict = "ok" if p99 <= goal_ms else "OVER"
-    print(f"{what:42s} n={len(times):4d}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
-          f"  (goal p99 ≤ {goal_ms:.0f} ms: {verdict})")  # fmt: skip
+    print(
+        f"{what:42s} n={len(times):4d}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
+        f"  (goal p99 ≤ {goal_ms:.0f} ms: {verdict})"
+    )
 
 
 if __name__ == "__main__":

@@ -138,8 +138,12 @@ async def run_console(console: Console, service: Service, stop: asyncio.Event) -
         loop.cancel()
         console.cancel_tasks()
         await service.interrupt()
-        console.say(t(console.lang, "Stopped. Unfinished pictures are saved and will be drawn "
-                                    "at the next start."))  # fmt: skip
+        console.say(
+            t(
+                console.lang,
+                "Stopped. Unfinished pictures are saved and will be drawn at the next start.",
+            )
+        )
         return 0
     console.cancel_tasks()
     return 0

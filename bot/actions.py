@@ -74,10 +74,16 @@ def result_buttons(job_id: int, count: int, lang: str) -> Rows:
         )
     else:
         first = (image_row(job_id, 1, lang),)
-    return (*first, (_b(t(lang, "🔁 Again"), "again", job_id),
-                     _b(t(lang, "📄 Original"), "orig", job_id),
-                     _b(t(lang, "ℹ️ Details"), "info", job_id),
-                     _b("✏️", "fix", job_id), _b("🗑", "del", job_id)))  # fmt: skip
+    return (
+        *first,
+        (
+            _b(t(lang, "🔁 Again"), "again", job_id),
+            _b(t(lang, "📄 Original"), "orig", job_id),
+            _b(t(lang, "ℹ️ Details"), "info", job_id),
+            _b("✏️", "fix", job_id),
+            _b("🗑", "del", job_id),
+        ),
+    )
 
 
 def image_row(job_id: int, n: int, lang: str) -> tuple[Button, ...]:
@@ -86,8 +92,14 @@ def image_row(job_id: int, n: int, lang: str) -> tuple[Button, ...]:
 
 def single_image_buttons(job_id: int, n: int, lang: str) -> Rows:
     """Under image n of a grid sent alone (Un): 🔍 2×, 🔀, then 📄 its PNG, ✏️ and 🗑."""
-    return (image_row(job_id, n, lang), (_b(t(lang, "📄 Original"), "orig", job_id, n),
-                                         _b("✏️", "fix", job_id), _b("🗑", "del", job_id)))  # fmt: skip
+    return (
+        image_row(job_id, n, lang),
+        (
+            _b(t(lang, "📄 Original"), "orig", job_id, n),
+            _b("✏️", "fix", job_id),
+            _b("🗑", "del", job_id),
+        ),
+    )
 
 
 def status_buttons(job_id: int) -> Rows:
@@ -113,10 +125,12 @@ def settings_buttons(user_id: str, settings: dict[str, object], lang: str) -> Ro
     return (
         tuple(button(f"🖼 {n}", f"skaits={n}", settings.get("count") == n) for n in range(1, 5)),
         tuple(button(r, f"formats={r}", ratio == r) for r in ("1:1", "3:2", "2:3", "16:9")),
-        (button(t(lang, "🔒 Private: yes"), "privati=ja", private),
-         button(t(lang, "🔓 Private: no"), "privati=ne", not private)),
+        (
+            button(t(lang, "🔒 Private: yes"), "privati=ja", private),
+            button(t(lang, "🔓 Private: no"), "privati=ne", not private),
+        ),
         tuple(button(c, f"valoda={c}", settings.get("language") == c) for c in ("lv", "ru", "en")),
-    )  # fmt: skip
+    )
 
 
 # handlers
@@ -148,8 +162,12 @@ async def _derive(ctx: Ctx, p: Press) -> Reply:
 async def _single(ctx: Ctx, p: Press) -> Reply:
     job, path = await ctx.service.grid_image(p.job_id, p.n, ctx.request)
     seed = job.params.image_seed(p.n)
-    picture = Picture(path, f"U{p.n} · {t(ctx.lang, 'Seed: {seed}', seed=seed)}", job.nsfw,
-                      filename=f"zime-{p.job_id}-{p.n}.png")  # fmt: skip
+    picture = Picture(
+        path,
+        f"U{p.n} · {t(ctx.lang, 'Seed: {seed}', seed=seed)}",
+        job.nsfw,
+        filename=f"zime-{p.job_id}-{p.n}.png",
+    )
     return Reply(pictures=(picture,), buttons=single_image_buttons(p.job_id, p.n, ctx.lang))
 
 
@@ -164,9 +182,12 @@ async def _original(ctx: Ctx, p: Press) -> Reply:
 
 async def _fix(ctx: Ctx, p: Press) -> Reply:
     prompt = await ctx.service.prompt_to_fix(p.job_id, ctx.request)
-    question = t(ctx.lang, "This is what I drew (in English):\n{prompt}\n"
-                           "Reply to this message with a corrected English prompt.",
-                 prompt=prompt)  # fmt: skip
+    question = t(
+        ctx.lang,
+        "This is what I drew (in English):\n{prompt}\n"
+        "Reply to this message with a corrected English prompt.",
+        prompt=prompt,
+    )
     return Reply(ask=Ask(p.job_id, prompt, question))
 
 
@@ -179,10 +200,17 @@ def fixed(ctx: Ctx, job_id: int, english: str) -> Reply:
 async def _info(ctx: Ctx, p: Press) -> Reply:
     job = await ctx.service.job_details(p.job_id, ctx.request)
     names = ", ".join(ctx.service.concept_names(job.concepts)) or "—"
-    text = t(ctx.lang, "Text: {text}\nPrompt: {prompt}\nConcepts: {concepts}\n"
-                       "Seed: {seed} · Steps: {steps} · Model: {model}",
-             text=job.request_text, prompt=job.prompt, concepts=names, seed=job.seed,
-             steps=job.params.steps, model=job.model)  # fmt: skip
+    text = t(
+        ctx.lang,
+        "Text: {text}\nPrompt: {prompt}\nConcepts: {concepts}\n"
+        "Seed: {seed} · Steps: {steps} · Model: {model}",
+        text=job.request_text,
+        prompt=job.prompt,
+        concepts=names,
+        seed=job.seed,
+        steps=job.params.steps,
+        model=job.model,
+    )
     return Reply(text=text, private=True)
 
 
@@ -204,8 +232,11 @@ async def _setting(ctx: Ctx, p: Press) -> Reply:
     lang = str(settings.get("language") or ctx.lang)
     from bot.texts import settings_text
 
-    return Reply(text=settings_text(settings, lang), edit=True,
-                 buttons=settings_buttons(ctx.request.user_id, settings, lang))  # fmt: skip
+    return Reply(
+        text=settings_text(settings, lang),
+        edit=True,
+        buttons=settings_buttons(ctx.request.user_id, settings, lang),
+    )
 
 
 async def _wait(ctx: Ctx, p: Press) -> Reply:
@@ -213,10 +244,19 @@ async def _wait(ctx: Ctx, p: Press) -> Reply:
 
 
 HANDLERS: dict[str, Handler] = {
-    "again": _again, "redo": _again, "v": _derive, "up": _derive, "u": _single,
-    "orig": _original, "fix": _fix, "info": _info, "del": _delete, "cancel": _cancel,
-    "set": _setting, "wait": _wait,
-}  # fmt: skip
+    "again": _again,
+    "redo": _again,
+    "v": _derive,
+    "up": _derive,
+    "u": _single,
+    "orig": _original,
+    "fix": _fix,
+    "info": _info,
+    "del": _delete,
+    "cancel": _cancel,
+    "set": _setting,
+    "wait": _wait,
+}
 
 
 async def dispatch(ctx: Ctx, data: str) -> Reply:

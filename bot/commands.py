@@ -97,8 +97,9 @@ class Command:
         """The typed options (Discord's): `options`, or one text option per argument."""
         if self.options:
             return self.options
-        return tuple(Option(a.name, a.what or self.description, required=a.required)
-                     for a in self.args)  # fmt: skip
+        return tuple(
+            Option(a.name, a.what or self.description, required=a.required) for a in self.args
+        )
 
     def text_of(self, values: dict[str, object]) -> str:
         """Typed option values as the text after the command in a chat message (options
@@ -178,8 +179,10 @@ async def _settings(ctx: Ctx, args: Args) -> Reply:
     else:
         settings = await svc.settings(ctx.request)
     lang = str(settings.get("language") or ctx.lang)
-    return Reply(text=settings_text(settings, lang),
-                 buttons=settings_buttons(ctx.request.user_id, settings, lang))  # fmt: skip
+    return Reply(
+        text=settings_text(settings, lang),
+        buttons=settings_buttons(ctx.request.user_id, settings, lang),
+    )
 
 
 async def _cancel(ctx: Ctx, args: Args) -> Reply:
@@ -203,8 +206,9 @@ async def _queue(ctx: Ctx, args: Args) -> Reply:
     rows = ctx.service.queue(ctx.request)
     text = "\n".join(f"{i}. #{j} {u}: {p[:60]}" for i, (j, u, p) in enumerate(rows, 1))
     runners = runners_text(ctx.service.runners(ctx.request), ctx.lang)
-    return Reply(text="\n".join(x for x in (text or t(ctx.lang, "The queue is empty."), runners)
-                                if x))  # fmt: skip
+    return Reply(
+        text="\n".join(x for x in (text or t(ctx.lang, "The queue is empty."), runners) if x)
+    )
 
 
 async def _reload(ctx: Ctx, args: Args) -> Reply:
@@ -253,8 +257,9 @@ async def _gallery(ctx: Ctx, args: Args) -> Reply:
 async def _teach_start(ctx: Ctx, args: Args) -> Reply:
     """/macies TOKEN KLASE Latvian name: a teaching session; photos follow."""
     session = ctx.service.teach_start(ctx.request, args.text.split())
-    text, _ = teaching_text("started", {"name": session.name_lv, "cls": session.cls,
-                                        "token": session.token}, ctx.lang)  # fmt: skip
+    text, _ = teaching_text(
+        "started", {"name": session.name_lv, "cls": session.cls, "token": session.token}, ctx.lang
+    )
     return Reply(text=text, private=True)
 
 
@@ -288,11 +293,17 @@ def _teach_finish(command: str) -> Run:
 _PICTURE = Arg("id", "job", True, N_("a picture number from /vesture"), "/velreiz 12")
 _USER = Arg("lietotajs", "user", True, N_("a user id"), "/ban 123456")
 _TOKEN = Arg("token", "word", True, N_("the concept's token"), "/pievienot rigasdoms")
-ASPECTS = (("ainava 3:2", "3:2"), ("portrets 2:3", "2:3"), ("kvadrāts 1:1", "1:1"),
-           ("plats 16:9", "16:9"), ("augsts 9:16", "9:16"))  # fmt: skip
+ASPECTS = (
+    ("ainava 3:2", "3:2"),
+    ("portrets 2:3", "2:3"),
+    ("kvadrāts 1:1", "1:1"),
+    ("plats 16:9", "16:9"),
+    ("augsts 9:16", "9:16"),
+)
 LANGUAGES = (("latviešu", "lv"), ("русский", "ru"), ("English", "en"))
-_COUNT = Option("skaits", N_("Number of images (several: a grid)"), int, "--skaits {}", low=1,
-                high=4)  # fmt: skip
+_COUNT = Option(
+    "skaits", N_("Number of images (several: a grid)"), int, "--skaits {}", low=1, high=4
+)
 ZIME_OPTIONS = (
     Option("teksts", N_("What to draw, e.g. Vanšu tilts saulrietā"), required=True),
     Option("formats", N_("Aspect ratio"), str, "--ar {}", choices=ASPECTS),
@@ -301,11 +312,22 @@ ZIME_OPTIONS = (
     Option("soli", N_("Steps"), int, "--soļi {}", low=1, high=150),
     _COUNT,
     Option("attels", N_("A photo to draw from"), PHOTO),
-    Option("stiprums", N_("How far to move from the photo (0.1–1)"), float, "--stiprums {}",
-           low=0.1, high=1.0),
-    Option("stils", N_("Style"), str, "--stils {}",
-           choices=tuple((s.name_lv, s.id) for s in Styles.load())),
-)  # fmt: skip
+    Option(
+        "stiprums",
+        N_("How far to move from the photo (0.1–1)"),
+        float,
+        "--stiprums {}",
+        low=0.1,
+        high=1.0,
+    ),
+    Option(
+        "stils",
+        N_("Style"),
+        str,
+        "--stils {}",
+        choices=tuple((s.name_lv, s.id) for s in Styles.load()),
+    ),
+)
 SETTINGS_OPTIONS = (
     Option(_COUNT.name, _COUNT.description, int, "skaits={}", low=1, high=4),
     Option("formats", N_("Aspect ratio"), str, "formats={}", choices=ASPECTS),
@@ -319,52 +341,131 @@ TEACH_OPTIONS = (
 )
 
 COMMANDS: tuple[Command, ...] = (
-    Command(("zime", "risuj", "draw"), N_("Draw a picture: /zime Vanšu tilts saulrietā"),
-            _zime, (Arg("teksts", "text"),), options=ZIME_OPTIONS),
+    Command(
+        ("zime", "risuj", "draw"),
+        N_("Draw a picture: /zime Vanšu tilts saulrietā"),
+        _zime,
+        (Arg("teksts", "text"),),
+        options=ZIME_OPTIONS,
+    ),
     Command(("vesture", "istorija", "history"), N_("My latest pictures"), _history),
-    Command(("iestatijumi", "nastroiki", "settings"),
-            N_("My settings: count, aspect, private, language"), _settings,
-            (Arg("changes", "text"),), options=SETTINGS_OPTIONS),
+    Command(
+        ("iestatijumi", "nastroiki", "settings"),
+        N_("My settings: count, aspect, private, language"),
+        _settings,
+        (Arg("changes", "text"),),
+        options=SETTINGS_OPTIONS,
+    ),
     Command(("atcelt", "otmena", "cancel"), N_("Cancel my queued pictures"), _cancel),
-    Command(("velreiz", "esche", "again"), N_("Draw a picture again with a new seed"),
-            _again(False), (_PICTURE,)),
-    Command(("atkartot", "povtor", "redo"), N_("Draw a picture again with its seed"),
-            _again(True), (Arg("id", "job", True, _PICTURE.what, "/atkartot 12"),)),
+    Command(
+        ("velreiz", "esche", "again"),
+        N_("Draw a picture again with a new seed"),
+        _again(False),
+        (_PICTURE,),
+    ),
+    Command(
+        ("atkartot", "povtor", "redo"),
+        N_("Draw a picture again with its seed"),
+        _again(True),
+        (Arg("id", "job", True, _PICTURE.what, "/atkartot 12"),),
+    ),
     Command(("galerija", "galereja", "gallery"), N_("My pictures on a web page"), _gallery),
     Command(("palidziba", "pomosch", "help", "start"), N_("What I can do"), _help),
     Command(("stats", "statistika"), N_("Statistics (admins)"), _stats, admin=True, menu=False),
-    Command(("rinda", "ochered", "queue"), N_("The queue and the runners (admins)"), _queue,
-            admin=True, menu=False),
-    Command(("panelis", "panel", "dashboard"), N_("The dashboard, a one-time link (admins)"),
-            _panel, admin=True, menu=False),
-    Command(("reload", "perezagruzka"), N_("Reload the model (admins)"), _reload,
-            (Arg("modelis", "word", False, N_("one model name"), "/reload minusthousand/lv-sb"),),
-            admin=True, menu=False),
-    Command(("ban", "zablokirovat"), N_("Ban a user (admins)"), _ban(True), (_USER,),
-            admin=True, menu=False),
-    Command(("unban", "razblokirovat"), N_("Unban a user (admins)"), _ban(False),
-            (Arg(_USER.name, "user", True, _USER.what, "/unban 123456"),), admin=True,
-            menu=False),
-    Command(("macies", "uchit", "teach"), N_("Teach a new concept (admins)"), _teach_start,
-            (Arg("args", "text", True, N_("a token, a class and a Latvian name"),
-                 "/macies rigasdoms building Rīgas Doms"),), admin=True, menu=False,
-            options=TEACH_OPTIONS),
-    Command(("foto", "photo"), N_("A photo of the new concept (admins)"), _teach_photo,
-            admin=True, menu=False, options=(Option("attels", N_("The photo"), PHOTO, required=True),)),
-    Command(("gatavs", "gotovo", "ready"), N_("Start the training (admins)"), _teach_ready,
-            admin=True, menu=False),
-    Command(("pievienot", "dobavit", "install"), N_("Add the trained concept (admins)"),
-            _teach_finish("pievienot"), (_TOKEN,), admin=True, menu=False),
-    Command(("atmest", "otbrosit", "discard"), N_("Discard the trained concept (admins)"),
-            _teach_finish("atmest"), (Arg(_TOKEN.name, "word", True, _TOKEN.what,
-                                          "/atmest rigasdoms"),), admin=True, menu=False),
-)  # fmt: skip
+    Command(
+        ("rinda", "ochered", "queue"),
+        N_("The queue and the runners (admins)"),
+        _queue,
+        admin=True,
+        menu=False,
+    ),
+    Command(
+        ("panelis", "panel", "dashboard"),
+        N_("The dashboard, a one-time link (admins)"),
+        _panel,
+        admin=True,
+        menu=False,
+    ),
+    Command(
+        ("reload", "perezagruzka"),
+        N_("Reload the model (admins)"),
+        _reload,
+        (Arg("modelis", "word", False, N_("one model name"), "/reload minusthousand/lv-sb"),),
+        admin=True,
+        menu=False,
+    ),
+    Command(
+        ("ban", "zablokirovat"),
+        N_("Ban a user (admins)"),
+        _ban(True),
+        (_USER,),
+        admin=True,
+        menu=False,
+    ),
+    Command(
+        ("unban", "razblokirovat"),
+        N_("Unban a user (admins)"),
+        _ban(False),
+        (Arg(_USER.name, "user", True, _USER.what, "/unban 123456"),),
+        admin=True,
+        menu=False,
+    ),
+    Command(
+        ("macies", "uchit", "teach"),
+        N_("Teach a new concept (admins)"),
+        _teach_start,
+        (
+            Arg(
+                "args",
+                "text",
+                True,
+                N_("a token, a class and a Latvian name"),
+                "/macies rigasdoms building Rīgas Doms",
+            ),
+        ),
+        admin=True,
+        menu=False,
+        options=TEACH_OPTIONS,
+    ),
+    Command(
+        ("foto", "photo"),
+        N_("A photo of the new concept (admins)"),
+        _teach_photo,
+        admin=True,
+        menu=False,
+        options=(Option("attels", N_("The photo"), PHOTO, required=True),),
+    ),
+    Command(
+        ("gatavs", "gotovo", "ready"),
+        N_("Start the training (admins)"),
+        _teach_ready,
+        admin=True,
+        menu=False,
+    ),
+    Command(
+        ("pievienot", "dobavit", "install"),
+        N_("Add the trained concept (admins)"),
+        _teach_finish("pievienot"),
+        (_TOKEN,),
+        admin=True,
+        menu=False,
+    ),
+    Command(
+        ("atmest", "otbrosit", "discard"),
+        N_("Discard the trained concept (admins)"),
+        _teach_finish("atmest"),
+        (Arg(_TOKEN.name, "word", True, _TOKEN.what, "/atmest rigasdoms"),),
+        admin=True,
+        menu=False,
+    ),
+)
 
 BY_NAME: dict[str, Command] = {name: c for c in COMMANDS for name in c.names}
 DRAW = BY_NAME["zime"]
 # the names of the commands that take a photo (as a reply to one, or attached)
-PHOTO_COMMANDS = frozenset(n for c in COMMANDS if any(o.type == PHOTO for o in c.typed_options())
-                           for n in c.names)  # fmt: skip
+PHOTO_COMMANDS = frozenset(
+    n for c in COMMANDS if any(o.type == PHOTO for o in c.typed_options()) for n in c.names
+)
 
 
 def find(name: str) -> Command | None:

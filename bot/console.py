@@ -114,8 +114,11 @@ class Console(Delivery):
         """Print the buttons by label and remember them: typing one presses it."""
         if not rows:
             return
-        self.say("  ".join(f"[{b.label}: {b.url}]" if b.url else f"[{b.label}]"
-                           for row in rows for b in row))  # fmt: skip
+        self.say(
+            "  ".join(
+                f"[{b.label}: {b.url}]" if b.url else f"[{b.label}]" for row in rows for b in row
+            )
+        )
         labels = [b for row in rows for b in row if not b.url]
         short: dict[str, list[str]] = {}
         for b in labels:

@@ -113,8 +113,9 @@ class Delivery(ABC):
         lang = str(job.meta.get("language", "lv"))
         try:
             if job.status == Status.DONE and not await _image_on_disk(job):
-                log.warning("job %s: its image %s is gone; telling the user", job.id,
-                            job.image_path)  # fmt: skip
+                log.warning(
+                    "job %s: its image %s is gone; telling the user", job.id, job.image_path
+                )
                 failure = JobFailed("the image file is missing", Failure.STORAGE)
                 await self.send_failure(job, error_text(failure, lang), lang)
                 await self.delivered(job, delivery_error="image missing")
@@ -134,12 +135,20 @@ class Delivery(ABC):
             await self.delivered(job, delivery_error=name[:200])
             return
         if fault is Fault.RETRIED:
-            log.warning("delivery of job %s failed after the library's own retries (%s);"
-                        " the next start tries again", job.id, name)  # fmt: skip
+            log.warning(
+                "delivery of job %s failed after the library's own retries (%s);"
+                " the next start tries again",
+                job.id,
+                name,
+            )
             return
         if attempt >= self.attempts:
-            log.warning("delivery of job %s failed %d times (%s); the next start tries again",
-                        job.id, attempt, name)  # fmt: skip
+            log.warning(
+                "delivery of job %s failed %d times (%s); the next start tries again",
+                job.id,
+                attempt,
+                name,
+            )
             return
         delay = self.retry_delay_s * attempt
         log.warning("delivery of job %s failed (%s); trying again in %.0f s", job.id, name, delay)

@@ -39,14 +39,33 @@ from core.lang.styles import Styles
 
 EXAMPLE = "/zime Rīgas balzama pudele uz galda"
 
-__all__ = ["EXAMPLE", "caption", "error_text", "help_text", "history_line", "job_caption",
-           "job_error", "options_line", "progress_text", "queued_text", "runners_text",
-           "settings_text", "stats_text", "status_name", "status_text", "t",
-           "teaching_text"]  # fmt: skip
+__all__ = [
+    "EXAMPLE",
+    "caption",
+    "error_text",
+    "help_text",
+    "history_line",
+    "job_caption",
+    "job_error",
+    "options_line",
+    "progress_text",
+    "queued_text",
+    "runners_text",
+    "settings_text",
+    "stats_text",
+    "status_name",
+    "status_text",
+    "t",
+    "teaching_text",
+]
 
-STATUS_NAMES = {Status.QUEUED: N_("queued"), Status.RUNNING: N_("drawing"),
-                Status.DONE: N_("done"), Status.FAILED: N_("failed"),
-                Status.CANCELLED: N_("cancelled")}  # fmt: skip
+STATUS_NAMES = {
+    Status.QUEUED: N_("queued"),
+    Status.RUNNING: N_("drawing"),
+    Status.DONE: N_("done"),
+    Status.FAILED: N_("failed"),
+    Status.CANCELLED: N_("cancelled"),
+}
 DEMO_NOTICE = N_("(demo: random models, the image is noise)")
 
 
@@ -63,18 +82,31 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
     if isinstance(exc, EmptyPrompt):
         return t(lang, "Write what to draw, for example: {example}", example=EXAMPLE)
     if isinstance(exc, PromptTooLong):
-        return t(lang, "Too long: {length} characters, the limit is {limit}.",
-                 length=exc.length, limit=exc.limit)  # fmt: skip
+        return t(
+            lang,
+            "Too long: {length} characters, the limit is {limit}.",
+            length=exc.length,
+            limit=exc.limit,
+        )
     if isinstance(exc, ControlCharacters):
         return t(lang, "The text contains invisible control characters; please retype it.")
     if isinstance(exc, BadOption):
         return _bad_option(exc, lang)
     if isinstance(exc, UnknownOption):
-        return t(lang, "I don't know the option {flag}; did you mean {closest}? Nothing was drawn.",
-                 flag=exc.flag, closest=exc.closest)  # fmt: skip
+        return t(
+            lang,
+            "I don't know the option {flag}; did you mean {closest}? Nothing was drawn.",
+            flag=exc.flag,
+            closest=exc.closest,
+        )
     if isinstance(exc, BadArgument):
-        return t(lang, "{command} needs {what}, for example: {example}",
-                 command=exc.command, what=t(lang, exc.what), example=exc.example)  # fmt: skip
+        return t(
+            lang,
+            "{command} needs {what}, for example: {example}",
+            command=exc.command,
+            what=t(lang, exc.what),
+            example=exc.example,
+        )
     if isinstance(exc, BadPhoto):
         if exc.problem == "too_big":
             return t(lang, "The photo is larger than 10 MB. Please send a smaller one.")
@@ -92,16 +124,18 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
             if exc.lang in languages()
             else (SOURCE_LANGUAGE)
         )  # Latgalian writers read Latvian
-        return t(answer_in, "Sorry, I cannot read this language yet. "
-                            "Please write in Latvian or English.")  # fmt: skip
+        return t(
+            answer_in, "Sorry, I cannot read this language yet. Please write in Latvian or English."
+        )
     if isinstance(exc, BlockedPrompt):
         return t(lang, "I won't draw that. Try something else.")
     if isinstance(exc, RateLimited):
         return t(lang, "Please wait {seconds} s and try again.", seconds=round(exc.retry_after))
     if isinstance(exc, QueueFull):
         if exc.per_user:
-            return t(lang, "You already have {limit} pictures queued; wait for them.",
-                     limit=exc.limit)  # fmt: skip
+            return t(
+                lang, "You already have {limit} pictures queued; wait for them.", limit=exc.limit
+            )
         return t(lang, "The queue is full. Try again soon.")
     if isinstance(exc, Banned):
         return t(lang, "You are not allowed to use this bot.")
@@ -136,40 +170,68 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
 def _bad_option(exc: BadOption, lang: str) -> str:
     """One sentence naming the flag and what it allows; nothing was drawn."""
     if exc.allowed == "ratio":
-        return t(lang, "{flag} takes a ratio W:H up to 3:1, for example 3:2 or 16:9. Nothing was drawn.",
-                 flag=exc.flag)  # fmt: skip
+        return t(
+            lang,
+            "{flag} takes a ratio W:H up to 3:1, for example 3:2 or 16:9. Nothing was drawn.",
+            flag=exc.flag,
+        )
     if exc.allowed == "negative":
-        return t(lang, "{flag} takes the things to leave out, for example: --ne cilvēki. Nothing was drawn.",
-                 flag=exc.flag)  # fmt: skip
+        return t(
+            lang,
+            "{flag} takes the things to leave out, for example: --ne cilvēki. Nothing was drawn.",
+            flag=exc.flag,
+        )
     if exc.allowed == "photo":
-        return t(lang, "{flag} works only when drawing from a photo: send one with the caption "
-                       "/zime <text>. Nothing was drawn.", flag=exc.flag)  # fmt: skip
+        return t(
+            lang,
+            "{flag} works only when drawing from a photo: send one with the caption "
+            "/zime <text>. Nothing was drawn.",
+            flag=exc.flag,
+        )
     if exc.allowed == "style":
-        return t(lang, "{flag} takes a style: {styles}. Nothing was drawn.", flag=exc.flag,
-                 styles=styles_list(lang))  # fmt: skip
+        return t(
+            lang,
+            "{flag} takes a style: {styles}. Nothing was drawn.",
+            flag=exc.flag,
+            styles=styles_list(lang),
+        )
     if exc.allowed == "fraction":
-        return t(lang, "{flag} takes a number from 0.1 to 1, for example 0.6. Nothing was drawn.",
-                 flag=exc.flag)  # fmt: skip
+        return t(
+            lang,
+            "{flag} takes a number from 0.1 to 1, for example 0.6. Nothing was drawn.",
+            flag=exc.flag,
+        )
     if exc.allowed == "max_side":
         return t(lang, "This picture is already as large as I draw. Nothing was drawn.")
     if exc.allowed == "settings":
-        return t(lang, "Unknown setting {flag}. Use: skaits=1–4, formats=3:2, privāti=jā/ne, "
-                       "valoda=lv/ru/en.", flag=exc.flag)  # fmt: skip
+        return t(
+            lang,
+            "Unknown setting {flag}. Use: skaits=1–4, formats=3:2, privāti=jā/ne, valoda=lv/ru/en.",
+            flag=exc.flag,
+        )
     if "/" in exc.allowed:
         return t(lang, "{flag} takes one of: {choices}.", flag=exc.flag, choices=exc.allowed)
-    return t(lang, "{flag} takes a whole number from {range}. Nothing was drawn.",
-             flag=exc.flag, range=exc.allowed)  # fmt: skip
+    return t(
+        lang,
+        "{flag} takes a whole number from {range}. Nothing was drawn.",
+        flag=exc.flag,
+        range=exc.allowed,
+    )
 
 
 def settings_text(settings: dict[str, Any], lang: str) -> str:
     """/iestatijumi: the user's settings, and how to change them."""
     aspect = settings.get("aspect")
-    return t(lang, "Your settings:\nimages per request: {count}\naspect ratio: {aspect}\n"
-                   "results privately when asked in a group: {private}\nlanguage: {language}\n"
-                   "Change: /iestatijumi skaits=4 formats=3:2 privāti=jā valoda=lv",
-             count=settings.get("count", "—"), aspect=f"{aspect[0]}:{aspect[1]}" if aspect else "—",
-             private=t(lang, "yes") if settings.get("private") else t(lang, "no"),
-             language=settings.get("language", "—"))  # fmt: skip
+    return t(
+        lang,
+        "Your settings:\nimages per request: {count}\naspect ratio: {aspect}\n"
+        "results privately when asked in a group: {private}\nlanguage: {language}\n"
+        "Change: /iestatijumi skaits=4 formats=3:2 privāti=jā valoda=lv",
+        count=settings.get("count", "—"),
+        aspect=f"{aspect[0]}:{aspect[1]}" if aspect else "—",
+        private=t(lang, "yes") if settings.get("private") else t(lang, "no"),
+        language=settings.get("language", "—"),
+    )
 
 
 def history_line(job: Job, lang: str) -> str:
@@ -192,30 +254,48 @@ def teaching_text(event: str, details: dict[str, Any], lang: str = "lv") -> tupl
     """What a chat training reports: (headline, scores table). Events: started (token, cls,
     name), queued (token), progress (text), failed (token, error), done (token, scores)."""
     if event == "started":
-        return t(lang, "Teaching {name} ({token} {cls}). Send {least}–{most} photos of it, then "
-                       "/gatavs.", name=details["name"], token=details["token"],
-                 cls=details["cls"], least=4, most=20), ""  # fmt: skip
+        return t(
+            lang,
+            "Teaching {name} ({token} {cls}). Send {least}–{most} photos of it, then /gatavs.",
+            name=details["name"],
+            token=details["token"],
+            cls=details["cls"],
+            least=4,
+            most=20,
+        ), ""
     if event == "queued":
-        return t(lang, "Training {token} starts as soon as no picture is waiting; I will send "
-                       "the results here.", token=details["token"]), ""  # fmt: skip
+        return t(
+            lang,
+            "Training {token} starts as soon as no picture is waiting; I will send "
+            "the results here.",
+            token=details["token"],
+        ), ""
     if event == "progress":
         return str(details["text"]), ""
     if event == "failed":
         error = details["error"]
         why = train_reason(error, lang) if isinstance(error, TrainError) else str(error)
-        return t(lang, "Training {token} failed: {error}", token=details["token"],
-                 error=why[:1500]), ""  # fmt: skip
+        return t(
+            lang, "Training {token} failed: {error}", token=details["token"], error=why[:1500]
+        ), ""
     scores: Any = details["scores"]
-    table = "\n".join(f"{c['checkpoint']}: DINO {c['dino']:.3f} · CLIP-I {c['clip_i']:.3f} · "
-                      f"CLIP-T {c['clip_t']:.3f} · −{c['forgetting']:.3f}"
-                      for c in scores["checkpoints"])  # fmt: skip
-    return t(lang, "Trained {token}; chosen: {chosen}. /pievienot {token} adds it, /atmest "
-                   "{token} discards it.", token=details["token"],
-             chosen=scores["chosen"]), table  # fmt: skip
+    table = "\n".join(
+        f"{c['checkpoint']}: DINO {c['dino']:.3f} · CLIP-I {c['clip_i']:.3f} · "
+        f"CLIP-T {c['clip_t']:.3f} · −{c['forgetting']:.3f}"
+        for c in scores["checkpoints"]
+    )
+    return t(
+        lang,
+        "Trained {token}; chosen: {chosen}. /pievienot {token} adds it, /atmest "
+        "{token} discards it.",
+        token=details["token"],
+        chosen=scores["chosen"],
+    ), table
 
 
-def options_line(options: Options, count: int, steps: int, lang: str,
-                 default_steps: int | None = None) -> str:  # fmt: skip
+def options_line(
+    options: Options, count: int, steps: int, lang: str, default_steps: int | None = None
+) -> str:
     """The options in effect, for the caption ("" when all are defaults): the ratio, the
     count, the steps when not the default, the negative prompt, the photo strength and the
     style."""
@@ -236,8 +316,9 @@ def options_line(options: Options, count: int, steps: int, lang: str,
     return t(lang, "Options: {options}", options=" · ".join(parts)) if parts else ""
 
 
-def job_caption(job: Job, names: tuple[str, ...], lang: str, demo: bool,
-                default_steps: int | None = None) -> str:  # fmt: skip
+def job_caption(
+    job: Job, names: tuple[str, ...], lang: str, demo: bool, default_steps: int | None = None
+) -> str:
     """THE caption of a result, on every frontend: what was drawn, the concepts found, the
     seed, the options in effect, and the demo notice with tiny models."""
     options = options_line(job.options, job.params.count, job.params.steps, lang, default_steps)
@@ -274,8 +355,11 @@ def progress_text(progress: float, lang: str = "lv") -> str:
 def status_text(handle: JobView, lang: str = "lv") -> str:
     """The status line of a waiting job: paused, queued at n, or drawing at p%."""
     if handle.paused:
-        return t(lang, "Drawing is paused for a moment; your request is saved and will be "
-                       "drawn as soon as it resumes.")  # fmt: skip
+        return t(
+            lang,
+            "Drawing is paused for a moment; your request is saved and will be "
+            "drawn as soon as it resumes.",
+        )
     return queued_text(handle.position, lang) or progress_text(handle.progress, lang)
 
 
@@ -284,8 +368,10 @@ def runners_text(runners: list[RunnerInfo], lang: str = "lv") -> str:
     lines = []
     for r in runners:
         state = t(lang, "down") if r.down else t(lang, "busy") if r.busy else t(lang, "idle")
-        lines.append(f"• {r.name} · {r.device or '?'} · {r.model} · {state} · "
-                     f"{seconds(r.heartbeat_age_s, lang)}")  # fmt: skip
+        lines.append(
+            f"• {r.name} · {r.device or '?'} · {r.model} · {state} · "
+            f"{seconds(r.heartbeat_age_s, lang)}"
+        )
     return t(lang, "Runners:") + "\n" + "\n".join(lines) if lines else ""
 
 
@@ -301,8 +387,15 @@ def percent(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)} %" if whole else "0 %"
 
 
-def caption(prompt: str, concept_names: tuple[str, ...], seed: int, lang: str = "lv",
-            demo: bool = False, hidden: bool = False, options: str = "") -> str:  # fmt: skip
+def caption(
+    prompt: str,
+    concept_names: tuple[str, ...],
+    seed: int,
+    lang: str = "lv",
+    demo: bool = False,
+    hidden: bool = False,
+    options: str = "",
+) -> str:
     understood = ", ".join(concept_names) or "—"
     lines = (
         [
@@ -328,8 +421,9 @@ def caption(prompt: str, concept_names: tuple[str, ...], seed: int, lang: str = 
 
 def styles_list(lang: str) -> str:
     """Every style as the user may name it: "akvarelis (watercolor), …"."""
-    return ", ".join(f"{s.name(lang)} ({s.id})" if s.name(lang) != s.id else s.id
-                     for s in Styles.load())  # fmt: skip
+    return ", ".join(
+        f"{s.name(lang)} ({s.id})" if s.name(lang) != s.id else s.id for s in Styles.load()
+    )
 
 
 def help_text(concepts: list[tuple[str, str]], lang: str = "lv") -> str:
@@ -367,10 +461,18 @@ def stats_text(s: dict[str, Any], lang: str = "lv") -> str:
     states = ", ".join(f"{status_name(k, lang)} {v}" for k, v in sorted(by_status.items())) or "—"
     days = ", ".join(f"{day}: {n}" for day, n in sorted(s["jobs_per_day"].items())) or "—"
     failures = int(s["failures"])
-    text = t(lang, "Queued: {queued}\nLast 7 days: {states}\nPer day: {per_day}\n"
-                   "Median wait: {wait}, drawing: {draw}\nFailures: {failures} ({share})\n"
-                   "Model: {model}",
-             queued=s["queued"], states=states, per_day=days,
-             wait=seconds(s["median_wait_s"], lang), draw=seconds(s["median_draw_s"], lang),
-             failures=failures, share=percent(failures, total), model=s["model"])  # fmt: skip
+    text = t(
+        lang,
+        "Queued: {queued}\nLast 7 days: {states}\nPer day: {per_day}\n"
+        "Median wait: {wait}, drawing: {draw}\nFailures: {failures} ({share})\n"
+        "Model: {model}",
+        queued=s["queued"],
+        states=states,
+        per_day=days,
+        wait=seconds(s["median_wait_s"], lang),
+        draw=seconds(s["median_draw_s"], lang),
+        failures=failures,
+        share=percent(failures, total),
+        model=s["model"],
+    )
     return text + ("\n" + runners_text(s["runners"], lang) if s.get("runners") else "")

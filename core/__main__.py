@@ -149,8 +149,9 @@ async def _generate(cfg: Config, args: argparse.Namespace, out: TextIO, err: Tex
     from core.jobs.job import Request
 
     text = " ".join(args.text)
-    request = Request("cli", "local", "local", text, is_admin=True, seed=args.seed,
-                      steps=args.steps)  # fmt: skip
+    request = Request(
+        "cli", "local", "local", text, is_admin=True, seed=args.seed, steps=args.steps
+    )
     started = time.monotonic()
     async with open_service(cfg) as service:
         sub = await service.handle(request)
@@ -168,11 +169,15 @@ async def _generate(cfg: Config, args: argparse.Namespace, out: TextIO, err: Tex
         for n in range(1, job.params.count + 1):
             paths.append(image_variant_path(target, n))
             shutil.copyfile(image_variant_path(job.image_path, n), paths[-1])
-    lines = [str(p) for p in paths[1:]] + ([f"grid: {target}"] if job.params.count > 1 else
-                                            [str(target)])  # fmt: skip
-    print("\n".join(lines) + f"\nprompt: {job.prompt}\nseed: {job.seed}\n"
-          f"concepts: {', '.join(job.concepts) or '—'}\n"
-          f"seconds: {time.monotonic() - started:.1f}", file=out)  # fmt: skip
+    lines = [str(p) for p in paths[1:]] + (
+        [f"grid: {target}"] if job.params.count > 1 else [str(target)]
+    )
+    print(
+        "\n".join(lines) + f"\nprompt: {job.prompt}\nseed: {job.seed}\n"
+        f"concepts: {', '.join(job.concepts) or '—'}\n"
+        f"seconds: {time.monotonic() - started:.1f}",
+        file=out,
+    )
     return 0
 
 
@@ -233,8 +238,11 @@ def cmd_runner(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if device:
         models = dataclasses.replace(cfg.models, device=device.split(":")[0])
         cfg = dataclasses.replace(cfg, models=models)
-    logging.basicConfig(level=cfg.logging.level, stream=err,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=cfg.logging.level,
+        stream=err,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     configure_logging(cfg)
     generator = make_generator(cfg)
     generator.load()
@@ -242,9 +250,17 @@ def cmd_runner(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     name = args.name or default_name()
     print(f"zime: runner {name}: {generator.describe()}", file=err)
     q, g = cfg.queue, cfg.generation
-    runner = Runner(generator, q.url, name=name, device=device, prefix=q.prefix,
-                    claim_after_s=q.claim_after_s, job_timeout_s=g.job_timeout_s,
-                    hang_grace_s=g.hang_grace_s, result_ttl_s=q.result_ttl_s)  # fmt: skip
+    runner = Runner(
+        generator,
+        q.url,
+        name=name,
+        device=device,
+        prefix=q.prefix,
+        claim_after_s=q.claim_after_s,
+        job_timeout_s=g.job_timeout_s,
+        hang_grace_s=g.hang_grace_s,
+        result_ttl_s=q.result_ttl_s,
+    )
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
@@ -268,11 +284,18 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _quiet_model_libraries()
     registry = ConceptRegistry.load(extra=cfg.path(cfg.storage.concepts))
     known = {c.id: f"a photo of {c.phrase}" for c in registry}
-    req = TrainRequest(Path(args.photos), args.token, args.cls, args.name_lv,
-                       lv=_split(args.lv), en=_split(args.en), base=args.base or "",
-                       steps=args.steps, out=Path(args.output),
-                       class_images=cfg.training.prior_images if args.class_images is None
-                       else args.class_images)  # fmt: skip
+    req = TrainRequest(
+        Path(args.photos),
+        args.token,
+        args.cls,
+        args.name_lv,
+        lv=_split(args.lv),
+        en=_split(args.en),
+        base=args.base or "",
+        steps=args.steps,
+        out=Path(args.output),
+        class_images=cfg.training.prior_images if args.class_images is None else args.class_images,
+    )
     target = train(cfg, req, known, lambda s: print(f"zime: {s}", file=err, flush=True))
     print(target, file=out)
     return 0
@@ -361,9 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--en", help="English names, comma-separated")
     tr.add_argument("--base", help="the base model (default: [models] generator)")
     tr.add_argument("--steps", type=int, help="training steps (default: [training] steps)")
-    tr.add_argument("--class-images", type=int,
-                    help="prior-preservation images per photo (default: [training] "
-                         "prior_images, 10; 0: off)")  # fmt: skip
+    tr.add_argument(
+        "--class-images",
+        type=int,
+        help="prior-preservation images per photo (default: [training] prior_images, 10; 0: off)",
+    )
     tr.add_argument("--config", help="config TOML file")
     tr.add_argument("-o", "--output", required=True, help="output folder")
     tr.set_defaults(func=cmd_train)

@@ -159,14 +159,14 @@ def make_drawer(config: Config, generator: Generator | None) -> Drawer:
     if generator is None and q.backend == "local":  # isolate: the model in a child process
         from core.queue.child import ChildDrawer
 
-        factory = functools.partial(generator_from_config, config_to_dict(config),
-                                    config.base_dir)  # fmt: skip
+        factory = functools.partial(generator_from_config, config_to_dict(config), config.base_dir)
         return ChildDrawer(factory, g.job_timeout_s, g.hang_grace_s)
     if generator is None:
         from core.queue.redis import RedisDrawer
 
-        return RedisDrawer(q.url, prefix=q.prefix, claim_after_s=q.claim_after_s,
-                           result_ttl_s=q.result_ttl_s)  # fmt: skip
+        return RedisDrawer(
+            q.url, prefix=q.prefix, claim_after_s=q.claim_after_s, result_ttl_s=q.result_ttl_s
+        )
     return ThreadDrawer(generator, g.job_timeout_s, g.hang_grace_s)
 
 

@@ -326,8 +326,13 @@ def _validate(cfg: Config) -> None:
     for proxy in cfg.web.trusted_proxies:
         checks.append((_is_network(proxy), "web.trusted_proxies", proxy))
     for lang in cfg.models.translators:
-        checks.append((lang.isalpha() and lang.islower() and len(lang) in (2, 3),
-                       f"models.translators.{lang}", "a language code like ru"))  # fmt: skip
+        checks.append(
+            (
+                lang.isalpha() and lang.islower() and len(lang) in (2, 3),
+                f"models.translators.{lang}",
+                "a language code like ru",
+            )
+        )
     for ok, key, value in checks:
         if not ok:
             raise ConfigError(f"{key} has a bad value: {value!r}")
@@ -367,10 +372,12 @@ def config_to_dict(cfg: Config) -> dict[str, dict[str, Any]]:
         section = getattr(cfg, f.name)
         if dataclasses.is_dataclass(section):
             out[f.name] = {
-                k.name: (dict(v) if isinstance(v, Mapping) else list(v) if isinstance(v, tuple)
-                         else v)
-                for k in dataclasses.fields(section) for v in [getattr(section, k.name)]
-            }  # fmt: skip
+                k.name: (
+                    dict(v) if isinstance(v, Mapping) else list(v) if isinstance(v, tuple) else v
+                )
+                for k in dataclasses.fields(section)
+                for v in [getattr(section, k.name)]
+            }
     return out
 
 

@@ -48,18 +48,24 @@ class DerivedJobs:
         def _safety(self, request: Request) -> bool: ...
 
         async def _submit(
-            self, request: Request, result: PromptResult, options: Options,
-            parent_id: int | None, negative: str = "", params: GenParams | None = None,
+            self,
+            request: Request,
+            result: PromptResult,
+            options: Options,
+            parent_id: int | None,
+            negative: str = "",
+            params: GenParams | None = None,
             kind: str = "",
-        ) -> Submitted: ...  # fmt: skip
+        ) -> Submitted: ...
 
     async def again(self, job_id: int, request: Request, same_seed: bool) -> Submitted:
         """Reroll (same prompt, new seed) or redraw (same seed) an earlier job."""
         job = await self._job_for(job_id, request)
         options = replace(job.options, seed=job.seed if same_seed else None)
         negative = job.params.negative_prompt.removeprefix(self.config.generation.negative_prompt)
-        return await self._derive(job, request, job.params.count, options,
-                                  negative=negative.strip(", "))  # fmt: skip
+        return await self._derive(
+            job, request, job.params.count, options, negative=negative.strip(", ")
+        )
 
     async def variation(self, job_id: int, n: int, request: Request) -> Submitted:
         """Vn: a new grid of variations of image n: img2img from it, new seeds, medium
@@ -71,20 +77,33 @@ class DerivedJobs:
         return await self._from_image(job_id, n, request, "upscale", 1, 2, UPSCALE_STRENGTH)
 
     async def _from_image(
-        self, job_id: int, n: int, request: Request, kind: str, count: int, scale: int,
+        self,
+        job_id: int,
+        n: int,
+        request: Request,
+        kind: str,
+        count: int,
+        scale: int,
         strength: float,
-    ) -> Submitted:  # fmt: skip
+    ) -> Submitted:
         job, path = await self.grid_image(job_id, n, request)
         if not await asyncio.to_thread(Path(path).is_file):
             raise NotFound(f"job {job_id} image {n}")
         seed = job.params.image_seed(n) if kind == "upscale" else self.new_seed()
         width, height = self._scaled(job.params.width, job.params.height, scale)
-        params = job.params.from_image(path, strength, seed=seed, count=count, width=width,
-                                       height=height,
-                                       safety_checker=self._safety(request))  # fmt: skip
+        params = job.params.from_image(
+            path,
+            strength,
+            seed=seed,
+            count=count,
+            width=width,
+            height=height,
+            safety_checker=self._safety(request),
+        )
         options = replace(job.options, seed=seed, count=count)
-        return await self._derive(job, request, count, options, params=params, kind=kind,
-                                  from_image=n)  # fmt: skip
+        return await self._derive(
+            job, request, count, options, params=params, kind=kind, from_image=n
+        )
 
     def _scaled(self, width: int, height: int, scale: int) -> tuple[int, int]:
         """🔍: `scale` times the size, but never past `[generation] max_side` (sides in
@@ -103,8 +122,9 @@ class DerivedJobs:
 
     async def job_for_reply(self, request: Request, message_id: int) -> Job | None:
         """The job whose ✏️ question the message `message_id` was, in the request's chat."""
-        return await self.store.find_by_meta(request.platform, request.chat_id,
-                                             "fix_message", message_id)  # fmt: skip
+        return await self.store.find_by_meta(
+            request.platform, request.chat_id, "fix_message", message_id
+        )
 
     async def draw_fixed(self, job_id: int, english: str, request: Request) -> Submitted:
         """✏️: draw a job again from the English prompt its author corrected (no translator:
@@ -113,14 +133,23 @@ class DerivedJobs:
         english = normalize(english, max_chars=self.config.limits.max_prompt_chars)
         self.blocklist.check(english)
         cost = job.params.count if job.params.init_image is None else 1
-        return await self._derive(job, request, cost, replace(job.options, seed=None),
-                                  english=english, kind="edit")  # fmt: skip
+        return await self._derive(
+            job, request, cost, replace(job.options, seed=None), english=english, kind="edit"
+        )
 
     async def _derive(
-        self, job: Job, request: Request, cost: int, options: Options, *,
-        english: str | None = None, negative: str = "", params: GenParams | None = None,
-        kind: str | None = None, **lineage: Any,
-    ) -> Submitted:  # fmt: skip
+        self,
+        job: Job,
+        request: Request,
+        cost: int,
+        options: Options,
+        *,
+        english: str | None = None,
+        negative: str = "",
+        params: GenParams | None = None,
+        kind: str | None = None,
+        **lineage: Any,
+    ) -> Submitted:
         """A new job from an earlier one (🔁, V, 🔍, ✏️): the same checks and charges as a
         request, the parent and `kind` recorded, the charge given back if it is not queued."""
         if await self.store.is_banned(request.platform, request.user_id):
@@ -128,15 +157,21 @@ class DerivedJobs:
         chat = await self._charge(request, cost)
         prompt = job.prompt if english is None else english
         result = PromptResult(
-            input=job.request_text, normalized=job.normalized, lang=job.lang, concepts=(),
-            source=job.normalized, english=job.english if english is None else english,
-            prompt=prompt, concept_ids=job.concepts,
-        )  # fmt: skip
+            input=job.request_text,
+            normalized=job.normalized,
+            lang=job.lang,
+            concepts=(),
+            source=job.normalized,
+            english=job.english if english is None else english,
+            prompt=prompt,
+            concept_ids=job.concepts,
+        )
         if lineage:
             request = replace(request, meta={**request.meta, **lineage})
         try:
-            return await self._submit(request, result, options, job.id, negative, params,
-                                      kind or "")  # fmt: skip
+            return await self._submit(
+                request, result, options, job.id, negative, params, kind or ""
+            )
         except Exception:
             self.limiter.refund(request.user_key, chat)
             raise

@@ -103,8 +103,9 @@ class PageOps:
         user = self.logins.redeem(token, client)
         await self.check_web_user(user)
         session = secrets.token_urlsafe(32)
-        await self.store.open_session(session, user.user_key, user.scope, user.name, client,
-                                      SESSION_TTL_S)  # fmt: skip
+        await self.store.open_session(
+            session, user.user_key, user.scope, user.name, client, SESSION_TTL_S
+        )
         return user, session
 
     async def session_user(self, session: str) -> WebUser:
@@ -147,8 +148,9 @@ class PageOps:
         rights of a dashboard session, and the chat of `parent` to deliver a new drawing to."""
         request = request_of(user)
         settings = await self.settings(request)
-        language = str(settings.get("language") or (parent.meta.get("language")
-                                                    if parent else "") or "lv")  # fmt: skip
+        language = str(
+            settings.get("language") or (parent.meta.get("language") if parent else "") or "lv"
+        )
         if parent is None:
             return replace(request, language=language)
         meta = {k: parent.meta[k] for k in DELIVERY_KEYS if k in parent.meta}
@@ -156,8 +158,13 @@ class PageOps:
             # Pressed on a web page, not in the group: the user may have left it since, and
             # nobody there asked. The picture goes to the user's private chat instead.
             meta["private_result"] = True
-        return replace(request, chat_id=parent.chat_id, language=language,
-                       is_group=bool(parent.meta.get("is_group")), meta=meta)  # fmt: skip
+        return replace(
+            request,
+            chat_id=parent.chat_id,
+            language=language,
+            is_group=bool(parent.meta.get("is_group")),
+            meta=meta,
+        )
 
     # the gallery
     async def gallery(self, user: WebUser, limit: int = 20, before: int | None = None) -> list[Job]:
@@ -207,14 +214,21 @@ class PageOps:
         out["paused"] = self.worker.paused
         return out
 
-    async def browse(self, request: Request, status: str = "", user_key: str = "",
-                     limit: int = 50, before: int | None = None,
-                     flagged: bool = False) -> list[Job]:  # fmt: skip
+    async def browse(
+        self,
+        request: Request,
+        status: str = "",
+        user_key: str = "",
+        limit: int = 50,
+        before: int | None = None,
+        flagged: bool = False,
+    ) -> list[Job]:
         self.check_admin(request)
         return await self.store.browse_jobs(status, user_key, limit, before, flagged)
 
-    async def user_list(self, request: Request, limit: int = 100,
-                        offset: int = 0) -> list[UserUsage]:  # fmt: skip
+    async def user_list(
+        self, request: Request, limit: int = 100, offset: int = 0
+    ) -> list[UserUsage]:
         self.check_admin(request)
         return await self.store.users(limit, offset)
 
@@ -224,9 +238,16 @@ class PageOps:
 
         self.check_admin(request)
         installed = set(install.installed(self.config))
-        out = [ConceptInfo(c.id, c.name_lv, c.name_en,
-                           "installed" if c.id in installed else "builtin",
-                           *self._training(c.id)) for c in self.builder.registry]  # fmt: skip
+        out = [
+            ConceptInfo(
+                c.id,
+                c.name_lv,
+                c.name_en,
+                "installed" if c.id in installed else "builtin",
+                *self._training(c.id),
+            )
+            for c in self.builder.registry
+        ]
         known = {c.token for c in out}
         for folder in sorted(self.teaching.root.glob("*/out/*/concept.toml")):
             token = folder.parent.name
@@ -234,8 +255,15 @@ class PageOps:
                 import tomllib
 
                 entry = tomllib.loads(folder.read_text(encoding="utf-8"))["concept"][0]
-                out.append(ConceptInfo(token, entry.get("name_lv", ""), entry.get("name_en", ""),
-                                       "trained", *self._training(token)))  # fmt: skip
+                out.append(
+                    ConceptInfo(
+                        token,
+                        entry.get("name_lv", ""),
+                        entry.get("name_en", ""),
+                        "trained",
+                        *self._training(token),
+                    )
+                )
         return out
 
     def _training(self, token: str) -> tuple[str, dict[str, Any] | None]:

@@ -150,8 +150,9 @@ class Service(DerivedJobs, AdminOps, PageOps, Results):
         settings = await self.store.settings(request.platform, request.user_id)
         request = self._with_settings(request, settings)
         text, options = self.options_for(request, settings)
-        parsed = self.builder.parse(text, request.bot_username, options.negative or "",
-                                    options.style)  # fmt: skip
+        parsed = self.builder.parse(
+            text, request.bot_username, options.negative or "", options.style
+        )
         if not self.builder.can_translate(parsed):  # refused before it costs a rate token
             raise UnsupportedLanguage(parsed.lang)
         # 2. bans, room in the queue and limits (a grid of 4: one request, 4 images a day)
@@ -223,8 +224,9 @@ class Service(DerivedJobs, AdminOps, PageOps, Results):
         base = GenParams.from_config(
             g, result.prompt, seed, options, self._safety(request), negative
         )
-        return base.from_image(str(path), options.strength or PHOTO_STRENGTH, width=width,
-                               height=height)  # fmt: skip
+        return base.from_image(
+            str(path), options.strength or PHOTO_STRENGTH, width=width, height=height
+        )
 
     async def _charge(self, request: Request, images: int) -> str | None:
         """Room in the queue, `images` from the daily limit, then one request from the
@@ -276,15 +278,27 @@ class Service(DerivedJobs, AdminOps, PageOps, Results):
         return english
 
     async def _submit(
-        self, request: Request, result: PromptResult, options: Options, parent_id: int | None,
-        negative: str = "", params: GenParams | None = None, kind: str = "",
-    ) -> Submitted:  # fmt: skip
+        self,
+        request: Request,
+        result: PromptResult,
+        options: Options,
+        parent_id: int | None,
+        negative: str = "",
+        params: GenParams | None = None,
+        kind: str = "",
+    ) -> Submitted:
         """Persist and enqueue. `kind`: what a button made (upscale, variation, edit); ""
         for a request (draw / grid / photo, from the parameters)."""
         if params is None:
             seed = self.new_seed() if options.seed is None else options.seed
-            params = GenParams.from_config(self.config.generation, result.prompt, seed, options,
-                                           self._safety(request), negative)  # fmt: skip
+            params = GenParams.from_config(
+                self.config.generation,
+                result.prompt,
+                seed,
+                options,
+                self._safety(request),
+                negative,
+            )
         self.worker.check_room(request.user_key)  # again: the translation took a while
         registry = self.builder.registry
         adapters = tuple(c for c in result.concept_ids if registry.get(c).adapter)
@@ -309,7 +323,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results):
                 kind=kind,
             ),
             day_limit,
-        )  # fmt: skip
+        )
         try:
             handle = self.worker.submit(job)
         except Exception as exc:

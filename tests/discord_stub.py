@@ -18,8 +18,14 @@ from typing import Any
 from aiohttp import BodyPartReader, WSMsgType, web
 
 APP_ID = "4242"
-BOT = {"id": APP_ID, "username": "zime", "discriminator": "0", "avatar": None, "bot": True,
-       "global_name": "Zīme"}  # fmt: skip
+BOT = {
+    "id": APP_ID,
+    "username": "zime",
+    "discriminator": "0",
+    "avatar": None,
+    "bot": True,
+    "global_name": "Zīme",
+}
 
 
 @dataclass
@@ -32,8 +38,13 @@ class Call:
 
 
 def user(user_id: int) -> dict[str, Any]:
-    return {"id": str(user_id), "username": f"u{user_id}", "discriminator": "0", "avatar": None,
-            "global_name": f"U{user_id}"}  # fmt: skip
+    return {
+        "id": str(user_id),
+        "username": f"u{user_id}",
+        "discriminator": "0",
+        "avatar": None,
+        "global_name": f"U{user_id}",
+    }
 
 
 class DiscordStub:
@@ -89,9 +100,14 @@ class DiscordStub:
             if payload["op"] == 1:
                 await ws.send_str(json.dumps({"op": 11}))
             elif payload["op"] == 2:
-                ready = {"v": 10, "user": BOT, "guilds": [], "session_id": "sess",
-                         "resume_gateway_url": self.gateway,
-                         "application": {"id": APP_ID, "flags": 0}}  # fmt: skip
+                ready = {
+                    "v": 10,
+                    "user": BOT,
+                    "guilds": [],
+                    "session_id": "sess",
+                    "resume_gateway_url": self.gateway,
+                    "application": {"id": APP_ID, "flags": 0},
+                }
                 await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": 1, "d": ready}))
                 self.ready.set()
         return ws
@@ -101,11 +117,17 @@ class DiscordStub:
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self.seq), "d": data}))
 
     async def slash(
-        self, name: str, options: dict[str, str | int | float | bool] | None = None,
+        self,
+        name: str,
+        options: dict[str, str | int | float | bool] | None = None,
         user_id: int = 1,
-        guild_id: int | None = 77, channel_id: int = 500, locale: str = "lt", nsfw: bool = False,
-        attachment: tuple[str, bytes] | None = None, reported_size: int | None = None,
-    ) -> str:  # fmt: skip
+        guild_id: int | None = 77,
+        channel_id: int = 500,
+        locale: str = "lt",
+        nsfw: bool = False,
+        attachment: tuple[str, bytes] | None = None,
+        reported_size: int | None = None,
+    ) -> str:
         """Dispatch a slash command interaction; returns its token. `attachment`: (option
         name, file bytes), resolved as Discord does and served at its URL; its size as
         Discord reports it is `reported_size` (default: the true size)."""
@@ -121,55 +143,113 @@ class DiscordStub:
             self.attachments[aid] = attachment[1]
             url = f"http://127.0.0.1:{self.port}/attachments/{aid}/photo.jpg"
             opts.append({"name": attachment[0], "type": 11, "value": aid})
-            data["resolved"] = {"attachments": {aid: {
-                "id": aid, "filename": "photo.jpg", "size": reported_size or len(attachment[1]), "url": url,
-                "proxy_url": url, "content_type": "image/jpeg"}}}  # fmt: skip
+            data["resolved"] = {
+                "attachments": {
+                    aid: {
+                        "id": aid,
+                        "filename": "photo.jpg",
+                        "size": reported_size or len(attachment[1]),
+                        "url": url,
+                        "proxy_url": url,
+                        "content_type": "image/jpeg",
+                    }
+                }
+            }
         await self._interaction(2, data, token, user_id, guild_id, channel_id, locale, nsfw)
         return token
 
-    async def click(self, custom_id: str, user_id: int = 1, guild_id: int | None = 77,
-                    channel_id: int = 500, locale: str = "en-US") -> str:  # fmt: skip
+    async def click(
+        self,
+        custom_id: str,
+        user_id: int = 1,
+        guild_id: int | None = 77,
+        channel_id: int = 500,
+        locale: str = "en-US",
+    ) -> str:
         token = f"tok-{next(self.ids)}"
         data = {"custom_id": custom_id, "component_type": 2}
         message = self._message(str(channel_id), "picture")
         # the clicked button must be on the message, as on Discord
-        message["components"] = [{"type": 1, "components": [
-            {"type": 2, "style": 2, "custom_id": custom_id, "label": "button"}]}]  # fmt: skip
-        await self._interaction(3, data, token, user_id, guild_id, channel_id, locale, False,
-                                message=message)  # fmt: skip
+        message["components"] = [
+            {
+                "type": 1,
+                "components": [{"type": 2, "style": 2, "custom_id": custom_id, "label": "button"}],
+            }
+        ]
+        await self._interaction(
+            3, data, token, user_id, guild_id, channel_id, locale, False, message=message
+        )
         return token
 
-    async def submit_modal(self, custom_id: str, values: dict[str, str], user_id: int = 1,
-                           guild_id: int | None = 77, channel_id: int = 500,
-                           locale: str = "en-US") -> str:  # fmt: skip
+    async def submit_modal(
+        self,
+        custom_id: str,
+        values: dict[str, str],
+        user_id: int = 1,
+        guild_id: int | None = 77,
+        channel_id: int = 500,
+        locale: str = "en-US",
+    ) -> str:
         """A modal submitted with these text input values (custom id -> value)."""
         token = f"tok-{next(self.ids)}"
-        data = {"custom_id": custom_id, "components": [
-            {"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]}
-            for k, v in values.items()]}  # fmt: skip
+        data = {
+            "custom_id": custom_id,
+            "components": [
+                {"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]}
+                for k, v in values.items()
+            ],
+        }
         await self._interaction(5, data, token, user_id, guild_id, channel_id, locale, False)
         return token
 
     async def _interaction(
-        self, kind: int, data: dict[str, Any], token: str, user_id: int, guild_id: int | None,
-        channel_id: int, locale: str, nsfw: bool, message: dict[str, Any] | None = None,
-    ) -> None:  # fmt: skip
-        channel: dict[str, Any] = {"id": str(channel_id), "type": 0 if guild_id else 1,
-                                   "name": "zimejumi", "nsfw": nsfw, "position": 0,
-                                   "permission_overwrites": []}  # fmt: skip
+        self,
+        kind: int,
+        data: dict[str, Any],
+        token: str,
+        user_id: int,
+        guild_id: int | None,
+        channel_id: int,
+        locale: str,
+        nsfw: bool,
+        message: dict[str, Any] | None = None,
+    ) -> None:
+        channel: dict[str, Any] = {
+            "id": str(channel_id),
+            "type": 0 if guild_id else 1,
+            "name": "zimejumi",
+            "nsfw": nsfw,
+            "position": 0,
+            "permission_overwrites": [],
+        }
         payload: dict[str, Any] = {
-            "id": str(next(self.ids)), "application_id": APP_ID, "type": kind, "data": data,
-            "channel_id": str(channel_id), "channel": channel, "token": token, "version": 1,
-            "locale": locale, "app_permissions": "0", "entitlements": [],
-            "authorizing_integration_owners": {}, "context": 0 if guild_id else 1,
+            "id": str(next(self.ids)),
+            "application_id": APP_ID,
+            "type": kind,
+            "data": data,
+            "channel_id": str(channel_id),
+            "channel": channel,
+            "token": token,
+            "version": 1,
+            "locale": locale,
+            "app_permissions": "0",
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "context": 0 if guild_id else 1,
             "attachment_size_limit": 25 * 1024 * 1024,
-        }  # fmt: skip
+        }
         if guild_id:
             channel["guild_id"] = str(guild_id)
             payload["guild_id"] = str(guild_id)
-            payload["member"] = {"user": user(user_id), "roles": [], "deaf": False, "mute": False,
-                                 "joined_at": "2024-01-01T00:00:00+00:00", "permissions": "0",
-                                 "flags": 0}  # fmt: skip
+            payload["member"] = {
+                "user": user(user_id),
+                "roles": [],
+                "deaf": False,
+                "mute": False,
+                "joined_at": "2024-01-01T00:00:00+00:00",
+                "permissions": "0",
+                "flags": 0,
+            }
         else:
             payload["user"] = user(user_id)
         if message is not None:
@@ -180,14 +260,32 @@ class DiscordStub:
     # REST
     def _message(self, channel_id: str, content: str, attachments: int = 0) -> dict[str, Any]:
         return {
-            "id": str(next(self.ids)), "channel_id": channel_id, "author": BOT, "content": content,
-            "timestamp": "2026-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False,
-            "mention_everyone": False, "mentions": [], "mention_roles": [], "embeds": [],
-            "pinned": False, "type": 0, "flags": 0, "components": [],
-            "attachments": [{"id": str(next(self.ids)), "filename": "zime.png", "size": 1,
-                             "url": f"http://127.0.0.1/att/{i}.png", "proxy_url": "x"}
-                            for i in range(attachments)],
-        }  # fmt: skip
+            "id": str(next(self.ids)),
+            "channel_id": channel_id,
+            "author": BOT,
+            "content": content,
+            "timestamp": "2026-01-01T00:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+            "components": [],
+            "attachments": [
+                {
+                    "id": str(next(self.ids)),
+                    "filename": "zime.png",
+                    "size": 1,
+                    "url": f"http://127.0.0.1/att/{i}.png",
+                    "proxy_url": "x",
+                }
+                for i in range(attachments)
+            ],
+        }
 
     async def _attachment(self, request: web.Request) -> web.Response:
         self.calls.append(Call("GET", f"/attachments/{request.match_info['id']}", {}, {}))
@@ -219,17 +317,38 @@ class DiscordStub:
         if path == "/users/@me":
             return BOT
         if path == "/oauth2/applications/@me":
-            return {"id": APP_ID, "name": "Zīme", "icon": None, "description": "", "rpc_origins": [],
-                    "bot_public": True, "bot_require_code_grant": False, "owner": user(1), "team": None,
-                    "verify_key": "k", "flags": 0, "summary": ""}  # fmt: skip
+            return {
+                "id": APP_ID,
+                "name": "Zīme",
+                "icon": None,
+                "description": "",
+                "rpc_origins": [],
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": user(1),
+                "team": None,
+                "verify_key": "k",
+                "flags": 0,
+                "summary": "",
+            }
         if path.endswith("/commands"):
-            return [{**c, "id": str(next(self.ids)), "application_id": APP_ID, "version": "1",
-                     "type": c.get("type", 1), "default_member_permissions": None}
-                    for c in body.get("__list__", [])]  # fmt: skip
+            return [
+                {
+                    **c,
+                    "id": str(next(self.ids)),
+                    "application_id": APP_ID,
+                    "version": "1",
+                    "type": c.get("type", 1),
+                    "default_member_permissions": None,
+                }
+                for c in body.get("__list__", [])
+            ]
         if path.endswith("/callback"):
             iid = path.split("/")[2]
-            return {"interaction": {"id": iid, "type": 2, "response_message_loading": True},
-                    "resource": {"type": body.get("type", 5)}}  # fmt: skip
+            return {
+                "interaction": {"id": iid, "type": 2, "response_message_loading": True},
+                "resource": {"type": body.get("type", 5)},
+            }
         if path.startswith(("/webhooks/", "/channels/")):
             channel = path.split("/")[2] if path.startswith("/channels/") else "500"
             return self._message(channel, body.get("content") or "", attachments=len(files))
@@ -238,12 +357,21 @@ class DiscordStub:
     def sent(self, method: str, path_part: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and path_part in c.path]
 
-    async def wait_for(self, method: str, path_part: str, count: int = 1, timeout: float = 30,
-                       content: str | None = None) -> list[Call]:  # fmt: skip
+    async def wait_for(
+        self,
+        method: str,
+        path_part: str,
+        count: int = 1,
+        timeout: float = 30,
+        content: str | None = None,
+    ) -> list[Call]:
         deadline = time.monotonic() + timeout
         while True:
-            found = [c for c in self.sent(method, path_part)
-                     if content is None or content in str(c.body.get("content"))]  # fmt: skip
+            found = [
+                c
+                for c in self.sent(method, path_part)
+                if content is None or content in str(c.body.get("content"))
+            ]
             if len(found) >= count:
                 return found
             if time.monotonic() > deadline:

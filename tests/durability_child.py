@@ -11,7 +11,7 @@ from pathlib import Path
 from core.app import open_service
 from core.jobs.job import Request
 from core.lang.translate import IdentityTranslator, Translators
-from core.queue.worker import JobHandle
+from core.queue.fair import JobHandle
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 
@@ -25,8 +25,11 @@ async def main(mode: str, root: Path) -> None:
             with log.open("a") as f:
                 f.write(f"{h.id}\n")
 
-    async with open_service(cfg, generator=FakeGenerator(step_s=0.1),
-                            translators=Translators.single(IdentityTranslator())) as svc:  # fmt: skip
+    async with open_service(
+        cfg,
+        generator=FakeGenerator(step_s=0.1),
+        translators=Translators.single(IdentityTranslator()),
+    ) as svc:
         svc.worker.listeners.append(record)
         if mode == "submit":
             for i in range(6):

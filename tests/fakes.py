@@ -18,9 +18,15 @@ class FakeGenerator:
     prompts containing `fail_on` raise a model error (like a CUDA OOM would)."""
 
     def __init__(
-        self, model: str = "fake/model", step_s: float = 0.0, fail_on: str = "", hang: bool = False,
-        nsfw_on: str = "", hang_on: str = "", crash_on: str = "",
-    ) -> None:  # fmt: skip
+        self,
+        model: str = "fake/model",
+        step_s: float = 0.0,
+        fail_on: str = "",
+        hang: bool = False,
+        nsfw_on: str = "",
+        hang_on: str = "",
+        crash_on: str = "",
+    ) -> None:
         self.model = model
         self.step_s = step_s
         self.fail_on = fail_on
@@ -72,7 +78,9 @@ class FakeGenerator:
             if cancelled():
                 raise JobCancelled("cancelled")
         return [
-            (Image.new("RGB", (p.width, p.height), (p.seed % 256, 40, 90)),
-             bool(self.nsfw_on) and p.safety_checker and self.nsfw_on in p.prompt)
+            (
+                Image.new("RGB", (p.width, p.height), (p.seed % 256, 40, 90)),
+                bool(self.nsfw_on) and p.safety_checker and self.nsfw_on in p.prompt,
+            )
             for p in batch
-        ]  # fmt: skip
+        ]

@@ -19,8 +19,9 @@ async def main(tmp: Path) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     gen = FakeGenerator(hang=True)
     cfg = make_config(tmp, generation={"job_timeout_s": 600.0})
-    async with open_service(cfg, generator=gen,
-                            translators=Translators.single(IdentityTranslator())) as svc:  # fmt: skip
+    async with open_service(
+        cfg, generator=gen, translators=Translators.single(IdentityTranslator())
+    ) as svc:
         await svc.handle(Request("test", "u1", "u1", "kaķis uz jumta"))
         while not gen.calls:
             await asyncio.sleep(0.05)

@@ -13,8 +13,12 @@ from urllib.parse import quote
 from tests.test_web_browser import chromium, loaded, wait_for
 from tests.web_helpers import init_data, site
 
-PROMPTS = ("Rīgas doms saulrietā, akvarelis", "Vanšu tilts ziemā bez cilvēkiem",
-           "piparkūkas uz galda --n 4", "Brīvības piemineklis naktī")  # fmt: skip
+PROMPTS = (
+    "Rīgas doms saulrietā, akvarelis",
+    "Vanšu tilts ziemā bez cilvēkiem",
+    "piparkūkas uz galda --n 4",
+    "Brīvības piemineklis naktī",
+)
 
 
 async def main(out: Path) -> None:

@@ -72,8 +72,14 @@ class TelegramStub:
             await self.runner.cleanup()
 
     # test helpers
-    def fail(self, method: str, code: int, description: str, times: int = 1,
-             retry_after: int | None = None) -> None:  # fmt: skip
+    def fail(
+        self,
+        method: str,
+        code: int,
+        description: str,
+        times: int = 1,
+        retry_after: int | None = None,
+    ) -> None:
         """Answer the next `times` calls of `method` with a Bot API error."""
         self.errors.setdefault(method, []).extend([(code, description, retry_after)] * times)
 
@@ -91,13 +97,26 @@ class TelegramStub:
         entities = []
         if caption.startswith("/"):
             entities = [{"type": "bot_command", "offset": 0, "length": len(caption.split()[0])}]
-        photo = {"file_id": file_id, "file_unique_id": file_id, "width": 640, "height": 480,
-                 "file_size": size or len(data)}  # fmt: skip
-        self.inject({"message": {
-            "message_id": message_id, "date": int(time.time()),
-            "chat": {"id": user_id, "type": "private"}, "from": self.user(user_id),
-            "photo": [photo], "caption": caption, "caption_entities": entities,
-        }})  # fmt: skip
+        photo = {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "width": 640,
+            "height": 480,
+            "file_size": size or len(data),
+        }
+        self.inject(
+            {
+                "message": {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": {"id": user_id, "type": "private"},
+                    "from": self.user(user_id),
+                    "photo": [photo],
+                    "caption": caption,
+                    "caption_entities": entities,
+                }
+            }
+        )
         return message_id
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
@@ -165,14 +184,19 @@ class TelegramStub:
 
     @staticmethod
     def user(user_id: int, language: str = "lv") -> dict[str, Any]:
-        return {"id": user_id, "is_bot": False, "first_name": f"U{user_id}",
-                "language_code": language}  # fmt: skip
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"U{user_id}",
+            "language_code": language,
+        }
 
     def sent(self, method: str, **match: Any) -> list[Call]:
         return [
-            c for c in self.calls
+            c
+            for c in self.calls
             if c.method == method and all(c.params.get(k) == v for k, v in match.items())
-        ]  # fmt: skip
+        ]
 
     async def wait_for(
         self, method: str, count: int = 1, timeout: float = 30, **match: Any
@@ -247,8 +271,9 @@ class TelegramStub:
             return web.json_response(body, status=code)
         if self.fail_next.get(method, 0) > 0:
             self.fail_next[method] -= 1
-            return web.json_response({"ok": False, "error_code": 502, "description": "Bad Gateway"},
-                                     status=502)  # fmt: skip
+            return web.json_response(
+                {"ok": False, "error_code": 502, "description": "Bad Gateway"}, status=502
+            )
         return web.json_response({"ok": True, "result": self._result(method, params)})
 
     def _result(self, method: str, p: dict[str, Any]) -> Any:
@@ -262,8 +287,12 @@ class TelegramStub:
             return self._message(p["chat_id"], photo=self._photo(), caption=p.get("caption"))
         if method == "getFile":
             fid = p["file_id"]
-            return {"file_id": fid, "file_unique_id": fid, "file_size": len(self.files.get(fid, b"")),
-                    "file_path": f"photos/{fid}.jpg"}  # fmt: skip
+            return {
+                "file_id": fid,
+                "file_unique_id": fid,
+                "file_size": len(self.files.get(fid, b"")),
+                "file_path": f"photos/{fid}.jpg",
+            }
         if method == "sendDocument":
             n = next(self._file_ids)
             return self._message(

@@ -35,9 +35,15 @@ def test_the_strength_sentence_says_it_is_a_fraction() -> None:
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("3:1", True), ("1:3", True), ("16:9", True), ("19:6", False), ("1:4", False),
-     ("31:10", False)],
-)  # fmt: skip
+    [
+        ("3:1", True),
+        ("1:3", True),
+        ("16:9", True),
+        ("19:6", False),
+        ("1:4", False),
+        ("31:10", False),
+    ],
+)
 def test_the_ratio_cap_is_3_to_1_exactly(value: str, ok: bool) -> None:
     if ok:
         assert parse_options(f"Milda --ar {value}", 50)[1].aspect is not None
@@ -48,9 +54,16 @@ def test_the_ratio_cap_is_3_to_1_exactly(value: str, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("0.1", True), ("0,1", True), ("1", True), ("0.09", False), ("0.01", False),
-     ("1.01", False), ("-0.5", False)],
-)  # fmt: skip
+    [
+        ("0.1", True),
+        ("0,1", True),
+        ("1", True),
+        ("0.09", False),
+        ("0.01", False),
+        ("1.01", False),
+        ("-0.5", False),
+    ],
+)
 def test_the_strength_range_is_a_tenth_to_one(value: str, ok: bool) -> None:
     if ok:
         assert parse_options(f"Milda --stiprums {value}", 50)[1].strength == float(
@@ -114,8 +127,9 @@ async def test_an_mpo_photo_is_drawn_from_and_delete_removes_the_upload(tmp_path
     assert Image.open(io.BytesIO(data)).format == "MPO"
     red, _, _ = load_photo(data).getpixel((0, 0))
     assert red > 150  # the first frame (JPEG is lossy), not the black second one
-    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                            translators=ENGLISH) as svc:  # fmt: skip
+    async with open_service(
+        make_config(tmp_path), generator=FakeGenerator(), translators=ENGLISH
+    ) as svc:
         sub = await svc.handle(req("a painting", photo=data))
         job = await asyncio.wait_for(sub.handle.wait(), 10)
         upload = Path(job.params.init_image or "")
@@ -131,8 +145,9 @@ async def test_the_prompt_limit_counts_the_whole_message_options_included(tmp_pa
     with pytest.raises(PromptTooLong):
         parse_options("a cat --ne " + "suns " * 1200, 50, 300)
     assert parse_options("a cat --ne suns", 50, 300)[1].negative == "suns"
-    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                            translators=ENGLISH) as svc:  # fmt: skip
+    async with open_service(
+        make_config(tmp_path), generator=FakeGenerator(), translators=ENGLISH
+    ) as svc:
         with pytest.raises(PromptTooLong):
             await svc.handle(req("a cat --ne " + "x" * 6023))
         assert await svc.store.jobs_since("test", "u1", 0) == (0, 0)

@@ -15,18 +15,30 @@ def run_core(
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "core", *args],
-        input=stdin, capture_output=True, text=True, cwd=Path.cwd(), env=full_env, timeout=120,
-    )  # fmt: skip
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=Path.cwd(),
+        env=full_env,
+        timeout=120,
+    )
 
 
 KEYS = {"input", "normalized", "lang", "concepts", "source", "english", "prompt"}
 
 
 def test_jsonl_contract_in_order_with_errors(tiny_models: dict[str, Path]) -> None:
-    lines = ["Rīgas balzama pudele", "", "kaķis pie Brīvības pieminekļa", "x" * 400,
-             "the Freedom Monument at night", "Rainis"]  # fmt: skip
-    proc = run_core("prompt", "--jsonl", "--translator", str(tiny_models["opus"]),
-                    stdin="\n".join(lines) + "\n")  # fmt: skip
+    lines = [
+        "Rīgas balzama pudele",
+        "",
+        "kaķis pie Brīvības pieminekļa",
+        "x" * 400,
+        "the Freedom Monument at night",
+        "Rainis",
+    ]
+    proc = run_core(
+        "prompt", "--jsonl", "--translator", str(tiny_models["opus"]), stdin="\n".join(lines) + "\n"
+    )
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["input"] for r in rows] == lines
@@ -51,8 +63,12 @@ def test_no_translate_gives_null_english_and_the_source() -> None:
 
 
 def test_other_languages_get_their_code_and_russian_concepts() -> None:
-    lines = ["Памятник Свободы ночью", "katinas ant stogo", "Rainis and Aspazija walking in Jūrmala",
-             "#gaismaspils naktī"]  # fmt: skip
+    lines = [
+        "Памятник Свободы ночью",
+        "katinas ant stogo",
+        "Rainis and Aspazija walking in Jūrmala",
+        "#gaismaspils naktī",
+    ]
     proc = run_core("prompt", "--jsonl", "--no-translate", stdin="\n".join(lines) + "\n")
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["lang"] for r in rows] == ["ru", "lt", "en", "lv"]
@@ -63,8 +79,13 @@ def test_other_languages_get_their_code_and_russian_concepts() -> None:
 
 
 def test_a_language_without_translator_is_shown_untranslated(tiny_models: dict[str, Path]) -> None:
-    proc = run_core("prompt", "--jsonl", "--translator", str(tiny_models["opus"]),
-                    stdin="кот на крыше\nkaķis uz jumta\n")  # fmt: skip
+    proc = run_core(
+        "prompt",
+        "--jsonl",
+        "--translator",
+        str(tiny_models["opus"]),
+        stdin="кот на крыше\nkaķis uz jumta\n",
+    )
     ru, lv = (json.loads(line) for line in proc.stdout.splitlines())
     assert ru["lang"] == "ru" and ru["english"] is None and ru["source"] == "кот на крыше"
     assert isinstance(lv["english"], str)

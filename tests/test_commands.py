@@ -45,11 +45,14 @@ def default_limits(tmp_path: Path, **generation: int) -> dict[str, dict[str, obj
 
 
 async def test_unknown_flags_name_the_closest_and_draw_nothing(tmp_path: Path) -> None:
-    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                            translators=ENGLISH) as svc:  # fmt: skip
-        for text, closest in (("a dog --seeds 5", "--sēkla/--seed"),
-                              ("a dog --nezinams 3", "--ne/--no"),
-                              ("a dog --stiprum 0.5", "--stiprums/--strength")):  # fmt: skip
+    async with open_service(
+        make_config(tmp_path), generator=FakeGenerator(), translators=ENGLISH
+    ) as svc:
+        for text, closest in (
+            ("a dog --seeds 5", "--sēkla/--seed"),
+            ("a dog --nezinams 3", "--ne/--no"),
+            ("a dog --stiprum 0.5", "--stiprums/--strength"),
+        ):
             reply = await commands.run(ctx(svc), "zime", text)
             assert reply.start is not None
             with pytest.raises(UnknownOption) as exc:
@@ -84,8 +87,9 @@ async def test_the_default_limits_fit_the_image_counts(tmp_path: Path) -> None:
 
 
 async def test_bad_arguments_and_admin_commands_answer_in_one_sentence(tmp_path: Path) -> None:
-    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                            translators=ENGLISH) as svc:  # fmt: skip
+    async with open_service(
+        make_config(tmp_path), generator=FakeGenerator(), translators=ENGLISH
+    ) as svc:
         bad = await commands.run(ctx(svc), "velreiz", "abc")
         assert bad.error and bad.text.startswith("/velreiz vajag zīmējuma numuru")
         assert (await commands.run(ctx(svc, lang="en"), "atkartot", "")).text.startswith(
@@ -112,9 +116,18 @@ async def test_bad_arguments_and_admin_commands_answer_in_one_sentence(tmp_path:
 
 
 def test_stats_numbers_are_rounded_as_people_read_them() -> None:
-    text = stats_text({"queued": 1, "by_status": {"done": 7, "failed": 1, "running": 1},
-                       "jobs_per_day": {"2026-12-05": 9}, "median_wait_s": 0.6666666,
-                       "median_draw_s": 12.345678, "failures": 1, "model": "m"}, "lv")  # fmt: skip
+    text = stats_text(
+        {
+            "queued": 1,
+            "by_status": {"done": 7, "failed": 1, "running": 1},
+            "jobs_per_day": {"2026-12-05": 9},
+            "median_wait_s": 0.6666666,
+            "median_draw_s": 12.345678,
+            "failures": 1,
+            "model": "m",
+        },
+        "lv",
+    )
     assert "0.7 s" in text and "12 s" in text and "(11 %)" in text
     assert "gatavs 7" in text and "zīmēju 1" in text and "neizdevās 1" in text
     assert "2026-12-05: 9" in text and "0.666" not in text and "{" not in text
@@ -133,8 +146,9 @@ def test_the_callback_codec_reads_every_version_and_refuses_the_rest() -> None:
 async def test_every_button_runs_through_the_registry_with_the_owner_check(
     tmp_path: Path,
 ) -> None:
-    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                            translators=ENGLISH) as svc:  # fmt: skip
+    async with open_service(
+        make_config(tmp_path), generator=FakeGenerator(), translators=ENGLISH
+    ) as svc:
         grid = await draw(await commands.run(ctx(svc), "zime", "a dog --n 2 --seed 5"))
         labels = [b.label for row in actions.result_buttons(grid, 2, "lv") for b in row]
         assert labels[:4] == ["U1", "U2", "V1", "V2"] and labels[-2:] == ["✏️", "🗑"]

@@ -29,10 +29,16 @@ def config(
 
 async def run_bot(cfg: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--config", str(cfg), cwd=Path.cwd(),
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(cfg),
+        cwd=Path.cwd(),
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def test_telegram_and_discord_in_one_process(

@@ -103,9 +103,17 @@ def test_english_key() -> None:
 def test_every_concept_has_a_class_and_names(registry: ConceptRegistry) -> None:
     ids = {c.id for c in registry}
     assert ids == {
-        "melgalvjunams", "nacbib", "vansutilts", "brivpiem", "latvijasuniversitate",
-        "piparkuka", "rigabalsam", "latviesurakstuzimes", "dziesmusvetki", "rainis",
-    }  # fmt: skip
+        "melgalvjunams",
+        "nacbib",
+        "vansutilts",
+        "brivpiem",
+        "latvijasuniversitate",
+        "piparkuka",
+        "rigabalsam",
+        "latviesurakstuzimes",
+        "dziesmusvetki",
+        "rainis",
+    }
     for c in registry:
         assert c.cls and c.name_lv and c.name_en
         assert registry.find(c.name_lv), c.name_lv

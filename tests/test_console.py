@@ -19,9 +19,12 @@ def test_piped_console_draws_and_exits(tiny_models: dict[str, Path], tmp_path: P
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "--config", str(cfg)],
         input="/zime Rainis\n/zime\nBrīvības piemineklis naktī\n/palidziba\n",
-        cwd=Path.cwd(), capture_output=True, text=True, timeout=120,
+        cwd=Path.cwd(),
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Uzraksti, ko uzzīmēt" in out  # empty /zime -> usage hint, no crash
@@ -35,9 +38,14 @@ def test_offline_without_models_explains_and_offers_demo(tmp_path: Path) -> None
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(f'[storage]\ndatabase = "{tmp_path / "z.sqlite3"}"\n', encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(cfg)], input="", cwd=Path.cwd(),
-        capture_output=True, text=True, timeout=60, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
+        [sys.executable, "-m", "bot", "--config", str(cfg)],
+        input="",
+        cwd=Path.cwd(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert proc.returncode == 2
     assert "--demo" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -47,18 +55,24 @@ def console_config(tmp_path: Path, tiny: dict[str, Path], **generation: int) -> 
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(
         f'[models]\ngenerator = "{tiny["sd"]}"\ntranslator = "{tiny["opus"]}"\n'
-        'device = "cpu"\n[generation]\n' + "".join(f"{k} = {v}\n" for k, v in gen.items())
+        'device = "cpu"\n[generation]\n'
+        + "".join(f"{k} = {v}\n" for k, v in gen.items())
         + f'[storage]\ndatabase = "{tmp_path / "z.sqlite3"}"\nimages = "{tmp_path / "img"}"\n',
         encoding="utf-8",
-    )  # fmt: skip
+    )
     return cfg
 
 
 def run_console(cfg: Path, script: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(cfg)], input=script, cwd=Path.cwd(),
-        capture_output=True, text=True, timeout=180, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
+        [sys.executable, "-m", "bot", "--config", str(cfg)],
+        input=script,
+        cwd=Path.cwd(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     return proc.stdout
@@ -67,21 +81,27 @@ def run_console(cfg: Path, script: str) -> str:
 def test_the_console_runs_every_command_and_every_button(
     tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
-    out = run_console(console_config(tmp_path, tiny_models), "\n".join([
-        "/iestatijumi",  # answered, with its buttons
-        "/velreiz abc",  # a bad argument: one sentence, and the loop goes on
-        "/zime Milda --n 2 --sēkla 5 --ar 16:9 --soļi 3 --ne kaķis",
-        "U2",  # image 2 alone: typed labels press the last message's buttons
-        "🔍",  # ... and its 🔍 2×
-        "V1",  # variations of the grid's image 1
-        "ℹ️",
-        "/zime kaķis --seeds 5",  # a typo: the closest flag, nothing drawn
-        "/vesture",
-        "🗑",
-        "/stats",
-        "/nezinama",
-        "/palidziba",
-    ]) + "\n")  # fmt: skip
+    out = run_console(
+        console_config(tmp_path, tiny_models),
+        "\n".join(
+            [
+                "/iestatijumi",  # answered, with its buttons
+                "/velreiz abc",  # a bad argument: one sentence, and the loop goes on
+                "/zime Milda --n 2 --sēkla 5 --ar 16:9 --soļi 3 --ne kaķis",
+                "U2",  # image 2 alone: typed labels press the last message's buttons
+                "🔍",  # ... and its 🔍 2×
+                "V1",  # variations of the grid's image 1
+                "ℹ️",
+                "/zime kaķis --seeds 5",  # a typo: the closest flag, nothing drawn
+                "/vesture",
+                "🗑",
+                "/stats",
+                "/nezinama",
+                "/palidziba",
+            ]
+        )
+        + "\n",
+    )
     assert "Tavi iestatījumi" in out and "[🖼 1]" in out and "Nezināma komanda" not in out[:400]
     assert "/velreiz vajag zīmējuma numuru no /vesture, piemēram: /velreiz 12" in out
     # the grid's caption names every option in effect, and that the models are tiny
@@ -113,10 +133,14 @@ def test_ctrl_c_and_sigterm_stop_the_console_and_keep_the_jobs(
     cfg = console_config(tmp_path, tiny_models, width=256, height=256, max_steps=150)
     for last, sig in ((2, signal.SIGINT), (4, signal.SIGTERM)):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "--config", str(cfg)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path.cwd(), text=True,
+            [sys.executable, "-m", "bot", "--config", str(cfg)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=Path.cwd(),
+            text=True,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        )  # fmt: skip
+        )
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write("/zime Rainis --soļi 150 --sēkla 9\n/zime Milda --sēkla 10\n")
         proc.stdin.flush()  # stdin stays open: a terminal, not a pipe at its end
@@ -132,8 +156,11 @@ def test_ctrl_c_and_sigterm_stop_the_console_and_keep_the_jobs(
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
-        rows = sqlite3.connect(tmp_path / "z.sqlite3").execute(
-            "SELECT status FROM jobs ORDER BY id").fetchall()  # fmt: skip
+        rows = (
+            sqlite3.connect(tmp_path / "z.sqlite3")
+            .execute("SELECT status FROM jobs ORDER BY id")
+            .fetchall()
+        )
         assert [r[0] for r in rows][-2:] == ["queued", "queued"], rows  # kept for next time
     # the next start draws what the stops kept (EOF waits for them)
     out = run_console(cfg, "")

@@ -120,8 +120,9 @@ async def drawn(svc: Service, text: str = "a cat") -> Job:
 async def test_a_picture_whose_file_is_gone_gets_one_sentence_and_is_not_retried(
     tmp_path: Path,
 ) -> None:
-    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                            translators=ENGLISH) as svc:  # fmt: skip
+    async with open_service(
+        make_config(tmp_path), generator=FakeGenerator(), translators=ENGLISH
+    ) as svc:
         job = await drawn(svc)
         out = Recorder(svc)  # subscribed after the job finished: only our calls deliver
         Path(job.image_path or "").unlink()
@@ -134,8 +135,9 @@ async def test_a_picture_whose_file_is_gone_gets_one_sentence_and_is_not_retried
 
 
 async def test_what_the_library_retried_waits_for_the_next_start(tmp_path: Path) -> None:
-    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                            translators=ENGLISH) as svc:  # fmt: skip
+    async with open_service(
+        make_config(tmp_path), generator=FakeGenerator(), translators=ENGLISH
+    ) as svc:
         job = await drawn(svc)
         retried = Recorder(svc, discord_http(503))
         await retried.deliver(job.id)

@@ -97,9 +97,18 @@ async def test_slash_command_defer_progress_and_file(
         assert any(v.startswith(b"\x89PNG") for v in followup.files.values())
         ids = [c["custom_id"] for row in followup.body["components"] for c in row["components"]]
         job_id = ids[0].split(":")[2]
-        assert ids == [f"z1:{act}:{job_id}" + n for act, n in (
-            ("up", ":1"), ("v", ":1"), ("again", ""), ("orig", ""), ("info", ""), ("fix", ""),
-            ("del", ""))]  # fmt: skip
+        assert ids == [
+            f"z1:{act}:{job_id}" + n
+            for act, n in (
+                ("up", ":1"),
+                ("v", ":1"),
+                ("again", ""),
+                ("orig", ""),
+                ("info", ""),
+                ("fix", ""),
+                ("del", ""),
+            )
+        ]
         edits = [c.body.get("content") for c in stub.sent("PATCH", f"/{token}/messages/@original")]
         assert any(e and ("Zīmēju" in e or "Rindā" in e) for e in edits)
 
@@ -122,8 +131,9 @@ async def test_fix_the_translation_history_buttons_and_settings(
     async with running(write_config(tmp_path, tiny_models, stub), stub):
         token = await stub.slash("zime", {"teksts": "Milda naktī"}, user_id=7)
         [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
-        job_id = next(c["custom_id"] for row in followup.body["components"]
-                      for c in row["components"]).split(":")[2]  # fmt: skip
+        job_id = next(
+            c["custom_id"] for row in followup.body["components"] for c in row["components"]
+        ).split(":")[2]
         # ✏️ opens a modal holding the English prompt; submitting it draws the corrected text
         fix = await stub.click(f"zime:fix:{job_id}", user_id=8)  # not the author: refused
         [refusal] = await stub.wait_for("POST", f"/{fix}/callback")
@@ -133,9 +143,11 @@ async def test_fix_the_translation_history_buttons_and_settings(
         assert modal.body["type"] == 9  # a modal
         field = modal.body["data"]["components"][0]["components"][0]
         assert "brivpiem" in field["value"]
-        done = await stub.submit_modal(modal.body["data"]["custom_id"],
-                                       {field["custom_id"]: "brivpiem statue in the snow"},
-                                       user_id=7)  # fmt: skip
+        done = await stub.submit_modal(
+            modal.body["data"]["custom_id"],
+            {field["custom_id"]: "brivpiem statue in the snow"},
+            user_id=7,
+        )
         [fixed] = await stub.wait_for("POST", f"/webhooks/4242/{done}", timeout=60)
         assert "brivpiem statue in the snow" in fixed.body["content"]
 
@@ -152,16 +164,18 @@ async def test_fix_the_translation_history_buttons_and_settings(
         assert next(iter(png.files.values())).startswith(b"\x89PNG")
 
         # /iestatijumi: slash options; a bad combination is one sentence; 2 images from now on
-        token = await stub.slash("iestatijumi", {"skaits": 2, "formats": "3:2", "privati": True},
-                                 user_id=7)  # fmt: skip
+        token = await stub.slash(
+            "iestatijumi", {"skaits": 2, "formats": "3:2", "privati": True}, user_id=7
+        )
         [saved] = await stub.wait_for("POST", f"/{token}/callback")
         assert "2" in saved.body["data"]["content"] and saved.body["data"]["flags"] & 64
         token = await stub.slash("zime", {"teksts": "Milda"}, user_id=7)
         [grid] = await stub.wait_for("POST", f"/webhooks/4242/{token}", timeout=60)
         assert grid.body["flags"] == 64  # private in a server: only the requester sees it
         assert "3:2" in grid.body["content"] and "2 attēli" in grid.body["content"]
-        await stub.wait_for("PATCH", f"/{token}/messages/@original",
-                            content="Nosūtīju tev privātā ziņā.")  # fmt: skip
+        await stub.wait_for(
+            "PATCH", f"/{token}/messages/@original", content="Nosūtīju tev privātā ziņā."
+        )
 
 
 async def test_errors_history_admin_and_dm(
@@ -223,11 +237,23 @@ async def test_slash_options_become_flags(
         [sync] = stub.sent("PUT", "/commands")
         zime = next(c for c in sync.body["__list__"] if c["name"] == "zime")
         assert [o["name"] for o in zime["options"]] == [
-            "teksts", "formats", "ne", "sekla", "soli", "skaits", "attels", "stiprums", "stils"]  # fmt: skip
+            "teksts",
+            "formats",
+            "ne",
+            "sekla",
+            "soli",
+            "skaits",
+            "attels",
+            "stiprums",
+            "stils",
+        ]
         stils = next(o for o in zime["options"] if o["name"] == "stils")
         assert {c["value"] for c in stils["choices"]} >= {"watercolor", "oil", "anime"}
-        token = await stub.slash("zime", {"teksts": "Milda", "formats": "3:2", "skaits": 2,
-                                          "sekla": 3, "stils": "watercolor"}, user_id=7)  # fmt: skip
+        token = await stub.slash(
+            "zime",
+            {"teksts": "Milda", "formats": "3:2", "skaits": 2, "sekla": 3, "stils": "watercolor"},
+            user_id=7,
+        )
         [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
         assert "Opcijas: 3:2 · 2 attēli · stils: akvarelis" in followup.body["content"]
         assert "Seed: 3" in followup.body["content"]
@@ -243,22 +269,31 @@ async def test_photo_to_picture_from_an_attachment(
     buf = io.BytesIO()
     Image.new("RGB", (90, 60), (30, 90, 10)).save(buf, format="PNG")
     async with running(write_config(tmp_path, tiny_models, stub), stub):
-        token = await stub.slash("zime", {"teksts": "latvju rakstu zīmes", "stiprums": 0.4},
-                                 user_id=7, attachment=("attels", buf.getvalue()))  # fmt: skip
+        token = await stub.slash(
+            "zime",
+            {"teksts": "latvju rakstu zīmes", "stiprums": 0.4},
+            user_id=7,
+            attachment=("attels", buf.getvalue()),
+        )
         [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
         assert "0.4" in followup.body["content"], followup.body["content"]
         assert stub.sent("GET", "/attachments/")  # fetched from the attachment's URL
         assert "latviesurakstuzimes symbols" in followup.body["content"]
-        token = await stub.slash("zime", {"teksts": "kaķis"}, user_id=7,
-                                 attachment=("attels", b"not an image"))  # fmt: skip
+        token = await stub.slash(
+            "zime", {"teksts": "kaķis"}, user_id=7, attachment=("attels", b"not an image")
+        )
         edits = await stub.wait_for("PATCH", f"/{token}/messages/@original")
         # a Lithuanian client: Latvian (Discord has no Latvian locale; see bot/discord/frontend.py)
         assert edits[-1].body["content"] == "Šo foto nevarēju nolasīt. Lūdzu, atsūti to vēlreiz."
         # Discord says the file is 11 MB: refused by that size, before it is fetched
         fetched = len(stub.sent("GET", "/attachments/"))
-        token = await stub.slash("zime", {"teksts": "kaķis"}, user_id=7,
-                                 attachment=("attels", buf.getvalue()),
-                                 reported_size=11 * 1024 * 1024)  # fmt: skip
+        token = await stub.slash(
+            "zime",
+            {"teksts": "kaķis"},
+            user_id=7,
+            attachment=("attels", buf.getvalue()),
+            reported_size=11 * 1024 * 1024,
+        )
         edits = await stub.wait_for("PATCH", f"/{token}/messages/@original")
         assert edits[-1].body["content"] == error_text(BadPhoto("too_big"), "lv")
         assert len(stub.sent("GET", "/attachments/")) == fetched
@@ -271,8 +306,9 @@ async def test_grid_buttons_u_v_and_delete(
         token = await stub.slash("zime", {"teksts": "Milda", "skaits": 2}, user_id=7)
         [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
         ids = [c["custom_id"] for row in followup.body["components"] for c in row["components"]]
-        u2, v1, delete = (next(i for i in ids if i.startswith(p)) for p in
-                          ("z1:u:", "z1:v:", "z1:del:"))  # fmt: skip
+        u2, v1, delete = (
+            next(i for i in ids if i.startswith(p)) for p in ("z1:u:", "z1:v:", "z1:del:")
+        )
         assert u2.endswith(":1")
         u2 = u2[: -len(":1")] + ":2"
         other = await stub.click(u2, user_id=8)  # not the author
@@ -282,11 +318,17 @@ async def test_grid_buttons_u_v_and_delete(
         [single] = await stub.wait_for("POST", f"/{mine}/callback")
         assert single.body["data"]["content"].startswith("U2 · Seed:") and single.files
         # U2 alone offers 🔍 2×, 🔀, 📄, ✏️ and 🗑; 🔍 redraws it at twice the size
-        offered = [c["custom_id"] for row in single.body["data"]["components"]
-                   for c in row["components"]]  # fmt: skip
+        offered = [
+            c["custom_id"] for row in single.body["data"]["components"] for c in row["components"]
+        ]
         job_id = u2.split(":")[2]
-        assert offered == [f"z1:up:{job_id}:2", f"z1:v:{job_id}:2", f"z1:orig:{job_id}:2",
-                           f"z1:fix:{job_id}", f"z1:del:{job_id}"]  # fmt: skip
+        assert offered == [
+            f"z1:up:{job_id}:2",
+            f"z1:v:{job_id}:2",
+            f"z1:orig:{job_id}:2",
+            f"z1:fix:{job_id}",
+            f"z1:del:{job_id}",
+        ]
         up = await stub.click(offered[0], user_id=7)
         [big] = await stub.wait_for("POST", f"/webhooks/4242/{up}", timeout=60)
         with Image.open(io.BytesIO(next(iter(big.files.values())))) as img:
@@ -294,7 +336,8 @@ async def test_grid_buttons_u_v_and_delete(
         orig = await stub.click(offered[2], user_id=7)
         [png] = await stub.wait_for("POST", f"/{orig}/callback")
         assert png.body["data"]["flags"] == 64 and next(iter(png.files.values())) == next(
-            iter(single.files.values()))  # fmt: skip
+            iter(single.files.values())
+        )
         varied = await stub.click(v1, user_id=7)
         [grid] = await stub.wait_for("POST", f"/webhooks/4242/{varied}", timeout=60)
         assert "Options: 4 images" in grid.body["content"]  # a new grid of 4, for an en-US clicker
@@ -310,30 +353,41 @@ async def test_an_admin_teaches_a_concept_with_slash_commands(
 
     cfg = write_config(tmp_path, tiny_models, stub)
     with cfg.open("a", encoding="utf-8") as f:  # train tiny and fast
-        f.write(f'[training]\nclip_model = "{tiny_models["clip"]}"\n'
-                f'dino_model = "{tiny_models["dino"]}"\nresolution = 64\nsteps = 20\n'
-                "checkpoint_every = 10\nprior_images = 0\nvalidation_steps = 2\n")  # fmt: skip
+        f.write(
+            f'[training]\nclip_model = "{tiny_models["clip"]}"\n'
+            f'dino_model = "{tiny_models["dino"]}"\nresolution = 64\nsteps = 20\n'
+            "checkpoint_every = 10\nprior_images = 0\nvalidation_steps = 2\n"
+        )
     async with running(cfg, stub):
-        token = await stub.slash("macies", {"token": "rigasdoms", "klase": "building",
-                                            "nosaukums": "Rīgas Doms"}, user_id=9)  # fmt: skip
+        token = await stub.slash(
+            "macies",
+            {"token": "rigasdoms", "klase": "building", "nosaukums": "Rīgas Doms"},
+            user_id=9,
+        )
         [no] = await stub.wait_for("POST", f"/{token}/callback")  # refused at once, privately
         assert "administratoriem" in no.body["data"]["content"] and no.body["data"]["flags"] & 64
-        token = await stub.slash("macies", {"token": "rigasdoms", "klase": "building",
-                                            "nosaukums": "Rīgas Doms"}, user_id=ADMIN)  # fmt: skip
+        token = await stub.slash(
+            "macies",
+            {"token": "rigasdoms", "klase": "building", "nosaukums": "Rīgas Doms"},
+            user_id=ADMIN,
+        )
         await stub.wait_for("PATCH", f"/{token}/messages/@original", content="Mācu Rīgas Doms")
         for i in range(4):
             data = photo(tmp_path / f"p{i}.jpg", i).read_bytes()
             token = await stub.slash("foto", user_id=ADMIN, attachment=("attels", data))
-            await stub.wait_for("PATCH", f"/{token}/messages/@original",
-                                content=f"Foto {i + 1} saglabāts.")  # fmt: skip
+            await stub.wait_for(
+                "PATCH", f"/{token}/messages/@original", content=f"Foto {i + 1} saglabāts."
+            )
         token = await stub.slash("gatavs", user_id=ADMIN)
         await stub.wait_for("PATCH", f"/{token}/messages/@original", content="mācīšana sāksies")
-        [sheet] = await stub.wait_for("POST", "/channels/500/messages", content="iemācīts",
-                                      timeout=120)  # fmt: skip
+        [sheet] = await stub.wait_for(
+            "POST", "/channels/500/messages", content="iemācīts", timeout=120
+        )
         assert sheet.files and "DINO" in sheet.body["content"]
         token = await stub.slash("pievienot", {"token": "rigasdoms"}, user_id=ADMIN)
-        await stub.wait_for("PATCH", f"/{token}/messages/@original", content="pievienots",
-                            timeout=60)  # fmt: skip
+        await stub.wait_for(
+            "PATCH", f"/{token}/messages/@original", content="pievienots", timeout=60
+        )
         token = await stub.slash("zime", {"teksts": "Rīgas Doms naktī"}, user_id=7)
         [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}", timeout=60)
         assert "rigasdoms building" in followup.body["content"]
@@ -343,8 +397,11 @@ async def test_panelis_and_galerija_are_private_links_without_previews(
     stub: DiscordStub, tiny_models: dict[str, Path], tmp_path: Path
 ) -> None:
     path = write_config(tmp_path, tiny_models, stub)
-    path.write_text(path.read_text(encoding="utf-8") + '[web]\nenabled = true\n'
-                    'public_url = "https://zime.example.lv"\n', encoding="utf-8")  # fmt: skip
+    path.write_text(
+        path.read_text(encoding="utf-8") + "[web]\nenabled = true\n"
+        'public_url = "https://zime.example.lv"\n',
+        encoding="utf-8",
+    )
     async with running(path, stub):
 
         async def answer(name: str, user: int) -> tuple[int, str]:

@@ -15,8 +15,11 @@ def test_sigkill_loses_nothing_and_each_job_completes_once(tmp_path: Path) -> No
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.durability_child", "submit", str(tmp_path)],
-        cwd=Path.cwd(), env=env, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=Path.cwd(),
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "submitted"
     log = tmp_path / "completed.log"
@@ -31,8 +34,12 @@ def test_sigkill_loses_nothing_and_each_job_completes_once(tmp_path: Path) -> No
 
     resumed = subprocess.run(
         [sys.executable, "-m", "tests.durability_child", "resume", str(tmp_path)],
-        cwd=Path.cwd(), env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=Path.cwd(),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert resumed.returncode == 0, resumed.stderr
     completed = log.read_text().split()
     assert sorted(completed, key=int) == [str(i) for i in range(1, 7)]  # each exactly once

@@ -53,8 +53,9 @@ def db_locked(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 async def test_only_the_owner_gets_the_original(tmp_path: Path) -> None:
-    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                            translators=IDENTITY) as svc:  # fmt: skip
+    async with open_service(
+        make_config(tmp_path), generator=FakeGenerator(), translators=IDENTITY
+    ) as svc:
         sub = await svc.handle(req("alice"))
         await asyncio.wait_for(sub.handle.wait(), 10)
         assert Path(await svc.original(sub.job_id, req("alice"))).is_file()
@@ -69,8 +70,9 @@ async def test_only_the_owner_gets_the_original(tmp_path: Path) -> None:
 async def test_an_unwritable_image_dir_fails_the_job_with_a_reason(tmp_path: Path) -> None:
     blocker = tmp_path / "img"
     blocker.write_text("a file where the image folder should be", encoding="utf-8")
-    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                            translators=IDENTITY) as svc:  # fmt: skip
+    async with open_service(
+        make_config(tmp_path), generator=FakeGenerator(), translators=IDENTITY
+    ) as svc:
         sub = await svc.handle(req("u1"))
         with pytest.raises(JobFailed) as err:
             await asyncio.wait_for(sub.handle.wait(), 10)
@@ -131,8 +133,11 @@ async def test_a_hung_model_fails_every_job_in_time_and_turns_unhealthy(tmp_path
 def test_sigterm_ends_the_process_with_a_wedged_model(tmp_path: Path) -> None:
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.hang_child", str(tmp_path)],
-        cwd=Path.cwd(), stdout=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
+        cwd=Path.cwd(),
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "drawing"
@@ -177,8 +182,9 @@ async def test_a_failing_translator_is_answered_and_refunded(tmp_path: Path) -> 
             raise RuntimeError("CUDA error: device-side assert triggered")
 
     cfg = make_config(tmp_path, limits={"per_user_per_minute": 1})
-    async with open_service(cfg, generator=FakeGenerator(),
-                            translators=Translators.single(Broken())) as svc:  # fmt: skip
+    async with open_service(
+        cfg, generator=FakeGenerator(), translators=Translators.single(Broken())
+    ) as svc:
         for _ in range(3):
             with pytest.raises(TranslationFailed):
                 await svc.handle(req("u1", "kaķis uz jumta"))
@@ -231,10 +237,17 @@ def test_no_secret_or_user_text_in_the_log_at_debug_with_privacy(tmp_path: Path)
     root = logging.getLogger()
     root.addHandler(handler)
     try:
-        configure_logging(make_config(tmp_path, logging={"level": "DEBUG", "privacy": True},
-                                      telegram={"token": token}, web={"secret": secret}))  # fmt: skip
-        logging.getLogger("zime.web").debug("/panelis for telegram:1: %s",
-                                            "https://z.example/login/Zq3x_Yz-0123456789abcdef")  # fmt: skip
+        configure_logging(
+            make_config(
+                tmp_path,
+                logging={"level": "DEBUG", "privacy": True},
+                telegram={"token": token},
+                web={"secret": secret},
+            )
+        )
+        logging.getLogger("zime.web").debug(
+            "/panelis for telegram:1: %s", "https://z.example/login/Zq3x_Yz-0123456789abcdef"
+        )
         logging.getLogger("zime.web").info("signed %s with %s", "x", secret)
         logging.getLogger("telegram.ext.ExtBot").info(
             "Calling Bot API endpoint `getMe`: https://api.telegram.org/bot%s/getMe", token
@@ -259,15 +272,15 @@ async def test_a_flagged_image_is_blurred_and_says_why(
 ) -> None:
     from bot.texts import caption
     from core.draw import images
-    from core.queue import worker
 
     veiled: list[tuple[int, int]] = []
+    real_veil = images.veil
 
     def spy(image: Any) -> Any:
         veiled.append(image.size)
-        return images.veil(image)
+        return real_veil(image)
 
-    monkeypatch.setattr(worker, "veil", spy)
+    monkeypatch.setattr(images, "veil", spy)
 
     cfg = make_config(tmp_path, models={"safety_checker": "always"})
     gen = FakeGenerator(nsfw_on="kaķis")
@@ -298,8 +311,9 @@ async def test_a_wedged_model_fails_its_jobs_in_sqlite_and_a_restart_draws_nothi
     for job in rows.values():  # the rows are true: failed, with the reason
         assert job is not None and job.status == "failed"
     assert [rows[j].failure for j in (wedging.job_id, waiting.job_id)] == [  # type: ignore[union-attr]
-        "timeout", "unavailable"
-    ]  # fmt: skip
+        "timeout",
+        "unavailable",
+    ]
     from bot.texts import error_text, job_error
 
     sentence = error_text(job_error(rows[wedging.job_id]), "lv")  # type: ignore[arg-type]

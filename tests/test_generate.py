@@ -75,11 +75,27 @@ def test_generate_cli_with_tiny_models(tiny_models: dict[str, Path], tmp_path: P
     )
     out = tmp_path / "out.png"
     proc = subprocess.run(
-        [sys.executable, "-m", "core", "generate", "kaķis pie Brīvības pieminekļa", "-o", str(out),
-         "--config", str(cfg), "--seed", "11", "--steps", "3"],
-        cwd=Path.cwd(), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "generate",
+            "kaķis pie Brīvības pieminekļa",
+            "-o",
+            str(out),
+            "--config",
+            str(cfg),
+            "--seed",
+            "11",
+            "--steps",
+            "3",
+        ],
+        cwd=Path.cwd(),
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr
     meta = read_png_metadata(out)
     assert meta["seed"] == "11" and "brivpiem statue" in meta["prompt"]
@@ -98,9 +114,12 @@ def test_generate_cli_takes_the_chat_options(tiny_models: dict[str, Path], tmp_p
     def generate(*text: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "core", "generate", *text, "-o", str(out), "--config", str(cfg)],
-            cwd=Path.cwd(), capture_output=True, text=True, timeout=120,
+            cwd=Path.cwd(),
+            capture_output=True,
+            text=True,
+            timeout=120,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        )  # fmt: skip
+        )
 
     # the options as a chat message carries them, quoted or not
     proc = generate("Rainis --ar 16:9 --n 4", "--ne", "kaķis", "--sēkla", "3")
@@ -155,8 +174,9 @@ def test_device_line_slicing_and_cpu_guard(
     gen = DiffusersGenerator(str(tiny_models["sd"]), device="cpu", safety_checker=False)
     gen.load()
     assert gen.device == "cpu" and gen.dtype == "float32" and not gen.full_size
-    assert any("on cpu, float32" in r.message and "safety checker off" in r.message
-               for r in caplog.records)  # fmt: skip
+    assert any(
+        "on cpu, float32" in r.message and "safety checker off" in r.message for r in caplog.records
+    )
     gen.generate([params(1, steps=1), params(2, steps=1)], lambda s, t: None, lambda: False)
     assert gen._pipe.vae.use_slicing  # a batch decodes image by image
     gen.generate([params(1, steps=1)], lambda s, t: None, lambda: False)
@@ -192,10 +212,25 @@ def test_offline_models_in_a_custom_cache_dir(tiny_models: dict[str, Path], tmp_
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty-home")}
     out = tmp_path / "out.png"
     proc = subprocess.run(
-        [sys.executable, "-m", "core", "generate", "kaķis uz jumta", "-o", str(out),
-         "--config", str(cfg), "--steps", "2"],
-        cwd=Path.cwd(), capture_output=True, text=True, timeout=120, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "generate",
+            "kaķis uz jumta",
+            "-o",
+            str(out),
+            "--config",
+            str(cfg),
+            "--steps",
+            "2",
+        ],
+        cwd=Path.cwd(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.is_file() and "image model zime-test/tiny-sd on cpu, float32" in proc.stderr
 

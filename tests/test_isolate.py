@@ -25,9 +25,11 @@ def req(user: str, text: str) -> Request:
 
 
 async def test_a_hung_or_crashed_model_process_is_replaced(tmp_path: Path) -> None:
-    cfg = make_config(tmp_path, generation={"steps": 3, "job_timeout_s": 1.0,
-                                            "hang_grace_s": 1.0},
-                      limits={"max_attempts": 1})  # fmt: skip
+    cfg = make_config(
+        tmp_path,
+        generation={"steps": 3, "job_timeout_s": 1.0, "hang_grace_s": 1.0},
+        limits={"max_attempts": 1},
+    )
     factory = functools.partial(FakeGenerator, step_s=0.01, hang_on="wedge", crash_on="boom")
     drawer = ChildDrawer(factory, cfg.generation.job_timeout_s, cfg.generation.hang_grace_s)
     async with open_service(cfg, translators=IDENTITY, drawer=drawer) as svc:
@@ -49,8 +51,11 @@ async def test_a_hung_or_crashed_model_process_is_replaced(tmp_path: Path) -> No
 async def test_isolate_from_the_config_draws_with_the_tiny_model(
     tmp_path: Path, tiny_models: dict[str, Path]
 ) -> None:
-    cfg = make_config(tmp_path, queue={"isolate": True},
-                      models={"generator": str(tiny_models["sd"]), "device": "cpu"})  # fmt: skip
+    cfg = make_config(
+        tmp_path,
+        queue={"isolate": True},
+        models={"generator": str(tiny_models["sd"]), "device": "cpu"},
+    )
     async with open_service(cfg, translators=IDENTITY) as svc:
         assert svc.worker.runners()[0].name == "child"
         job = await asyncio.wait_for((await svc.handle(req("anna", "a cat"))).handle.wait(), 60)

@@ -71,8 +71,7 @@ async def test_migration_8_moves_the_typed_fields_out_of_meta(tmp_path: Path) ->
         assert job is not None
         assert (job.kind, job.nsfw, job.deleted, job.delivered) == ("variation", True, True, True)
         assert job.params.adapters == ("rigasdoms",)
-        assert job.meta == {"language": "lv", "is_group": True, "channel_id": 555,
-                            "message_id": 77}  # fmt: skip
+        assert job.meta == {"language": "lv", "is_group": True, "channel_id": 555, "message_id": 77}
         plain = await store.get_job(1)
         assert plain is not None and plain.kind == "draw" and not plain.nsfw and not plain.deleted
         assert [j.id for j in await store.browse_jobs(flagged=True)] == [6]  # the new index
@@ -89,10 +88,14 @@ async def test_migration_5_reads_each_kind_from_the_old_error(tmp_path: Path) ->
             " concepts, prompt, negative_prompt, seed, steps, guidance, width, height, safety,"
             " model, status, error, created_at) VALUES ('telegram', '8', '8', 't', 't', 'lv',"
             " '[]', 'p', '', 1, 4, 7.5, 64, 64, 0, 'm', ?, ?, 1764900100.0)",
-            [("failed", "storage: disk full"), ("failed", "unavailable: down"),
-             ("failed", "timeout: after 300 s"), ("failed", "CUDA error"),
-             ("done", "storage: an old retry")],
-        )  # fmt: skip
+            [
+                ("failed", "storage: disk full"),
+                ("failed", "unavailable: down"),
+                ("failed", "timeout: after 300 s"),
+                ("failed", "CUDA error"),
+                ("done", "storage: an old retry"),
+            ],
+        )
         db.commit()
     async with Store(path) as store:
         rows = await store._rows("SELECT id FROM jobs WHERE user_id = '8' ORDER BY id")
@@ -111,11 +114,20 @@ def test_a_failed_migration_exits_with_a_clear_message(tmp_path: Path) -> None:
     with contextlib.closing(sqlite3.connect(path)) as db:  # a column the next migration adds
         db.execute("ALTER TABLE jobs ADD COLUMN failure TEXT")
     cfg = tmp_path / "config.toml"
-    cfg.write_text(f'[storage]\ndatabase = "{path}"\n[queue]\nbackend = "redis"\n'
-                   f'url = "redis://127.0.0.1:{free_port()}/0"\n', encoding="utf-8")  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "bot", "--config", str(cfg)], cwd=Path.cwd(),
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
+    cfg.write_text(
+        f'[storage]\ndatabase = "{path}"\n[queue]\nbackend = "redis"\n'
+        f'url = "redis://127.0.0.1:{free_port()}/0"\n',
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(cfg)],
+        cwd=Path.cwd(),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("zime: cannot open the database") and "migration 5 failed" in last

@@ -26,8 +26,20 @@ from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 
 ROOT = Path(__file__).resolve().parent.parent
-STYLE_IDS = {"watercolor", "oil", "pencil", "charcoal", "anime", "comic", "photo", "3d",
-             "pixel", "stained-glass", "linocut", "mosaic"}  # fmt: skip
+STYLE_IDS = {
+    "watercolor",
+    "oil",
+    "pencil",
+    "charcoal",
+    "anime",
+    "comic",
+    "photo",
+    "3d",
+    "pixel",
+    "stained-glass",
+    "linocut",
+    "mosaic",
+}
 
 
 class Recording:
@@ -75,8 +87,9 @@ def test_bez_phrases(text: str, positive: str, negatives: list[str]) -> None:
 def test_no_is_a_trigger_only_in_english() -> None:
     assert split_negatives("a beach, no people", english=True) == ("a beach", ["people"])
     assert split_negatives("a forest without people and cars at night") == (
-        "a forest at night", ["people and cars"]
-    )  # fmt: skip
+        "a forest at night",
+        ["people and cars"],
+    )
 
 
 @pytest.mark.parametrize(("phrase", "why"), kept_expressions())
@@ -129,8 +142,9 @@ def test_the_style_table_and_the_flag() -> None:
 
 async def test_a_request_draws_without_what_it_does_not_want(tmp_path: Path) -> None:
     fake = Recording()
-    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                            translators=Translators.single(fake)) as svc:  # fmt: skip
+    async with open_service(
+        make_config(tmp_path), generator=FakeGenerator(), translators=Translators.single(fake)
+    ) as svc:
         request = Request("test", "u1", "u1", "pilsēta bez cilvēkiem, akvarelis --ne mašīnas")
         sub = await svc.handle(request)
         job = await asyncio.wait_for(sub.handle.wait(), 10)
@@ -147,9 +161,13 @@ def test_core_prompt_prints_negative_source_and_style() -> None:
     lines = ["pilsēta bez cilvēkiem, akvarelis", "Milda --stils anime --ne koki", "kaķis"]
     proc = subprocess.run(
         [sys.executable, "-m", "core", "prompt", "--jsonl", "--no-translate"],
-        input="\n".join(lines) + "\n", capture_output=True, text=True, cwd=Path.cwd(),
-        env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=120,
-    )  # fmt: skip
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=Path.cwd(),
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["input"] for r in rows] == lines
@@ -183,8 +201,11 @@ def test_the_development_set_is_big_new_and_40_percent_negative(builder: PromptB
     from tests.test_concepts import CASES, CHAT_CASES
 
     assert len(REGION_CASES) >= 150
-    negative = [t for t, *_ in REGION_CASES if builder.parse(t).negative_source
-                or builder.parse(t).negative_concepts]  # fmt: skip
+    negative = [
+        t
+        for t, *_ in REGION_CASES
+        if builder.parse(t).negative_source or builder.parse(t).negative_concepts
+    ]
     assert len(negative) >= 0.4 * len(REGION_CASES)
     assert sum(1 for _, ids, *_ in REGION_CASES if not ids) >= 0.4 * len(REGION_CASES)
     earlier = {t for t, _ in CASES} | {t for t, _, _ in CHAT_CASES}
@@ -192,16 +213,20 @@ def test_the_development_set_is_big_new_and_40_percent_negative(builder: PromptB
 
 
 @pytest.mark.parametrize(
-    ("text", "ids", "lang", "negative", "style"), REGION_CASES,
+    ("text", "ids", "lang", "negative", "style"),
+    REGION_CASES,
     ids=[c[0][:40] for c in REGION_CASES],
-)  # fmt: skip
+)
 def test_region_set(
     builder: PromptBuilder, text: str, ids: frozenset[str], lang: str, negative: str, style: str
 ) -> None:
     p = builder.parse(text)
     assert (frozenset(p.concept_ids), p.lang, p.negative_source, p.style.id if p.style else "") == (
-        ids, lang, negative, style
-    )  # fmt: skip
+        ids,
+        lang,
+        negative,
+        style,
+    )
 
 
 async def test_a_long_queue_translates_with_one_beam(tmp_path: Path) -> None:
@@ -214,16 +239,20 @@ async def test_a_long_queue_translates_with_one_beam(tmp_path: Path) -> None:
         name = "beams"
         takes_beams = True
 
-        def translate(self, texts: Sequence[str], src: str = "lv", beams: int | None = None
-                      ) -> list[str]:  # fmt: skip
+        def translate(
+            self, texts: Sequence[str], src: str = "lv", beams: int | None = None
+        ) -> list[str]:
             seen.append(beams)
             return list(texts)
 
     gen = FakeGenerator(step_s=0.2)
-    async with open_service(make_config(tmp_path), generator=gen,
-                            translators=Translators.single(Beams())) as svc:  # fmt: skip
-        subs = [await svc.handle(Request("test", f"u{i}", f"u{i}", f"kaķis numur {i}"))
-                for i in range(BUSY_QUEUE + 2)]  # fmt: skip
+    async with open_service(
+        make_config(tmp_path), generator=gen, translators=Translators.single(Beams())
+    ) as svc:
+        subs = [
+            await svc.handle(Request("test", f"u{i}", f"u{i}", f"kaķis numur {i}"))
+            for i in range(BUSY_QUEUE + 2)
+        ]
         for sub in subs:
             await sub.handle.wait()
     assert seen[0] is None and seen[-1] == 1

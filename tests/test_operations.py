@@ -29,8 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_core(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=Path.cwd(), capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=Path.cwd(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
 
 
 def test_fetch_models_unreachable_hub_is_a_clear_error(tmp_path: Path) -> None:
@@ -51,9 +57,9 @@ def test_fetch_models_with_local_paths_is_a_no_op_and_converts(
     shutil.copytree(tiny_models["opus"], opus)
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(
-        f'[models]\ngenerator = "{tiny_models["sd"]}"\ntranslator = "{opus}"\n'
-        "translators = {}\n", encoding="utf-8",
-    )  # fmt: skip
+        f'[models]\ngenerator = "{tiny_models["sd"]}"\ntranslator = "{opus}"\ntranslators = {{}}\n',
+        encoding="utf-8",
+    )
     proc = run_core("fetch-models", "--config", str(cfg), "--ctranslate2")
     assert proc.returncode == 0, proc.stderr
     rows = [line.split("\t") for line in proc.stdout.splitlines()]
@@ -64,8 +70,11 @@ def test_fetch_models_with_local_paths_is_a_no_op_and_converts(
 
 def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path) -> None:
     got: list[tuple[str, str, list[str]]] = []
-    listing = {"minusthousand/lv-sb": LV_SB, "Helsinki-NLP/opus-mt-tc-big-lv-en": OPUS,
-               "Helsinki-NLP/opus-mt-ru-en": OPUS}  # fmt: skip
+    listing = {
+        "minusthousand/lv-sb": LV_SB,
+        "Helsinki-NLP/opus-mt-tc-big-lv-en": OPUS,
+        "Helsinki-NLP/opus-mt-ru-en": OPUS,
+    }
 
     def fake_download(repo: str, cache: str, allow: Sequence[str]) -> Path:
         got.append((repo, cache, list(allow)))
@@ -73,15 +82,29 @@ def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path
 
     lines: list[str] = []
     cfg = config_from_dict({"models": {"device": "cuda", "cache_dir": "/models"}})
-    items = fetch_models(cfg, download=fake_download, reachable=lambda: True,
-                         list_files=listing.__getitem__, report=lines.append)  # fmt: skip
+    items = fetch_models(
+        cfg,
+        download=fake_download,
+        reachable=lambda: True,
+        list_files=listing.__getitem__,
+        report=lines.append,
+    )
     # Russian is served out of the box: its translator is fetched the same way (#22)
-    assert [g[0] for g in got] == ["minusthousand/lv-sb", "Helsinki-NLP/opus-mt-tc-big-lv-en",
-                                   "Helsinki-NLP/opus-mt-ru-en"]  # fmt: skip
+    assert [g[0] for g in got] == [
+        "minusthousand/lv-sb",
+        "Helsinki-NLP/opus-mt-tc-big-lv-en",
+        "Helsinki-NLP/opus-mt-ru-en",
+    ]
     assert got[0][1] == "/models" and "unet/diffusion_pytorch_model.fp16.safetensors" in got[0][2]
     for translator in got[1:]:
-        assert translator[2] == ["config.json", "model.safetensors", "source.spm", "target.spm",
-                                 "tokenizer_config.json", "vocab.json"]  # fmt: skip
+        assert translator[2] == [
+            "config.json",
+            "model.safetensors",
+            "source.spm",
+            "target.spm",
+            "tokenizer_config.json",
+            "vocab.json",
+        ]
     assert [i.role for i in items] == ["generator", "translator", "translator-ru"]
     assert all(i.downloaded for i in items) and items[0].bytes < 2.8e9
     # the plan is printed before anything is downloaded
@@ -96,9 +119,19 @@ LV_SB = [
         if line and not line.startswith("#")
     )
 ]
-OPUS = [RepoFile(p, s) for p, s in (("config.json", 1500), ("pytorch_model.bin", 951_000_000),
-        ("model.safetensors", 950_000_000), ("tf_model.h5", 951_500_000), ("source.spm", 800_000),
-        ("target.spm", 790_000), ("tokenizer_config.json", 300), ("vocab.json", 1_500_000))]  # fmt: skip
+OPUS = [
+    RepoFile(p, s)
+    for p, s in (
+        ("config.json", 1500),
+        ("pytorch_model.bin", 951_000_000),
+        ("model.safetensors", 950_000_000),
+        ("tf_model.h5", 951_500_000),
+        ("source.spm", 800_000),
+        ("target.spm", 790_000),
+        ("tokenizer_config.json", 300),
+        ("vocab.json", 1_500_000),
+    )
+]
 
 
 def _paths(plan: list[RepoFile]) -> set[str]:
@@ -116,8 +149,13 @@ def test_fetch_plan_for_cuda_is_fp16_safetensors_only() -> None:
         "text_encoder/model.fp16.safetensors",
         "safety_checker/model.fp16.safetensors",
     }
-    small = {"model_index.json", "tokenizer/vocab.json", "unet/config.json",
-             "scheduler/scheduler_config.json", "feature_extractor/preprocessor_config.json"}  # fmt: skip
+    small = {
+        "model_index.json",
+        "tokenizer/vocab.json",
+        "unet/config.json",
+        "scheduler/scheduler_config.json",
+        "feature_extractor/preprocessor_config.json",
+    }
     assert small <= _paths(plan)
     assert 2.7e9 < sum(f.size for f in plan) < 2.8e9
 
@@ -198,8 +236,11 @@ def test_db_cli(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no database" in missing.stderr
 
     async def make() -> None:
-        async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                                translators=Translators.single(IdentityTranslator())):  # fmt: skip
+        async with open_service(
+            make_config(tmp_path),
+            generator=FakeGenerator(),
+            translators=Translators.single(IdentityTranslator()),
+        ):
             pass
 
     asyncio.run(make())
@@ -274,8 +315,10 @@ def test_compose_gpus_profile_runs_one_runner_per_gpu() -> None:
     assert gpus["zime-coordinator"]["environment"]["ZIME_REDIS_URL"] == "redis://redis:6379/0"
     runners = {n: s for n, s in gpus.items() if n.startswith("runner-")}
     assert len(runners) >= 2
-    devices = [s["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"][0]
-               for s in runners.values()]  # fmt: skip
+    devices = [
+        s["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"][0]
+        for s in runners.values()
+    ]
     assert len(set(devices)) == len(devices)
     for name, s in runners.items():
         assert s["entrypoint"][2:4] == ["core", "runner"] and name in s["entrypoint"]
@@ -292,8 +335,13 @@ def test_compose_containers_share_the_data_dir_and_a_container_config() -> None:
 
     services = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))["services"]
     cfg = load_config(ROOT / "deploy" / "zime.toml", {})
-    for path in (cfg.storage.database, cfg.storage.images, cfg.storage.adapters,
-                 cfg.storage.concepts, cfg.training.class_images):  # fmt: skip
+    for path in (
+        cfg.storage.database,
+        cfg.storage.images,
+        cfg.storage.adapters,
+        cfg.storage.concepts,
+        cfg.training.class_images,
+    ):
         assert str(cfg.path(path)).startswith("/data/"), path
     assert cfg.metrics.enabled and cfg.metrics.host == "0.0.0.0"
     users = [n for n in services if n != "redis"]
@@ -315,8 +363,14 @@ def test_an_extra_translator_that_cannot_load_is_left_out(
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     opus = str(tiny_models["opus"])
-    cfg = config_from_dict({"models": {"translator": opus, "translators": {
-        "ru": "Helsinki-NLP/opus-mt-ru-en", "lt": opus}}})  # fmt: skip
+    cfg = config_from_dict(
+        {
+            "models": {
+                "translator": opus,
+                "translators": {"ru": "Helsinki-NLP/opus-mt-ru-en", "lt": opus},
+            }
+        }
+    )
     translators = make_translators(cfg, device="cpu")
     assert translators.supports("lv") and translators.supports("lt")
     assert not translators.supports("ru") and "ru translator is left out" in caplog.text

@@ -100,8 +100,11 @@ def req(user: str, text: str) -> Request:
 
 
 async def test_a_grid_is_one_batch_one_request_and_four_images(tmp_path: Path) -> None:
-    cfg = make_config(tmp_path, limits={"per_user_per_minute": 2, "per_user_per_day": 6},
-                      generation={"width": 256, "height": 256})  # fmt: skip
+    cfg = make_config(
+        tmp_path,
+        limits={"per_user_per_minute": 2, "per_user_per_day": 6},
+        generation={"width": 256, "height": 256},
+    )
     gen = FakeGenerator()
     async with open_service(cfg, generator=gen, translators=Translators()) as svc:
         sub = await svc.handle(req("u1", "Milda --skaits 4 --ar 3:2 --sēkla 10"))
@@ -146,8 +149,9 @@ async def test_the_negative_prompt_is_translated_and_added(tmp_path: Path) -> No
         def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
             return [t.upper() for t in texts]
 
-    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                            translators=Translators.single(Upper())) as svc:  # fmt: skip
+    async with open_service(
+        make_config(tmp_path), generator=FakeGenerator(), translators=Translators.single(Upper())
+    ) as svc:
         sub = await svc.handle(req("u1", "kaķis uz jumta --ne cilvēki"))
         job = await asyncio.wait_for(sub.handle.wait(), 10)
         assert job.params.negative_prompt.endswith(", CILVĒKI")
@@ -207,8 +211,11 @@ def test_photos_are_validated_and_oriented(monkeypatch: pytest.MonkeyPatch) -> N
     exif[0x0112] = 6  # "rotate 90° clockwise to view"
     assert images.load_photo(encoded("JPEG", exif=exif)).size == (20, 40)
     assert images.load_photo(encoded("WEBP")).size == (40, 20)
-    for data, problem in [(encoded("GIF"), "format"), (b"junk", "unreadable"),
-                          (b"x" * (images.MAX_PHOTO_BYTES + 1), "too_big")]:  # fmt: skip
+    for data, problem in [
+        (encoded("GIF"), "format"),
+        (b"junk", "unreadable"),
+        (b"x" * (images.MAX_PHOTO_BYTES + 1), "too_big"),
+    ]:
         with pytest.raises(BadPhoto) as err:
             images.load_photo(data)
         assert err.value.problem == problem

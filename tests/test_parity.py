@@ -122,8 +122,12 @@ def pick(offers: list[Labelled], label: str) -> Labelled:
     raise AssertionError(f"no button {label!r} among {[o.label for o in offers[-12:]]}")
 
 
-async def settle(service: Service, frontend: Delivery, changed: Callable[[], int],
-                 answered: Callable[[], bool] = lambda: True) -> None:  # fmt: skip
+async def settle(
+    service: Service,
+    frontend: Delivery,
+    changed: Callable[[], int],
+    answered: Callable[[], bool] = lambda: True,
+) -> None:
     """Until the step is answered, nothing is queued, drawn or being delivered, and the
     platform is quiet."""
     last, quiet_since = -1, time.monotonic()
@@ -152,8 +156,11 @@ class ConsoleDriver:
         self.start = len(self.said)
 
     def answers(self) -> list[str]:
-        return [clean(s) for s in self.said[self.start :]
-                if not is_status(clean(s)) and not s.startswith("[")]  # fmt: skip
+        return [
+            clean(s)
+            for s in self.said[self.start :]
+            if not is_status(clean(s)) and not s.startswith("[")
+        ]
 
     async def _line(self, line: str) -> None:
         await self.console.line(line)
@@ -207,8 +214,12 @@ class TelegramDriver:
         return found
 
     async def _settle(self, answered: bool = True) -> None:
-        await settle(self.service, self.frontend, lambda: len(self.stub.calls),
-                     lambda: not answered or bool(self.answers()))  # fmt: skip
+        await settle(
+            self.service,
+            self.frontend,
+            lambda: len(self.stub.calls),
+            lambda: not answered or bool(self.answers()),
+        )
 
     async def command(self, line: str) -> None:
         self.stub.send_text(line, user_id=ADMIN)
@@ -216,18 +227,33 @@ class TelegramDriver:
 
     async def press(self, label: str) -> None:
         offer = pick(self.offers(), label)
-        message = {"message_id": next(self.message_ids), "date": 0,
-                   "chat": {"id": ADMIN, "type": "private"}, "text": "…"}  # fmt: skip
+        message = {
+            "message_id": next(self.message_ids),
+            "date": 0,
+            "chat": {"id": ADMIN, "type": "private"},
+            "text": "…",
+        }
         self.stub.press(offer.data, message, user_id=ADMIN)
         await self._settle(answered=label != "✏️")
 
     async def fix(self, text: str) -> None:
-        asked = next(m for m in reversed(self.stub.messages) if "in English" in m.get("text", "")
-                     or "angliski" in m.get("text", ""))  # fmt: skip
-        self.stub.inject({"message": {
-            "message_id": next(self.message_ids), "date": 0,
-            "chat": {"id": ADMIN, "type": "private"}, "from": self.stub.user(ADMIN),
-            "text": text, "reply_to_message": asked}})  # fmt: skip
+        asked = next(
+            m
+            for m in reversed(self.stub.messages)
+            if "in English" in m.get("text", "") or "angliski" in m.get("text", "")
+        )
+        self.stub.inject(
+            {
+                "message": {
+                    "message_id": next(self.message_ids),
+                    "date": 0,
+                    "chat": {"id": ADMIN, "type": "private"},
+                    "from": self.stub.user(ADMIN),
+                    "text": text,
+                    "reply_to_message": asked,
+                }
+            }
+        )
         await self._settle()
 
 
@@ -265,8 +291,12 @@ class DiscordDriver:
         return found
 
     async def _settle(self, answered: bool = True) -> None:
-        await settle(self.service, self.frontend, lambda: len(self.stub.calls),
-                     lambda: not answered or bool(self.answers()))  # fmt: skip
+        await settle(
+            self.service,
+            self.frontend,
+            lambda: len(self.stub.calls),
+            lambda: not answered or bool(self.answers()),
+        )
 
     async def command(self, line: str) -> None:
         name, _, raw = line[1:].partition(" ")
@@ -287,8 +317,9 @@ class DiscordDriver:
 
     async def press(self, label: str) -> None:
         offer = pick(self.offers(), label)
-        token = await self.stub.click(offer.data, user_id=ADMIN, guild_id=None, channel_id=600,
-                                      locale="lt")  # fmt: skip
+        token = await self.stub.click(
+            offer.data, user_id=ADMIN, guild_id=None, channel_id=600, locale="lt"
+        )
         await self._settle(answered=label != "✏️")
         modal = [c for c in self.stub.sent("POST", f"/{token}/callback") if c.body["type"] == 9]
         if modal:
@@ -296,13 +327,20 @@ class DiscordDriver:
 
     async def fix(self, text: str) -> None:
         field = self.modal["components"][0]["components"][0]["custom_id"]
-        await self.stub.submit_modal(self.modal["custom_id"], {field: text}, user_id=ADMIN,
-                                     guild_id=None, channel_id=600, locale="lt")  # fmt: skip
+        await self.stub.submit_modal(
+            self.modal["custom_id"],
+            {field: text},
+            user_id=ADMIN,
+            guild_id=None,
+            channel_id=600,
+            locale="lt",
+        )
         await self._settle()
 
 
-def config(tmp_path: Path, tiny: dict[str, Path], platform: str, api: str = "",
-           gateway: str = "") -> Config:  # fmt: skip
+def config(
+    tmp_path: Path, tiny: dict[str, Path], platform: str, api: str = "", gateway: str = ""
+) -> Config:
     section = {
         "console": "",
         "telegram": f'[telegram]\ntoken = "123:TEST"\napi_base_url = "{api}"\n'
@@ -391,8 +429,10 @@ async def play(driver: Driver, tiny: dict[str, Path]) -> list[list[str]]:
     return outcomes
 
 
-JOB_COLUMNS = ("id, status, request_text, normalized, english, seed, count, width, height, "
-               "steps, parent_id, json_extract(meta, '$.kind'), options, prompt")  # fmt: skip
+JOB_COLUMNS = (
+    "id, status, request_text, normalized, english, seed, count, width, height, "
+    "steps, parent_id, json_extract(meta, '$.kind'), options, prompt"
+)
 
 
 def rows(tmp_path: Path, platform: str) -> list[tuple[Any, ...]]:
@@ -410,8 +450,11 @@ async def test_one_script_gives_the_same_outcome_on_every_frontend(
 ) -> None:
     assert len(SCRIPT) >= 30
     results: dict[str, list[list[str]]] = {}
-    for name, make in (("console", console_driver), ("telegram", telegram_driver),
-                       ("discord", discord_driver)):  # fmt: skip
+    for name, make in (
+        ("console", console_driver),
+        ("telegram", telegram_driver),
+        ("discord", discord_driver),
+    ):
         async with make(tmp_path, tiny_models) as driver:
             results[name] = await play(driver, tiny_models)
     console = results["console"]
@@ -421,8 +464,10 @@ async def test_one_script_gives_the_same_outcome_on_every_frontend(
     assert by_step["cmd /zime suns --seeds 5"] == [
         "Opciju --seeds nepazīstu; varbūt domāji --sēkla/--seed? Nekas netika zīmēts."
     ]
-    assert any("Opcijas: 16:9 · 3 soļi" in a for a in by_step[
-        "cmd /zime Vanšu tilts --ar 16:9 --sēkla 12 --soļi 3"])  # fmt: skip
+    assert any(
+        "Opcijas: 16:9 · 3 soļi" in a
+        for a in by_step["cmd /zime Vanšu tilts --ar 16:9 --sēkla 12 --soļi 3"]
+    )
     assert any("3 attēli" in a for a in by_step["cmd /zime Rīgas balzams --sēkla 15"])
     assert by_step["cmd /velreiz abc"] == [
         "/velreiz vajag zīmējuma numuru no /vesture, piemēram: /velreiz 12"

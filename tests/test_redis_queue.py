@@ -25,8 +25,8 @@ from core.config import Config
 from core.draw.images import read_png_metadata
 from core.jobs.job import Request
 from core.lang.translate import IdentityTranslator, Translators
+from core.queue.fair import JobHandle
 from core.queue.runner import Runner
-from core.queue.worker import JobHandle
 from core.service import Service
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
@@ -55,8 +55,10 @@ NAMES = itertools.count()
 @contextlib.asynccontextmanager
 async def runners(server: RedisServer, *gens: FakeGenerator) -> AsyncIterator[list[Runner]]:
     """Runners in this process (r0, r1 … across the test session, never reused)."""
-    rs = [Runner(g, server.url, name=f"r{next(NAMES)}", claim_after_s=CLAIM_S, job_timeout_s=60)
-          for g in gens]  # fmt: skip
+    rs = [
+        Runner(g, server.url, name=f"r{next(NAMES)}", claim_after_s=CLAIM_S, job_timeout_s=60)
+        for g in gens
+    ]
     tasks = [asyncio.create_task(r.run()) for r in rs]
     try:
         yield rs
@@ -136,9 +138,18 @@ async def test_a_killed_runner_is_taken_over_and_the_user_gets_one_result(
 ) -> None:
     cfg = redis_config(tmp_path, redis_server, steps=30)
     child = subprocess.Popen(  # noqa: ASYNC220 (started once, before the loop has work)
-        [sys.executable, "-m", "tests.runner_child", redis_server.url, "doomed", "0.2",
-         str(CLAIM_S)], cwd=Path.cwd(), env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tests.runner_child",
+            redis_server.url,
+            "doomed",
+            "0.2",
+            str(CLAIM_S),
+        ],
+        cwd=Path.cwd(),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         async with coordinator(cfg) as (svc, delivered):
             sub = await svc.handle(req("anna"))
@@ -190,8 +201,9 @@ async def take_as_ghosts(url: str, *ghosts: str) -> None:
         deadline = time.monotonic() + 20
         while not got:  # the coordinator dispatches it once the worker takes it
             assert time.monotonic() < deadline, "the batch never reached the stream"
-            got = await client.xreadgroup("runners", ghosts[0], {"zime:jobs": ">"}, count=1,
-                                          block=100)  # fmt: skip
+            got = await client.xreadgroup(
+                "runners", ghosts[0], {"zime:jobs": ">"}, count=1, block=100
+            )
         entry_id: bytes = got[0][1][0][0]
         for ghost in ghosts[1:]:
             await client.xclaim("zime:jobs", "runners", ghost, 0, [entry_id])
@@ -346,8 +358,12 @@ def test_the_whole_system_on_one_machine(
         proc = subprocess.run(
             [sys.executable, "-m", "bot", "--config", str(cfg)],
             input="/zime Rainis\n/zime Brīvības piemineklis naktī\n/rinda\n",
-            cwd=Path.cwd(), capture_output=True, text=True, timeout=120, env=env,
-        )  # fmt: skip
+            cwd=Path.cwd(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
     finally:
         for gpu in gpus:
             gpu.terminate()

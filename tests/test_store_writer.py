@@ -68,8 +68,12 @@ async def test_a_foreign_lock_loses_no_reported_write_and_no_id_twice(tmp_path: 
                 failed += 1
 
         for round_ in range(30):  # bursts of concurrent writes while the lock comes and goes
-            await asyncio.gather(*(attempt(kind, round_ * 10 + i)
-                                   for i, kind in enumerate(["create", "finish", "meta"] * 4)))  # fmt: skip
+            await asyncio.gather(
+                *(
+                    attempt(kind, round_ * 10 + i)
+                    for i, kind in enumerate(["create", "finish", "meta"] * 4)
+                )
+            )
         stop.set()
         locker.join(5)
     assert created and finished and noted  # the lock did not stop everything …

@@ -185,13 +185,25 @@ async def test_inline_mode(
 ) -> None:
     cfg = bot_config(stub, tiny_models, tmp_path)
     async with running_bot(cfg):
-        stub.inject({"inline_query": {"id": "iq1", "from": stub.user(31), "query": "Vanšu tilts saulrietā",
-                                      "offset": ""}})  # fmt: skip
+        stub.inject(
+            {
+                "inline_query": {
+                    "id": "iq1",
+                    "from": stub.user(31),
+                    "query": "Vanšu tilts saulrietā",
+                    "offset": "",
+                }
+            }
+        )
         [answer] = await stub.wait_for("answerInlineQuery", inline_query_id="iq1")
         [result] = answer.params["results"]
         assert "Vanšu tilts saulrietā" in result["title"] and result["reply_markup"]
-        chosen = {"result_id": "draw", "from": stub.user(31), "query": "Vanšu tilts saulrietā",
-                  "inline_message_id": "IM1"}  # fmt: skip
+        chosen = {
+            "result_id": "draw",
+            "from": stub.user(31),
+            "query": "Vanšu tilts saulrietā",
+            "inline_message_id": "IM1",
+        }
         stub.inject({"chosen_inline_result": chosen})
         [media] = await stub.wait_for("editMessageMedia", inline_message_id="IM1")
         assert "vansutilts bridge" in media.params["media"]["caption"]
@@ -200,11 +212,29 @@ async def test_inline_mode(
         again, orig, _info, _fix, _delete = (
             b["callback_data"] for b in media.params["reply_markup"]["inline_keyboard"][-1]
         )
-        stub.inject({"callback_query": {"id": "cb1", "from": stub.user(31), "chat_instance": "ci",
-                                        "data": again, "inline_message_id": "IM1"}})  # fmt: skip
+        stub.inject(
+            {
+                "callback_query": {
+                    "id": "cb1",
+                    "from": stub.user(31),
+                    "chat_instance": "ci",
+                    "data": again,
+                    "inline_message_id": "IM1",
+                }
+            }
+        )
         await stub.wait_for("editMessageMedia", 2, inline_message_id="IM1")
-        stub.inject({"callback_query": {"id": "cb2", "from": stub.user(31), "chat_instance": "ci",
-                                        "data": orig, "inline_message_id": "IM1"}})  # fmt: skip
+        stub.inject(
+            {
+                "callback_query": {
+                    "id": "cb2",
+                    "from": stub.user(31),
+                    "chat_instance": "ci",
+                    "data": orig,
+                    "inline_message_id": "IM1",
+                }
+            }
+        )
         [doc] = await stub.wait_for("sendDocument", chat_id=31)
         assert doc.files
 
@@ -216,9 +246,12 @@ async def test_russian_client_gets_russian_texts_and_a_polite_refusal(
     async with running_bot(cfg):
         # No Russian translator is configured: a Russian sentence is refused in Russian.
         stub.send_text("/zime кот на крыше", user_id=51, language="ru")
-        await stub.wait_for("editMessageText", chat_id=51,
-                            text="Извини, этот язык я пока не понимаю. Пожалуйста, "
-                            "напиши по-латышски или по-английски.")  # fmt: skip
+        await stub.wait_for(
+            "editMessageText",
+            chat_id=51,
+            text="Извини, этот язык я пока не понимаю. Пожалуйста, "
+            "напиши по-латышски или по-английски.",
+        )
         # A Russian concept-only prompt needs no translator; the caption is in Russian.
         stub.send_text("/zime Рижский чёрный бальзам", user_id=51, language="ru")
         [photo] = await stub.wait_for("sendPhoto", chat_id=51)
@@ -258,9 +291,16 @@ async def test_sigterm_and_restart_keep_history(
 
     async def start() -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "--config", str(cfg), cwd=Path.cwd(), env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "bot",
+            "--config",
+            str(cfg),
+            cwd=Path.cwd(),
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
 
     proc = await start()
     stub.send_text("/zime Gaismas pils", user_id=41)
@@ -291,8 +331,11 @@ async def test_failed_delivery_is_retried_after_restart(
     stub.fail_next["sendPhoto"] = 0
 
     def first_job_photos() -> list[Any]:  # job 1's photos (the stub may replay the update)
-        return [c for c in stub.sent("sendPhoto", chat_id=51)
-                if "again:1" in str(c.params.get("reply_markup"))]  # fmt: skip
+        return [
+            c
+            for c in stub.sent("sendPhoto", chat_id=51)
+            if "again:1" in str(c.params.get("reply_markup"))
+        ]
 
     tried = len(first_job_photos())
     async with running_bot(cfg) as frontend:  # the image is on disk and in the DB: delivered now
@@ -320,8 +363,11 @@ async def test_a_permanent_error_is_not_retried_nor_resent(
         await asyncio.sleep(1.0)
 
     def job_photos() -> list[Any]:  # job 1's photos (the stub may replay the update)
-        return [c for c in stub.sent("sendPhoto", chat_id=61)
-                if "again:1" in str(c.params.get("reply_markup"))]  # fmt: skip
+        return [
+            c
+            for c in stub.sent("sendPhoto", chat_id=61)
+            if "again:1" in str(c.params.get("reply_markup"))
+        ]
 
     assert len(job_photos()) == 1  # a 400 is not a network error: not retried
     async with running_bot(cfg):
@@ -383,15 +429,29 @@ async def test_inline_follows_the_target_chat_rules_and_explains_a_403(
 ) -> None:
     cfg = bot_config(stub, tiny_models, tmp_path)
     async with running_bot(cfg) as frontend:
-        query = {"id": "iq9", "from": stub.user(91), "query": "Rainis", "offset": "",
-                 "chat_type": "supergroup"}  # fmt: skip
+        query = {
+            "id": "iq9",
+            "from": stub.user(91),
+            "query": "Rainis",
+            "offset": "",
+            "chat_type": "supergroup",
+        }
         stub.inject({"inline_query": query})
         await stub.wait_for("answerInlineQuery", inline_query_id="iq9")
         stub.fail("sendPhoto", 403, "Forbidden: bot can't initiate conversation with a user")
-        stub.inject({"chosen_inline_result": {"result_id": "draw", "from": stub.user(91),
-                                              "query": "Rainis", "inline_message_id": "IM9"}})  # fmt: skip
-        [told] = await stub.wait_for("editMessageText", inline_message_id="IM9",
-                                     timeout=30, text=ANY_PRIVATE_CHAT_HINT)  # fmt: skip
+        stub.inject(
+            {
+                "chosen_inline_result": {
+                    "result_id": "draw",
+                    "from": stub.user(91),
+                    "query": "Rainis",
+                    "inline_message_id": "IM9",
+                }
+            }
+        )
+        [told] = await stub.wait_for(
+            "editMessageText", inline_message_id="IM9", timeout=30, text=ANY_PRIVATE_CHAT_HINT
+        )
         assert "Start" in told.params["text"]
         [item] = await frontend.service.history(Request("telegram", "91", "91", ""))
         row = await frontend.service.job(item.id)
@@ -405,8 +465,11 @@ async def test_options_grid_and_u_buttons(
     cfg = load_config(write_config(tmp_path, tiny_models, api, per_user_per_minute=20), {})
     async with running_bot(cfg):
         stub.send_text("/zime Milda --soļi 999", user_id=95)
-        await stub.wait_for("editMessageText", chat_id=95,
-                            text="--soļi vajag veselu skaitli 1–50. Nekas netika zīmēts.")  # fmt: skip
+        await stub.wait_for(
+            "editMessageText",
+            chat_id=95,
+            text="--soļi vajag veselu skaitli 1–50. Nekas netika zīmēts.",
+        )
         stub.send_text("/zime Milda naktī --skaits 4 --sēkla 5, kvadrāts", user_id=95)
         [photo] = await stub.wait_for("sendPhoto", chat_id=95)
         assert "Opcijas: 1:1 · 4 attēli" in photo.params["caption"]
@@ -443,7 +506,11 @@ async def test_options_grid_and_u_buttons(
         await stub.wait_for("sendPhoto", 4, chat_id=95, timeout=60)
         varied = stub.sent("sendPhoto", chat_id=95)[-1]
         assert [b["text"] for b in varied.params["reply_markup"]["inline_keyboard"][1]] == [
-            "V1", "V2", "V3", "V4"]  # fmt: skip
+            "V1",
+            "V2",
+            "V3",
+            "V4",
+        ]
 
 
 async def test_delete_is_for_the_author_only(
@@ -475,8 +542,9 @@ async def test_photo_to_picture(
     Image.new("RGB", (300, 200), (10, 120, 200)).save(buf, format="JPEG")
     cfg = bot_config(stub, tiny_models, tmp_path)
     # 256² so that rounding to 8 px can keep a 3:2 photo's shape (at 64² the 64 px floor binds)
-    cfg = dataclasses.replace(cfg, generation=dataclasses.replace(cfg.generation, width=256,
-                                                                  height=256))  # fmt: skip
+    cfg = dataclasses.replace(
+        cfg, generation=dataclasses.replace(cfg.generation, width=256, height=256)
+    )
     async with running_bot(cfg) as frontend:
         stub.send_photo(buf.getvalue(), "/zime piparkūku stilā --stiprums 0.6", user_id=99)
         [photo] = await stub.wait_for("sendPhoto", chat_id=99, timeout=60)
@@ -490,11 +558,15 @@ async def test_photo_to_picture(
         gif = io.BytesIO()
         Image.new("RGB", (8, 8)).save(gif, format="GIF")
         stub.send_photo(gif.getvalue(), "/zime kaķis", user_id=99)
-        await stub.wait_for("editMessageText", chat_id=99,
-                            text="Es varu zīmēt tikai no JPEG, PNG vai WebP foto.")  # fmt: skip
+        await stub.wait_for(
+            "editMessageText", chat_id=99, text="Es varu zīmēt tikai no JPEG, PNG vai WebP foto."
+        )
         stub.send_photo(b"junk", "/zime kaķis", user_id=99)
-        await stub.wait_for("editMessageText", chat_id=99,
-                            text="Šo foto nevarēju nolasīt. Lūdzu, atsūti to vēlreiz.")  # fmt: skip
+        await stub.wait_for(
+            "editMessageText",
+            chat_id=99,
+            text="Šo foto nevarēju nolasīt. Lūdzu, atsūti to vēlreiz.",
+        )
         too_big = "Foto ir lielāks par 10 MB. Lūdzu, atsūti mazāku."
         stub.send_photo(b"x", "/zime kaķis", user_id=99, size=11 * 1024 * 1024)
         await stub.wait_for("editMessageText", 1, chat_id=99, text=too_big)
@@ -536,11 +608,18 @@ async def test_fix_the_translation(
                 break
             await asyncio.sleep(0.05)
         # the user answers by replying to the question
-        stub.inject({"message": {
-            "message_id": 9100, "date": 0, "chat": {"id": 101, "type": "private"},
-            "from": stub.user(101), "text": "a black cat next to brivpiem statue, oil painting",
-            "reply_to_message": question,
-        }})  # fmt: skip
+        stub.inject(
+            {
+                "message": {
+                    "message_id": 9100,
+                    "date": 0,
+                    "chat": {"id": 101, "type": "private"},
+                    "from": stub.user(101),
+                    "text": "a black cat next to brivpiem statue, oil painting",
+                    "reply_to_message": question,
+                }
+            }
+        )
         await stub.wait_for("sendPhoto", 2, chat_id=101)
         items = await frontend.service.history(Request("telegram", "101", "101", ""))
         assert items[0].prompt == "a black cat next to brivpiem statue, oil painting"
@@ -554,8 +633,11 @@ async def test_settings_survive_a_restart_and_apply(
     cfg = load_config(write_config(tmp_path, tiny_models, api, per_user_per_minute=20), {})
     async with running_bot(cfg):
         stub.send_text("/iestatijumi skaits=9", user_id=111)
-        await stub.wait_for("sendMessage", chat_id=111, text="skaits= vajag veselu skaitli 1–4. "
-                            "Nekas netika zīmēts.")  # fmt: skip
+        await stub.wait_for(
+            "sendMessage",
+            chat_id=111,
+            text="skaits= vajag veselu skaitli 1–4. Nekas netika zīmēts.",
+        )
         stub.send_text("/iestatijumi skaits=2 formats=ainava privāti=jā valoda=ru", user_id=111)
         await stub.wait_for("sendMessage", 2, chat_id=111)
         assert "картинок в запросе: 2" in stub.sent("sendMessage", chat_id=111)[-1].params["text"]
@@ -565,8 +647,11 @@ async def test_settings_survive_a_restart_and_apply(
         rows = shown.params["reply_markup"]["inline_keyboard"]
         assert [b["text"] for b in rows[0]] == ["🖼 1", "• 🖼 2", "🖼 3", "🖼 4"]
         assert rows[1][1]["text"] == "• 3:2" and rows[3][1]["text"] == "• ru"
-        message = {"message_id": stub.messages[-1]["message_id"], "date": 0,
-                   "chat": {"id": 111, "type": "private"}}  # fmt: skip
+        message = {
+            "message_id": stub.messages[-1]["message_id"],
+            "date": 0,
+            "chat": {"id": 111, "type": "private"},
+        }
         stub.press(rows[0][2]["callback_data"], message, user_id=111)
         [edit] = await stub.wait_for("editMessageText", chat_id=111)
         assert "картинок в запросе: 3" in edit.params["text"]
@@ -581,8 +666,9 @@ async def test_settings_survive_a_restart_and_apply(
         stub.send_text("/zime@zime_test_bot Milda", user_id=111, chat_id=-500, chat_type="group")
         [photo] = await stub.wait_for("sendPhoto", chat_id=111, timeout=60)  # privately
         assert "Опции: 3:2 · 2 картинки" in photo.params["caption"]  # Russian, 2 images, 3:2
-        await stub.wait_for("editMessageText", chat_id=-500,
-                            text="Отправил тебе в личные сообщения.")  # fmt: skip
+        await stub.wait_for(
+            "editMessageText", chat_id=-500, text="Отправил тебе в личные сообщения."
+        )
         assert not stub.sent("sendPhoto", chat_id=-500)
 
 
@@ -617,21 +703,26 @@ async def test_an_admin_teaches_a_concept_in_the_chat(
 
     cfg_path = write_config(tmp_path, tiny_models, f"http://127.0.0.1:{stub.port}/bot")
     with cfg_path.open("a", encoding="utf-8") as f:  # train tiny and fast
-        f.write(f'[training]\nclip_model = "{tiny_models["clip"]}"\n'
-                f'dino_model = "{tiny_models["dino"]}"\nresolution = 64\nsteps = 20\n'
-                "checkpoint_every = 10\nprior_images = 1\nvalidation_steps = 2\n"
-                "learning_rate = 0.01\n")  # fmt: skip
+        f.write(
+            f'[training]\nclip_model = "{tiny_models["clip"]}"\n'
+            f'dino_model = "{tiny_models["dino"]}"\nresolution = 64\nsteps = 20\n'
+            "checkpoint_every = 10\nprior_images = 1\nvalidation_steps = 2\n"
+            "learning_rate = 0.01\n"
+        )
     cfg = load_config(cfg_path, {})
     async with running_bot(cfg):
         stub.send_text("/macies rigasdoms building Rīgas Doms", user_id=7)  # not an admin
         await stub.wait_for("sendMessage", chat_id=7, text="Šī komanda ir tikai administratoriem.")
         stub.send_text("/macies rigasdoms building Rīgas Doms", user_id=ADMIN)
-        await stub.wait_for("sendMessage", chat_id=ADMIN,
-                            text="Mācu Rīgas Doms (rigasdoms building). Atsūti 4–20 tā foto, "
-                                 "tad /gatavs.")  # fmt: skip
+        await stub.wait_for(
+            "sendMessage",
+            chat_id=ADMIN,
+            text="Mācu Rīgas Doms (rigasdoms building). Atsūti 4–20 tā foto, tad /gatavs.",
+        )
         stub.send_text("/gatavs", user_id=ADMIN)  # too early
-        await stub.wait_for("sendMessage", chat_id=ADMIN,
-                            text="Mācīšana: līdz šim 0 foto; atsūti vismaz 4")  # fmt: skip
+        await stub.wait_for(
+            "sendMessage", chat_id=ADMIN, text="Mācīšana: līdz šim 0 foto; atsūti vismaz 4"
+        )
         for i in range(4):
             path = photo(tmp_path / f"p{i}.jpg", i)
             stub.send_photo(path.read_bytes(), "", user_id=ADMIN)
@@ -643,9 +734,12 @@ async def test_an_admin_teaches_a_concept_in_the_chat(
         await stub.wait_for_text("sendMessage", "DINO", chat_id=ADMIN)
         assert stub.sent("sendPhoto", chat_id=7)  # the user's picture was not held up
         stub.send_text("/pievienot rigasdoms", user_id=ADMIN)
-        await stub.wait_for("sendMessage", chat_id=ADMIN,
-                            text="rigasdoms pievienots: pamēģini /zime ar tā nosaukumu.",
-                            timeout=60)  # fmt: skip
+        await stub.wait_for(
+            "sendMessage",
+            chat_id=ADMIN,
+            text="rigasdoms pievienots: pamēģini /zime ar tā nosaukumu.",
+            timeout=60,
+        )
         stub.send_text("/zime Rīgas Doms naktī", user_id=7)
         photos = await stub.wait_for("sendPhoto", 2, chat_id=7, timeout=60)
         assert "rigasdoms building" in photos[1].params["caption"]

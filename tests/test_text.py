@@ -47,15 +47,34 @@ def test_words_offsets_and_emoji() -> None:
 
 
 LATVIAN = [
-    "kaķis uz jumta", "kakis uz jumta", "suns parka", "balta maja mezha", "meitene ar suni",
-    "zvejnieks jura", "pilseta nakti", "melns kakis", "skaista princese pili", "putni lido",
-    "kosmonauts uz menesa", "egle ar rotajumiem", "vilks sniega", "laiva ezera",
-]  # fmt: skip
+    "kaķis uz jumta",
+    "kakis uz jumta",
+    "suns parka",
+    "balta maja mezha",
+    "meitene ar suni",
+    "zvejnieks jura",
+    "pilseta nakti",
+    "melns kakis",
+    "skaista princese pili",
+    "putni lido",
+    "kosmonauts uz menesa",
+    "egle ar rotajumiem",
+    "vilks sniega",
+    "laiva ezera",
+]
 ENGLISH = [
-    "a cat on the roof", "dog in the park", "sunset over the sea", "astronaut riding a horse",
-    "portrait of an old man", "cyberpunk city at night", "watercolor painting of a fox",
-    "a castle in the mountains", "oil painting", "two cats playing", "cozy cabin in winter",
-]  # fmt: skip
+    "a cat on the roof",
+    "dog in the park",
+    "sunset over the sea",
+    "astronaut riding a horse",
+    "portrait of an old man",
+    "cyberpunk city at night",
+    "watercolor painting of a fox",
+    "a castle in the mountains",
+    "oil painting",
+    "two cats playing",
+    "cozy cabin in winter",
+]
 
 
 @pytest.mark.parametrize("text", LATVIAN)

@@ -5,6 +5,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+MODULE_LINES = 420
+
+
+def test_the_formatter_formats() -> None:
+    """`# fmt: skip` only for a table clearer aligned by hand, which the line before says."""
+    for folder in ("core", "bot", "tests", "benchmarks"):
+        for path in (ROOT / folder).rglob("*.py"):
+            lines = path.read_text(encoding="utf-8").splitlines()
+            for n, line in enumerate(lines):
+                if line.rstrip().endswith("# fmt: skip"):
+                    assert n and "hand-aligned" in lines[n - 1], f"{path}:{n + 1}"
 
 
 def test_tiny_models_load_with_the_real_classes(tiny_models: dict[str, Path]) -> None:
@@ -58,13 +69,29 @@ def test_frontends_talk_to_the_service_only() -> None:
 
 def test_the_house_follows_the_map() -> None:
     """Frontends stay thin and Service stays readable (ARCHITECTURE.md, principle 12)."""
-    frontends = [ROOT / "bot" / "console.py", *(ROOT / "bot" / "telegram").glob("*.py"),
-                 *(ROOT / "bot" / "discord").glob("*.py")]  # fmt: skip
+    frontends = [
+        ROOT / "bot" / "console.py",
+        *(ROOT / "bot" / "telegram").glob("*.py"),
+        *(ROOT / "bot" / "discord").glob("*.py"),
+    ]
     for path in frontends:
         assert len(path.read_text(encoding="utf-8").splitlines()) < 300, path
     assert len((ROOT / "core" / "service.py").read_text(encoding="utf-8").splitlines()) < 400
-    for old in ("models", "store", "ratelimit", "generate", "images", "tiny", "fetch",
-                "maintenance", "metrics", "moderation"):  # fmt: skip
+    for path in [*(ROOT / "core").rglob("*.py"), *(ROOT / "bot").rglob("*.py")]:
+        # "split a module that passes ~400 lines", as the formatter lays it out
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= MODULE_LINES, path
+    for old in (
+        "models",
+        "store",
+        "ratelimit",
+        "generate",
+        "images",
+        "tiny",
+        "fetch",
+        "maintenance",
+        "metrics",
+        "moderation",
+    ):
         assert not (ROOT / "core" / f"{old}.py").exists(), old
     job = (ROOT / "core" / "jobs" / "job.py").read_text(encoding="utf-8")
     assert "core.lang" not in job  # the job record imports no language code: no import circle

@@ -18,8 +18,13 @@ from core.train.photos import TrainError, prepare
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def photo(path: Path, seed: int, size: tuple[int, int] = (480, 400), blur: float = 0.0,
-          exif_rotate: bool = False) -> Path:  # fmt: skip
+def photo(
+    path: Path,
+    seed: int,
+    size: tuple[int, int] = (480, 400),
+    blur: float = 0.0,
+    exif_rotate: bool = False,
+) -> Path:
     """A sharp, distinct synthetic photo: coloured blocks of a seed-dependent pattern."""
     import numpy as np
     from PIL import Image, ImageFilter
@@ -54,9 +59,13 @@ def test_bad_photo_sets_get_a_clear_list(tmp_path: Path) -> None:
         prepare(folder)
     text = str(err.value)
     assert "only 3 usable photo(s), at least 4" in text
-    for name, why in [("small.jpg", "too small"), ("blurry.jpg", "blurry"),
-                      ("p1.jpg", "a near-duplicate of dup.png"), ("broken.jpg", "unreadable"),
-                      ("notes.txt", "not a JPEG")]:  # fmt: skip
+    for name, why in [
+        ("small.jpg", "too small"),
+        ("blurry.jpg", "blurry"),
+        ("p1.jpg", "a near-duplicate of dup.png"),
+        ("broken.jpg", "unreadable"),
+        ("notes.txt", "not a JPEG"),
+    ]:
         assert f"refused {name}: {why}" in text
     photo(folder / "p3.jpg", 3)
     ready = prepare(folder, size=64)
@@ -97,11 +106,15 @@ async def test_photos_sent_at_once_keep_the_limit_and_refusals_are_latvian(
 
     monkeypatch.setattr(images, "load_photo", counted)
     admin = Request("test", "1", "1", "", is_admin=True)
-    async with open_service(make_config(tmp_path), generator=FakeGenerator(),
-                            translators=Translators.single(IdentityTranslator())) as svc:  # fmt: skip
+    async with open_service(
+        make_config(tmp_path),
+        generator=FakeGenerator(),
+        translators=Translators.single(IdentityTranslator()),
+    ) as svc:
         svc.teach_start(admin, ["rigasdoms", "building", "Rīgas", "Doms"])
-        results = await asyncio.gather(*(svc.teach_photo(admin, d) for d in data),
-                                       return_exceptions=True)  # fmt: skip
+        results = await asyncio.gather(
+            *(svc.teach_photo(admin, d) for d in data), return_exceptions=True
+        )
         root = svc.teaching.root
     kept = [r for r in results if isinstance(r, int)]
     refused = [r for r in results if isinstance(r, TrainError)]
@@ -123,10 +136,15 @@ async def test_photos_sent_at_once_keep_the_limit_and_refusals_are_latvian(
 def train_config(tmp_path: Path, tiny: dict[str, Path], **training: object) -> Path:
     cfg = tmp_path / "cfg.toml"
     values: dict[str, object] = {
-        "clip_model": str(tiny["clip"]), "dino_model": str(tiny["dino"]),
-        "class_images": str(tmp_path / "class"), "resolution": 64, "learning_rate": 0.01,
-        "checkpoint_every": 10, "validation_steps": 2, **training,
-    }  # fmt: skip
+        "clip_model": str(tiny["clip"]),
+        "dino_model": str(tiny["dino"]),
+        "class_images": str(tmp_path / "class"),
+        "resolution": 64,
+        "learning_rate": 0.01,
+        "checkpoint_every": 10,
+        "validation_steps": 2,
+        **training,
+    }
     section = "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
     cfg.write_text(
         f'[models]\ngenerator = "{tiny["sd"]}"\ntranslator = "{tiny["opus"]}"\ndevice = "cpu"\n'
@@ -140,13 +158,28 @@ def train_config(tmp_path: Path, tiny: dict[str, Path], **training: object) -> P
 
 
 def run_core(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=Path.cwd(), capture_output=True,
-                          text=True, timeout=timeout,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=Path.cwd(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
 
 
-TRAIN_ARGS = ("--token", "rigasdoms", "--class", "building", "--name-lv", "Rīgas Doms",
-              "--lv", "Doms,Doma baznīca", "--en", "Riga Cathedral")  # fmt: skip
+TRAIN_ARGS = (
+    "--token",
+    "rigasdoms",
+    "--class",
+    "building",
+    "--name-lv",
+    "Rīgas Doms",
+    "--lv",
+    "Doms,Doma baznīca",
+    "--en",
+    "Riga Cathedral",
+)
 
 
 async def test_a_four_photo_run_end_to_end_and_the_new_token_draws(
@@ -156,18 +189,37 @@ async def test_a_four_photo_run_end_to_end_and_the_new_token_draws(
     photos = photo_set(tmp_path / "photos")
     outs = []
     for name in ("out", "again"):  # twice: the choice is the same with fixed seeds
-        proc = run_core("train", str(photos), *TRAIN_ARGS, "--steps", "30", "--class-images",
-                        "1", "--config", str(cfg), "-o", str(tmp_path / name))  # fmt: skip
+        proc = run_core(
+            "train",
+            str(photos),
+            *TRAIN_ARGS,
+            "--steps",
+            "30",
+            "--class-images",
+            "1",
+            "--config",
+            str(cfg),
+            "-o",
+            str(tmp_path / name),
+        )
         assert proc.returncode == 0, proc.stderr
         assert "step 30/30" in proc.stderr and "ETA" in proc.stderr
         outs.append(Path(proc.stdout.strip()))
     out = outs[0]
-    for f in ("pytorch_lora_weights.safetensors", "concept.toml", "scores.json", "report.md",
-              "contact_sheet.png"):  # fmt: skip
+    for f in (
+        "pytorch_lora_weights.safetensors",
+        "concept.toml",
+        "scores.json",
+        "report.md",
+        "contact_sheet.png",
+    ):
         assert (out / f).exists(), f
     scores = json.loads((out / "scores.json").read_text())
     assert [c["checkpoint"] for c in scores["checkpoints"]] == [
-        "step-000010", "step-000020", "step-000030"]  # fmt: skip
+        "step-000010",
+        "step-000020",
+        "step-000030",
+    ]
     assert scores == json.loads((outs[1] / "scores.json").read_text())  # deterministic
     report = (out / "report.md").read_text()
     assert "**chosen**" in report and "DreamBooth paper" in report and "0.668" in report
@@ -181,13 +233,18 @@ async def test_a_four_photo_run_end_to_end_and_the_new_token_draws(
 
     with Image.open(out / "contact_sheet.png") as sheet:
         step = 128 + SHEET_GAP  # 3 prompts × 2 seeds; the photos, then 3 checkpoints
-        assert sheet.size == (SHEET_LABEL_W + 6 * step + SHEET_GAP,
-                              SHEET_HEADER_H + 4 * step + SHEET_GAP)  # fmt: skip
+        assert sheet.size == (
+            SHEET_LABEL_W + 6 * step + SHEET_GAP,
+            SHEET_HEADER_H + 4 * step + SHEET_GAP,
+        )
         row = 1 + [c["checkpoint"] for c in scores["checkpoints"]].index(scores["chosen"])
         frame = (SHEET_LABEL_W + SHEET_GAP // 2, SHEET_HEADER_H + row * step + 64)
         assert sheet.convert("RGB").getpixel(frame) == CHOSEN  # the chosen row is framed
         assert sheet.convert("RGB").getpixel((SHEET_LABEL_W + 2, SHEET_HEADER_H + 64)) == (
-            255, 255, 255)  # a gap between the labels and the tiles  # fmt: skip
+            255,
+            255,
+            255,
+        )  # a gap between the labels and the tiles
 
     # install it into the data dir (never the source tree), list it, draw with it
     assert run_core("concepts", "add", str(out), "--config", str(cfg)).returncode == 0
@@ -226,8 +283,9 @@ async def test_a_four_photo_run_end_to_end_and_the_new_token_draws(
     assert diff(with_lora, without) > 0.5  # the adapter changes the image
     # `core generate` is the same chat message without a chat: the adapter is on, and the
     # pixels are those of the chat for the same text and seed
-    cli = run_core("generate", "Rīgas Doms --sēkla 5", "-o", str(tmp_path / "cli.png"),
-                   "--config", str(cfg))  # fmt: skip
+    cli = run_core(
+        "generate", "Rīgas Doms --sēkla 5", "-o", str(tmp_path / "cli.png"), "--config", str(cfg)
+    )
     assert cli.returncode == 0, cli.stderr
     assert "rigasdoms" in cli.stdout and str(tmp_path / "cli.png") in cli.stdout
     assert chat.image_path is not None
@@ -253,8 +311,15 @@ def test_the_loss_falls_and_a_killed_run_resumes(
     from core.train.lora import LoraTrainer, TrainOptions
 
     photos = prepare(photo_set(tmp_path / "photos"), size=64).images
-    options = TrainOptions("rigasdoms", "building", steps=40, resolution=64,
-                           learning_rate=1e-2, checkpoint_every=10, device="cpu")  # fmt: skip
+    options = TrainOptions(
+        "rigasdoms",
+        "building",
+        steps=40,
+        resolution=64,
+        learning_rate=1e-2,
+        checkpoint_every=10,
+        device="cpu",
+    )
     trainer = LoraTrainer(str(tiny_models["sd"]), options, tmp_path / "full")
     before = trainer.fixed_loss(photos)
     trainer.train(photos, [], lambda s: None)
@@ -262,10 +327,27 @@ def test_the_loss_falls_and_a_killed_run_resumes(
 
     # a SIGKILL mid-training leaves whole checkpoints; a new run resumes from the last one
     cfg = train_config(tmp_path, tiny_models, resolution=128, checkpoint_every=5)
-    proc = subprocess.Popen([sys.executable, "-m", "core", "train", str(tmp_path / "photos"),
-                             *TRAIN_ARGS, "--steps", "5000", "--class-images", "0", "--config",
-                             str(cfg), "-o", str(tmp_path / "killed")], cwd=Path.cwd(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "train",
+            str(tmp_path / "photos"),
+            *TRAIN_ARGS,
+            "--steps",
+            "5000",
+            "--class-images",
+            "0",
+            "--config",
+            str(cfg),
+            "-o",
+            str(tmp_path / "killed"),
+        ],
+        cwd=Path.cwd(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     checkpoints = tmp_path / "killed" / "rigasdoms" / "checkpoints"
     deadline = time.monotonic() + 600  # 3× its slowest run under load, and more
     while not (checkpoints / "step-000010").exists():
@@ -274,8 +356,10 @@ def test_the_loss_falls_and_a_killed_run_resumes(
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     whole = sorted(p.name for p in checkpoints.iterdir() if not p.name.endswith(".part"))
-    resumed = LoraTrainer(str(tiny_models["sd"]),
-                          dataclasses.replace(options, resolution=128, steps=5000),
-                          tmp_path / "killed" / "rigasdoms")  # fmt: skip
+    resumed = LoraTrainer(
+        str(tiny_models["sd"]),
+        dataclasses.replace(options, resolution=128, steps=5000),
+        tmp_path / "killed" / "rigasdoms",
+    )
     assert resumed.resume() and f"step-{resumed.step:06d}" == whole[-1]
     assert resumed.step >= 10 and len(resumed.losses) == resumed.step

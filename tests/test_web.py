@@ -58,8 +58,8 @@ async def test_panelis_links_work_once_and_sign_an_admin_in(tmp_path: Path) -> N
 async def test_the_pages_off_is_one_sentence(tmp_path: Path) -> None:
     async with site(tmp_path) as s:
         s.service.config = s.service.config.__class__(
-            **{**s.service.config.__dict__,
-               "web": s.service.config.web.__class__(enabled=False)})  # fmt: skip
+            **{**s.service.config.__dict__, "web": s.service.config.web.__class__(enabled=False)}
+        )
         for name in ("panelis", "galerija"):
             reply = await s.command("1", name, admin=True)
             assert reply.error and reply.text == error_text(WebOff(), "en")
@@ -115,8 +115,9 @@ async def test_paging_goes_back_in_time(tmp_path: Path) -> None:
         tma = {"Authorization": "tma " + init_data(42)}
         first = (await http.get("/api/me/jobs?limit=2", headers=tma)).json()["jobs"]
         assert [j["id"] for j in first] == ids[::-1][:2]
-        rest = (await http.get(f"/api/me/jobs?limit=10&before={first[-1]['id']}",
-                               headers=tma)).json()["jobs"]  # fmt: skip
+        rest = (
+            await http.get(f"/api/me/jobs?limit=10&before={first[-1]['id']}", headers=tma)
+        ).json()["jobs"]
         assert [j["id"] for j in rest] == ids[::-1][2:]
         assert (await http.get("/api/me/jobs?limit=x", headers=tma)).status_code == 400
 
@@ -158,8 +159,9 @@ async def test_settings_read_and_change_through_one_parser(tmp_path: Path) -> No
     async with site(tmp_path) as s, client(s.base) as http:
         tma = {"Authorization": "tma " + init_data(42)}
         assert (await http.get("/api/me/settings", headers=tma)).json() == {"settings": {}}
-        changed = await http.post("/api/me/settings", headers=tma,
-                                  json={"count": 4, "aspect": "3:2", "private": True})  # fmt: skip
+        changed = await http.post(
+            "/api/me/settings", headers=tma, json={"count": 4, "aspect": "3:2", "private": True}
+        )
         assert changed.json()["settings"] == {"count": 4, "aspect": [3, 2], "private": True}
         bad = await http.post("/api/me/settings", headers=tma, json={"count": 9})
         assert bad.status_code == 400 and "error" in bad.json()
@@ -173,9 +175,15 @@ async def test_dashboard_pages_and_forms(tmp_path: Path) -> None:
         s.generator.nsfw_on = "beach"
         flagged = await s.draw("43", "a beach")
         await signed_in(http, await s.link("1", "panelis"))
-        for page in ("/admin", "/admin/jobs", "/admin/jobs?status=done&user=telegram:42",
-                     f"/admin/jobs/{flagged}", "/admin/flagged", "/admin/users",
-                     "/admin/concepts"):  # fmt: skip
+        for page in (
+            "/admin",
+            "/admin/jobs",
+            "/admin/jobs?status=done&user=telegram:42",
+            f"/admin/jobs/{flagged}",
+            "/admin/flagged",
+            "/admin/users",
+            "/admin/concepts",
+        ):
             response = await http.get(page)
             assert response.status_code == 200, (page, response.text[:300])
             assert "unsafe-inline" not in response.headers["content-security-policy"]
@@ -239,8 +247,10 @@ async def test_concepts_install_and_remove_from_the_dashboard(tmp_path: Path) ->
         (out / "concept.toml").write_text(concept_entry(request), encoding="utf-8")
         (out / LORA_FILE).write_bytes(b"weights")
         Image.new("RGB", (64, 64), "white").save(out / "contact_sheet.png")
-        scores = {"chosen": "step-100", "checkpoints": [
-            {"checkpoint": "step-100", "dino": 0.5, "clip_i": 0.7, "clip_t": 0.3}]}  # fmt: skip
+        scores = {
+            "chosen": "step-100",
+            "checkpoints": [{"checkpoint": "step-100", "dino": 0.5, "clip_i": 0.7, "clip_t": 0.3}],
+        }
         (out / "scores.json").write_text(json.dumps(scores), encoding="utf-8")
         await signed_in(http, await s.link("1", "panelis"))
         page = (await http.get("/admin/concepts")).text
@@ -261,8 +271,11 @@ async def test_api_errors_are_one_sentence_in_the_users_language(tmp_path: Path)
     async with site(tmp_path) as s, client(s.base) as http:
         tma = {"Authorization": "tma " + init_data(42)}
         latvian = "Tāds zīmējums nav atrasts."
-        for lang, sentence in (("ru-RU,ru;q=0.9", "Такой рисунок не найден."),
-                               ("lv", latvian), ("de", latvian)):  # fmt: skip
+        for lang, sentence in (
+            ("ru-RU,ru;q=0.9", "Такой рисунок не найден."),
+            ("lv", latvian),
+            ("de", latvian),
+        ):
             response = await http.get("/api/jobs/77", headers={**tma, "Accept-Language": lang})
             assert response.status_code == 404 and response.json() == {"error": sentence}
 

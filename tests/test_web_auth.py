@@ -26,8 +26,9 @@ NOW = 1_790_000_000.0
 
 def init_data(user_id: int = 42, auth_date: float = NOW - 60) -> str:
     user = json.dumps({"id": user_id, "first_name": "Anna"}, separators=(",", ":"))
-    return sign_init_data({"auth_date": str(int(auth_date)), "query_id": "AAE", "user": user},
-                          TOKEN)  # fmt: skip
+    return sign_init_data(
+        {"auth_date": str(int(auth_date)), "query_id": "AAE", "user": user}, TOKEN
+    )
 
 
 def test_signed_init_data_names_the_telegram_user() -> None:

@@ -22,8 +22,10 @@ from tests.web_helpers import Site, init_data, site
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 # Skipped where the browser is missing, except under CI (.ci/run installs it and sets this).
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER) and not os.environ.get(
-    "ZIME_REQUIRE_BROWSER"), reason="needs Debian's chromium and chromium-driver")  # fmt: skip
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and DRIVER) and not os.environ.get("ZIME_REQUIRE_BROWSER"),
+    reason="needs Debian's chromium and chromium-driver",
+)
 
 
 @contextlib.contextmanager
@@ -33,8 +35,14 @@ def chromium(shots: Path | None = None) -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,900", "--lang=en-US"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,900",
+        "--lang=en-US",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=DriverService(str(DRIVER)), options=options)
     driver.set_page_load_timeout(30)
@@ -83,8 +91,12 @@ async def test_an_admin_signs_in_sees_a_thumbnail_and_presses_again(tmp_path: Pa
                 driver.find_element(By.LINK_TEXT, f"#{first}").click()
                 wait_for(lambda: loaded(driver, "img.picture"), what="the picture")
                 driver.find_element(By.CSS_SELECTOR, "button[value=again]").click()
-                url = wait_for(lambda: driver.current_url if f"/jobs/{first}" not in
-                               driver.current_url else "", what="the new job's page")  # fmt: skip
+                url = wait_for(
+                    lambda: (
+                        driver.current_url if f"/jobs/{first}" not in driver.current_url else ""
+                    ),
+                    what="the new job's page",
+                )
                 new = int(url.rsplit("/", 1)[-1])
                 assert f"#{first}" in driver.find_element(By.TAG_NAME, "dl").text  # its lineage
 
@@ -115,20 +127,32 @@ async def test_the_mini_app_shows_the_users_pictures_and_presses_again(tmp_path:
         def open_app(s: Site) -> list[str]:
             with chromium() as driver:
                 driver.get(url)
-                wait_for(lambda: driver.find_element(By.TAG_NAME, "body")
-                         .get_attribute("data-ready") == "1", what="the gallery")  # fmt: skip
+                wait_for(
+                    lambda: (
+                        driver.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1"
+                    ),
+                    what="the gallery",
+                )
                 wait_for(lambda: loaded(driver, ".card-job img"), what="the picture")
                 cards = driver.find_elements(By.CSS_SELECTOR, ".card-job")
                 assert [c.get_attribute("data-job") for c in cards] == [str(first)]
                 assert "someone else" not in driver.page_source
                 cards[0].find_element(By.CSS_SELECTOR, "button[data-action=again]").click()
-                wait_for(lambda: "Queued: #" in driver.find_element(By.ID, "message").text
-                         or "Pieņemts: #" in driver.find_element(By.ID, "message").text,
-                         what="the new job's id")  # fmt: skip
-                wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, ".card-job")) == 2,
-                         what="the new job in the gallery")  # fmt: skip
-                return [c.get_attribute("data-job") for c in
-                        driver.find_elements(By.CSS_SELECTOR, ".card-job")]  # fmt: skip
+                wait_for(
+                    lambda: (
+                        "Queued: #" in driver.find_element(By.ID, "message").text
+                        or "Pieņemts: #" in driver.find_element(By.ID, "message").text
+                    ),
+                    what="the new job's id",
+                )
+                wait_for(
+                    lambda: len(driver.find_elements(By.CSS_SELECTOR, ".card-job")) == 2,
+                    what="the new job in the gallery",
+                )
+                return [
+                    c.get_attribute("data-job")
+                    for c in driver.find_elements(By.CSS_SELECTOR, ".card-job")
+                ]
 
         ids = await asyncio.to_thread(open_app, s)
         assert ids[1] == str(first) and int(ids[0]) > first

@@ -163,8 +163,9 @@ async def test_an_admin_removed_from_the_config_is_out_after_a_restart(tmp_path:
         async with client(s.base, cookies=cookies) as http:
             assert (await http.get("/admin")).status_code == 401
             token = "0" * 64
-            ban = await http.post("/admin/users/ban",
-                                  data={"user": "telegram:5", "banned": "1", "csrf": token})  # fmt: skip
+            ban = await http.post(
+                "/admin/users/ban", data={"user": "telegram:5", "banned": "1", "csrf": token}
+            )
             assert ban.status_code == 401
         assert not await s.service.store.is_banned("telegram", "5")
         assert not [x for x in await s.service.store.live_sessions() if x.user_key == "telegram:1"]
@@ -219,8 +220,9 @@ async def test_malformed_input_never_gives_a_500(tmp_path: Path) -> None:
             "/api/me/settings", content=b"[" * 100_000, headers={"X-CSRF-Token": token}
         )
         assert nested.status_code == 400 and "error" in nested.json()
-        smuggled = await http.post("/api/me/settings", json={"count": "2 valoda=ru"},
-                                   headers={"X-CSRF-Token": token})  # fmt: skip
+        smuggled = await http.post(
+            "/api/me/settings", json={"count": "2 valoda=ru"}, headers={"X-CSRF-Token": token}
+        )
         assert smuggled.status_code == 400
         long_name = await http.post("/admin/reload", data={"csrf": token, "model": "m" * 5000})
         assert long_name.status_code == 400, long_name.text[:300]
@@ -272,8 +274,7 @@ async def test_slow_uploads_do_not_hold_up_shutdown(tmp_path: Path) -> None:
     from tests.web_helpers import ENGLISH
 
     port = free_port()
-    cfg = make_config(tmp_path, web={"enabled": True, "port": port},
-                      telegram={"token": BOT_TOKEN})  # fmt: skip
+    cfg = make_config(tmp_path, web={"enabled": True, "port": port}, telegram={"token": BOT_TOKEN})
     async with open_service(cfg, generator=FakeGenerator(), translators=ENGLISH) as svc:
         server = WebServer(svc, cfg)
         await server.start()

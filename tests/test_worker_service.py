@@ -123,8 +123,9 @@ async def test_cancel_queued_and_running(tmp_path: Path) -> None:
 
 async def test_progress_and_timeout(tmp_path: Path) -> None:
     gen = FakeGenerator(step_s=0.05)
-    cfg = make_config(tmp_path, generation={"steps": 100, "job_timeout_s": 0.3},
-                      limits={"max_attempts": 1})  # fmt: skip
+    cfg = make_config(
+        tmp_path, generation={"steps": 100, "job_timeout_s": 0.3}, limits={"max_attempts": 1}
+    )
     async with open_service(
         cfg, generator=gen, translators=Translators.single(IdentityTranslator())
     ) as svc:
@@ -170,8 +171,12 @@ async def test_limits_bans_queue_caps_and_blocklist(tmp_path: Path) -> None:
         moderation={"blocklist": ["asinis", "gore"]},
     )
     gen = FakeGenerator(step_s=0.2)
-    async with open_service(cfg, generator=gen, translators=Translators.single(IdentityTranslator()),
-                            clock=lambda: now[0]) as svc:  # fmt: skip
+    async with open_service(
+        cfg,
+        generator=gen,
+        translators=Translators.single(IdentityTranslator()),
+        clock=lambda: now[0],
+    ) as svc:
         await svc.worker.stop()  # nothing is drawn: queue caps are exact
         svc.worker._stopping = False
         await svc.handle(req("u1"))

@@ -36,11 +36,20 @@ class Site:
     generator: FakeGenerator
 
     def request(self, user: str, admin: bool = False, group: bool = False) -> Request:
-        return Request("telegram", user, f"-100{user}" if group else user, "", language="en",
-                       is_group=group, is_admin=admin, meta={"chat_id": int(user)})  # fmt: skip
+        return Request(
+            "telegram",
+            user,
+            f"-100{user}" if group else user,
+            "",
+            language="en",
+            is_group=group,
+            is_admin=admin,
+            meta={"chat_id": int(user)},
+        )
 
-    async def command(self, user: str, name: str, admin: bool = False,
-                      group: bool = False) -> Reply:  # fmt: skip
+    async def command(
+        self, user: str, name: str, admin: bool = False, group: bool = False
+    ) -> Reply:
         return await commands.run(Ctx(self.service, self.request(user, admin, group)), name)
 
     async def link(self, user: str, name: str = "panelis", admin: bool = True) -> str:
@@ -80,8 +89,11 @@ async def site(
     port = free_port()
     web = {"enabled": True, "host": "127.0.0.1", "port": port, "public_url": public_url}
     # trained concepts and teaching sessions in the test's folder, never in the checkout
-    storage = {"adapters": str(tmp_path / "adapters"), "concepts": str(tmp_path / "concepts.toml"),
-               **sections.pop("storage", {})}  # fmt: skip
+    storage = {
+        "adapters": str(tmp_path / "adapters"),
+        "concepts": str(tmp_path / "concepts.toml"),
+        **sections.pop("storage", {}),
+    }
     web.update(sections.pop("web", {}))
     telegram = {"token": BOT_TOKEN, "admins": [1], **sections.pop("telegram", {})}
     cfg = make_config(tmp_path, web=web, telegram=telegram, storage=storage, **sections)

@@ -104,9 +104,12 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
 
     # events → the command table and the button registry
     async def on_command(
-        self, interaction: discord.Interaction, name: str, raw: str = "",
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        raw: str = "",
         photo: discord.Attachment | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         ctx = self.ctx(interaction, photo)
         command = commands.find(name)
         if command is not None and command.admin and ctx.request.is_admin:
@@ -125,11 +128,13 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
         if reply.start is not None:
             await self.submit(interaction, reply.start)
         elif reply.ask is not None:
-            await interaction.response.send_modal(FixModal(reply.ask.job_id, reply.ask.prompt,
-                                                           lang))  # fmt: skip
+            await interaction.response.send_modal(
+                FixModal(reply.ask.job_id, reply.ask.prompt, lang)
+            )
         elif reply.edit:
-            await interaction.response.edit_message(content=self.text(reply.text),
-                                                    view=view(reply.buttons))  # fmt: skip
+            await interaction.response.edit_message(
+                content=self.text(reply.text), view=view(reply.buttons)
+            )
         elif reply.pictures:
             for picture in reply.pictures:
                 await self.send_picture(interaction, picture, reply.buttons)
@@ -142,8 +147,9 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
     def text(self, text: str) -> str:
         return discord.utils.escape_markdown(text)[:2000]
 
-    async def respond(self, interaction: discord.Interaction, text: str, rows: Rows = (),
-                      preview: bool = True) -> None:  # fmt: skip
+    async def respond(
+        self, interaction: discord.Interaction, text: str, rows: Rows = (), preview: bool = True
+    ) -> None:
         """A text only the asker sees (Discord answers commands privately in a channel).
         Without a preview, links are written `<url>`: an edited (deferred) answer cannot
         carry the suppress-embeds flag, and a preview would fetch a one-time link."""
@@ -154,8 +160,9 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
             await interaction.edit_original_response(content=body, view=view(rows))
         else:
             # never a link preview: Discord would fetch a one-time login link (/panelis)
-            await interaction.response.send_message(body, view=view(rows), ephemeral=True,
-                                                    suppress_embeds=True)  # fmt: skip
+            await interaction.response.send_message(
+                body, view=view(rows), ephemeral=True, suppress_embeds=True
+            )
 
     async def send_picture(
         self, interaction: discord.Interaction, picture: Picture, rows: Rows
@@ -164,13 +171,15 @@ class DiscordFrontend(TeachingCommands, DiscordOutput, Delivery):
         if data is None:
             await self.respond(interaction, error_text(ZimeError(), language(interaction)))
             return
-        file = discord.File(io.BytesIO(data), filename=picture.filename or "zime.png",
-                            spoiler=picture.spoiler)  # fmt: skip
+        file = discord.File(
+            io.BytesIO(data), filename=picture.filename or "zime.png", spoiler=picture.spoiler
+        )
         if picture.document:  # the PNG, for the asker
             await interaction.response.send_message(file=file, ephemeral=True)
             return
-        await interaction.response.send_message(self.text(picture.caption), file=file,
-                                                view=view(rows))  # fmt: skip
+        await interaction.response.send_message(
+            self.text(picture.caption), file=file, view=view(rows)
+        )
 
     async def submit(self, interaction: discord.Interaction, start: Start) -> None:
         """A drawing, answered like /zime: "thinking…", the status, then the picture."""

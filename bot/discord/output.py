@@ -41,8 +41,9 @@ class DiscordOutput:
         self, meta: dict[str, Any], text: str, user_id: str, **kw: Any
     ) -> discord.Message:
         channel = self.client.get_partial_messageable(int(meta["channel_id"]))
-        mention = discord.AllowedMentions(users=[discord.Object(int(user_id))], roles=False,
-                                          everyone=False)  # fmt: skip
+        mention = discord.AllowedMentions(
+            users=[discord.Object(int(user_id))], roles=False, everyone=False
+        )
         return await channel.send(f"<@{int(user_id)}> {text}", allowed_mentions=mention, **kw)
 
     async def send_image(self, job: Job, lang: str) -> None:
@@ -55,8 +56,9 @@ class DiscordOutput:
         private = bool(job.meta.get("private_result"))  # the user's setting, asked in a server
         if interaction is not None:
             # private: an ephemeral followup, which only the requester sees
-            await interaction.followup.send(content=text[:2000], file=file, view=buttons,
-                                            ephemeral=private, wait=True)  # fmt: skip
+            await interaction.followup.send(
+                content=text[:2000], file=file, view=buttons, ephemeral=private, wait=True
+            )
             with contextlib.suppress(discord.HTTPException):  # the status message goes away
                 if private:
                     done = t(lang, "Sent to you in a private message.")

@@ -66,8 +66,9 @@ class ZimeClient(discord.Client):
     def __init__(self, frontend: DiscordFrontend) -> None:
         # No prompt can ping anyone: mentions are off by default, and only the requester is
         # mentioned where a result is posted to a channel (see `channel_send`).
-        super().__init__(intents=discord.Intents.none(),
-                         allowed_mentions=discord.AllowedMentions.none())  # fmt: skip
+        super().__init__(
+            intents=discord.Intents.none(), allowed_mentions=discord.AllowedMentions.none()
+        )
         self.frontend = frontend
         self.tree = app_commands.CommandTree(self)
 
@@ -114,8 +115,11 @@ def slash_command(
         await frontend.on_command(interaction, command.name, command.text_of(values), attachment)
 
     keyword = inspect.Parameter.KEYWORD_ONLY
-    params = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                annotation=discord.Interaction)]  # fmt: skip
+    params = [
+        inspect.Parameter(
+            "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
+        )
+    ]
     for o in options:
         default = inspect.Parameter.empty if o.required else None
         params.append(
@@ -124,9 +128,13 @@ def slash_command(
     callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     if options:
         app_commands.describe(**{o.name: described(o.description) for o in options})(callback)
-    choices = {o.name: [app_commands.Choice(name=label, value=value) for label, value in o.choices]
-               for o in options if o.choices}  # fmt: skip
+    choices = {
+        o.name: [app_commands.Choice(name=label, value=value) for label, value in o.choices]
+        for o in options
+        if o.choices
+    }
     if choices:
         app_commands.choices(**choices)(callback)
-    return app_commands.Command(name=command.name, description=described(command.description),
-                                callback=callback)  # fmt: skip
+    return app_commands.Command(
+        name=command.name, description=described(command.description), callback=callback
+    )

@@ -33,8 +33,11 @@ class JobButton(
     """Every button: its custom id is the action's callback data."""
 
     def __init__(self, data: str, label: str = "") -> None:
-        super().__init__(discord.ui.Button(label=label or data, custom_id=data,
-                                           style=discord.ButtonStyle.secondary))  # fmt: skip
+        super().__init__(
+            discord.ui.Button(
+                label=label or data, custom_id=data, style=discord.ButtonStyle.secondary
+            )
+        )
         self.data = data
 
     @classmethod
@@ -51,13 +54,19 @@ class FixModal(discord.ui.Modal):
     """✏️ "Labot tulkojumu": the English prompt, editable; submitting draws the new text."""
 
     def __init__(self, job_id: int, prompt: str, lang: str) -> None:
-        super().__init__(title=t(lang, "Fix the translation")[:45], timeout=15 * 60,
-                         custom_id=f"zime:fixed:{job_id}")  # fmt: skip
+        super().__init__(
+            title=t(lang, "Fix the translation")[:45],
+            timeout=15 * 60,
+            custom_id=f"zime:fixed:{job_id}",
+        )
         self.job_id = job_id
         self.prompt: discord.ui.TextInput[FixModal] = discord.ui.TextInput(
-            label=t(lang, "English prompt")[:45], style=discord.TextStyle.paragraph,
-            default=prompt[:PROMPT_LIMIT], max_length=PROMPT_LIMIT, custom_id="prompt",
-        )  # fmt: skip
+            label=t(lang, "English prompt")[:45],
+            style=discord.TextStyle.paragraph,
+            default=prompt[:PROMPT_LIMIT],
+            max_length=PROMPT_LIMIT,
+            custom_id="prompt",
+        )
         self.add_item(self.prompt)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:

@@ -49,7 +49,7 @@ from bot.texts import error_text, t
 from core.config import TelegramConfig
 from core.draw.images import MAX_PHOTO_BYTES
 from core.errors import BadPhoto, ZimeError
-from core.jobs.job import Job, Request
+from core.jobs.job import Request
 from core.service import Service
 
 log = logging.getLogger("zime.telegram")
@@ -105,12 +105,19 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         add = self.app.add_handler
         names = [name for c in commands.COMMANDS for name in c.names]
         add(CommandHandler(names, self.on_command))
-        add(MessageHandler(filters.PHOTO & filters.CaptionRegex(r"^/zime(@\w+)?(\s|$)"),
-                           self.on_photo))  # fmt: skip
+        add(
+            MessageHandler(
+                filters.PHOTO & filters.CaptionRegex(r"^/zime(@\w+)?(\s|$)"), self.on_photo
+            )
+        )
         add(MessageHandler(filters.PHOTO & filters.ChatType.PRIVATE, self.on_teaching_photo))
         # Plain text is a prompt in private chats; in groups only a reply to a ✏️ question.
-        add(MessageHandler(filters.TEXT & ~filters.COMMAND
-                           & (filters.ChatType.PRIVATE | filters.REPLY), self.on_text))  # fmt: skip
+        add(
+            MessageHandler(
+                filters.TEXT & ~filters.COMMAND & (filters.ChatType.PRIVATE | filters.REPLY),
+                self.on_text,
+            )
+        )
         # Any other command in a private chat: "Unknown command. /palidziba" (groups see
         # other bots' commands, which are none of ours).
         add(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, self.on_command))
@@ -205,8 +212,9 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         reply = await actions.press(ctx, query.data or "")
         message = query.message if isinstance(query.message, Message) else None
         try:
-            await query.answer(reply.text[:200] if reply.error or reply.notice else None,
-                               show_alert=reply.error)  # fmt: skip
+            await query.answer(
+                reply.text[:200] if reply.error or reply.notice else None, show_alert=reply.error
+            )
             if reply.error or (reply.notice and not reply.remove):
                 return
             if reply.remove:
@@ -247,8 +255,11 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
     async def submit(self, message: Message, lang: str, start: Start) -> None:
         """Post the status message first, so its id is stored with the job from the start."""
         status = await self.reply(message, "⏳")
-        meta = {"chat_id": message.chat_id, "reply_to": message.message_id,
-                "status_message_id": status.message_id}  # fmt: skip
+        meta = {
+            "chat_id": message.chat_id,
+            "reply_to": message.message_id,
+            "status_message_id": status.message_id,
+        }
         try:
             sub = await start(meta)
         except Exception as exc:  # every request ends in an answer, never a lone "⏳"
@@ -270,21 +281,3 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         """Telegram's errors: a retryable one has already been through `with_retry` (the
         one retry layer), so it waits for the next start; the rest is permanent."""
         return Fault.RETRIED if is_retryable(exc) else Fault.PERMANENT
-
-    async def send_failure(self, job: Job, text: str, lang: str) -> None:
-        meta = job.meta
-        if meta.get("inline_message_id"):
-            await with_retry(lambda: self.app.bot.edit_message_text(
-                text, inline_message_id=meta["inline_message_id"]))  # fmt: skip
-        elif meta.get("chat_id") is not None:
-            await self.send_or_edit_status(meta, text)
-
-    async def send_image(self, job: Job, lang: str) -> None:
-        text = self.caption(job, lang)
-        rows = actions.result_buttons(job.id, job.params.count, lang)
-        # a flagged (blurred) picture is also a spoiler: nobody sees even the blur unasked
-        spoiler = job.nsfw or (bool(job.meta.get("is_group")) and self.config.spoiler_in_groups)
-        if job.meta.get("inline_message_id"):
-            await self.send_inline_image(job, lang, text, rows, spoiler)
-            return
-        await self.send_result(job, lang, text, rows, spoiler)

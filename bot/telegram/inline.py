@@ -63,9 +63,12 @@ class InlineMode:
             title = body = error_text(exc, lang)
         wait = InlineKeyboardMarkup([[InlineKeyboardButton("⏳", callback_data=encode("wait", 0))]])
         result = InlineQueryResultArticle(
-            id="draw", title=title[:256], input_message_content=InputTextMessageContent(body[:4096]),
-            reply_markup=wait, description=t(lang, "The picture appears here"),
-        )  # fmt: skip
+            id="draw",
+            title=title[:256],
+            input_message_content=InputTextMessageContent(body[:4096]),
+            reply_markup=wait,
+            description=t(lang, "The picture appears here"),
+        )
         await query.answer([result], cache_time=0, is_personal=True)
 
     async def on_inline_chosen(self, update: Update, context: Context) -> None:
@@ -79,16 +82,18 @@ class InlineMode:
         req = replace(
             self.request(update, chosen.query, inline_chat_type=chat_type),
             # Unknown or any group: the stricter group rules, keyed by the user's inline use.
-            is_group=not private, chat_id=f"inline:{chat_type or 'unknown'}:{chosen.from_user.id}",
-        )  # fmt: skip
+            is_group=not private,
+            chat_id=f"inline:{chat_type or 'unknown'}:{chosen.from_user.id}",
+        )
 
         async def start(meta: dict[str, Any]) -> Any:
             return await self.service.handle(replace(req, meta={**req.meta, **meta}))
 
         await self.start_inline(Ctx(self.service, req), start, inline_id, caption=False)
 
-    async def start_inline(self, ctx: Ctx, start: Start, inline_id: str,
-                           caption: bool = True) -> None:  # fmt: skip
+    async def start_inline(
+        self, ctx: Ctx, start: Start, inline_id: str, caption: bool = True
+    ) -> None:
         """Draw into an inline message: its text (or, for a redraw of an inline picture, its
         caption) is the status until the picture replaces it."""
         bot, lang = self.app.bot, ctx.lang
@@ -105,8 +110,9 @@ class InlineMode:
         async def show(text: str, rows: Rows) -> None:
             body = {"caption" if caption else "text": text}
             with contextlib.suppress(TelegramError):
-                await with_retry(lambda: edit(inline_message_id=inline_id,
-                                              reply_markup=keyboard(rows), **body))  # fmt: skip
+                await with_retry(
+                    lambda: edit(inline_message_id=inline_id, reply_markup=keyboard(rows), **body)
+                )
 
         self.spawn(follow(sub.handle, lang, show, self.edit_interval_s))
 
@@ -122,18 +128,36 @@ class InlineMode:
             raise BadRequest(f"image of job {job.id} is missing")
         caption = html_caption(text)
         try:
-            sent = await with_retry(lambda: bot.send_photo(
-                job.meta["chat_id"], data, caption=caption, parse_mode=ParseMode.HTML,
-                has_spoiler=spoiler))  # fmt: skip
+            sent = await with_retry(
+                lambda: bot.send_photo(
+                    job.meta["chat_id"],
+                    data,
+                    caption=caption,
+                    parse_mode=ParseMode.HTML,
+                    has_spoiler=spoiler,
+                )
+            )
         except Forbidden:
-            await with_retry(lambda: bot.edit_message_text(
-                t(lang, "Open a private chat with me and press Start, then try again: "
-                        "I send inline pictures through it."),
-                inline_message_id=inline_id))  # fmt: skip
+            await with_retry(
+                lambda: bot.edit_message_text(
+                    t(
+                        lang,
+                        "Open a private chat with me and press Start, then try again: "
+                        "I send inline pictures through it.",
+                    ),
+                    inline_message_id=inline_id,
+                )
+            )
             await self.delivered(job, delivery_error="forbidden")
             return
         file_id = sent.photo[-1].file_id
-        await with_retry(lambda: bot.edit_message_media(
-            InputMediaPhoto(file_id, caption=caption, parse_mode=ParseMode.HTML, has_spoiler=spoiler),
-            inline_message_id=inline_id, reply_markup=keyboard(rows)))  # fmt: skip
+        await with_retry(
+            lambda: bot.edit_message_media(
+                InputMediaPhoto(
+                    file_id, caption=caption, parse_mode=ParseMode.HTML, has_spoiler=spoiler
+                ),
+                inline_message_id=inline_id,
+                reply_markup=keyboard(rows),
+            )
+        )
         await self.delivered(job)

@@ -106,9 +106,11 @@ async def with_retry(call: Callable[[], Awaitable[T]], attempts: int = 8) -> T:
     delivery (attempts=1); what still fails is delivered at the next start. One layer, so a
     call is tried at most `attempts` times, not the product of three layers' counts."""
     async for attempt in AsyncRetrying(
-        retry=retry_if_exception(is_retryable), stop=stop_after_attempt(attempts),
-        wait=_wait, reraise=True,
-    ):  # fmt: skip
+        retry=retry_if_exception(is_retryable),
+        stop=stop_after_attempt(attempts),
+        wait=_wait,
+        reraise=True,
+    ):
         with attempt:
             return await call()
     raise AssertionError("unreachable")  # pragma: no cover

@@ -32,19 +32,36 @@ def job_json(job: Job) -> dict[str, Any]:
     base = f"/api/jobs/{job.id}"
     gone = job.deleted or not job.image_path
     count = job.params.count
-    images = [] if gone else [f"{base}/images/0"] if count == 1 else [
-        f"{base}/images/{n}" for n in range(1, count + 1)]  # fmt: skip
+    images = (
+        []
+        if gone
+        else [f"{base}/images/0"]
+        if count == 1
+        else [f"{base}/images/{n}" for n in range(1, count + 1)]
+    )
     return {
-        "id": job.id, "status": str(job.status), "text": job.request_text,
-        "prompt": job.prompt, "seed": job.seed, "count": count, "created": job.created_at,
-        "images": images, "grid": None if gone or count == 1 else f"{base}/images/0",
-        "thumb": None if gone else f"{base}/thumb", "english": job.english,
-        "negative": job.params.negative_prompt, "options": json.loads(job.options.to_json()),
-        "kind": job.kind, "parent_id": job.parent_id, "nsfw": job.nsfw,
-        "failure": str(job.failure) if job.failure else None, "deleted": gone,
-        "user": job.user_key, "steps": job.params.steps,
+        "id": job.id,
+        "status": str(job.status),
+        "text": job.request_text,
+        "prompt": job.prompt,
+        "seed": job.seed,
+        "count": count,
+        "created": job.created_at,
+        "images": images,
+        "grid": None if gone or count == 1 else f"{base}/images/0",
+        "thumb": None if gone else f"{base}/thumb",
+        "english": job.english,
+        "negative": job.params.negative_prompt,
+        "options": json.loads(job.options.to_json()),
+        "kind": job.kind,
+        "parent_id": job.parent_id,
+        "nsfw": job.nsfw,
+        "failure": str(job.failure) if job.failure else None,
+        "deleted": gone,
+        "user": job.user_key,
+        "steps": job.params.steps,
         "size": [job.params.width, job.params.height],
-    }  # fmt: skip
+    }
 
 
 async def my_jobs(request: HttpRequest) -> Response:
@@ -77,8 +94,9 @@ async def thumb(request: HttpRequest) -> Response:
     user, _ = await web.who(request)
     path = await web.service.image_path(user, job_id_of(request), 0)
     small = await asyncio.to_thread(thumbnail, path)
-    return Response(small, media_type="image/jpeg",
-                    headers={"Cache-Control": "private, max-age=3600"})  # fmt: skip
+    return Response(
+        small, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+    )
 
 
 async def act(request: HttpRequest) -> Response:
@@ -135,8 +153,11 @@ async def settings(request: HttpRequest) -> Response:
     if request.method == "POST":
         web.check_change(request, by_cookie)
         text = settings_text(await json_body(request))
-        current = await web.service.update_settings(req, text) if text else (
-            await web.service.settings(req))  # fmt: skip
+        current = (
+            await web.service.update_settings(req, text)
+            if text
+            else (await web.service.settings(req))
+        )
     else:
         current = await web.service.settings(req)
     return JSONResponse({"settings": current})

@@ -52,8 +52,15 @@ async def login(request: HttpRequest) -> Response:
         return web.page("denied.html", code=401, reason=exc.reason)
     target = "/admin" if user.scope == ADMIN else "/app"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, web.sessions.sign(session), max_age=int(SESSION_TTL_S),
-                        httponly=True, samesite="strict", secure=web.secure, path="/")  # fmt: skip
+    response.set_cookie(
+        COOKIE,
+        web.sessions.sign(session),
+        max_age=int(SESSION_TTL_S),
+        httponly=True,
+        samesite="strict",
+        secure=web.secure,
+        path="/",
+    )
     return response
 
 

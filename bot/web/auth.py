@@ -53,8 +53,9 @@ def _hmac(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
 
 
-def validate_init_data(init_data: str, bot_token: str, now: float | None = None,
-                       max_age_s: float = INIT_DATA_MAX_AGE_S) -> WebUser:  # fmt: skip
+def validate_init_data(
+    init_data: str, bot_token: str, now: float | None = None, max_age_s: float = INIT_DATA_MAX_AGE_S
+) -> WebUser:
     """The Telegram user an initData string was signed for. Raises AuthError."""
     if not init_data or not bot_token:
         raise AuthError("missing")
@@ -88,8 +89,9 @@ def sign_init_data(fields: dict[str, str], bot_token: str) -> str:
     from urllib.parse import urlencode
 
     check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
-    digest = hmac.new(_hmac(b"WebAppData", bot_token), check.encode("utf-8"),
-                      hashlib.sha256).hexdigest()  # fmt: skip
+    digest = hmac.new(
+        _hmac(b"WebAppData", bot_token), check.encode("utf-8"), hashlib.sha256
+    ).hexdigest()
     return urlencode({**fields, "hash": digest})
 
 
@@ -97,8 +99,9 @@ class SessionSigner:
     """The session cookie: a session token signed with the server's secret and the time,
     valid `ttl_s`. `clock` is the signer's time (tests move it)."""
 
-    def __init__(self, secret: bytes, ttl_s: float = SESSION_TTL_S,
-                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+    def __init__(
+        self, secret: bytes, ttl_s: float = SESSION_TTL_S, clock: Callable[[], float] = time.time
+    ) -> None:
         self.secret = secret
         self.ttl_s = ttl_s
 

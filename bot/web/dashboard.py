@@ -34,11 +34,16 @@ async def _render(web: Web, http: HttpRequest, template: str, **values: Any) -> 
 async def overview(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
     req = await admin_request(web, http)
-    return await _render(web, http, "overview.html", page="overview",
-                         data=await web.service.dashboard(req),
-                         runners=web.service.runners(req),
-                         queue=web.service.queue(req),
-                         sessions=await web.service.live_sessions(req))  # fmt: skip
+    return await _render(
+        web,
+        http,
+        "overview.html",
+        page="overview",
+        data=await web.service.dashboard(req),
+        runners=web.service.runners(req),
+        queue=web.service.queue(req),
+        sessions=await web.service.live_sessions(req),
+    )
 
 
 async def jobs(http: HttpRequest) -> Response:
@@ -51,10 +56,22 @@ async def jobs(http: HttpRequest) -> Response:
     user_key = q.get("user", "").strip()
     before = number(q.get("before"))
     found = await web.service.browse(req, status, user_key, 50, before)
-    more = (f"?{urlencode({'status': status, 'user': user_key, 'before': found[-1].id})}"
-            if len(found) == 50 else "")  # fmt: skip
-    return await _render(web, http, "jobs.html", page="jobs", jobs=[job_json(j) for j in found],
-                         status=status, user=user_key, statuses=STATUSES, more=more)  # fmt: skip
+    more = (
+        f"?{urlencode({'status': status, 'user': user_key, 'before': found[-1].id})}"
+        if len(found) == 50
+        else ""
+    )
+    return await _render(
+        web,
+        http,
+        "jobs.html",
+        page="jobs",
+        jobs=[job_json(j) for j in found],
+        status=status,
+        user=user_key,
+        statuses=STATUSES,
+        more=more,
+    )
 
 
 async def job_page(http: HttpRequest) -> Response:
@@ -63,21 +80,34 @@ async def job_page(http: HttpRequest) -> Response:
     job_id = job_id_of(http)
     job = await web.service.web_job(user, job_id)
     parents, children = await web.service.lineage(user, job)
-    timings = {"waited": job.wait_s, "drew": job.draw_s,
-               "total": (job.finished_at - job.created_at) if job.finished_at else None}  # fmt: skip
-    return await _render(web, http, "job.html", page="jobs", job=job_json(job), raw=job,
-                         lineage=[job_json(j) for j in parents],
-                         children=[job_json(j) for j in children], timings=timings,
-                         error=job.error)  # fmt: skip
+    timings = {
+        "waited": job.wait_s,
+        "drew": job.draw_s,
+        "total": (job.finished_at - job.created_at) if job.finished_at else None,
+    }
+    return await _render(
+        web,
+        http,
+        "job.html",
+        page="jobs",
+        job=job_json(job),
+        raw=job,
+        lineage=[job_json(j) for j in parents],
+        children=[job_json(j) for j in children],
+        timings=timings,
+        error=job.error,
+    )
 
 
 async def flagged(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
     req = await admin_request(web, http)
-    found = await web.service.browse(req, "", "", 50, number(http.query_params.get("before")),
-                                     flagged=True)  # fmt: skip
-    return await _render(web, http, "flagged.html", page="flagged",
-                         jobs=[job_json(j) for j in found])  # fmt: skip
+    found = await web.service.browse(
+        req, "", "", 50, number(http.query_params.get("before")), flagged=True
+    )
+    return await _render(
+        web, http, "flagged.html", page="flagged", jobs=[job_json(j) for j in found]
+    )
 
 
 async def users(http: HttpRequest) -> Response:
@@ -85,15 +115,17 @@ async def users(http: HttpRequest) -> Response:
     req = await admin_request(web, http)
     offset = number(http.query_params.get("offset"), 0) or 0
     found = await web.service.user_list(req, 100, offset)
-    return await _render(web, http, "users.html", page="users", users=found, offset=offset,
-                         more=len(found) == 100)  # fmt: skip
+    return await _render(
+        web, http, "users.html", page="users", users=found, offset=offset, more=len(found) == 100
+    )
 
 
 async def concepts(http: HttpRequest) -> Response:
     web: Web = http.app.state.web
     req = await admin_request(web, http)
-    return await _render(web, http, "concepts.html", page="concepts",
-                         concepts=web.service.concept_list(req))  # fmt: skip
+    return await _render(
+        web, http, "concepts.html", page="concepts", concepts=web.service.concept_list(req)
+    )
 
 
 async def concept_sheet(http: HttpRequest) -> Response:

@@ -66,8 +66,12 @@ class WebServer:
                 self._task.result()
                 raise OSError(f"the web app stopped at start on {web.host}:{web.port}")
             await asyncio.sleep(0.02)
-        log.info("web app on %s (listening on %s:%s)", self.config.web.base_url,
-                 self.config.web.host, self.config.web.port)  # fmt: skip
+        log.info(
+            "web app on %s (listening on %s:%s)",
+            self.config.web.base_url,
+            self.config.web.host,
+            self.config.web.port,
+        )
 
     async def stop(self) -> None:
         if self._task is None:
@@ -83,7 +87,8 @@ def listening_socket(host: str, port: int) -> socket.socket:
     makes asyncio set TCP_NODELAY on each connection. (`socket.create_server` leaves proto 0,
     and every keep-alive response then waited ~40 ms for a delayed ACK: benchmarks/web.py.)"""
     family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[0]  # fmt: skip
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

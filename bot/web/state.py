@@ -94,8 +94,9 @@ class Web:
             raise NotAdmin(user.user_key)
         return user
 
-    def page(self, template: str, csp: str = CSP_DASHBOARD, code: int = 200,
-             **values: Any) -> HTMLResponse:  # fmt: skip
+    def page(
+        self, template: str, csp: str = CSP_DASHBOARD, code: int = 200, **values: Any
+    ) -> HTMLResponse:
         body = self.templates.get_template(template).render(**values)
         return HTMLResponse(body, status_code=code, headers=security_headers(csp))
 
@@ -116,8 +117,9 @@ def client_of(request: HttpRequest) -> str:
 
 
 def file_response(path: str) -> Response:
-    return FileResponse(path, media_type="image/png",
-                        headers={"Cache-Control": "private, max-age=3600"})  # fmt: skip
+    return FileResponse(
+        path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"}
+    )
 
 
 def number(value: str | None, default: int | None = None, what: str = "?") -> int | None:

@@ -128,8 +128,9 @@ class DiffusersGenerator:
             pipe = diffusers.StableDiffusionPipeline.from_pretrained(model, variant=first, **kwargs)
             self.variant = first
         except (OSError, ValueError) as exc:
-            log.info("no %s weights in %s (%s); trying %s", first or "fp32", model, exc,
-                     second or "fp32")  # fmt: skip
+            log.info(
+                "no %s weights in %s (%s); trying %s", first or "fp32", model, exc, second or "fp32"
+            )
             pipe = diffusers.StableDiffusionPipeline.from_pretrained(
                 model, variant=second, **kwargs
             )
@@ -186,8 +187,9 @@ class DiffusersGenerator:
         loaded = []
         for token, weights in sorted(self.adapters().items()):
             try:
-                pipe.load_lora_weights(str(Path(weights).parent), weight_name=Path(weights).name,
-                                       adapter_name=token)  # fmt: skip
+                pipe.load_lora_weights(
+                    str(Path(weights).parent), weight_name=Path(weights).name, adapter_name=token
+                )
                 loaded.append(token)
             except Exception as exc:  # one broken adapter must not stop drawing
                 log.error("cannot load the adapter of %s from %s: %s", token, weights, exc)
@@ -231,10 +233,20 @@ class DiffusersGenerator:
         for batch, width, height in self.warmup_shapes:
             started = time.perf_counter()
             with torch.inference_mode():
-                self._pipe(prompt=["warm-up"] * batch, num_inference_steps=2, width=width,
-                           height=height, output_type="latent")  # fmt: skip
-            log.info("compiled for %d x %dx%d in %.1f s", batch, width, height,
-                     time.perf_counter() - started)  # fmt: skip
+                self._pipe(
+                    prompt=["warm-up"] * batch,
+                    num_inference_steps=2,
+                    width=width,
+                    height=height,
+                    output_type="latent",
+                )
+            log.info(
+                "compiled for %d x %dx%d in %.1f s",
+                batch,
+                width,
+                height,
+                time.perf_counter() - started,
+            )
 
     def load(self) -> None:
         with self._lock:

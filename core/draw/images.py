@@ -10,9 +10,14 @@ from core.jobs.job import GenParams
 
 
 def png_metadata(
-    params: GenParams, model: str, job_id: int, scheduler: str = "", kind: str = "draw",
-    parent_id: int | None = None, runner: str = "",
-) -> dict[str, str]:  # fmt: skip
+    params: GenParams,
+    model: str,
+    job_id: int,
+    scheduler: str = "",
+    kind: str = "draw",
+    parent_id: int | None = None,
+    runner: str = "",
+) -> dict[str, str]:
     # "parameters" follows the AUTOMATIC1111 convention so common tools show it too.
     parameters = (
         f"{params.prompt}\nNegative prompt: {params.negative_prompt}\n"
@@ -130,3 +135,23 @@ def read_png_metadata(path: str | Path) -> dict[str, str]:
 
     with Image.open(path) as img:
         return {k: str(v) for k, v in getattr(img, "text", {}).items()}
+
+
+def save_drawn(
+    job: Any, images: list[tuple[Any, bool]], path: Path, model: str, scheduler: str, runner: str
+) -> None:
+    """A drawn job's PNGs. One image: `<id>.png`. Several: each as `<id>-<n>.png` (U1–U4
+    send them) and their 2×2 grid as `<id>.png`. Every PNG carries the parameters that
+    redraw it and the runner that drew it. An image the safety checker flagged is blurred
+    before it is written: the drawn one is never kept nor sent. Blocking."""
+    shown = [veil(image) if flagged else image for image, flagged in images]
+
+    def metadata(params: Any) -> dict[str, str]:
+        return png_metadata(params, model, job.id, scheduler, job.kind, job.parent_id, runner)
+
+    if len(shown) == 1:
+        save_png(shown[0], path, metadata(job.params))
+        return
+    for n, (params, image) in enumerate(zip(job.params.expanded(), shown, strict=True), 1):
+        save_png(image, image_variant_path(path, n), metadata(params))
+    save_png(grid(shown), path, metadata(job.params))

@@ -27,8 +27,10 @@ def size_for(aspect: tuple[int, int], area: int, max_side: int, step: int = 64) 
     scale = min(1.0, max_side / max(width, height))
     width, height = width * scale, height * scale
     top = max_side - max_side % step
-    return (max(64, min(top, round(width / step) * step)),
-            max(64, min(top, round(height / step) * step)))  # fmt: skip
+    return (
+        max(64, min(top, round(width / step) * step)),
+        max(64, min(top, round(height / step) * step)),
+    )
 
 
 @dataclass(frozen=True)
@@ -128,23 +130,45 @@ class GenParams:
 
     @classmethod
     def from_config(
-        cls, g: GenerationConfig, prompt: str, seed: int, options: Options, safety_checker: bool,
+        cls,
+        g: GenerationConfig,
+        prompt: str,
+        seed: int,
+        options: Options,
+        safety_checker: bool,
         negative: str = "",
-    ) -> GenParams:  # fmt: skip
+    ) -> GenParams:
         """Parameters for `prompt` from a GenerationConfig `g` and the user's options;
         `negative` (translated) is added to the configured negative prompt."""
         width, height = g.width, g.height
         if options.aspect:
             width, height = size_for(options.aspect, g.width * g.height, g.max_side)
         negative_prompt = ", ".join(n for n in (g.negative_prompt, negative) if n)
-        return cls(prompt, negative_prompt, seed, options.steps or g.steps, g.guidance, width,
-                   height, safety_checker, options.count or g.images)  # fmt: skip
+        return cls(
+            prompt,
+            negative_prompt,
+            seed,
+            options.steps or g.steps,
+            g.guidance,
+            width,
+            height,
+            safety_checker,
+            options.count or g.images,
+        )
 
     def batch_key(self) -> tuple[Any, ...]:
         """Jobs with equal keys can be drawn in one pipeline call (the adapters in use
         included: one call has one set of LoRA weights active)."""
-        return (self.width, self.height, self.steps, self.guidance, self.safety_checker,
-                self.init_image is not None, self.strength, tuple(sorted(self.adapters)))  # fmt: skip
+        return (
+            self.width,
+            self.height,
+            self.steps,
+            self.guidance,
+            self.safety_checker,
+            self.init_image is not None,
+            self.strength,
+            tuple(sorted(self.adapters)),
+        )
 
     def image_seed(self, n: int) -> int:
         """The seed of image n (1-based) of this job: seed, seed+1 …"""

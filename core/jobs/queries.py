@@ -41,17 +41,35 @@ def job_from_row(row: sqlite3.Row) -> Job:
         adapters=tuple(json.loads(row["adapters"])),
     )
     return Job(
-        id=row["id"], platform=row["platform"], user_id=row["user_id"], chat_id=row["chat_id"],
-        params=params, request_text=row["request_text"], normalized=row["normalized"],
-        lang=row["lang"], concepts=tuple(json.loads(row["concepts"])), english=row["english"],
-        model=row["model"], status=Status(row["status"]), attempts=row["attempts"],
-        error=row["error"], failure=Failure(row["failure"]) if row["failure"] else None,
-        created_at=row["created_at"], started_at=row["started_at"],
-        finished_at=row["finished_at"], wait_s=row["wait_s"], draw_s=row["draw_s"],
-        image_path=row["image_path"], parent_id=row["parent_id"], meta=json.loads(row["meta"]),
-        options=Options.from_json(row["options"]), kind=row["kind"], nsfw=bool(row["nsfw"]),
-        deleted=bool(row["deleted"]), delivered=bool(row["delivered"]),
-    )  # fmt: skip
+        id=row["id"],
+        platform=row["platform"],
+        user_id=row["user_id"],
+        chat_id=row["chat_id"],
+        params=params,
+        request_text=row["request_text"],
+        normalized=row["normalized"],
+        lang=row["lang"],
+        concepts=tuple(json.loads(row["concepts"])),
+        english=row["english"],
+        model=row["model"],
+        status=Status(row["status"]),
+        attempts=row["attempts"],
+        error=row["error"],
+        failure=Failure(row["failure"]) if row["failure"] else None,
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        wait_s=row["wait_s"],
+        draw_s=row["draw_s"],
+        image_path=row["image_path"],
+        parent_id=row["parent_id"],
+        meta=json.loads(row["meta"]),
+        options=Options.from_json(row["options"]),
+        kind=row["kind"],
+        nsfw=bool(row["nsfw"]),
+        deleted=bool(row["deleted"]),
+        delivered=bool(row["delivered"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -86,8 +104,9 @@ class Queries:
         async def _row(self, sql: str, params: Any = ()) -> sqlite3.Row | None: ...
 
     @guarded
-    async def user_jobs(self, platform: str, user_id: str, limit: int = 20,
-                        before: int | None = None) -> list[Job]:  # fmt: skip
+    async def user_jobs(
+        self, platform: str, user_id: str, limit: int = 20, before: int | None = None
+    ) -> list[Job]:
         """A user's jobs, newest first, `limit` at a time from below job id `before`
         (index jobs_user)."""
         rows = await self._rows(
@@ -98,8 +117,14 @@ class Queries:
         return [job_from_row(r) for r in rows]
 
     @guarded
-    async def browse_jobs(self, status: str = "", user_key: str = "", limit: int = 50,
-                          before: int | None = None, flagged: bool = False) -> list[Job]:  # fmt: skip
+    async def browse_jobs(
+        self,
+        status: str = "",
+        user_key: str = "",
+        limit: int = 50,
+        before: int | None = None,
+        flagged: bool = False,
+    ) -> list[Job]:
         """Every user's jobs for the dashboard, newest first, filtered by status, by user
         ("telegram:42") and to the flagged (blurred) ones."""
         where: list[str] = ["id < ?"]
@@ -122,8 +147,9 @@ class Queries:
     @guarded
     async def children(self, job_id: int, limit: int = 50) -> list[Job]:
         """The jobs made from this one (again, variations, upscales), oldest first."""
-        rows = await self._rows("SELECT * FROM jobs WHERE parent_id = ? ORDER BY id LIMIT ?",
-                                (job_id, _page(limit)))  # fmt: skip
+        rows = await self._rows(
+            "SELECT * FROM jobs WHERE parent_id = ? ORDER BY id LIMIT ?", (job_id, _page(limit))
+        )
         return [job_from_row(r) for r in rows]
 
     @guarded
@@ -131,17 +157,30 @@ class Queries:
         """The dashboard's first page: jobs per minute over `window_s`, and the last day's
         jobs by status and failures by kind (index jobs_created)."""
         now = time.time()
-        recent = await self._row("SELECT COUNT(*) FROM jobs WHERE created_at >= ?",
-                                 (now - window_s,))  # fmt: skip
-        by_status = {r[0]: r[1] for r in await self._rows(
-            "SELECT status, COUNT(*) FROM jobs WHERE created_at >= ? GROUP BY status",
-            (now - day_s,))}  # fmt: skip
-        failures = {r[0]: r[1] for r in await self._rows(
-            "SELECT failure, COUNT(*) FROM jobs WHERE created_at >= ? AND status = 'failed'"
-            " GROUP BY failure", (now - day_s,))}  # fmt: skip
+        recent = await self._row(
+            "SELECT COUNT(*) FROM jobs WHERE created_at >= ?", (now - window_s,)
+        )
+        by_status = {
+            r[0]: r[1]
+            for r in await self._rows(
+                "SELECT status, COUNT(*) FROM jobs WHERE created_at >= ? GROUP BY status",
+                (now - day_s,),
+            )
+        }
+        failures = {
+            r[0]: r[1]
+            for r in await self._rows(
+                "SELECT failure, COUNT(*) FROM jobs WHERE created_at >= ? AND status = 'failed'"
+                " GROUP BY failure",
+                (now - day_s,),
+            )
+        }
         per_minute = (recent[0] if recent else 0) / (window_s / 60)
-        return {"jobs_per_minute": round(per_minute, 2), "by_status": by_status,
-                "failures": {str(Failure(k)) if k else "model": v for k, v in failures.items()}}  # fmt: skip
+        return {
+            "jobs_per_minute": round(per_minute, 2),
+            "by_status": by_status,
+            "failures": {str(Failure(k)) if k else "model": v for k, v in failures.items()},
+        }
 
     @guarded
     async def users(self, limit: int = 100, offset: int = 0) -> list[UserUsage]:
@@ -253,8 +292,9 @@ class Queries:
 
     @guarded
     async def session_by_token(self, token: str) -> SessionRecord | None:
-        row = await self._row("SELECT * FROM web_sessions WHERE token_hash = ?",
-                              (token_hash(token),))  # fmt: skip
+        row = await self._row(
+            "SELECT * FROM web_sessions WHERE token_hash = ?", (token_hash(token),)
+        )
         return session_record(row) if row is not None else None
 
     @guarded

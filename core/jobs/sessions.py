@@ -39,8 +39,16 @@ class SessionRecord:
 
 
 def session_record(row: sqlite3.Row) -> SessionRecord:
-    return SessionRecord(int(row["id"]), row["user_key"], row["scope"], row["name"],
-                         row["client"], row["created_at"], row["expires_at"], row["ended_at"])  # fmt: skip
+    return SessionRecord(
+        int(row["id"]),
+        row["user_key"],
+        row["scope"],
+        row["name"],
+        row["client"],
+        row["created_at"],
+        row["expires_at"],
+        row["ended_at"],
+    )
 
 
 class SessionRecords:
@@ -56,24 +64,34 @@ class SessionRecords:
         async def _row(self, sql: str, params: Any = ()) -> sqlite3.Row | None: ...
 
     @guarded
-    async def open_session(self, token: str, user_key: str, scope: str, name: str,
-                           client: str, ttl_s: float) -> None:  # fmt: skip
+    async def open_session(
+        self, token: str, user_key: str, scope: str, name: str, client: str, ttl_s: float
+    ) -> None:
         now = time.time()
-        await self._write(lambda db: db.execute(
-            "INSERT INTO web_sessions (token_hash, user_key, scope, name, client, created_at,"
-            " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (token_hash(token), user_key, scope, name, client, now, now + ttl_s)))  # fmt: skip
+        await self._write(
+            lambda db: db.execute(
+                "INSERT INTO web_sessions (token_hash, user_key, scope, name, client, created_at,"
+                " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (token_hash(token), user_key, scope, name, client, now, now + ttl_s),
+            )
+        )
 
     @guarded
-    async def end_sessions(self, *, token: str = "", session_id: int = 0,
-                           user_key: str = "") -> int:  # fmt: skip
+    async def end_sessions(
+        self, *, token: str = "", session_id: int = 0, user_key: str = ""
+    ) -> int:
         """End one session (by its token or its id) or every session of a user; returns how
         many were live. Ended and expired rows older than a day are dropped here too."""
         if not (token or session_id or user_key):
             raise ValueError("end_sessions needs a token, a session id or a user")
         now = time.time()
-        where, value = (("token_hash = ?", token_hash(token)) if token else
-                        ("id = ?", session_id) if session_id else ("user_key = ?", user_key))  # fmt: skip
+        where, value = (
+            ("token_hash = ?", token_hash(token))
+            if token
+            else ("id = ?", session_id)
+            if session_id
+            else ("user_key = ?", user_key)
+        )
 
         def end(db: sqlite3.Connection) -> int:
             cur = db.execute(

@@ -44,8 +44,9 @@ def _meta_json(meta: dict[str, Any] | None) -> str:
     return json.dumps(meta or {}, ensure_ascii=False)
 
 
-def _images_since(db: sqlite3.Connection, platform: str, user_id: str,
-                  since: float) -> tuple[int, float]:  # fmt: skip
+def _images_since(
+    db: sqlite3.Connection, platform: str, user_id: str, since: float
+) -> tuple[int, float]:
     row = db.execute(IMAGES_SINCE, (platform, user_id, since)).fetchone()
     return (int(row[0]), float(row[1] or since)) if row else (0, since)
 
@@ -194,25 +195,34 @@ class Store(Queries, SessionRecords):
         )
         if row is not None and row[0] == language:
             return bool(row[1])
-        await self._write(lambda db: db.execute(
-            "INSERT INTO users (platform, user_id, language, created_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (platform, user_id) DO UPDATE SET language = excluded.language",
-            (platform, user_id, language, time.time())))  # fmt: skip
+        await self._write(
+            lambda db: db.execute(
+                "INSERT INTO users (platform, user_id, language, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (platform, user_id) DO UPDATE SET language = excluded.language",
+                (platform, user_id, language, time.time()),
+            )
+        )
         return bool(row and row[1])
 
     @guarded
     async def set_banned(self, platform: str, user_id: str, banned: bool) -> None:
-        await self._write(lambda db: db.execute(
-            "INSERT INTO users (platform, user_id, banned, created_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (platform, user_id) DO UPDATE SET banned = excluded.banned",
-            (platform, user_id, int(banned), time.time())))  # fmt: skip
+        await self._write(
+            lambda db: db.execute(
+                "INSERT INTO users (platform, user_id, banned, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (platform, user_id) DO UPDATE SET banned = excluded.banned",
+                (platform, user_id, int(banned), time.time()),
+            )
+        )
 
     @guarded
     async def save_settings(self, platform: str, user_id: str, settings: dict[str, Any]) -> None:
-        await self._write(lambda db: db.execute(
-            "INSERT INTO users (platform, user_id, created_at, settings) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (platform, user_id) DO UPDATE SET settings = excluded.settings",
-            (platform, user_id, time.time(), json.dumps(settings, ensure_ascii=False))))  # fmt: skip
+        await self._write(
+            lambda db: db.execute(
+                "INSERT INTO users (platform, user_id, created_at, settings) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (platform, user_id) DO UPDATE SET settings = excluded.settings",
+                (platform, user_id, time.time(), json.dumps(settings, ensure_ascii=False)),
+            )
+        )
 
     # jobs
     @guarded
@@ -238,14 +248,34 @@ class Store(Queries, SessionRecords):
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
                 " ?, ?)",
                 (
-                    new.platform, new.user_id, new.chat_id, new.request_text, new.normalized,
-                    new.lang, json.dumps(list(new.concepts)), new.english, p.prompt,
-                    p.negative_prompt, p.seed, p.steps, p.guidance, p.width, p.height,
-                    int(p.safety_checker), new.model, created, new.parent_id,
-                    _meta_json(new.meta), new.options.to_json(), p.count, p.init_image,
-                    p.strength, new.kind, json.dumps(list(p.adapters)),
+                    new.platform,
+                    new.user_id,
+                    new.chat_id,
+                    new.request_text,
+                    new.normalized,
+                    new.lang,
+                    json.dumps(list(new.concepts)),
+                    new.english,
+                    p.prompt,
+                    p.negative_prompt,
+                    p.seed,
+                    p.steps,
+                    p.guidance,
+                    p.width,
+                    p.height,
+                    int(p.safety_checker),
+                    new.model,
+                    created,
+                    new.parent_id,
+                    _meta_json(new.meta),
+                    new.options.to_json(),
+                    p.count,
+                    p.init_image,
+                    p.strength,
+                    new.kind,
+                    json.dumps(list(p.adapters)),
                 ),
-            )  # fmt: skip
+            )
             assert cur.lastrowid is not None  # read inside the transaction: no other insert
             return cur.lastrowid
 
@@ -255,14 +285,18 @@ class Store(Queries, SessionRecords):
     @guarded
     async def mark_running(self, job_ids: Sequence[int]) -> None:
         now = time.time()
-        await self._write(lambda db: db.executemany(
-            "UPDATE jobs SET status = 'running', started_at = ?, wait_s = ? - created_at"
-            " WHERE id = ?",
-            [(now, now, i) for i in job_ids]))  # fmt: skip
+        await self._write(
+            lambda db: db.executemany(
+                "UPDATE jobs SET status = 'running', started_at = ?, wait_s = ? - created_at"
+                " WHERE id = ?",
+                [(now, now, i) for i in job_ids],
+            )
+        )
 
     @guarded
-    async def finish_job(self, job_id: int, image_path: str, draw_s: float,
-                         model: str, nsfw: bool = False) -> Job | None:  # fmt: skip
+    async def finish_job(
+        self, job_id: int, image_path: str, draw_s: float, model: str, nsfw: bool = False
+    ) -> Job | None:
         """Done: where the image is, how long it took, which model drew it (a reload may
         have swapped the model since the job was queued) and whether an image is flagged.
         Returns the row as this transaction left it (None when there is no such job)."""
@@ -272,7 +306,7 @@ class Store(Queries, SessionRecords):
                 "UPDATE jobs SET status = 'done', finished_at = ?, draw_s = ?, image_path = ?,"
                 " model = ?, nsfw = ?, error = NULL, failure = NULL WHERE id = ?",
                 (time.time(), draw_s, image_path, model, int(nsfw), job_id),
-            )  # fmt: skip
+            )
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return job_from_row(row) if row is not None else None
 
@@ -287,31 +321,53 @@ class Store(Queries, SessionRecords):
             db.execute(
                 "UPDATE jobs SET attempts = attempts + 1, error = ?, status = ?, failure = ?,"
                 " finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?",
-                (error, "failed" if final else "queued", failure if final else None,
-                 int(final), time.time(), job_id),
-            )  # fmt: skip
+                (
+                    error,
+                    "failed" if final else "queued",
+                    failure if final else None,
+                    int(final),
+                    time.time(),
+                    job_id,
+                ),
+            )
             row = db.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return int(row[0]) if row else 0
 
         return await self._write(count)
 
     @guarded
-    async def set_status(self, job_id: int, status: str, error: str | None = None,
-                         failure: Failure | None = None) -> None:  # fmt: skip
-        await self._write(lambda db: db.execute(
-            "UPDATE jobs SET status = ?, error = COALESCE(?, error), failure = ?,"
-            " finished_at = CASE WHEN ? IN ('done', 'failed', 'cancelled') THEN ?"
-            " ELSE finished_at END WHERE id = ?",
-            (status, error, failure if status == "failed" else None, status, time.time(),
-             job_id)))  # fmt: skip
+    async def set_status(
+        self, job_id: int, status: str, error: str | None = None, failure: Failure | None = None
+    ) -> None:
+        await self._write(
+            lambda db: db.execute(
+                "UPDATE jobs SET status = ?, error = COALESCE(?, error), failure = ?,"
+                " finished_at = CASE WHEN ? IN ('done', 'failed', 'cancelled') THEN ?"
+                " ELSE finished_at END WHERE id = ?",
+                (
+                    status,
+                    error,
+                    failure if status == "failed" else None,
+                    status,
+                    time.time(),
+                    job_id,
+                ),
+            )
+        )
 
     async def update_meta(self, job_id: int, **values: Any) -> None:
         """Merge free-form delivery details (message ids …) into the job's meta."""
         await self.set_flags(job_id, **values)
 
     @guarded
-    async def set_flags(self, job_id: int, *, deleted: bool | None = None,
-                        delivered: bool | None = None, **meta: Any) -> None:  # fmt: skip
+    async def set_flags(
+        self,
+        job_id: int,
+        *,
+        deleted: bool | None = None,
+        delivered: bool | None = None,
+        **meta: Any,
+    ) -> None:
         """Set what became of a job (`deleted`, `delivered`) and merge free-form `meta`, in
         one transaction. A typed field never goes into meta."""
         typed = sorted(TYPED & set(meta))

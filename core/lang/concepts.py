@@ -165,8 +165,13 @@ def _compile(concept: Concept) -> list[_Pattern]:
         for alias in lv_like:
             ws = [w.text for w in words(alias)]
             alone = len(ws) == 1
-            out.append(_Pattern(concept, tuple(_lv_word(w, i == len(ws) - 1, alone)
-                                               for i, w in enumerate(ws)), via))  # fmt: skip
+            out.append(
+                _Pattern(
+                    concept,
+                    tuple(_lv_word(w, i == len(ws) - 1, alone) for i, w in enumerate(ws)),
+                    via,
+                )
+            )
             if not alone:  # glued, as in hashtags: "#gaismaspils"; long enough to be distinctive
                 out.append(_Pattern(concept, (_lv_word("".join(ws), True, True),), via))
     for alias in concept.lt:
@@ -393,10 +398,14 @@ class ConceptRegistry:
                 return True
             return pattern.via == "abbr" and not _unit_follows(text, ws, start + len(p) - 1)
 
-        after = any(_phrase_at(p, ws[i + n : i + n + len(p)]) and applies(p, i + n)
-                    for p in concept.not_before)  # fmt: skip
-        before = any(i >= len(p) and _phrase_at(p, ws[i - len(p) : i]) and applies(p, i - len(p))
-                     for p in concept.not_after)  # fmt: skip
+        after = any(
+            _phrase_at(p, ws[i + n : i + n + len(p)]) and applies(p, i + n)
+            for p in concept.not_before
+        )
+        before = any(
+            i >= len(p) and _phrase_at(p, ws[i - len(p) : i]) and applies(p, i - len(p))
+            for p in concept.not_after
+        )
         return after or before
 
 

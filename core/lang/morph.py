@@ -189,11 +189,20 @@ def near_any(word: str, forms: Iterable[str]) -> bool:
 # "Rygos juodasis balzamas") in any case, by their stem. Lithuanian letters are folded to
 # their base letter first; the longest case ending is cut, keeping a stem of 3 letters.
 _LT_FOLD = str.maketrans("ąęėįųūčšž", "aeeiuucsz")
-_LT_ENDINGS = tuple(sorted(dict.fromkeys(w.translate(_LT_FOLD) for w in """
+_LT_ENDINGS = tuple(
+    sorted(
+        dict.fromkeys(
+            w.translate(_LT_FOLD)
+            for w in """
     iesiems uosius osioms ajame ojoje osios asias asis ojo ajam ąjį uoju ieji ųjų ąją
     iuose uose iams iems ioms iose ose yse ams ems oms ies ius ias iai iui iu ių
     as is ys us es os ai ui ei ą ę į ų ė a o e i u y
-    """.split()), key=len, reverse=True))  # fmt: skip
+    """.split()
+        ),
+        key=len,
+        reverse=True,
+    )
+)
 
 
 @lru_cache(maxsize=8192)
@@ -207,15 +216,62 @@ def lt_stem(folded: str) -> str:
 
 
 # Russian typed in Latin letters (issue #22): "pamyatnik svobody nochyu". Longest first.
-_TO_CYRILLIC = sorted({
-    "shch": "щ", "sch": "щ", "oy": "ой", "ay": "ай", "ey": "ей", "uy": "уй", "iy": "ий",
-    "yy": "ый", "yj": "ый", "ij": "ий", "zh": "ж",
-    "kh": "х", "ts": "ц", "ch": "ч", "sh": "ш", "yu": "ю", "ju": "ю", "ya": "я", "ja": "я",
-    "yo": "ё", "jo": "ё", "ye": "е", "je": "е", "a": "а", "b": "б", "v": "в", "g": "г",
-    "d": "д", "e": "е", "z": "з", "i": "и", "j": "й", "k": "к", "l": "л", "m": "м", "n": "н",
-    "o": "о", "p": "п", "r": "р", "s": "с", "t": "т", "u": "у", "f": "ф", "h": "х", "c": "ц",
-    "w": "в", "x": "кс", "q": "к", "y": "ы", "'": "ь", "’": "ь",
-}.items(), key=lambda kv: -len(kv[0]))  # fmt: skip
+_TO_CYRILLIC = sorted(
+    {
+        "shch": "щ",
+        "sch": "щ",
+        "oy": "ой",
+        "ay": "ай",
+        "ey": "ей",
+        "uy": "уй",
+        "iy": "ий",
+        "yy": "ый",
+        "yj": "ый",
+        "ij": "ий",
+        "zh": "ж",
+        "kh": "х",
+        "ts": "ц",
+        "ch": "ч",
+        "sh": "ш",
+        "yu": "ю",
+        "ju": "ю",
+        "ya": "я",
+        "ja": "я",
+        "yo": "ё",
+        "jo": "ё",
+        "ye": "е",
+        "je": "е",
+        "a": "а",
+        "b": "б",
+        "v": "в",
+        "g": "г",
+        "d": "д",
+        "e": "е",
+        "z": "з",
+        "i": "и",
+        "j": "й",
+        "k": "к",
+        "l": "л",
+        "m": "м",
+        "n": "н",
+        "o": "о",
+        "p": "п",
+        "r": "р",
+        "s": "с",
+        "t": "т",
+        "u": "у",
+        "f": "ф",
+        "h": "х",
+        "c": "ц",
+        "w": "в",
+        "x": "кс",
+        "q": "к",
+        "y": "ы",
+        "'": "ь",
+        "’": "ь",
+    }.items(),
+    key=lambda kv: -len(kv[0]),
+)
 
 
 def to_cyrillic(text: str) -> str:

@@ -45,17 +45,38 @@ class UnknownOption(InvalidPrompt):
 
 
 # flag (without dashes) -> option name; compared folded, so "--sekla" = "--sēkla"
-_FLAGS = {fold(flag): name for flag, name in {
-    "ar": "aspect", "ne": "negative", "no": "negative", "sēkla": "seed", "seed": "seed",
-    "soļi": "steps", "steps": "steps", "skaits": "count", "n": "count",
-    "stiprums": "strength", "strength": "strength", "stils": "style", "style": "style",
-}.items()}  # fmt: skip
+_FLAGS = {
+    fold(flag): name
+    for flag, name in {
+        "ar": "aspect",
+        "ne": "negative",
+        "no": "negative",
+        "sēkla": "seed",
+        "seed": "seed",
+        "soļi": "steps",
+        "steps": "steps",
+        "skaits": "count",
+        "n": "count",
+        "stiprums": "strength",
+        "strength": "strength",
+        "stils": "style",
+        "style": "style",
+    }.items()
+}
 # How the help and error sentences name each option (Latvian flag, then its alias).
-FLAG_NAMES = {"aspect": "--ar", "negative": "--ne/--no", "seed": "--sēkla/--seed",
-              "steps": "--soļi/--steps", "count": "--skaits/--n",
-              "strength": "--stiprums/--strength", "style": "--stils/--style"}  # fmt: skip
-_ALIASES = {fold(word): aspect for word, aspect in
-            {"ainava": (3, 2), "portrets": (2, 3), "kvadrāts": (1, 1)}.items()}  # fmt: skip
+FLAG_NAMES = {
+    "aspect": "--ar",
+    "negative": "--ne/--no",
+    "seed": "--sēkla/--seed",
+    "steps": "--soļi/--steps",
+    "count": "--skaits/--n",
+    "strength": "--stiprums/--strength",
+    "style": "--stils/--style",
+}
+_ALIASES = {
+    fold(word): aspect
+    for word, aspect in {"ainava": (3, 2), "portrets": (2, 3), "kvadrāts": (1, 1)}.items()
+}
 _FLAG = re.compile(r"(?:(?<=\s)|^)(--|—|–)([^\W\d_]+)(?=\s|$)")
 # A lone "--" ends the options: what follows is drawn as written ("-- --ne ir vārds").
 _END = re.compile(r"(?:(?<=\s)|^)--(?=\s|$)")
@@ -182,12 +203,21 @@ def _style(flag: str, raw: str) -> tuple[str, int]:
 
 
 # /iestatijumi keys (folded) -> setting name
-_SETTING_KEYS = {fold(k): v for k, v in {
-    "skaits": "count", "n": "count", "count": "count",
-    "formats": "aspect", "ar": "aspect", "aspect": "aspect",
-    "privāti": "private", "private": "private",
-    "valoda": "language", "language": "language",
-}.items()}  # fmt: skip
+_SETTING_KEYS = {
+    fold(k): v
+    for k, v in {
+        "skaits": "count",
+        "n": "count",
+        "count": "count",
+        "formats": "aspect",
+        "ar": "aspect",
+        "aspect": "aspect",
+        "privāti": "private",
+        "private": "private",
+        "valoda": "language",
+        "language": "language",
+    }.items()
+}
 _YES, _NO = (
     frozenset({"ja", "jā", "yes", "on", "1", "да"}),
     frozenset({"ne", "no", "off", "0", "нет"}),

@@ -153,8 +153,9 @@ class PromptBuilder:
         self.carry = carry
         self.styles = Styles.load()
 
-    def parse(self, text: str, bot_username: str = "", negative: str = "",
-              style: str | None = None) -> Parsed:  # fmt: skip
+    def parse(
+        self, text: str, bot_username: str = "", negative: str = "", style: str | None = None
+    ) -> Parsed:
         """Normalize, take out the style and the "bez …" phrases, find concepts, decide the
         language. `negative`: the --ne text, joined to the "bez …" phrases; `style`: the
         --stils id, which wins over a style named in the text. Raises InvalidPrompt."""
@@ -179,11 +180,25 @@ class PromptBuilder:
             source = positive
         parts = [p for p in (negative.strip(), *phrases) if p]
         negative_source, negative_ids = self._negative(parts)
-        negative_lang = lang if phrases or not negative_source else detect_language(
-            negative_source, default=lang)  # fmt: skip
+        negative_lang = (
+            lang
+            if phrases or not negative_source
+            else detect_language(negative_source, default=lang)
+        )
         chosen = self.styles.get(style) if style else named
-        return Parsed(text, normalized, lang, concepts, source, bool(concepts) and not content,
-                      positive, negative_source, negative_lang, negative_ids, chosen)  # fmt: skip
+        return Parsed(
+            text,
+            normalized,
+            lang,
+            concepts,
+            source,
+            bool(concepts) and not content,
+            positive,
+            negative_source,
+            negative_lang,
+            negative_ids,
+            chosen,
+        )
 
     def _concepts_and_language(
         self, text: str, concepts: tuple[Match, ...] | None = None
@@ -221,8 +236,9 @@ class PromptBuilder:
     def can_translate(self, parsed: Parsed) -> bool:
         return not self.needs_translation(parsed) or self.translators.supports(parsed.lang)
 
-    def assemble(self, parsed: Parsed, english: str | None,
-                 negative: str | None = None) -> PromptResult:  # fmt: skip
+    def assemble(
+        self, parsed: Parsed, english: str | None, negative: str | None = None
+    ) -> PromptResult:
         """Build the final prompt; `english` is the translated source and `negative` the
         translated negative source (None: untranslated)."""
         ids = parsed.concept_ids

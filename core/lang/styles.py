@@ -25,8 +25,10 @@ MAX_ENDING = 4  # letters a `*` word may add to its stem
 # Words that mark the phrase before them as a style (lv), or after them (ru, en "in").
 _AFTER_MARKS: tuple[tuple[str, ...], ...] = (("stila",), ("tehnika",), ("style",), ("стиль",))
 _BEFORE_MARKS: tuple[tuple[str, ...], ...] = (
-    ("в", "стиле"), ("в", "технике"), ("in", "the", "style", "of")
-)  # fmt: skip
+    ("в", "стиле"),
+    ("в", "технике"),
+    ("in", "the", "style", "of"),
+)
 _SEGMENT_END = re.compile(r"[\s.!?…]+$")
 
 
@@ -72,12 +74,13 @@ class Styles:
         styles = []
         for entry in tomllib.loads(raw)["style"]:
             phrases = tuple(
-                tuple(fold(w.text) + ("*" if p[w.end : w.end + 1] == "*" else "")
-                      for w in words(p))
-                for lang in ("lv", "ru", "en") for p in entry.get(lang, [])
-            )  # fmt: skip
-            styles.append(Style(entry["id"], entry["prompt"], entry["name_lv"],
-                                entry["name_ru"], phrases))  # fmt: skip
+                tuple(fold(w.text) + ("*" if p[w.end : w.end + 1] == "*" else "") for w in words(p))
+                for lang in ("lv", "ru", "en")
+                for p in entry.get(lang, [])
+            )
+            styles.append(
+                Style(entry["id"], entry["prompt"], entry["name_lv"], entry["name_ru"], phrases)
+            )
         return cls(styles)
 
     def __iter__(self) -> Iterator[Style]:

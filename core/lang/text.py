@@ -180,11 +180,36 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
 _LTG_ONLY = frozenset("ōŌ")
 # A sentence whose grammar words are Latvian is Latvian, whatever its nouns are.
 _LV_GRAMMAR = frozenset({"ar", "un", "uz", "pie", "par", "zem", "virs", "aiz", "starp", "pec"})
-_EN_GRAMMAR = frozenset({"the", "a", "an", "of", "in", "on", "at", "with", "and", "or", "from",
-                         "to", "by", "for", "is", "are", "near", "under", "over"})  # fmt: skip
+_EN_GRAMMAR = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+        "at",
+        "with",
+        "and",
+        "or",
+        "from",
+        "to",
+        "by",
+        "for",
+        "is",
+        "are",
+        "near",
+        "under",
+        "over",
+    }
+)
 _UNIQUE_LETTERS = (
-    ("lv", _LV_ONLY), ("lt", _LT_ONLY), ("et", _ET_ONLY), ("de", _DE_ONLY), ("ltg", _LTG_ONLY)
-)  # fmt: skip
+    ("lv", _LV_ONLY),
+    ("lt", _LT_ONLY),
+    ("et", _ET_ONLY),
+    ("de", _DE_ONLY),
+    ("ltg", _LTG_ONLY),
+)
 _LATIN_LANGS = ["lv", "en", "lt", "et", "de"]
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")

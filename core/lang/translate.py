@@ -34,11 +34,23 @@ NLLB_SRC = "lvs_Latn"
 NLLB_TGT = "eng_Latn"
 # ISO 639-1 -> the FLORES-200 codes NLLB knows (the languages a Latvian bot plausibly meets).
 FLORES = {
-    "lv": "lvs_Latn", "ltg": "ltg_Latn", "ru": "rus_Cyrl", "lt": "lit_Latn", "et": "est_Latn",
+    "lv": "lvs_Latn",
+    "ltg": "ltg_Latn",
+    "ru": "rus_Cyrl",
+    "lt": "lit_Latn",
+    "et": "est_Latn",
     "de": "deu_Latn",
-    "uk": "ukr_Cyrl", "be": "bel_Cyrl", "pl": "pol_Latn", "fi": "fin_Latn", "sv": "swe_Latn",
-    "fr": "fra_Latn", "es": "spa_Latn", "it": "ita_Latn", "no": "nob_Latn", "da": "dan_Latn",
-}  # fmt: skip
+    "uk": "ukr_Cyrl",
+    "be": "bel_Cyrl",
+    "pl": "pol_Latn",
+    "fi": "fin_Latn",
+    "sv": "swe_Latn",
+    "fr": "fra_Latn",
+    "es": "spa_Latn",
+    "it": "ita_Latn",
+    "no": "nob_Latn",
+    "da": "dan_Latn",
+}
 _META = "zime_translator.json"  # written into CTranslate2 dirs: which architecture it was
 _TOKENIZER_FILES = (
     "tokenizer.json",

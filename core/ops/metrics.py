@@ -21,22 +21,35 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.queue_length: Callable[[], int] = lambda: 0
         self.healthy: Callable[[], bool] = lambda: True
-        self._jobs = Counter("zime_jobs", "Jobs finished since start, by status.", ["status"],
-                             registry=self.registry)  # fmt: skip
+        self._jobs = Counter(
+            "zime_jobs", "Jobs finished since start, by status.", ["status"], registry=self.registry
+        )
         for status in ("done", "failed", "cancelled"):
             self._jobs.labels(status)  # present from the start, at 0
-        self._draw = Histogram("zime_draw_seconds", "Seconds one pipeline call took.",
-                               buckets=DRAW_BUCKETS, registry=self.registry)  # fmt: skip
-        self._translate = Histogram("zime_translate_seconds", "Seconds one translation took.",
-                                    buckets=TRANSLATE_BUCKETS, registry=self.registry)  # fmt: skip
+        self._draw = Histogram(
+            "zime_draw_seconds",
+            "Seconds one pipeline call took.",
+            buckets=DRAW_BUCKETS,
+            registry=self.registry,
+        )
+        self._translate = Histogram(
+            "zime_translate_seconds",
+            "Seconds one translation took.",
+            buckets=TRANSLATE_BUCKETS,
+            registry=self.registry,
+        )
         self._dispatch = Histogram(
-            "zime_dispatch_seconds", "Seconds from a batch leaving the queue to a runner "
-            "taking it (redis backend).", buckets=DISPATCH_BUCKETS, registry=self.registry)  # fmt: skip
+            "zime_dispatch_seconds",
+            "Seconds from a batch leaving the queue to a runner taking it (redis backend).",
+            buckets=DISPATCH_BUCKETS,
+            registry=self.registry,
+        )
         self.dispatch_s: list[float] = []  # the last 10 000, for benchmarks
         queue = Gauge("zime_queue_length", "Jobs waiting for the GPU.", registry=self.registry)
         queue.set_function(lambda: float(self.queue_length()))
-        up = Gauge("zime_healthy", "1 while the worker runs and the model answers.",
-                   registry=self.registry)  # fmt: skip
+        up = Gauge(
+            "zime_healthy", "1 while the worker runs and the model answers.", registry=self.registry
+        )
         up.set_function(lambda: float(self.healthy()))
 
     def job_finished(self, status: str) -> None:
@@ -73,8 +86,10 @@ class MetricsServer:
             return web.Response(text="ok\n" if ok else "unhealthy\n", status=200 if ok else 503)
 
         async def metrics(_request: web.Request) -> web.Response:
-            return web.Response(body=self.metrics.render().encode("utf-8"),
-                                headers={"Content-Type": CONTENT_TYPE_LATEST})  # fmt: skip
+            return web.Response(
+                body=self.metrics.render().encode("utf-8"),
+                headers={"Content-Type": CONTENT_TYPE_LATEST},
+            )
 
         app = web.Application()
         app.router.add_get("/healthz", healthz)

@@ -116,8 +116,9 @@ class ChildDrawer:
 
     async def _spawn(self) -> None:
         parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_child_main, args=(self.factory, child),
-                                       name="zime-model", daemon=True)  # fmt: skip
+        self._proc = self._ctx.Process(
+            target=_child_main, args=(self.factory, child), name="zime-model", daemon=True
+        )
         self._proc.start()
         child.close()
         self._conn = parent
@@ -210,5 +211,13 @@ class ChildDrawer:
                     raise ModelError(str(message[1:] or message[0]))
 
     def runners(self) -> list[RunnerInfo]:
-        return [RunnerInfo("child", self._device, self._model, self._busy, 0.0,
-                           self._proc is None or not self._proc.is_alive())]  # fmt: skip
+        return [
+            RunnerInfo(
+                "child",
+                self._device,
+                self._model,
+                self._busy,
+                0.0,
+                self._proc is None or not self._proc.is_alive(),
+            )
+        ]

@@ -38,8 +38,9 @@ def in_daemon_thread(fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         else:
             loop.call_soon_threadsafe(settle, result, None)
 
-    threading.Thread(target=target, name=f"zime-{getattr(fn, '__name__', 'call')}",
-                     daemon=True).start()  # fmt: skip
+    threading.Thread(
+        target=target, name=f"zime-{getattr(fn, '__name__', 'call')}", daemon=True
+    ).start()
     return future
 
 
@@ -88,8 +89,9 @@ class ThreadDrawer:
         self._slot.release()
 
     async def draw(self, jobs: list[Job], progress: Progress, cancelled: Cancelled) -> Drawn:
-        return await self.draw_params([p for job in jobs for p in job.params.expanded()],
-                                      progress, cancelled)  # fmt: skip
+        return await self.draw_params(
+            [p for job in jobs for p in job.params.expanded()], progress, cancelled
+        )
 
     async def draw_params(
         self, params: list[GenParams], progress: Progress, cancelled: Cancelled
@@ -102,8 +104,9 @@ class ThreadDrawer:
 
         started = time.monotonic()
         self._busy = True
-        call = in_daemon_thread(self.generator.generate, params, threadsafe_progress(progress),
-                                stop)  # fmt: skip
+        call = in_daemon_thread(
+            self.generator.generate, params, threadsafe_progress(progress), stop
+        )
         try:
             images = await asyncio.wait_for(
                 asyncio.shield(call), self.timeout_s + self.hang_grace_s

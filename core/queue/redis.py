@@ -64,8 +64,15 @@ SOCKET_TIMEOUT_S = 10.0
 
 
 class RedisDrawer:
-    def __init__(self, url: str, *, prefix: str = "zime", claim_after_s: float = 30.0,
-                 result_ttl_s: float = 86400.0, name: str = "coordinator") -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "zime",
+        claim_after_s: float = 30.0,
+        result_ttl_s: float = 86400.0,
+        name: str = "coordinator",
+    ) -> None:
         self.url = url
         self.keys = Keys(prefix)
         self.claim_after_s = claim_after_s
@@ -99,8 +106,9 @@ class RedisDrawer:
     async def start(self) -> None:
         import redis.asyncio as aioredis
 
-        self._client = aioredis.from_url(self.url, socket_timeout=SOCKET_TIMEOUT_S,
-                                         health_check_interval=5)  # fmt: skip
+        self._client = aioredis.from_url(
+            self.url, socket_timeout=SOCKET_TIMEOUT_S, health_check_interval=5
+        )
         try:
             await self._connect()
             # What a previous coordinator sent: batches still in the stream are awaited, not
@@ -112,8 +120,10 @@ class RedisDrawer:
             if not _is_connection_error(exc):
                 raise
             log.warning("redis at %s unreachable at start (%s): drawing paused", self.url, exc)
-        self._tasks = [asyncio.create_task(coro) for coro in
-                       (self._results_loop(), self._progress_loop(), self._watch_loop())]  # fmt: skip
+        self._tasks = [
+            asyncio.create_task(coro)
+            for coro in (self._results_loop(), self._progress_loop(), self._watch_loop())
+        ]
 
     async def stop(self) -> None:
         # The loops end on the flag too: redis-py may turn a cancel inside a blocking read
@@ -276,9 +286,10 @@ class RedisDrawer:
             pictures = [await asyncio.to_thread(from_png, b) for b in blobs]
             images += list(zip(pictures, r.flags or [False] * len(pictures), strict=True))
         with contextlib.suppress(Exception):  # kept on the coordinator's disk from here
-            await self._client.delete(*[self.keys.image(j.id, n) for j in jobs
-                                        for n in range(1, j.params.count + 1)],
-                                      *[self.keys.input(j.id) for j in jobs])  # fmt: skip
+            await self._client.delete(
+                *[self.keys.image(j.id, n) for j in jobs for n in range(1, j.params.count + 1)],
+                *[self.keys.input(j.id) for j in jobs],
+            )
         self._last_model = first.model or self._last_model
         return Drawn(images, first.draw_s, first.runner, first.model, first.taken_at)
 
@@ -288,9 +299,9 @@ class RedisDrawer:
         start = "0"
         while not self._closing:
             try:
-                got = await self._client.xreadgroup(GROUP_COORDINATOR, self.name,
-                                                    {self.keys.results: start}, count=20,
-                                                    block=1000)  # fmt: skip
+                got = await self._client.xreadgroup(
+                    GROUP_COORDINATOR, self.name, {self.keys.results: start}, count=20, block=1000
+                )
                 entries = [e for _stream, es in got or [] for e in es]
                 if start == "0" and not entries:
                     start = ">"
@@ -354,9 +365,17 @@ class RedisDrawer:
         for value in raw.values():
             r = json.loads(value)
             age = now - float(r.get("heartbeat", 0))
-            runners.append(RunnerInfo(r["name"], r.get("device", ""), r.get("model", ""),
-                                      bool(r.get("busy")), age, age > self.claim_after_s,
-                                      list(r.get("jobs", []))))  # fmt: skip
+            runners.append(
+                RunnerInfo(
+                    r["name"],
+                    r.get("device", ""),
+                    r.get("model", ""),
+                    bool(r.get("busy")),
+                    age,
+                    age > self.claim_after_s,
+                    list(r.get("jobs", [])),
+                )
+            )
         runners.sort(key=lambda r: r.name)
         if [(r.name, r.down) for r in runners] != [(r.name, r.down) for r in self._runners]:
             self._changed.set()
@@ -390,8 +409,14 @@ class RedisDrawer:
             entry_id = p["message_id"]
             entries = await self._client.xrange(self.keys.jobs, entry_id, entry_id)
             if entries and entries[0][1]:
-                await fail_poisoned(self._client, self.keys, as_text(entry_id),
-                                    entries[0][1][b"jobs"], times, self.name)  # fmt: skip
+                await fail_poisoned(
+                    self._client,
+                    self.keys,
+                    as_text(entry_id),
+                    entries[0][1][b"jobs"],
+                    times,
+                    self.name,
+                )
 
     async def _lost(self, exc: BaseException) -> None:
         if self._connected:

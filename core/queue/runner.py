@@ -52,8 +52,14 @@ def poisoned(times_delivered: int) -> bool:
     return times_delivered >= POISON_AFTER
 
 
-async def publish(client: Any, keys: Keys, entry_id: str, results: list[WireResult],
-                  images: dict[int, list[bytes]], ttl_s: float) -> None:  # fmt: skip
+async def publish(
+    client: Any,
+    keys: Keys,
+    entry_id: str,
+    results: list[WireResult],
+    images: dict[int, list[bytes]],
+    ttl_s: float,
+) -> None:
     """A batch's images, its results and its acknowledgement, in one transaction."""
     pipe = client.pipeline(transaction=True)
     for job_id, pictures in images.items():
@@ -65,8 +71,9 @@ async def publish(client: Any, keys: Keys, entry_id: str, results: list[WireResu
     await pipe.execute()
 
 
-async def fail_poisoned(client: Any, keys: Keys, entry_id: str, jobs_field: bytes,
-                        times: int, who: str) -> None:  # fmt: skip
+async def fail_poisoned(
+    client: Any, keys: Keys, entry_id: str, jobs_field: bytes, times: int, who: str
+) -> None:
     log.error("batch %s was taken %d times without a result: failing it", entry_id, times)
     error = f"the batch stopped {times} runners"
     results = [
@@ -133,8 +140,9 @@ class Runner:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
-        self._client = aioredis.from_url(self.url, socket_timeout=BLOCK_MS / 1000 + 5,
-                                         health_check_interval=5)  # fmt: skip
+        self._client = aioredis.from_url(
+            self.url, socket_timeout=BLOCK_MS / 1000 + 5, health_check_interval=5
+        )
         backoff = 0.2
         log.info("runner %s on %s serving %s", self.name, self.device or "?", self.url)
         connected, last_beat = False, 0.0
@@ -158,8 +166,12 @@ class Runner:
                     backoff = 0.2
                 except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                     connected = False
-                    log.warning("runner %s: redis unreachable (%s); retrying in %.1f s",
-                                self.name, exc, backoff)  # fmt: skip
+                    log.warning(
+                        "runner %s: redis unreachable (%s); retrying in %.1f s",
+                        self.name,
+                        exc,
+                        backoff,
+                    )
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stop.wait(), backoff)
                     backoff = min(5.0, backoff * 2)
@@ -170,8 +182,14 @@ class Runner:
                 await asyncio.wait_for(self._client.aclose(), 5)
 
     async def _beat(self) -> None:
-        info = {"name": self.name, "device": self.device, "model": self.generator.model,
-                "busy": bool(self.busy), "jobs": self.busy, "heartbeat": time.time()}  # fmt: skip
+        info = {
+            "name": self.name,
+            "device": self.device,
+            "model": self.generator.model,
+            "busy": bool(self.busy),
+            "jobs": self.busy,
+            "heartbeat": time.time(),
+        }
         await self._client.hset(self.keys.runners, self.name, json.dumps(info))
 
     async def _control(self) -> None:
@@ -208,15 +226,21 @@ class Runner:
         for entry_id, fields in result[1]:
             if not fields:  # None: the entry was deleted meanwhile
                 continue
-            pending = await self._client.xpending_range(self.keys.jobs, GROUP_RUNNERS,
-                                                        entry_id, entry_id, 1)  # fmt: skip
+            pending = await self._client.xpending_range(
+                self.keys.jobs, GROUP_RUNNERS, entry_id, entry_id, 1
+            )
             times = int(pending[0]["times_delivered"]) if pending else 1
             if poisoned(times - 1):  # this claim counts too: `times - 1` runners stopped on it
-                await fail_poisoned(self._client, self.keys, as_text(entry_id), fields[b"jobs"],
-                                    times - 1, self.name)  # fmt: skip
+                await fail_poisoned(
+                    self._client,
+                    self.keys,
+                    as_text(entry_id),
+                    fields[b"jobs"],
+                    times - 1,
+                    self.name,
+                )
                 continue
-            log.warning("runner %s takes over batch %s from a silent runner", self.name,
-                        entry_id)  # fmt: skip
+            log.warning("runner %s takes over batch %s from a silent runner", self.name, entry_id)
             return as_text(entry_id), fields
         return None
 
@@ -265,8 +289,15 @@ class Runner:
                 if j.params.get("init_image"):
                     data = await self._client.get(self.keys.input(j.id))
                     if data is None:
-                        return [WireResult(j.id, WireStatus.FAILED, error="the start image expired",
-                                           runner=self.name) for j in jobs], {}  # fmt: skip
+                        return [
+                            WireResult(
+                                j.id,
+                                WireStatus.FAILED,
+                                error="the start image expired",
+                                runner=self.name,
+                            )
+                            for j in jobs
+                        ], {}
                     init = os.path.join(tmp, f"{j.id}.png")
                     await asyncio.to_thread(Path(init).write_bytes, data)
                 params.append(j.gen_params(init))
@@ -284,22 +315,30 @@ class Runner:
 
             keeper = asyncio.create_task(self._keep_claim(entry_id, ids, stop_flags))
             try:  # the same deadline and hang rules as drawing in the bot's own process
-                drawn = await self._drawer.draw_params(expanded, progress,
-                                                       lambda: stop_flags["cancel"])  # fmt: skip
+                drawn = await self._drawer.draw_params(
+                    expanded, progress, lambda: stop_flags["cancel"]
+                )
             except ModelHung:
                 self.wedged = True  # the process must be restarted: report, then stop
                 log.error("runner %s: the model call hung; stopping", self.name)
-                return [WireResult(i, WireStatus.TIMEOUT, error="model hung", runner=self.name)
-                        for i in ids], {}  # fmt: skip
+                return [
+                    WireResult(i, WireStatus.TIMEOUT, error="model hung", runner=self.name)
+                    for i in ids
+                ], {}
             except DrawTimeout as exc:
-                return [WireResult(i, WireStatus.TIMEOUT, error=str(exc), runner=self.name)
-                        for i in ids], {}  # fmt: skip
+                return [
+                    WireResult(i, WireStatus.TIMEOUT, error=str(exc), runner=self.name) for i in ids
+                ], {}
             except JobCancelled:
                 return [WireResult(i, WireStatus.CANCELLED, runner=self.name) for i in ids], {}
             except Exception as exc:
                 log.warning("runner %s: batch %s failed: %s", self.name, ids, exc)
-                return [WireResult(i, WireStatus.FAILED, error=str(exc) or type(exc).__name__,
-                                   runner=self.name) for i in ids], {}  # fmt: skip
+                return [
+                    WireResult(
+                        i, WireStatus.FAILED, error=str(exc) or type(exc).__name__, runner=self.name
+                    )
+                    for i in ids
+                ], {}
             finally:
                 stop_flags["done"] = True
                 keeper.cancel()
@@ -309,8 +348,17 @@ class Runner:
             mine = out[start : start + gp.count]
             start += gp.count
             pngs[j.id] = [await asyncio.to_thread(png_bytes, img) for img, _ in mine]
-            results.append(WireResult(j.id, WireStatus.DONE, [bool(f) for _, f in mine], "", self.name,
-                                      self.generator.model, draw_s))  # fmt: skip
+            results.append(
+                WireResult(
+                    j.id,
+                    WireStatus.DONE,
+                    [bool(f) for _, f in mine],
+                    "",
+                    self.name,
+                    self.generator.model,
+                    draw_s,
+                )
+            )
         return results, pngs
 
     async def _keep_claim(self, entry_id: str, ids: list[int], flags: dict[str, bool]) -> None:
@@ -319,8 +367,9 @@ class Runner:
         while not flags.get("done"):  # the flag, not only the cancel: see RedisDrawer.stop
             await asyncio.sleep(self.heartbeat_every_s)
             with contextlib.suppress(Exception):  # a Redis blip must not stop the drawing
-                await self._client.xclaim(self.keys.jobs, GROUP_RUNNERS, self.name, 0,
-                                          [entry_id], justid=True)  # fmt: skip
+                await self._client.xclaim(
+                    self.keys.jobs, GROUP_RUNNERS, self.name, 0, [entry_id], justid=True
+                )
                 await self._beat()
                 cancels = [await self._client.exists(self.keys.cancel(i)) for i in ids]
                 if all(cancels):

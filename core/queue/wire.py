@@ -114,8 +114,11 @@ def batch_failure(results: list[WireResult]) -> ZimeError | None:
     statuses = {r.status for r in results}
     if statuses == {WireStatus.CANCELLED}:
         return JobCancelled("cancelled")
-    for status, error in ((WireStatus.POISON, Poisoned), (WireStatus.TIMEOUT, DrawTimeout),
-                          (WireStatus.FAILED, ModelError)):  # fmt: skip
+    for status, error in (
+        (WireStatus.POISON, Poisoned),
+        (WireStatus.TIMEOUT, DrawTimeout),
+        (WireStatus.FAILED, ModelError),
+    ):
         if status in statuses:
             return error(next(r.error for r in results if r.status == status))
     return None

@@ -15,14 +15,13 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
-from core.draw.images import grid, image_variant_path, png_metadata, save_png, veil
-from core.errors import Failure, JobCancelled, JobFailed, ModelUnavailable, QueueFull, StorageError
-from core.jobs.job import GenParams, Job, Status
+from core.draw.images import save_drawn
+from core.errors import Failure, JobCancelled, ModelUnavailable, QueueFull, StorageError
+from core.jobs.job import Job, Status
 from core.jobs.store import Store
 from core.ops.metrics import Metrics
 from core.queue import (
@@ -34,77 +33,17 @@ from core.queue import (
     Poisoned,
     RunnerInfo,
 )
+from core.queue.fair import FairQueue, JobHandle
 
 log = logging.getLogger("zime.worker")
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = (
-    Status.QUEUED, Status.RUNNING, Status.DONE, Status.FAILED, Status.CANCELLED
-)  # fmt: skip
-FINAL = (DONE, FAILED, CANCELLED)
-
-
-class JobHandle:
-    """What a frontend holds while a job waits: status, queue position, progress, result."""
-
-    def __init__(self, job: Job, worker: Worker) -> None:
-        self.job = replace(job, status=QUEUED)  # one source: the status is the job's
-        self.progress = 0.0
-        self.cancel_requested = False
-        self.solo = False  # retried after a batch failure: draw alone to isolate it
-        self._worker = worker
-        self._changed = asyncio.Event()
-        self._done = asyncio.Event()
-
-    @property
-    def id(self) -> int:
-        return self.job.id
-
-    @property
-    def status(self) -> Status:
-        return self.job.status
-
-    @status.setter
-    def status(self, value: Status) -> None:
-        self.job = replace(self.job, status=value)
-
-    @property
-    def error(self) -> str | None:
-        return self.job.error
-
-    @property
-    def paused(self) -> bool:
-        """Waiting, or handed to a runner that stopped, while drawing is paused (Redis
-        unreachable, or no live runner): it is saved, and drawn when drawing resumes."""
-        return not self.finished and self._worker.paused
-
-    @property
-    def position(self) -> int | None:
-        """1-based place in the queue (1 = next), None once drawing or finished."""
-        return self._worker.position(self.id) if self.status == QUEUED else None
-
-    def _notify(self) -> None:
-        self._changed.set()
-        if self.status in FINAL:
-            self._done.set()
-
-    async def wait_changed(self, timeout: float | None = None) -> None:
-        """Return after the next change (or timeout); used to render status messages."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        self._changed.clear()
-
-    async def wait(self) -> Job:
-        """The finished job (status done, image_path set), or JobCancelled / JobFailed."""
-        await self._done.wait()
-        if self.status == DONE:
-            return self.job
-        if self.status == CANCELLED:
-            raise JobCancelled(self.error or "cancelled")
-        raise JobFailed(self.error or "", self.job.failure or Failure.MODEL)
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINAL
+    Status.QUEUED,
+    Status.RUNNING,
+    Status.DONE,
+    Status.FAILED,
+    Status.CANCELLED,
+)
 
 
 Listener = Callable[[JobHandle], Awaitable[None]]
@@ -139,7 +78,7 @@ class Worker:
         self.privacy = privacy
         self.handles: dict[int, JobHandle] = {}
         self.listeners: list[Listener] = []
-        self._queues: OrderedDict[str, deque[JobHandle]] = OrderedDict()
+        self.queue = FairQueue()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
@@ -212,7 +151,7 @@ class Worker:
 
     # queue
     def queued_count(self) -> int:
-        return sum(len(q) for q in self._queues.values())
+        return len(self.queue)
 
     def busy(self) -> bool:
         """Jobs wait or draw (a chat training pauses meanwhile). Safe from any thread."""
@@ -226,8 +165,7 @@ class Worker:
             raise QueueFull(0)
         if self.queued_count() >= self.queue_size:
             raise QueueFull(self.queue_size)
-        q = self._queues.get(user_key)
-        if q is not None and len(q) >= self.per_user_queued:
+        if self.queue.of_user(user_key) >= self.per_user_queued:
             raise QueueFull(self.per_user_queued, per_user=True)
 
     def submit(self, job: Job) -> JobHandle:
@@ -242,11 +180,7 @@ class Worker:
         return handle
 
     def _enqueue(self, handle: JobHandle, front: bool = False) -> None:
-        q = self._queues.setdefault(handle.job.user_key, deque())
-        if front:
-            q.appendleft(handle)
-        else:
-            q.append(handle)
+        self.queue.add(handle, front)
         self._wakeup.set()
         # Others' positions are re-announced when a job leaves the queue; notifying every
         # waiting job on every submit would make a burst of N submits cost O(N²).
@@ -254,52 +188,14 @@ class Worker:
 
     def order(self) -> list[JobHandle]:
         """Queued jobs in the order they will be drawn: round-robin over users."""
-        queues = [list(q) for q in self._queues.values()]
-        out: list[JobHandle] = []
-        depth = 0
-        while any(depth < len(q) for q in queues):
-            out.extend(q[depth] for q in queues if depth < len(q))
-            depth += 1
-        return out
+        return self.queue.order()
 
     def drawing(self) -> list[JobHandle]:
         """The jobs being drawn now."""
         return list(self._current)
 
     def position(self, job_id: int) -> int | None:
-        for i, h in enumerate(self.order(), start=1):
-            if h.id == job_id:
-                return i
-        return None
-
-    def _notify_positions(self) -> None:
-        for q in self._queues.values():
-            for h in q:
-                h._notify()
-
-    def _take_batch(self) -> list[JobHandle]:
-        order = self.order()
-        if not order:
-            return []
-        first = order[0]
-        batch = [first]
-        images = first.job.params.count  # the batch size counts images: a grid of 4 is 4
-        if not first.solo:
-            key = first.job.params.batch_key()
-            for h in order[1:]:
-                if images >= self.batch_size:
-                    break
-                n = h.job.params.count
-                if not h.solo and h.job.params.batch_key() == key and images + n <= self.batch_size:
-                    batch.append(h)
-                    images += n
-        for h in batch:
-            user = h.job.user_key
-            self._queues[user].remove(h)
-            self._queues.move_to_end(user)  # round-robin: this user goes to the back
-            if not self._queues[user]:
-                del self._queues[user]
-        return batch
+        return self.queue.position(job_id)
 
     async def cancel(self, job_id: int) -> bool:
         """Cancel a queued job at once, or a running one at its next step."""
@@ -307,13 +203,9 @@ class Worker:
         if h is None or h.finished:
             return False
         h.cancel_requested = True
-        q = self._queues.get(h.job.user_key)
-        if q is not None and h in q:
-            q.remove(h)
-            if not q:
-                del self._queues[h.job.user_key]
+        if self.queue.remove(h):
             await self._finish(h, CANCELLED, error="cancelled")
-            self._notify_positions()
+            self.queue.notify_all()
         return True
 
     async def cancel_user(self, user_key: str) -> list[int]:
@@ -328,12 +220,13 @@ class Worker:
     # consumer
     async def _consume(self) -> None:
         while not self._stopping and not self.wedged:
-            if not self._queues:
+            if not self.queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
             await self.drawer.slot()
-            batch = self._take_batch() if not (self._stopping or self.wedged) else []
+            stop = self._stopping or self.wedged
+            batch = self.queue.take_batch(self.batch_size) if not stop else []
             if not batch:
                 self.drawer.release()
                 continue
@@ -365,7 +258,7 @@ class Worker:
         for h in batch:
             h.status = RUNNING
             h._notify()
-        self._notify_positions()
+        self.queue.notify_all()
 
         def progress(step: int, total: int) -> None:
             for h in batch:
@@ -400,8 +293,12 @@ class Worker:
             return
         except Exception as exc:  # model errors, OOM …: fail these jobs, keep serving
             log.warning("batch %s failed: %s", ids, exc)
-            await self._failed(batch, Failure.MODEL, str(exc) or type(exc).__name__,
-                               final=isinstance(exc, Poisoned))  # fmt: skip
+            await self._failed(
+                batch,
+                Failure.MODEL,
+                str(exc) or type(exc).__name__,
+                final=isinstance(exc, Poisoned),
+            )
             return
         self.metrics.observe_draw(drawn.draw_s)
         if drawn.taken_at:
@@ -424,38 +321,17 @@ class Worker:
             h.progress = 0.0
             self._enqueue(h, front=True)
 
-    def _save(self, job: Job, drawn: Drawn, path: Path) -> None:
-        """One image: `<id>.png`. Several: each as `<id>-<n>.png` (U1–U4 send them) and
-        their 2×2 grid as `<id>.png`. Every PNG carries the parameters that redraw it and
-        the runner that drew it. An image the safety checker flagged is blurred before it
-        is written: the drawn one is never kept nor sent."""
-        shown = [veil(image) if flagged else image for image, flagged in drawn.images]
-
-        def metadata(params: GenParams) -> dict[str, str]:
-            return png_metadata(params, drawn.model or self.model, job.id, self.scheduler_name,
-                                job.kind, job.parent_id, drawn.runner)  # fmt: skip
-
-        if len(shown) == 1:
-            save_png(shown[0], path, metadata(job.params))
-            return
-        for n, (params, image) in enumerate(zip(job.params.expanded(), shown, strict=True), 1):
-            save_png(image, image_variant_path(path, n), metadata(params))
-        save_png(grid(shown), path, metadata(job.params))
-
     async def _hung(self, batch: list[JobHandle], reason: str) -> None:
         """The model call ignored its deadline: it is wedged (a stuck CUDA kernel, a
         deadlock). Fail its jobs and the queued ones with a clear reason, stop taking work
         and report unhealthy, so the orchestrator restarts the process."""
-        log.error("image model call did not return (%s); marking the worker unhealthy",
-                  reason)  # fmt: skip
+        log.error("image model call did not return (%s); marking the worker unhealthy", reason)
         self.wedged = True
         self.metrics.healthy = self.alive
         for h in batch:  # in SQLite too: a restart must never draw the wedging prompt again
             await self._fail_for_good(h, Failure.TIMEOUT, reason)
-        for h in self.order():
-            self._queues[h.job.user_key].remove(h)
+        for h in self.queue.clear():
             await self._fail_for_good(h, Failure.UNAVAILABLE, "the image model stopped answering")
-        self._queues.clear()
 
     async def _fail_for_good(self, h: JobHandle, kind: Failure, reason: str) -> None:
         """Failed, recorded as failed in the store (its reason included), then finished."""
@@ -473,7 +349,15 @@ class Worker:
         nsfw = any(flag for _, flag in drawn.images)
         draw_s = drawn.draw_s
         try:
-            await asyncio.to_thread(self._save, h.job, drawn, path)
+            await asyncio.to_thread(
+                save_drawn,
+                h.job,
+                drawn.images,
+                path,
+                drawn.model or self.model,
+                self.scheduler_name,
+                drawn.runner,
+            )
         except OSError as exc:  # a full or unwritable disk: this job cannot be kept
             log.error("job %s: cannot save the image: %s", h.id, exc)
             await self._failed(
@@ -482,16 +366,18 @@ class Worker:
             return
         try:
             # nsfw: an image is blurred; the caption must say why, the frontend hides it
-            stored = await self.store.finish_job(h.id, str(path), draw_s,
-                                                 drawn.model or self.model, nsfw)  # fmt: skip
+            stored = await self.store.finish_job(
+                h.id, str(path), draw_s, drawn.model or self.model, nsfw
+            )
         except StorageError as exc:
             await self._finish(h, FAILED, str(exc), Failure.STORAGE)
             return
         h.job = stored or replace(h.job, image_path=str(path), draw_s=draw_s)
         await self._finish(h, DONE)
 
-    async def _failed(self, batch: list[JobHandle], kind: Failure, reason: str,
-                      final: bool = False) -> None:  # fmt: skip
+    async def _failed(
+        self, batch: list[JobHandle], kind: Failure, reason: str, final: bool = False
+    ) -> None:
         for h in batch:
             last = final or h.job.attempts + 1 >= self.max_attempts
             try:
@@ -507,23 +393,30 @@ class Worker:
                 h.solo = True
                 self._enqueue(h, front=True)
 
-    async def _finish(self, h: JobHandle, status: Status, error: str | None = None,
-                      failure: Failure | None = None) -> None:  # fmt: skip
+    async def _finish(
+        self, h: JobHandle, status: Status, error: str | None = None, failure: Failure | None = None
+    ) -> None:
         """The one way a job ends. The store is told where it was not yet (a cancel, or a
         failure the store itself caused); if even that fails, the handle still ends, its
         listeners still run, and `final_states` keeps the outcome for delivery."""
         failure = (failure or Failure.MODEL) if status == FAILED else None
-        h.job = replace(h.job, status=status, error=error if status != DONE else None,
-                        failure=failure)  # fmt: skip
+        h.job = replace(
+            h.job, status=status, error=error if status != DONE else None, failure=failure
+        )
         self.metrics.job_finished(status)
         r = h.job
         log.info(
             "job id=%s user=%s status=%s attempts=%s wait_s=%.2f draw_s=%.2f seed=%s%s%s",
-            h.id, h.job.user_key, status, h.job.attempts, r.wait_s or 0.0,
-            r.draw_s or 0.0, h.job.params.seed,
+            h.id,
+            h.job.user_key,
+            status,
+            h.job.attempts,
+            r.wait_s or 0.0,
+            r.draw_s or 0.0,
+            h.job.params.seed,
             f" error={error!r}" if error and status == FAILED else "",
             "" if self.privacy else f" prompt={h.job.params.prompt!r}",
-        )  # fmt: skip
+        )
         if status == CANCELLED or failure == Failure.STORAGE:
             try:
                 await self.store.set_status(h.id, status, error, failure)

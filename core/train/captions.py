@@ -9,8 +9,11 @@ from typing import Any
 
 log = logging.getLogger("zime.train")
 
-TEMPLATES = ("a photo of {token} {cls}", "a close-up photo of {token} {cls}",
-             "a good photo of {token} {cls}")  # fmt: skip
+TEMPLATES = (
+    "a photo of {token} {cls}",
+    "a close-up photo of {token} {cls}",
+    "a good photo of {token} {cls}",
+)
 
 
 def describe(captioner: str, images: list[Any], device: str = "cpu") -> list[str] | None:

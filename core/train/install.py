@@ -31,8 +31,9 @@ def installed(config: Config) -> dict[str, Path]:
     if not path.exists():
         return {}
     root = config.path(config.storage.adapters)
-    return {_token(e): root / _token(e) / LORA_FILE
-            for e in _entries(path.read_text(encoding="utf-8"))}  # fmt: skip
+    return {
+        _token(e): root / _token(e) / LORA_FILE for e in _entries(path.read_text(encoding="utf-8"))
+    }
 
 
 def add(config: Config, trained: Path) -> str:
@@ -41,8 +42,11 @@ def add(config: Config, trained: Path) -> str:
 
     entry_file, weights = trained / "concept.toml", trained / LORA_FILE
     if not entry_file.exists() or not weights.exists():
-        raise TrainError(N_("{folder} has no concept.toml and {weights}: run `core train` first"),
-                         folder=str(trained), weights=LORA_FILE)  # fmt: skip
+        raise TrainError(
+            N_("{folder} has no concept.toml and {weights}: run `core train` first"),
+            folder=str(trained),
+            weights=LORA_FILE,
+        )
     entry = entry_file.read_text(encoding="utf-8").strip() + "\n"
     token = _token(entry)
     known = {c.id for c in ConceptRegistry.load(extra=config.path(config.storage.concepts))}
@@ -53,8 +57,11 @@ def add(config: Config, trained: Path) -> str:
     shutil.copy(weights, target / LORA_FILE)
     path = config.path(config.storage.concepts)
     path.parent.mkdir(parents=True, exist_ok=True)
-    old = path.read_text(encoding="utf-8") if path.exists() else (
-        "# Concepts taught with `python -m core train`, installed by `core concepts add`.\n")  # fmt: skip
+    old = (
+        path.read_text(encoding="utf-8")
+        if path.exists()
+        else ("# Concepts taught with `python -m core train`, installed by `core concepts add`.\n")
+    )
     path.write_text(old.rstrip("\n") + "\n\n" + entry, encoding="utf-8")
     ConceptRegistry.load(extra=path)  # the file still loads: a bad entry fails here, loudly
     return token

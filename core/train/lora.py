@@ -52,9 +52,14 @@ def to_tensor(images: list[Any], device: str) -> Any:
 
 
 def class_images(
-    base: str, cls: str, count: int, resolution: int, cache_root: Path, device: str,
+    base: str,
+    cls: str,
+    count: int,
+    resolution: int,
+    cache_root: Path,
+    device: str,
     progress: Callable[[str], None] = lambda s: None,
-) -> list[Any]:  # fmt: skip
+) -> list[Any]:
     """`count` images of `a photo of CLASS` drawn by the base model, cached per class, base
     model and size (a second concept of the same class draws none)."""
     from PIL import Image
@@ -64,22 +69,29 @@ def class_images(
     key = hashlib.sha1(f"{base}|{cls}|{resolution}".encode()).hexdigest()[:16]
     folder = cache_root / key
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "about.json").write_text(json.dumps({"base": base, "class": cls,
-                                                   "resolution": resolution}))  # fmt: skip
+    (folder / "about.json").write_text(
+        json.dumps({"base": base, "class": cls, "resolution": resolution})
+    )
     have = sorted(folder.glob("*.png"))
     if len(have) < count:
         import torch
         from diffusers import StableDiffusionPipeline
 
-        pipe = StableDiffusionPipeline.from_pretrained(base, safety_checker=None,
-                                                       requires_safety_checker=False)  # fmt: skip
+        pipe = StableDiffusionPipeline.from_pretrained(
+            base, safety_checker=None, requires_safety_checker=False
+        )
         pipe.set_progress_bar_config(disable=True)
         pipe.to(device)
         for i in range(len(have), count):
             progress(f"class image {i + 1}/{count}")
             g = torch.Generator("cpu").manual_seed(10_000 + i)
-            img = pipe(f"a photo of {cls}", num_inference_steps=20 if resolution >= 256 else 4,
-                       width=resolution, height=resolution, generator=g).images[0]  # fmt: skip
+            img = pipe(
+                f"a photo of {cls}",
+                num_inference_steps=20 if resolution >= 256 else 4,
+                width=resolution,
+                height=resolution,
+                generator=g,
+            ).images[0]
             img.save(folder / f"{i:04d}.png")
         del pipe
     out = []
@@ -105,19 +117,27 @@ class LoraTrainer:
         self.dtype = torch.bfloat16 if bf16 else torch.float16 if on_gpu else torch.float32
         # frozen weights in half precision on a GPU (loaded so, not cast); LoRA trains in fp32
         self.tokenizer = CLIPTokenizer.from_pretrained(base, subfolder="tokenizer")
-        self.text_encoder = CLIPTextModel.from_pretrained(base, subfolder="text_encoder",
-                                                          dtype=self.dtype)  # fmt: skip
+        self.text_encoder = CLIPTextModel.from_pretrained(
+            base, subfolder="text_encoder", dtype=self.dtype
+        )
         self.vae = AutoencoderKL.from_pretrained(base, subfolder="vae", torch_dtype=self.dtype)
-        self.unet = UNet2DConditionModel.from_pretrained(base, subfolder="unet",
-                                                         torch_dtype=self.dtype)  # fmt: skip
+        self.unet = UNet2DConditionModel.from_pretrained(
+            base, subfolder="unet", torch_dtype=self.dtype
+        )
         self.scheduler = DDPMScheduler.from_pretrained(base, subfolder="scheduler")
         for frozen in (self.text_encoder, self.vae, self.unet):
             frozen.requires_grad_(False)
         for model in (self.text_encoder, self.vae, self.unet):
             model.to(self.device)  # type: ignore[arg-type]
         torch.manual_seed(options.seed)  # the LoRA's initial weights: the same every run
-        self.unet.add_adapter(LoraConfig(r=options.rank, lora_alpha=options.rank,
-                                         init_lora_weights="gaussian", target_modules=TARGETS))  # fmt: skip
+        self.unet.add_adapter(
+            LoraConfig(
+                r=options.rank,
+                lora_alpha=options.rank,
+                init_lora_weights="gaussian",
+                target_modules=TARGETS,
+            )
+        )
         for p in self.unet.parameters():
             if p.requires_grad:
                 p.data = p.data.float()
@@ -156,10 +176,18 @@ class LoraTrainer:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.unet))
-        StableDiffusionPipeline.save_lora_weights(tmp, unet_lora_layers=layers,
-                                                  safe_serialization=True)  # fmt: skip
-        torch.save({"step": self.step, "optimizer": self.optimizer.state_dict(),
-                    "rng": torch.get_rng_state(), "losses": self.losses}, tmp / "state.pt")  # fmt: skip
+        StableDiffusionPipeline.save_lora_weights(
+            tmp, unet_lora_layers=layers, safe_serialization=True
+        )
+        torch.save(
+            {
+                "step": self.step,
+                "optimizer": self.optimizer.state_dict(),
+                "rng": torch.get_rng_state(),
+                "losses": self.losses,
+            },
+            tmp / "state.pt",
+        )
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)  # a kill mid-save leaves only a .part, never a broken checkpoint
         return final
@@ -167,8 +195,9 @@ class LoraTrainer:
     def list_checkpoints(self) -> list[Path]:
         if not self.checkpoints.exists():
             return []
-        return sorted(p for p in self.checkpoints.iterdir()
-                      if p.is_dir() and not p.name.endswith(".part"))  # fmt: skip
+        return sorted(
+            p for p in self.checkpoints.iterdir() if p.is_dir() and not p.name.endswith(".part")
+        )
 
     def resume(self) -> bool:
         """Continue from the last checkpoint, if there is one."""
@@ -196,9 +225,13 @@ class LoraTrainer:
 
     # training
     def _encode_text(self, captions: list[str]) -> Any:
-        ids = self.tokenizer(captions, padding="max_length", truncation=True,
-                             max_length=self.tokenizer.model_max_length,
-                             return_tensors="pt").input_ids.to(self.device)  # fmt: skip
+        ids = self.tokenizer(
+            captions,
+            padding="max_length",
+            truncation=True,
+            max_length=self.tokenizer.model_max_length,
+            return_tensors="pt",
+        ).input_ids.to(self.device)
         return self.text_encoder(ids)[0]
 
     def _latents(self, images: list[Any]) -> Any:
@@ -234,9 +267,13 @@ class LoraTrainer:
             return float(self.loss(latents, text, noise, t).mean())
 
     def train(
-        self, photos: list[Any], prior: list[Any], report: Callable[[str], None] | None = None,
-        pause: Callable[[], None] = lambda: None, texts: list[list[str]] | None = None,
-    ) -> list[Path]:  # fmt: skip
+        self,
+        photos: list[Any],
+        prior: list[Any],
+        report: Callable[[str], None] | None = None,
+        pause: Callable[[], None] = lambda: None,
+        texts: list[list[str]] | None = None,
+    ) -> list[Path]:
         """Train to `steps` (from the last checkpoint when there is one); returns every
         checkpoint, one every `checkpoint_every` steps and one at the end."""
         import torch

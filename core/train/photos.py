@@ -68,9 +68,12 @@ def square(image: Any, size: int) -> Any:
 
 
 def prepare(
-    folder: str | Path, size: int = 512, min_side: int = MIN_SIDE,
-    blur_threshold: float = BLUR_THRESHOLD, min_photos: int = MIN_PHOTOS,
-) -> Prepared:  # fmt: skip
+    folder: str | Path,
+    size: int = 512,
+    min_side: int = MIN_SIDE,
+    blur_threshold: float = BLUR_THRESHOLD,
+    min_photos: int = MIN_PHOTOS,
+) -> Prepared:
     """Every photo in `folder` checked and cropped. Raises TrainError with the list when
     fewer than `min_photos` are usable."""
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -89,9 +92,15 @@ def prepare(
             out.rejected.append((path.name, (N_("unreadable"), {})))
             continue
         if min(img.size) < min_side:
-            out.rejected.append((path.name, (N_("too small ({width}×{height}; at least {least} "
-                                                "px a side)"), {"width": img.size[0],
-                                             "height": img.size[1], "least": min_side})))  # fmt: skip
+            out.rejected.append(
+                (
+                    path.name,
+                    (
+                        N_("too small ({width}×{height}; at least {least} px a side)"),
+                        {"width": img.size[0], "height": img.size[1], "least": min_side},
+                    ),
+                )
+            )
             continue
         cropped = square(img, size)
         sharp = sharpness(square(img, 512))
@@ -110,6 +119,10 @@ def prepare(
         out.images.append(cropped)
         out.files.append(path.name)
     if len(out.images) < min_photos:
-        raise TrainError(N_("only {count} usable photo(s), at least {least} are needed"),
-                         *out.parts(), count=len(out.images), least=min_photos)  # fmt: skip
+        raise TrainError(
+            N_("only {count} usable photo(s), at least {least} are needed"),
+            *out.parts(),
+            count=len(out.images),
+            least=min_photos,
+        )
     return out

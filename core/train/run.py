@@ -39,8 +39,13 @@ class TrainRequest:
 
 def check_token(token: str, known: set[str]) -> None:
     if not TOKEN_RE.fullmatch(token):
-        raise TrainError(N_("the token {token} must be 4–31 lowercase letters or digits, "
-                            "starting with a letter (e.g. rigasdoms)"), token=token)  # fmt: skip
+        raise TrainError(
+            N_(
+                "the token {token} must be 4–31 lowercase letters or digits, "
+                "starting with a letter (e.g. rigasdoms)"
+            ),
+            token=token,
+        )
     if token in known:
         raise TrainError(N_("the token {token} is already a concept"), token=token)
 
@@ -71,8 +76,9 @@ SHEET_GAP = 6  # between tiles
 CHOSEN = (214, 40, 40)  # the frame and label of the chosen checkpoint
 
 
-def contact_sheet(scores: list[Scores], best: Scores, photos: list[Any], prompts: list[str],
-                  cell: int = 128) -> Any:  # fmt: skip
+def contact_sheet(
+    scores: list[Scores], best: Scores, photos: list[Any], prompts: list[str], cell: int = 128
+) -> Any:
     """The reference photos (first row), then each checkpoint's validation images (a row
     each), every column labelled with its prompt and seed, every row with its checkpoint,
     the chosen one framed in red; tiles are `cell` px with a gap between them."""
@@ -96,15 +102,23 @@ def contact_sheet(scores: list[Scores], best: Scores, photos: list[Any], prompts
     def row(r: int, label: str, images: list[Any], chosen: bool = False) -> None:
         y = SHEET_HEADER_H + r * step + SHEET_GAP
         if chosen:
-            pen.rectangle((SHEET_LABEL_W + SHEET_GAP // 2, y - SHEET_GAP // 2,
-                           width - SHEET_GAP // 2, y + cell + SHEET_GAP // 2 - 1),
-                          outline=CHOSEN, width=3)  # fmt: skip
+            pen.rectangle(
+                (
+                    SHEET_LABEL_W + SHEET_GAP // 2,
+                    y - SHEET_GAP // 2,
+                    width - SHEET_GAP // 2,
+                    y + cell + SHEET_GAP // 2 - 1,
+                ),
+                outline=CHOSEN,
+                width=3,
+            )
         pen.text((6, y + cell // 2 - 14), label, fill=CHOSEN if chosen else "black", font=font)
         if chosen:
             pen.text((6, y + cell // 2 + 2), "chosen", fill=CHOSEN, font=font)
         for c, img in enumerate(images):
-            sheet.paste(img.convert("RGB").resize((cell, cell)),
-                        (SHEET_LABEL_W + c * step + SHEET_GAP, y))  # fmt: skip
+            sheet.paste(
+                img.convert("RGB").resize((cell, cell)), (SHEET_LABEL_W + c * step + SHEET_GAP, y)
+            )
 
     row(0, "photos", photos[:cols])
     for r, s in enumerate(scores, 1):
@@ -132,34 +146,64 @@ def _fit(text: str, width: int, pen: Any, font: Any) -> str:
 PAPER = {"dino": 0.668, "clip_i": 0.803, "clip_t": 0.305}
 
 
-def report_md(req: TrainRequest, prepared_report: str, scores: list[Scores], best: Scores,
-              steps: int = 0, class_images: int = 0, tiny: bool = False) -> str:  # fmt: skip
+def report_md(
+    req: TrainRequest,
+    prepared_report: str,
+    scores: list[Scores],
+    best: Scores,
+    steps: int = 0,
+    class_images: int = 0,
+    tiny: bool = False,
+) -> str:
     lines = [f"# {req.name_lv} (`{req.token} {req.cls}`)", ""]
     if tiny:
-        lines += ["> **Tiny random models**: these scores mean nothing; they only show the "
-                  "pipeline ran. Train on the real model for scores worth reading.", ""]  # fmt: skip
-    lines += [f"Steps: {steps}. Class images (prior preservation): {class_images}.", "",
-              "## Photos", "", "```", prepared_report, "```", "", "## Checkpoints", "",
-              "| checkpoint | DINO | CLIP-I | CLIP-T | forgetting | total |",
-              "|---|---|---|---|---|---|",
-              f"| DreamBooth paper (for comparison) | {PAPER['dino']:.3f} | "
-              f"{PAPER['clip_i']:.3f} | {PAPER['clip_t']:.3f} | | |"]  # fmt: skip
+        lines += [
+            "> **Tiny random models**: these scores mean nothing; they only show the "
+            "pipeline ran. Train on the real model for scores worth reading.",
+            "",
+        ]
+    lines += [
+        f"Steps: {steps}. Class images (prior preservation): {class_images}.",
+        "",
+        "## Photos",
+        "",
+        "```",
+        prepared_report,
+        "```",
+        "",
+        "## Checkpoints",
+        "",
+        "| checkpoint | DINO | CLIP-I | CLIP-T | forgetting | total |",
+        "|---|---|---|---|---|---|",
+        f"| DreamBooth paper (for comparison) | {PAPER['dino']:.3f} | "
+        f"{PAPER['clip_i']:.3f} | {PAPER['clip_t']:.3f} | | |",
+    ]
     for s in scores:
         mark = " **chosen**" if s is best else ""
-        lines.append(f"| {s.checkpoint}{mark} | {s.dino:.3f} | {s.clip_i:.3f} | {s.clip_t:.3f} "
-                     f"| {s.forgetting:.3f} | {s.total:.3f} |")  # fmt: skip
+        lines.append(
+            f"| {s.checkpoint}{mark} | {s.dino:.3f} | {s.clip_i:.3f} | {s.clip_t:.3f} "
+            f"| {s.forgetting:.3f} | {s.total:.3f} |"
+        )
     prompts = validation_prompts(req.token, req.cls)
-    lines += ["", "Rule: the highest (DINO + CLIP-I) / 2 + CLIP-T − forgetting; the earlier "
-              "checkpoint on a tie.", "", "Contact sheet columns (each prompt with seeds "
-              f"{', '.join(map(str, SEEDS))}): " + "; ".join(prompts), ""]  # fmt: skip
+    lines += [
+        "",
+        "Rule: the highest (DINO + CLIP-I) / 2 + CLIP-T − forgetting; the earlier "
+        "checkpoint on a tie.",
+        "",
+        "Contact sheet columns (each prompt with seeds "
+        f"{', '.join(map(str, SEEDS))}): " + "; ".join(prompts),
+        "",
+    ]
     return "\n".join(lines)
 
 
 def train(
-    config: Config, req: TrainRequest, known: dict[str, str],
+    config: Config,
+    req: TrainRequest,
+    known: dict[str, str],
     report: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
     pause: Callable[[], None] = lambda: None,
-) -> Path:  # fmt: skip
+) -> Path:
     """Run everything; returns OUT/TOKEN. `known`: existing concept ids → their prompt."""
     check_token(req.token, set(known))
     t = config.training
@@ -169,35 +213,69 @@ def train(
     report(prepared.report())
     target = req.out / req.token
     target.mkdir(parents=True, exist_ok=True)
-    prior = class_images(base, req.cls, req.class_images * len(prepared.images), t.resolution,
-                         config.path(t.class_images), device, report)  # fmt: skip
-    options = TrainOptions(req.token, req.cls, steps=req.steps or t.steps,
-                           resolution=t.resolution, rank=t.rank,
-                           learning_rate=t.learning_rate, device=device,
-                           checkpoint_every=min(t.checkpoint_every, req.steps or t.steps))  # fmt: skip
+    prior = class_images(
+        base,
+        req.cls,
+        req.class_images * len(prepared.images),
+        t.resolution,
+        config.path(t.class_images),
+        device,
+        report,
+    )
+    options = TrainOptions(
+        req.token,
+        req.cls,
+        steps=req.steps or t.steps,
+        resolution=t.resolution,
+        rank=t.rank,
+        learning_rate=t.learning_rate,
+        device=device,
+        checkpoint_every=min(t.checkpoint_every, req.steps or t.steps),
+    )
     seen = describe(config.model(t.captioner), prepared.images, device) if t.captioner else None
     texts = captions(req.token, req.cls, len(prepared.images), seen)
-    (target / "captions.txt").write_text("\n".join(
-        f"{name}: {' | '.join(c)}" for name, c in zip(prepared.files, texts, strict=True)) + "\n",
-        encoding="utf-8")  # fmt: skip
+    (target / "captions.txt").write_text(
+        "\n".join(f"{name}: {' | '.join(c)}" for name, c in zip(prepared.files, texts, strict=True))
+        + "\n",
+        encoding="utf-8",
+    )
     trainer = LoraTrainer(base, options, target)
     checkpoints = trainer.train(prepared.images, prior, report, pause, texts)
     del trainer
     report(f"scoring {len(checkpoints)} checkpoint(s)")
     embedder = Embedder(config.model(t.clip_model), config.model(t.dino_model), device)
     others = [prompt for cid, prompt in sorted(known.items())][:2]
-    scores = score_checkpoints(base, checkpoints, prepared.images, req.token, req.cls, others,
-                               embedder, t.resolution, t.validation_steps, device)  # fmt: skip
+    scores = score_checkpoints(
+        base,
+        checkpoints,
+        prepared.images,
+        req.token,
+        req.cls,
+        others,
+        embedder,
+        t.resolution,
+        t.validation_steps,
+        device,
+    )
     best = choose(scores)
     shutil.copy(target / "checkpoints" / best.checkpoint / LORA_FILE, target / LORA_FILE)
     (target / "concept.toml").write_text(concept_entry(req), encoding="utf-8")
-    (target / "scores.json").write_text(json.dumps(
-        {"chosen": best.checkpoint, "rule": "max (dino + clip_i) / 2 + clip_t - forgetting",
-         "checkpoints": [s.as_dict() for s in scores]}, indent=2), encoding="utf-8")  # fmt: skip
+    (target / "scores.json").write_text(
+        json.dumps(
+            {
+                "chosen": best.checkpoint,
+                "rule": "max (dino + clip_i) / 2 + clip_t - forgetting",
+                "checkpoints": [s.as_dict() for s in scores],
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     tiny = is_tiny(base)
     (target / "report.md").write_text(
-        report_md(req, prepared.report(), scores, best, options.steps,
-                  len(prior), tiny), encoding="utf-8")  # fmt: skip
+        report_md(req, prepared.report(), scores, best, options.steps, len(prior), tiny),
+        encoding="utf-8",
+    )
     contact_sheet(scores, best, prepared.images, validation_prompts(req.token, req.cls)).save(
         target / "contact_sheet.png"
     )

@@ -18,8 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-VALIDATION = ("a photo of {token} {cls}", "a photo of {token} {cls} in the snow",
-              "a {token} {cls} at night, photo")  # fmt: skip
+VALIDATION = (
+    "a photo of {token} {cls}",
+    "a photo of {token} {cls} in the snow",
+    "a {token} {cls} at night, photo",
+)
 SEEDS = (11, 22)
 
 
@@ -73,8 +76,9 @@ class Embedder:
         import torch
 
         with torch.no_grad():
-            tok = self.clip_processor(text=texts, return_tensors="pt", padding=True,
-                                      truncation=True)  # fmt: skip
+            tok = self.clip_processor(
+                text=texts, return_tensors="pt", padding=True, truncation=True
+            )
             ids, mask = tok["input_ids"].to(self.device), tok["attention_mask"].to(self.device)
             out = self.clip.get_text_features(input_ids=ids, attention_mask=mask)
             emb = out if isinstance(out, torch.Tensor) else out.pooler_output
@@ -108,20 +112,36 @@ def draw(pipe: Any, prompts: list[str], resolution: int, steps: int) -> list[Any
     for prompt in prompts:
         for seed in SEEDS:
             g = torch.Generator("cpu").manual_seed(seed)
-            images.append(pipe(prompt, num_inference_steps=steps, width=resolution,
-                               height=resolution, generator=g).images[0])  # fmt: skip
+            images.append(
+                pipe(
+                    prompt,
+                    num_inference_steps=steps,
+                    width=resolution,
+                    height=resolution,
+                    generator=g,
+                ).images[0]
+            )
     return images
 
 
 def score_checkpoints(
-    base: str, checkpoints: list[Path], photos: list[Any], token: str, cls: str,
-    others: list[str], embedder: Embedder, resolution: int, steps: int, device: str,
-) -> list[Scores]:  # fmt: skip
+    base: str,
+    checkpoints: list[Path],
+    photos: list[Any],
+    token: str,
+    cls: str,
+    others: list[str],
+    embedder: Embedder,
+    resolution: int,
+    steps: int,
+    device: str,
+) -> list[Scores]:
     """Score every checkpoint; `others` are other concepts' prompts (forgetting)."""
     from diffusers import StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline.from_pretrained(base, safety_checker=None,
-                                                   requires_safety_checker=False)  # fmt: skip
+    pipe = StableDiffusionPipeline.from_pretrained(
+        base, safety_checker=None, requires_safety_checker=False
+    )
     pipe.set_progress_bar_config(disable=True)
     pipe.to(device)
     prompts = validation_prompts(token, cls)
@@ -138,11 +158,15 @@ def score_checkpoints(
             forgetting = 1.0 - pairwise_similarity(base_others, after)
         pipe.unload_lora_weights()
         clip_img = embedder.clip_images(images)
-        out.append(Scores(
-            checkpoint=ck.name, step=int(ck.name.split("-")[-1]),
-            dino=mean_similarity(embedder.dino_images(images), photo_dino),
-            clip_i=mean_similarity(clip_img, photo_clip),
-            clip_t=pairwise_similarity(clip_img, embedder.clip_texts(plain)),
-            forgetting=forgetting, images=images,
-        ))  # fmt: skip
+        out.append(
+            Scores(
+                checkpoint=ck.name,
+                step=int(ck.name.split("-")[-1]),
+                dino=mean_similarity(embedder.dino_images(images), photo_dino),
+                clip_i=mean_similarity(clip_img, photo_clip),
+                clip_t=pairwise_similarity(clip_img, embedder.clip_texts(plain)),
+                forgetting=forgetting,
+                images=images,
+            )
+        )
     return out

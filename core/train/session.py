@@ -39,9 +39,18 @@ class Session:
     state: str = "collecting"  # collecting | training | trained | failed
 
     def save(self) -> None:
-        (self.folder / "session.json").write_text(json.dumps(
-            {"token": self.token, "cls": self.cls, "name_lv": self.name_lv,
-             "photos": self.photos, "state": self.state}, ensure_ascii=False))  # fmt: skip
+        (self.folder / "session.json").write_text(
+            json.dumps(
+                {
+                    "token": self.token,
+                    "cls": self.cls,
+                    "name_lv": self.name_lv,
+                    "photos": self.photos,
+                    "state": self.state,
+                },
+                ensure_ascii=False,
+            )
+        )
 
 
 class Teaching:
@@ -56,8 +65,9 @@ class Teaching:
     def _session(self, admin: str) -> Session:
         session = self.sessions.get(admin)
         if session is None:
-            raise TrainError(N_("no concept is being taught: start with /macies TOKEN klase "
-                                "Nosaukums"))  # fmt: skip
+            raise TrainError(
+                N_("no concept is being taught: start with /macies TOKEN klase Nosaukums")
+            )
         return session
 
     def start(self, admin: str, is_admin: bool, args: list[str], known: set[str]) -> Session:
@@ -66,8 +76,12 @@ class Teaching:
         if not is_admin:
             raise NotAdmin()
         if len(args) < 3:
-            raise TrainError(N_("usage: /macies TOKEN klase Latviskais nosaukums, e.g. "
-                                "/macies rigasdoms building Rīgas Doms"))  # fmt: skip
+            raise TrainError(
+                N_(
+                    "usage: /macies TOKEN klase Latviskais nosaukums, e.g. "
+                    "/macies rigasdoms building Rīgas Doms"
+                )
+            )
         token, cls, name = args[0].lower(), args[1], " ".join(args[2:])
         check_token(token, known)
         folder = self.root / token
@@ -105,12 +119,19 @@ class Teaching:
         """Queue the training; `notify` hears "progress", "done" and "failed"."""
         session = self._session(admin)
         if self.config.queue.backend != "local" or self.config.queue.isolate:
-            raise TrainError(N_("teaching from the chat needs the model in this process "
-                                "([queue] backend = local): use `python -m core train` on a "
-                                "GPU"))  # fmt: skip
+            raise TrainError(
+                N_(
+                    "teaching from the chat needs the model in this process "
+                    "([queue] backend = local): use `python -m core train` on a "
+                    "GPU"
+                )
+            )
         if len(session.photos) < MIN_PHOTOS:
-            raise TrainError(N_("{count} photo(s) so far; send at least {least}"),
-                             count=len(session.photos), least=MIN_PHOTOS)  # fmt: skip
+            raise TrainError(
+                N_("{count} photo(s) so far; send at least {least}"),
+                count=len(session.photos),
+                least=MIN_PHOTOS,
+            )
         if session.state == "training":
             raise TrainError(N_("this concept is already training"))
         session.state = "training"
@@ -136,9 +157,14 @@ class Teaching:
                 time.sleep(0.2)
 
         await asyncio.to_thread(pause)  # it starts when no drawing job waits
-        req = TrainRequest(session.folder / "photos", session.token, session.cls,
-                           session.name_lv, out=session.folder / "out",
-                           class_images=self.config.training.prior_images)  # fmt: skip
+        req = TrainRequest(
+            session.folder / "photos",
+            session.token,
+            session.cls,
+            session.name_lv,
+            out=session.folder / "out",
+            class_images=self.config.training.prior_images,
+        )
         try:
             target = await asyncio.to_thread(train, self.config, req, known, report, pause)
         except Exception as exc:
@@ -150,8 +176,10 @@ class Teaching:
         session.state = "trained"
         session.save()
         scores = json.loads((target / "scores.json").read_text(encoding="utf-8"))
-        await notify("done", {"token": session.token, "sheet": str(target / "contact_sheet.png"),
-                              "scores": scores})  # fmt: skip
+        await notify(
+            "done",
+            {"token": session.token, "sheet": str(target / "contact_sheet.png"), "scores": scores},
+        )
 
     def accept(self, admin: str, token: str) -> Path:
         """The trained OUT/TOKEN to install (/pievienot)."""
