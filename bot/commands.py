@@ -12,138 +12,37 @@ their events into `run(ctx, name, args)` and render what comes back. Teaching a 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from bot import teaching
 from bot.actions import draw, history_buttons, settings_buttons
+from bot.admin_texts import runners_text, stats_text
+from bot.arguments import (
+    PHOTO,
+    SETTINGS_OPTIONS,
+    TEACH_OPTIONS,
+    ZIME_OPTIONS,
+    Arg,
+    Args,
+    Command,
+    Option,
+    Run,
+    parse_args,
+)
 from bot.locale import N_
 from bot.message import Button, Ctx, Reply
-from bot.teaching import finish_teaching
 from bot.texts import (
     error_text,
     help_text,
     history_line,
-    runners_text,
     settings_text,
-    stats_text,
     t,
-    teaching_text,
 )
-from core.errors import BadArgument, EmptyPrompt, NotAdmin, PrivateOnly, ZimeError
-from core.lang.styles import Styles
+from core.errors import EmptyPrompt, NotAdmin, PrivateOnly, ZimeError
 from core.logins import ADMIN, GALLERY
 from core.service import Submitted
 
 log = logging.getLogger("zime.commands")
-
-Run = Callable[[Ctx, "Args"], Awaitable[Reply]]
-
-
-@dataclass(frozen=True)
-class Arg:
-    name: str
-    kind: str  # text | job | user | word
-    required: bool = False
-    what: str = ""  # English msgid for an error sentence ("a picture number")
-    example: str = ""
-
-
-@dataclass(frozen=True)
-class Args:
-    """A command's arguments, checked against its `Arg`s."""
-
-    text: str = ""
-    job: int = 0
-    user: tuple[str, str] = ("", "")  # (platform, user id)
-    word: str = ""
-
-
-PHOTO = "photo"  # an Option's type: a picture the user attaches
-
-
-@dataclass(frozen=True)
-class Option:
-    """One typed option of a command, as a platform with typed commands shows it (Discord's
-    slash options). Its value becomes the same text a chat message carries: `as_text` with
-    the value in it (a flag `--ar {}`, a setting `skaits={}`, or the text itself `{}`), so one
-    parser reads both."""
-
-    name: str  # Latvian, ASCII: what Discord shows
-    description: str  # English msgid
-    type: type | str = str  # str | int | float | bool | PHOTO
-    as_text: str = "{}"
-    required: bool = False
-    choices: tuple[tuple[str, str], ...] = ()  # (label, value)
-    low: float | None = None  # a number's range
-    high: float | None = None
-
-
-@dataclass(frozen=True)
-class Command:
-    names: tuple[str, ...]  # Latvian first, then aliases (ru in Latin letters, en)
-    description: str  # English msgid: menus, /palidziba and Discord's command list
-    run: Run
-    args: tuple[Arg, ...] = ()
-    admin: bool = False
-    menu: bool = True  # listed in the platform's command menu
-    options: tuple[Option, ...] = ()  # typed options; none: one per argument
-
-    @property
-    def name(self) -> str:
-        return self.names[0]
-
-    def typed_options(self) -> tuple[Option, ...]:
-        """The typed options (Discord's): `options`, or one text option per argument."""
-        if self.options:
-            return self.options
-        return tuple(
-            Option(a.name, a.what or self.description, required=a.required) for a in self.args
-        )
-
-    def text_of(self, values: dict[str, object]) -> str:
-        """Typed option values as the text after the command in a chat message (options
-        without a value are left out; a photo travels apart, in `Ctx.photo`)."""
-        parts = []
-        for option in self.typed_options():
-            value = values.get(option.name)
-            if value is None or option.type == PHOTO:
-                continue
-            if isinstance(value, bool):
-                value = "ja" if value else "ne"
-            parts.append(option.as_text.format(value))
-        return " ".join(parts)
-
-
-_JOB = re.compile(r"#?([0-9]{1,18})")
-
-
-def parse_args(command: Command, raw: str, platform: str) -> Args:
-    """`raw` (the text after the command) as the command's arguments; a bad one raises
-    BadArgument naming the command, what it takes and an example."""
-    raw = raw.strip()
-    args = Args(text=raw)
-    for arg in command.args:
-        if not raw:
-            if arg.required:
-                raise BadArgument(f"/{command.name}", arg.what, arg.example)
-            continue
-        if arg.kind == "job":
-            m = _JOB.fullmatch(raw)
-            if m is None or int(m[1]) == 0:
-                raise BadArgument(f"/{command.name}", arg.what, arg.example)
-            args = Args(text=raw, job=int(m[1]))
-        elif arg.kind == "user":
-            where, sep, who = raw.partition(":")
-            user = (where, who) if sep else (platform, raw)
-            if not user[1] or " " in raw:
-                raise BadArgument(f"/{command.name}", arg.what, arg.example)
-            args = Args(text=raw, user=user)
-        elif arg.kind == "word":
-            if " " in raw:
-                raise BadArgument(f"/{command.name}", arg.what, arg.example)
-            args = Args(text=raw, word=raw)
-    return args
 
 
 # the commands
@@ -253,93 +152,9 @@ async def _gallery(ctx: Ctx, args: Args) -> Reply:
     return Reply(text=text, private=True, preview=False)
 
 
-# teaching a concept (admins); the rules are in core/train/session.py
-async def _teach_start(ctx: Ctx, args: Args) -> Reply:
-    """/macies TOKEN KLASE Latvian name: a teaching session; photos follow."""
-    session = ctx.service.teach_start(ctx.request, args.text.split())
-    text, _ = teaching_text(
-        "started", {"name": session.name_lv, "cls": session.cls, "token": session.token}, ctx.lang
-    )
-    return Reply(text=text, private=True)
-
-
-async def _teach_photo(ctx: Ctx, args: Args) -> Reply:
-    """/foto with a photo (Discord), or a photo sent while teaching (Telegram)."""
-    if ctx.photo is None:
-        raise BadArgument("/foto", N_("a photo"), "/foto + 📎")
-    count = await ctx.service.teach_photo(ctx.request, await ctx.photo())
-    return Reply(text=t(ctx.lang, "Photo {n} saved.", n=count), private=True)
-
-
-async def _teach_ready(ctx: Ctx, args: Args) -> Reply:
-    """/gatavs: the training is queued; its progress and results come through `ctx.news`."""
-
-    async def quiet(event: str, details: dict[str, object]) -> None:
-        log.info("teaching %s: %s", event, details.get("token", ""))
-
-    session = ctx.service.teach_ready(ctx.request, ctx.news or quiet)
-    text, _ = teaching_text("queued", {"token": session.token}, ctx.lang)
-    return Reply(text=text, private=True)
-
-
-def _teach_finish(command: str) -> Run:
-    async def finish(ctx: Ctx, args: Args) -> Reply:
-        text = await finish_teaching(ctx.service, ctx.request, command, args.text.split())
-        return Reply(text=text, private=True)
-
-    return finish
-
-
 _PICTURE = Arg("id", "job", True, N_("a picture number from /vesture"), "/velreiz 12")
 _USER = Arg("lietotajs", "user", True, N_("a user id"), "/ban 123456")
 _TOKEN = Arg("token", "word", True, N_("the concept's token"), "/pievienot rigasdoms")
-ASPECTS = (
-    ("ainava 3:2", "3:2"),
-    ("portrets 2:3", "2:3"),
-    ("kvadrāts 1:1", "1:1"),
-    ("plats 16:9", "16:9"),
-    ("augsts 9:16", "9:16"),
-)
-LANGUAGES = (("latviešu", "lv"), ("русский", "ru"), ("English", "en"))
-_COUNT = Option(
-    "skaits", N_("Number of images (several: a grid)"), int, "--skaits {}", low=1, high=4
-)
-ZIME_OPTIONS = (
-    Option("teksts", N_("What to draw, e.g. Vanšu tilts saulrietā"), required=True),
-    Option("formats", N_("Aspect ratio"), str, "--ar {}", choices=ASPECTS),
-    Option("ne", N_("What to leave out"), str, "--ne {}"),
-    Option("sekla", N_("Seed"), int, "--sēkla {}", low=0, high=2**32 - 1),
-    Option("soli", N_("Steps"), int, "--soļi {}", low=1, high=150),
-    _COUNT,
-    Option("attels", N_("A photo to draw from"), PHOTO),
-    Option(
-        "stiprums",
-        N_("How far to move from the photo (0.1–1)"),
-        float,
-        "--stiprums {}",
-        low=0.1,
-        high=1.0,
-    ),
-    Option(
-        "stils",
-        N_("Style"),
-        str,
-        "--stils {}",
-        choices=tuple((s.name_lv, s.id) for s in Styles.load()),
-    ),
-)
-SETTINGS_OPTIONS = (
-    Option(_COUNT.name, _COUNT.description, int, "skaits={}", low=1, high=4),
-    Option("formats", N_("Aspect ratio"), str, "formats={}", choices=ASPECTS),
-    Option("privati", N_("Send results privately when I ask in a server"), bool, "privati={}"),
-    Option("valoda", N_("Language of the answers"), str, "valoda={}", choices=LANGUAGES),
-)
-TEACH_OPTIONS = (
-    Option("token", N_("The new concept's token, e.g. rigasdoms"), required=True),
-    Option("klase", N_("Its class, e.g. building"), required=True),
-    Option("nosaukums", N_("Its Latvian name, e.g. Rīgas Doms"), required=True),
-)
-
 COMMANDS: tuple[Command, ...] = (
     Command(
         ("zime", "risuj", "draw"),
@@ -413,7 +228,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         ("macies", "uchit", "teach"),
         N_("Teach a new concept (admins)"),
-        _teach_start,
+        teaching.teach_start,
         (
             Arg(
                 "args",
@@ -430,7 +245,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         ("foto", "photo"),
         N_("A photo of the new concept (admins)"),
-        _teach_photo,
+        teaching.teach_photo,
         admin=True,
         menu=False,
         options=(Option("attels", N_("The photo"), PHOTO, required=True),),
@@ -438,14 +253,14 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         ("gatavs", "gotovo", "ready"),
         N_("Start the training (admins)"),
-        _teach_ready,
+        teaching.teach_ready,
         admin=True,
         menu=False,
     ),
     Command(
         ("pievienot", "dobavit", "install"),
         N_("Add the trained concept (admins)"),
-        _teach_finish("pievienot"),
+        teaching.teach_finish("pievienot"),
         (_TOKEN,),
         admin=True,
         menu=False,
@@ -453,7 +268,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         ("atmest", "otbrosit", "discard"),
         N_("Discard the trained concept (admins)"),
-        _teach_finish("atmest"),
+        teaching.teach_finish("atmest"),
         (Arg(_TOKEN.name, "word", True, _TOKEN.what, "/atmest rigasdoms"),),
         admin=True,
         menu=False,

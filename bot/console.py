@@ -19,10 +19,11 @@ import threading
 from typing import TextIO
 
 from bot import actions, commands
+from bot.admin_texts import teaching_text
 from bot.delivery import Delivery, Fault
 from bot.message import Ctx, Reply, Rows
 from bot.status import follow
-from bot.texts import error_text, t, teaching_text
+from bot.texts import error_text, t
 from core.errors import ZimeError
 from core.jobs.job import Job, JobView, Request
 from core.service import Service

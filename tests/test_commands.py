@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot import actions, commands
+from bot.admin_texts import stats_text
 from bot.message import Ctx, Reply, Rows
-from bot.texts import error_text, history_line, stats_text
+from bot.texts import error_text, history_line
 from core.app import open_service
 from core.config import config_from_dict
 from core.errors import RateLimited

@@ -81,7 +81,8 @@ async def test_photos_sent_at_once_keep_the_limit_and_refusals_are_latvian(
     import asyncio
     import threading
 
-    from bot.texts import error_text, teaching_text
+    from bot.admin_texts import teaching_text
+    from bot.texts import error_text
     from core.app import open_service
     from core.draw import images
     from core.draw.images import PHOTO_DECODES

@@ -14,7 +14,7 @@ import yarl
 from discord import app_commands
 
 from bot import commands
-from bot.commands import PHOTO, Command, Option
+from bot.arguments import PHOTO, Command, Option
 from bot.discord.views import JobButton
 from bot.locale import languages
 from bot.texts import t

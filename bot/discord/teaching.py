@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.texts import teaching_text
+from bot.admin_texts import teaching_text
 from core.jobs.job import Request
 from core.service import Service
 

@@ -13,9 +13,9 @@ from telegram import Message, Update
 from telegram.ext import Application, ContextTypes
 
 from bot import commands
+from bot.admin_texts import teaching_text
 from bot.message import Ctx, read_image
 from bot.telegram.render import fit, with_retry
-from bot.texts import teaching_text
 from core.jobs.job import Request
 from core.service import Service
 

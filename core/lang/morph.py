@@ -20,7 +20,7 @@ _P5 = frozenset({"e", "es", "ei", "i", "u", "em"})  # zīme, universitāte
 _P6 = frozenset({"s", "ij", "i", "is", "u", "im"})  # pils
 _ADJ = _P1 | {"ais", "ajam", "o", "aja", "ie", "ajiem", "ajos", "as", "ajai", "ajas", "ai", "e"}
 # Masculine nouns of the 1st and 2nd declension drop the ending in the vocative ("Vanšu
-# tilt!"); only the last word of a multi-word name gets it (see concepts._lv_word).
+# tilt!"); only the last word of a multi-word name gets it (see patterns.lv_word).
 VOCATIVE_PARADIGMS = (_P1, _P2, _P1 | _P6)
 
 # The stemmer's affixes, folded (ā -> a …) so that words typed without diacritics are

@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from core.lang.concepts import ConceptRegistry, Match
+from core.lang.concepts import ConceptRegistry
 from core.lang.morph import is_cyrillic, to_cyrillic
 from core.lang.negation import split_negatives
+from core.lang.patterns import Match
 from core.lang.styles import Style, Styles, strip_style
 from core.lang.text import DEFAULT_MAX_CHARS, Lang, Word, detect_language, fold, normalize, words
 from core.lang.translate import Translators

@@ -89,6 +89,19 @@ class JobHandle:
         return self.status in FINAL
 
 
+def finished_line(job: Job, privacy: bool) -> str:
+    """The one log line of a finished job: ids and timings; the prompt only without
+    `[logging] privacy`."""
+    r = job
+    error = f" error={r.error!r}" if r.error and r.status == Status.FAILED else ""
+    prompt = "" if privacy else f" prompt={r.params.prompt!r}"
+    return (
+        f"job id={r.id} user={r.user_key} status={r.status} attempts={r.attempts}"
+        f" wait_s={r.wait_s or 0.0:.2f} draw_s={r.draw_s or 0.0:.2f} seed={r.params.seed}"
+        f"{error}{prompt}"
+    )
+
+
 class FairQueue:
     """Queued jobs, one queue per user, drawn round-robin: a user's backlog never holds up
     another user's first job."""

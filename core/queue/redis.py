@@ -54,6 +54,8 @@ from core.queue.wire import (
     decode_results,
     encode_jobs,
     from_png,
+    is_connection_error,
+    runner_info,
 )
 
 log = logging.getLogger("zime.redis")
@@ -117,7 +119,7 @@ class RedisDrawer:
             self._dispatched = {j.id for _id, f in entries for j in decode_jobs(f[b"jobs"])}
             await self._refresh_runners()
         except Exception as exc:
-            if not _is_connection_error(exc):
+            if not is_connection_error(exc):
                 raise
             log.warning("redis at %s unreachable at start (%s): drawing paused", self.url, exc)
         self._tasks = [
@@ -171,7 +173,7 @@ class RedisDrawer:
             results = await self._await(futures, cancelled)
             return await self._collect(jobs, results)
         except Exception as exc:
-            if _is_connection_error(exc):
+            if is_connection_error(exc):
                 self._connected = False
                 raise DrawingPaused(str(exc)) from exc
             raise
@@ -361,22 +363,9 @@ class RedisDrawer:
     async def _refresh_runners(self) -> None:
         now = time.time()
         raw = await self._client.hgetall(self.keys.runners)
-        runners = []
-        for value in raw.values():
-            r = json.loads(value)
-            age = now - float(r.get("heartbeat", 0))
-            runners.append(
-                RunnerInfo(
-                    r["name"],
-                    r.get("device", ""),
-                    r.get("model", ""),
-                    bool(r.get("busy")),
-                    age,
-                    age > self.claim_after_s,
-                    list(r.get("jobs", [])),
-                )
-            )
-        runners.sort(key=lambda r: r.name)
+        runners = sorted(
+            (runner_info(v, now, self.claim_after_s) for v in raw.values()), key=lambda r: r.name
+        )
         if [(r.name, r.down) for r in runners] != [(r.name, r.down) for r in self._runners]:
             self._changed.set()
         self._runners = runners
@@ -424,10 +413,3 @@ class RedisDrawer:
         self._connected = False  # nothing awaited is lost: it is in SQLite and in the stream
         self._changed.set()
         await asyncio.sleep(1.0)
-
-
-def _is_connection_error(exc: BaseException) -> bool:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)

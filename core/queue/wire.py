@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.errors import JobCancelled, ModelError, ZimeError
-from core.jobs.job import GenParams
+from core.jobs.job import GenParams, RunnerInfo
 from core.queue import DrawTimeout, Poisoned
 
 GROUP_RUNNERS = "runners"  # the consumer group of the runners on the jobs stream
@@ -124,6 +124,22 @@ def batch_failure(results: list[WireResult]) -> ZimeError | None:
     return None
 
 
+def runner_info(heartbeat: str | bytes, now: float, claim_after_s: float) -> RunnerInfo:
+    """A runner's heartbeat record (in the runners hash) as /rinda shows it; silent for
+    `claim_after_s`, it is down."""
+    r = json.loads(heartbeat)
+    age = now - float(r.get("heartbeat", 0))
+    return RunnerInfo(
+        r["name"],
+        r.get("device", ""),
+        r.get("model", ""),
+        bool(r.get("busy")),
+        age,
+        age > claim_after_s,
+        list(r.get("jobs", [])),
+    )
+
+
 def as_text(value: Any) -> str:
     """A stream entry id or key as Redis returns it (bytes) or as we wrote it (str)."""
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -141,3 +157,11 @@ def from_png(data: bytes) -> Any:
     with Image.open(io.BytesIO(data)) as img:
         img.load()
         return img.convert("RGB")
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Redis is away (refused, reset, timed out): drawing pauses, nothing is lost."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)

@@ -33,7 +33,7 @@ from core.queue import (
     Poisoned,
     RunnerInfo,
 )
-from core.queue.fair import FairQueue, JobHandle
+from core.queue.fair import FairQueue, JobHandle, finished_line
 
 log = logging.getLogger("zime.worker")
 
@@ -404,19 +404,7 @@ class Worker:
             h.job, status=status, error=error if status != DONE else None, failure=failure
         )
         self.metrics.job_finished(status)
-        r = h.job
-        log.info(
-            "job id=%s user=%s status=%s attempts=%s wait_s=%.2f draw_s=%.2f seed=%s%s%s",
-            h.id,
-            h.job.user_key,
-            status,
-            h.job.attempts,
-            r.wait_s or 0.0,
-            r.draw_s or 0.0,
-            h.job.params.seed,
-            f" error={error!r}" if error and status == FAILED else "",
-            "" if self.privacy else f" prompt={h.job.params.prompt!r}",
-        )
+        log.info("%s", finished_line(h.job, self.privacy))
         if status == CANCELLED or failure == Failure.STORAGE:
             try:
                 await self.store.set_status(h.id, status, error, failure)
