@@ -327,7 +327,6 @@ async def test_failed_delivery_is_retried_after_restart(
     async with running_bot(cfg):
         stub.send_text("/zime Dziesmu svētki", user_id=51)
         await stub.wait_for("sendPhoto", 5, chat_id=51)  # retried with backoff, then given up
-        await asyncio.sleep(0.3)
     stub.fail_next["sendPhoto"] = 0
 
     def first_job_photos() -> list[Any]:  # job 1's photos (the stub may replay the update)
