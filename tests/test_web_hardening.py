@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bot.texts import error_text
 from core.errors import TooLarge
@@ -88,7 +89,9 @@ async def test_a_streamed_body_is_cut_off_at_the_cap(tmp_path: Path) -> None:
 
 
 # W3: idle sockets and slow request heads
-async def test_idle_and_slow_connections_are_closed_under_a_cap(tmp_path: Path) -> None:
+async def test_idle_and_slow_connections_are_closed_under_a_cap(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     web = {"max_connections": 20, "header_timeout_s": 1.0}
     async with site(tmp_path, web=web) as s:
         port = port_of(s.base)
@@ -105,6 +108,8 @@ async def test_idle_and_slow_connections_are_closed_under_a_cap(tmp_path: Path) 
         assert time.monotonic() - started < 15  # by the head deadline, not never
         for _, w in idle:
             w.close()
+        refusals = [r for r in caplog.records if "connection(s) closed" in r.getMessage()]
+        assert len(refusals) == 1  # 20 refused: one line, not one per connection
         # a client dribbling its request head a byte at a time is closed too
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         started = time.monotonic()
