@@ -206,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fetch-models", help="download the configured models (then run offline)")
     f.add_argument("--config", help="config TOML file")
     f.add_argument("--ctranslate2", action="store_true", help="also convert the translator (int8)")
+    f.add_argument("--only", help="one catalogue model (and its fast LoRA), by its name")
     f.set_defaults(func=cmd_fetch_models)
 
     d = sub.add_parser("db", help="database care: backup PATH | stats")

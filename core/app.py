@@ -65,7 +65,7 @@ def make_translators(
 
 def make_generator(config: Config) -> Generator:
     m = config.models
-    source = config.model(m.generator)
+    source = config.model(config.generator_path)  # the catalogue's default model
     g = config.generation
     return DiffusersGenerator(
         source,

@@ -7,15 +7,14 @@ Unknown keys and wrongly typed values fail early with a `ConfigError` naming the
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import tomllib
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.config_check import section, validate
 from core.errors import ConfigError
 
 DEFAULT_GENERATOR = "minusthousand/lv-sb"
@@ -45,8 +44,42 @@ class DiscordConfig:
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """One image model of the catalogue (`[models.generators.NAME]`)."""
+
+    path: str = ""  # a hub id or a local folder
+    family: str = "sd15"  # sd15 | sdxl
+    name: str = ""  # what users see ("Latvija (SD 1.5)"); empty: the catalogue name
+    aliases: tuple[str, ...] = ()  # other names users may type
+    about: str = ""  # one line for /modeli
+    concepts: bool = False  # it knows the built-in concept tokens (lv-sb and its kin)
+    fast_lora: str = ""  # a few-step LoRA: a hub id/file or a local file; empty: no fast mode
+    fast_steps: int = 8
+    fast_guidance: float = 5.0
+    width: int = 0  # 0: the family's size ([generation] for sd15, 1024 for sdxl)
+    height: int = 0
+
+
+def _default_catalogue() -> dict[str, ModelSpec]:
+    return {
+        "lv-sb": ModelSpec(
+            path=DEFAULT_GENERATOR,
+            family="sd15",
+            name="Latvija (SD 1.5)",
+            aliases=("latvija", "lv"),
+            about="SD 1.5 ar 10 Latvijas jēdzieniem",
+            concepts=True,
+        )
+    }
+
+
+@dataclass(frozen=True)
 class ModelsConfig:
-    generator: str = DEFAULT_GENERATOR
+    # The catalogue: `default` names one of `generators`. The single `generator` key of
+    # earlier configs still works: it is one model named "default" that knows the concepts.
+    default: str = "lv-sb"
+    generators: Mapping[str, ModelSpec] = field(default_factory=_default_catalogue)
+    generator: str = ""
     translator: str = DEFAULT_TRANSLATOR  # serves Latvian
     # Other source languages; Russian is served out of the box. An NLLB model (here or as
     # `translator`) serves every language it knows; a language nobody serves is refused.
@@ -188,6 +221,23 @@ class Config:
         p = Path(value).expanduser()
         return p if p.is_absolute() else Path(self.base_dir) / p
 
+    def catalogue(self) -> dict[str, ModelSpec]:
+        """Every image model by its catalogue name (the legacy `generator`: "default")."""
+        m = self.models
+        if m.generator:
+            return {LEGACY_MODEL: ModelSpec(path=m.generator, concepts=True)}
+        return dict(m.generators)
+
+    @property
+    def default_model(self) -> str:
+        """The catalogue name of the model that draws when a user names none."""
+        return LEGACY_MODEL if self.models.generator else self.models.default
+
+    @property
+    def generator_path(self) -> str:
+        """The default model's hub id or folder."""
+        return self.catalogue()[self.default_model].path
+
     def is_admin(self, platform: str, user_id: str) -> bool:
         """Whether the config names this user an admin now (the console is the operator)."""
         if platform == "console":
@@ -202,6 +252,8 @@ class Config:
         return str(local) if local.exists() else value
 
 
+LEGACY_MODEL = "default"  # the catalogue name of a config's single `[models] generator`
+
 # Secrets and a few operational keys may be overridden from the environment.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "ZIME_TELEGRAM_TOKEN": ("telegram", "token"),
@@ -213,137 +265,6 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "ZIME_WEB_SECRET": ("web", "secret"),
     "ZIME_WEB_PUBLIC_URL": ("web", "public_url"),
 }
-
-_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("models", "device"): ("auto", "cuda", "cpu"),
-    ("models", "scheduler"): ("euler_a", "dpm", "ddim", "pndm"),
-    ("models", "safety_checker"): ("always", "groups", "never"),
-    ("logging", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
-    ("queue", "backend"): ("local", "redis"),
-}
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{key} must be a list, got {value!r}")
-        (item_hint, _ellipsis) = typing.get_args(hint)
-        return tuple(_coerce(f"{key}[{i}]", v, item_hint) for i, v in enumerate(value))
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
-        return float(value)
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key} must be true or false, got {value!r}")
-        return value
-    if typing.get_origin(hint) is Mapping:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{key} must be a table, got {value!r}")
-        _key_hint, item_hint = typing.get_args(hint)
-        return types.MappingProxyType(
-            {str(k): _coerce(f"{key}.{k}", v, item_hint) for k, v in value.items()}
-        )
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported type {hint!r}")
-
-
-def _section(name: str, cls: type, data: Mapping[str, Any]) -> Any:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"[{name}] must be a table, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"unknown key {name}.{unknown[0]} (known: {', '.join(sorted(known))})")
-    values = {k: _coerce(f"{name}.{k}", v, hints[k]) for k, v in data.items()}
-    for (sec, key), choices in _CHOICES.items():
-        if sec == name and key in values and values[key] not in choices:
-            raise ConfigError(f"{name}.{key} must be one of {choices}, got {values[key]!r}")
-    return cls(**values)
-
-
-def _validate(cfg: Config) -> None:
-    g, lim = cfg.generation, cfg.limits
-    checks: list[tuple[bool, str, object]] = [
-        (g.steps >= 1 and g.steps <= 150, "generation.steps", g.steps),
-        (1 <= g.max_steps <= 150, "generation.max_steps", g.max_steps),
-        (1 <= g.images <= 4, "generation.images", g.images),
-        (g.width % 8 == 0 and 64 <= g.width <= g.max_side, "generation.width", g.width),
-        (g.height % 8 == 0 and 64 <= g.height <= g.max_side, "generation.height", g.height),
-        (g.batch_size >= 1, "generation.batch_size", g.batch_size),
-        (g.job_timeout_s > 0, "generation.job_timeout_s", g.job_timeout_s),
-        (g.hang_grace_s > 0, "generation.hang_grace_s", g.hang_grace_s),
-        (cfg.storage.lock_wait_s > 0, "storage.lock_wait_s", cfg.storage.lock_wait_s),
-        (lim.max_prompt_chars >= 1, "limits.max_prompt_chars", lim.max_prompt_chars),
-        (lim.per_user_per_minute >= 0, "limits.per_user_per_minute", lim.per_user_per_minute),
-        (lim.per_user_per_day >= 0, "limits.per_user_per_day", lim.per_user_per_day),
-        (lim.per_chat_per_minute >= 0, "limits.per_chat_per_minute", lim.per_chat_per_minute),
-        (lim.queue_size >= 1, "limits.queue_size", lim.queue_size),
-        (lim.per_user_queued >= 1, "limits.per_user_queued", lim.per_user_queued),
-        (lim.max_attempts >= 1, "limits.max_attempts", lim.max_attempts),
-        (cfg.storage.retention_days >= 0, "storage.retention_days", cfg.storage.retention_days),
-        (0 < cfg.metrics.port < 65536, "metrics.port", cfg.metrics.port),
-        (0 < cfg.web.port < 65536, "web.port", cfg.web.port),
-        (
-            cfg.web.public_url == "" or cfg.web.public_url.startswith(("http://", "https://")),
-            "web.public_url",
-            cfg.web.public_url,
-        ),
-        (cfg.web.max_body_kb >= 1, "web.max_body_kb", cfg.web.max_body_kb),
-        (cfg.web.max_connections >= 1, "web.max_connections", cfg.web.max_connections),
-        (cfg.web.header_timeout_s > 0, "web.header_timeout_s", cfg.web.header_timeout_s),
-        (cfg.queue.claim_after_s > 0, "queue.claim_after_s", cfg.queue.claim_after_s),
-        (cfg.training.steps >= 1, "training.steps", cfg.training.steps),
-        (cfg.training.rank >= 1, "training.rank", cfg.training.rank),
-        (cfg.training.prior_images >= 0, "training.prior_images", cfg.training.prior_images),
-        (cfg.training.learning_rate > 0, "training.learning_rate", cfg.training.learning_rate),
-        (
-            cfg.training.checkpoint_every >= 1,
-            "training.checkpoint_every",
-            cfg.training.checkpoint_every,
-        ),
-        (
-            cfg.training.resolution % 8 == 0 and cfg.training.resolution >= 64,
-            "training.resolution",
-            cfg.training.resolution,
-        ),
-        (cfg.queue.result_ttl_s > 0, "queue.result_ttl_s", cfg.queue.result_ttl_s),
-        (
-            cfg.queue.url.startswith(("redis://", "rediss://", "unix://")),
-            "queue.url",
-            cfg.queue.url,
-        ),
-    ]
-    for proxy in cfg.web.trusted_proxies:
-        checks.append((_is_network(proxy), "web.trusted_proxies", proxy))
-    for lang in cfg.models.translators:
-        checks.append(
-            (
-                lang.isalpha() and lang.islower() and len(lang) in (2, 3),
-                f"models.translators.{lang}",
-                "a language code like ru",
-            )
-        )
-    for ok, key, value in checks:
-        if not ok:
-            raise ConfigError(f"{key} has a bad value: {value!r}")
-
-
-def _is_network(value: str) -> bool:
-    try:
-        ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        return False
-    return True
 
 
 def config_from_dict(
@@ -358,10 +279,15 @@ def config_from_dict(
     for var, (sec, key) in ENV_OVERRIDES.items():
         if env and env.get(var):
             merged.setdefault(sec, {})[key] = env[var]
+    models = merged.get("models", {})
+    if models.get("generator") and models.get("generators"):
+        raise ConfigError("[models] has both generator and generators: keep one (the catalogue)")
+    if models.get("generators") and "default" not in models:  # the first one draws
+        models["default"] = next(iter(models["generators"]))
     for name, sec_data in merged.items():
-        sections[name] = _section(name, hints[name], sec_data)
+        sections[name] = section(name, hints[name], sec_data)
     cfg = Config(**sections, base_dir=base_dir)
-    _validate(cfg)
+    validate(cfg)
     return cfg
 
 
@@ -370,15 +296,22 @@ def config_to_dict(cfg: Config) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for f in dataclasses.fields(cfg):
         section = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(section):
+        if dataclasses.is_dataclass(section) and not isinstance(section, type):
             out[f.name] = {
-                k.name: (
-                    dict(v) if isinstance(v, Mapping) else list(v) if isinstance(v, tuple) else v
-                )
-                for k in dataclasses.fields(section)
-                for v in [getattr(section, k.name)]
+                k.name: _plain(getattr(section, k.name)) for k in dataclasses.fields(section)
             }
     return out
+
+
+def _plain(value: Any) -> Any:
+    """A value as TOML-like data: a table for a ModelSpec or a mapping, a list for a tuple."""
+    if isinstance(value, ModelSpec):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> Config:

@@ -95,7 +95,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results):
         self._decoding = asyncio.Semaphore(PHOTO_DECODES)  # photos decoded at once
         # Tiny random models draw noise: every caption says so (`--demo`, or a config that
         # points at `core tiny-models` output).
-        self.demo = is_tiny(config.model(config.models.generator))
+        self.demo = is_tiny(config.model(config.generator_path))
 
     @property
     def default_steps(self) -> int:

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,10 +106,10 @@ def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path
             "tokenizer_config.json",
             "vocab.json",
         ]
-    assert [i.role for i in items] == ["generator", "translator", "translator-ru"]
+    assert [i.role for i in items] == ["generator:lv-sb", "translator", "translator-ru"]
     assert all(i.downloaded for i in items) and items[0].bytes < 2.8e9
     # the plan is printed before anything is downloaded
-    assert lines[0].startswith("generator minusthousand/lv-sb: 16 files, 2.74 GB")
+    assert lines[0].startswith("generator:lv-sb minusthousand/lv-sb: 16 files, 2.74 GB")
 
 
 LV_SB = [
@@ -376,3 +377,41 @@ def test_an_extra_translator_that_cannot_load_is_left_out(
     assert not translators.supports("ru") and "ru translator is left out" in caplog.text
     with pytest.raises(ModelError):
         make_translators(config_from_dict({"models": {"translator": "nobody/nothing"}}))
+
+
+def test_fetch_models_fetches_every_catalogue_model_and_its_fast_lora(tmp_path: Path) -> None:
+    got: list[tuple[str, list[str]]] = []
+
+    def fake_download(repo: str, cache: str, allow: Sequence[str]) -> Path:
+        got.append((repo, list(allow)))
+        return tmp_path / repo.replace("/", "--")
+
+    listing = {
+        "minusthousand/lv-sb": LV_SB,
+        "other/sd15": LV_SB,
+        "ByteDance/Hyper-SD": [RepoFile("Hyper-SD15-8steps-CFG-lora.safetensors", 269_000_000),
+                               RepoFile("Hyper-SDXL-8steps-lora.safetensors", 787_000_000)],
+        "Helsinki-NLP/opus-mt-tc-big-lv-en": OPUS,
+    }  # fmt: skip
+    models = {
+        "translators": {},
+        "generators": {
+            "lv-sb": {"path": "minusthousand/lv-sb", "concepts": True,
+                      "fast_lora": "ByteDance/Hyper-SD/Hyper-SD15-8steps-CFG-lora.safetensors"},
+            "other": {"path": "other/sd15"},
+        },
+    }  # fmt: skip
+    cfg = config_from_dict({"models": models})
+    kw: dict[str, Any] = {"download": fake_download, "reachable": lambda: True,
+                          "list_files": listing.__getitem__}  # fmt: skip
+    items = fetch_models(cfg, **kw)
+    assert [i.role for i in items] == [
+        "generator:lv-sb", "fast-lora:lv-sb", "generator:other", "translator"]  # fmt: skip
+    lora = items[1]
+    assert got[1] == ("ByteDance/Hyper-SD", ["Hyper-SD15-8steps-CFG-lora.safetensors"])
+    assert lora.path.name == "Hyper-SD15-8steps-CFG-lora.safetensors"  # the file, not the repo
+    got.clear()
+    only = fetch_models(cfg, only="other", **kw)
+    assert [i.role for i in only] == ["generator:other"] and [g[0] for g in got] == ["other/sd15"]
+    with pytest.raises(ModelError, match="no such model"):
+        fetch_models(cfg, only="nope", **kw)

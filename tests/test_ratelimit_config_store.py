@@ -50,7 +50,7 @@ def test_chat_limit_only_for_groups() -> None:
 def test_config_defaults_env_and_errors(tmp_path: Path) -> None:
     cfg = config_from_dict({}, {"ZIME_TELEGRAM_TOKEN": "123:abc"})
     assert cfg.telegram.token == "123:abc" and cfg.limits.max_prompt_chars == 300
-    assert cfg.models.generator == "minusthousand/lv-sb"
+    assert cfg.generator_path == "minusthousand/lv-sb" and cfg.default_model == "lv-sb"
     with pytest.raises(ConfigError, match="limits.per_user_per_minute"):
         config_from_dict({"limits": {"per_user_per_minute": "three"}})
     with pytest.raises(ConfigError, match="models.device"):
@@ -102,3 +102,34 @@ async def test_store_migrations_are_recorded_once(tmp_path: Path) -> None:
         async with store.db.execute("PRAGMA journal_mode") as cur:
             row = await cur.fetchone()
         assert row is not None and row[0] == "wal"
+
+
+def test_the_model_catalogue_and_the_single_generator_of_earlier_configs() -> None:
+    from core.config import ModelSpec, config_to_dict
+
+    legacy = config_from_dict({"models": {"generator": "some/model"}})
+    assert legacy.default_model == "default" and legacy.generator_path == "some/model"
+    assert legacy.catalogue() == {"default": ModelSpec(path="some/model", concepts=True)}
+    two = {"generators": {
+        "lv-sb": {"path": "minusthousand/lv-sb", "concepts": True, "aliases": ["latvija"]},
+        "xl": {"path": "stabilityai/sdxl", "family": "sdxl", "fast_lora": "a/b/c.safetensors"},
+    }}  # fmt: skip
+    cfg = config_from_dict({"models": two})
+    assert cfg.default_model == "lv-sb" and list(cfg.catalogue()) == ["lv-sb", "xl"]
+    assert cfg.catalogue()["xl"].family == "sdxl" and not cfg.catalogue()["xl"].concepts
+    named = config_from_dict({"models": {**two, "default": "xl"}})
+    assert named.generator_path == "stabilityai/sdxl"
+    assert config_from_dict(config_to_dict(named)) == named  # a child process reads it back
+    bad = [
+        ({**two, "default": "nope"}, "models.default"),
+        ({**two, "generator": "x/y"}, "both generator and generators"),
+        ({"generators": {"a": {"path": "p", "family": "sd3"}}}, "models.generators.a.family"),
+        ({"generators": {"a": {"family": "sd15"}}}, "models.generators.a.path"),
+        ({"generators": {"a": {"path": "p", "aliasez": []}}}, "unknown key"),
+        ({"generators": {"a": {"path": "p"}, "b": {"path": "q", "aliases": ["A"]}}},
+         "models.generators.b.aliases"),
+        ({"generators": {"Big Name": {"path": "p"}}}, "models.generators.Big Name"),
+    ]  # fmt: skip
+    for models, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            config_from_dict({"models": models})

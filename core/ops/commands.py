@@ -25,7 +25,8 @@ def cmd_fetch_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     def report(line: str) -> None:
         print(f"zime: {line}", file=err, flush=True)
 
-    for item in fetch_models(cfg, convert=args.ctranslate2, report=report):
+    only = args.only or ""
+    for item in fetch_models(cfg, convert=args.ctranslate2, report=report, only=only):
         note = "downloaded" if item.downloaded else "local"
         if item.role == "translator-ct2":
             note = "converted (int8)"

@@ -107,14 +107,36 @@ def _snapshot(repo_id: str, cache_dir: str, allow: Sequence[str]) -> Path:
     return Path(snapshot_download(repo_id, cache_dir=cache_dir or None, allow_patterns=list(allow)))
 
 
-def _models(config: Config) -> list[tuple[str, str, bool]]:
-    """(role, source, is the image model) for every model the config names, once each."""
+def _models(config: Config, only: str = "") -> list[tuple[str, str, bool]]:
+    """(role, source, is an image model) for every model the config names, once each: each
+    catalogue model ("generator" alone for a config's single generator; else
+    "generator:NAME") and its fast LoRA ("fast-lora:NAME"), then the translators. `only`: one
+    catalogue model and its fast LoRA."""
     m = config.models
-    out = [("generator", m.generator, True), ("translator", m.translator, False)]
+    out: list[tuple[str, str, bool]] = []
+    for name, spec in config.catalogue().items():
+        if only and name != only:
+            continue
+        role = "generator" if m.generator else f"generator:{name}"
+        out.append((role, spec.path, True))
+        if spec.fast_lora:
+            out.append((f"fast-lora:{name}", spec.fast_lora, False))
+    if only:
+        if not out:
+            names = ", ".join(config.catalogue())
+            raise ModelError(f"--only {only}: no such model in the catalogue ({names})")
+        return out
+    out.append(("translator", m.translator, False))
     for lang, source in m.translators.items():
         if source not in {s for _, s, _ in out}:
             out.append((f"translator-{lang}", source, False))
     return out
+
+
+def lora_file(source: str) -> tuple[str, str] | None:
+    """A LoRA named as `owner/repo/file.safetensors`: (repo id, file); None for a repo."""
+    parts = source.split("/")
+    return ("/".join(parts[:2]), "/".join(parts[2:])) if len(parts) > 2 else None
 
 
 def fetch_models(
@@ -124,11 +146,13 @@ def fetch_models(
     reachable: Callable[[], bool] = hub_reachable,
     list_files: Callable[[str], list[RepoFile]] = _list_files,
     report: Callable[[str], None] = lambda line: None,
+    only: str = "",
 ) -> list[Fetched]:
-    """Download what the config loads; `report` gets the plan (files and sizes) first."""
+    """Download what the config loads (`only`: one catalogue model and its fast LoRA);
+    `report` gets the plan (files and sizes) first."""
     m = config.models
     out: list[Fetched] = []
-    for role, source, is_image in _models(config):
+    for role, source, is_image in _models(config, only):
         local = config.path(source)
         if local.exists():  # a local dir: nothing to download
             out.append(Fetched(role, source, local, False))
@@ -140,24 +164,35 @@ def fetch_models(
                 "Run fetch-models where there is internet and copy the cache "
                 "(HF_HOME) over, or point the config at local model dirs."
             )
+        single = lora_file(source) if role.startswith("fast-lora") else None
+        repo = single[0] if single else source
         try:
-            plan = plan_files(
-                list_files(source),
-                fp16=is_image and wants_fp16(config),  # translators run fp32 (see translate)
-                safety_checker=m.safety_checker != "never",
+            listed = list_files(repo)
+            plan = (
+                [f for f in listed if f.path == single[1]]  # one LoRA file of a repository
+                if single
+                else plan_files(
+                    listed,
+                    fp16=is_image and wants_fp16(config),  # translators run fp32 (translate)
+                    safety_checker=m.safety_checker != "never",
+                )
             )
+            if single and not plan:
+                raise ModelError(f"{source!r}: no such file in {repo}")
             total = sum(f.size for f in plan)
             report(f"{role} {source}: {len(plan)} files, {human(total)}")
             for f in plan:
                 report(f"  {human(f.size):>10}  {f.path}")
-            path = download(source, m.cache_dir, [f.path for f in plan])
+            path = download(repo, m.cache_dir, [f.path for f in plan])
+            if single:
+                path = path / single[1]
         except ModelError:
             raise
         except Exception as exc:
             raise ModelError(f"downloading {source!r} failed: {exc}") from exc
         out.append(Fetched(role, source, path, True, len(plan), total))
-    translator = next(f for f in out if f.role == "translator")
-    if convert and not is_ctranslate2_dir(translator.path):
+    translator = next((f for f in out if f.role == "translator"), None)
+    if convert and translator is not None and not is_ctranslate2_dir(translator.path):
         if translator.downloaded:
             base = (
                 Path(m.cache_dir).expanduser() if m.cache_dir else Path.home() / ".cache" / "zime"

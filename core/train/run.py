@@ -207,7 +207,7 @@ def train(
     """Run everything; returns OUT/TOKEN. `known`: existing concept ids → their prompt."""
     check_token(req.token, set(known))
     t = config.training
-    base = req.base or config.model(config.models.generator)
+    base = req.base or config.model(config.generator_path)
     device = pick_device(config.models.device)
     prepared = prepare(req.photos, size=t.resolution)
     report(prepared.report())
