@@ -230,7 +230,7 @@ async def _setting(ctx: Ctx, p: Press) -> Reply:
     owner, _, change = p.arg.partition(":")
     settings = await ctx.service.update_settings(ctx.request, change, owner=owner)
     lang = str(settings.get("language") or ctx.lang)
-    from bot.texts import settings_text
+    from bot.user_texts import settings_text
 
     return Reply(
         text=settings_text(settings, lang),

@@ -33,11 +33,9 @@ from bot.locale import N_
 from bot.message import Button, Ctx, Reply
 from bot.texts import (
     error_text,
-    help_text,
-    history_line,
-    settings_text,
     t,
 )
+from bot.user_texts import help_text, history_line, models_text, settings_text
 from core.errors import EmptyPrompt, NotAdmin, PrivateOnly, ZimeError
 from core.logins import ADMIN, GALLERY
 from core.service import Submitted
@@ -82,6 +80,11 @@ async def _settings(ctx: Ctx, args: Args) -> Reply:
         text=settings_text(settings, lang),
         buttons=settings_buttons(ctx.request.user_id, settings, lang),
     )
+
+
+async def _models(ctx: Ctx, args: Args) -> Reply:
+    """/modeli: the catalogue, what draws now, and the user's default."""
+    return Reply(text=models_text(await ctx.service.model_list(ctx.request), ctx.lang))
 
 
 async def _cancel(ctx: Ctx, args: Args) -> Reply:
@@ -185,6 +188,7 @@ COMMANDS: tuple[Command, ...] = (
         (Arg("id", "job", True, _PICTURE.what, "/atkartot 12"),),
     ),
     Command(("galerija", "galereja", "gallery"), N_("My pictures on a web page"), _gallery),
+    Command(("modeli", "models"), N_("The models I draw with"), _models),
     Command(("palidziba", "pomosch", "help", "start"), N_("What I can do"), _help),
     Command(("stats", "statistika"), N_("Statistics (admins)"), _stats, admin=True, menu=False),
     Command(

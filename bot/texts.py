@@ -3,8 +3,6 @@ catalogs in `bot/locale` (lv, en, ru): `t(lang, "English msgid", name=value)`.""
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.locale import N_, SOURCE_LANGUAGE, languages, t
 from core.errors import (
     BadArgument,
@@ -17,6 +15,7 @@ from core.errors import (
     JobCancelled,
     JobFailed,
     ModelUnavailable,
+    NoFastMode,
     NotAdmin,
     NotFound,
     NotOwner,
@@ -28,6 +27,7 @@ from core.errors import (
     TooLarge,
     TrainError,
     TranslationFailed,
+    UnknownModel,
     UnsupportedLanguage,
     WebOff,
     ZimeError,
@@ -43,14 +43,11 @@ __all__ = [
     "EXAMPLE",
     "caption",
     "error_text",
-    "help_text",
-    "history_line",
     "job_caption",
     "job_error",
     "options_line",
     "progress_text",
     "queued_text",
-    "settings_text",
     "status_name",
     "status_text",
     "t",
@@ -89,6 +86,16 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "The text contains invisible control characters; please retype it.")
     if isinstance(exc, BadOption):
         return _bad_option(exc, lang)
+    if isinstance(exc, UnknownModel):
+        return t(
+            lang,
+            "I don't know the model {name}; did you mean {closest}? /modeli lists them. "
+            "Nothing was drawn.",
+            name=exc.name[:40],
+            closest=exc.closest,
+        )
+    if isinstance(exc, NoFastMode):
+        return t(lang, "The model {model} has no fast mode. Nothing was drawn.", model=exc.model)
     if isinstance(exc, UnknownOption):
         return t(
             lang,
@@ -203,9 +210,13 @@ def _bad_option(exc: BadOption, lang: str) -> str:
     if exc.allowed == "settings":
         return t(
             lang,
-            "Unknown setting {flag}. Use: skaits=1–4, formats=3:2, privāti=jā/ne, valoda=lv/ru/en.",
+            "Unknown setting {flag}. Use: skaits=1–4, formats=3:2, privāti=jā/ne, "
+            "valoda=lv/ru/en, modelis=NAME, ātri=jā/ne.",
             flag=exc.flag,
         )
+    if exc.allowed == "model":
+        return t(lang, "{flag} takes a model name: /modeli lists them. Nothing was drawn.",
+                 flag=exc.flag)  # fmt: skip
     if "/" in exc.allowed:
         return t(lang, "{flag} takes one of: {choices}.", flag=exc.flag, choices=exc.allowed)
     return t(
@@ -214,32 +225,6 @@ def _bad_option(exc: BadOption, lang: str) -> str:
         flag=exc.flag,
         range=exc.allowed,
     )
-
-
-def settings_text(settings: dict[str, Any], lang: str) -> str:
-    """/iestatijumi: the user's settings, and how to change them."""
-    aspect = settings.get("aspect")
-    return t(
-        lang,
-        "Your settings:\nimages per request: {count}\naspect ratio: {aspect}\n"
-        "results privately when asked in a group: {private}\nlanguage: {language}\n"
-        "Change: /iestatijumi skaits=4 formats=3:2 privāti=jā valoda=lv",
-        count=settings.get("count", "—"),
-        aspect=f"{aspect[0]}:{aspect[1]}" if aspect else "—",
-        private=t(lang, "yes") if settings.get("private") else t(lang, "no"),
-        language=settings.get("language", "—"),
-    )
-
-
-def history_line(job: Job, lang: str) -> str:
-    """One /vesture line: id, where a derived job came from, its state, seed and what was
-    asked ("#12 · 🔀 #10 · gatavs · sēkla 7 · …")."""
-    icons = {"upscale": "🔍", "variation": "🔀", "edit": "✏️", "photo": "📷", "grid": "▦"}
-    icon = icons.get(job.kind, "🔁" if job.parent_id else "")  # 🔁: drawn again
-    origin = f" · {icon} #{job.parent_id}" if job.parent_id else f" · {icon}" if icon else ""
-    text = job.request_text if len(job.request_text) <= 60 else job.request_text[:59] + "…"
-    seed = t(lang, "seed {seed}", seed=job.seed)
-    return f"#{job.id}{origin} · {status_name(job.status, lang)} · {seed} · {text}"
 
 
 def train_reason(exc: TrainError, lang: str) -> str:
@@ -271,12 +256,31 @@ def options_line(
 
 
 def job_caption(
-    job: Job, names: tuple[str, ...], lang: str, demo: bool, default_steps: int | None = None
+    job: Job,
+    names: tuple[str, ...],
+    lang: str,
+    demo: bool,
+    default_steps: int | None = None,
+    model: tuple[str, tuple[str, ...]] = ("", ()),
 ) -> str:
     """THE caption of a result, on every frontend: what was drawn, the concepts found, the
-    seed, the options in effect, and the demo notice with tiny models."""
+    seed, the options in effect, the model when it is not the default (`model`: its name,
+    and the concepts it does not know), and the demo notice with tiny models."""
     options = options_line(job.options, job.params.count, job.params.steps, lang, default_steps)
-    return caption(job.prompt, names, job.seed, lang, demo, job.nsfw, options)
+    lines = [options] if options else []
+    shown, unknown = model
+    if shown:
+        fast = t(lang, " (fast)") if job.params.fast else ""
+        lines.append(t(lang, "Model: {model}", model=shown) + fast)
+    if unknown:
+        lines.append(
+            t(
+                lang,
+                "This model does not know {concepts}: drawn from the description.",
+                concepts=", ".join(unknown),
+            )
+        )
+    return caption(job.prompt, names, job.seed, lang, demo, job.nsfw, "\n".join(lines))
 
 
 def _failure_text(reason: Failure, lang: str) -> str:
@@ -365,32 +369,4 @@ def styles_list(lang: str) -> str:
     """Every style as the user may name it: "akvarelis (watercolor), …"."""
     return ", ".join(
         f"{s.name(lang)} ({s.id})" if s.name(lang) != s.id else s.id for s in Styles.load()
-    )
-
-
-def help_text(concepts: list[tuple[str, str]], lang: str = "lv") -> str:
-    known = "\n".join(f"• {lv} ({en})" for lv, en in concepts)
-    return t(
-        lang,
-        "I draw pictures from a Latvian (or English) description.\n"
-        "Examples:\n  {example}\n  /zime Vanšu tilts saulrietā\n  /zime kaķis pie Brīvības pieminekļa\n"
-        "Commands: /zime <text>, /vesture (history), /iestatijumi (settings), /atcelt (cancel), "
-        "/palidziba (help)\n"
-        "Options anywhere in the text:\n"
-        "  --ar 16:9 (aspect ratio), --ne <words> (what to leave out), --sēkla 42 (seed),\n"
-        "  --soļi 30 (steps), --skaits 4 (images: 4 come as a grid),\n"
-        "  --stiprums 0.6 (with a photo: how far to move from it, 0.1–1);\n"
-        "  at the end: , ainava / , portrets / , kvadrāts\n"
-        "What to leave out, in words: Vecrīga bez cilvēkiem, ainava bez mājām un ceļiem.\n"
-        "Styles, at the end after a comma (Rīgas doms, akvarelis), as „… stilā“ or --stils:\n"
-        "  {styles}\n"
-        "From your photo: send it with the caption /zime <text>, or answer a photo with /zime <text>.\n"
-        "Buttons: U1–U4 send one image of the grid alone, V1–V4 draw variations of it; "
-        "🔍 2× draws an image at twice the size, 🔀 varies it, 📄 sends the PNG, "
-        "✏️ lets you correct the English prompt, 🗑 deletes the picture.\n"
-        "Settings: /iestatijumi skaits=4 formats=3:2 privāti=jā valoda=lv (or its buttons).\n"
-        "I know:\n{known}",
-        example=EXAMPLE,
-        known=known,
-        styles=styles_list(lang),
     )

@@ -14,6 +14,7 @@ from core.train.session import Notify, Session, Teaching
 
 if TYPE_CHECKING:
     from core.config import Config
+    from core.draw.models import Catalogue
     from core.jobs.store import Store
     from core.queue.worker import Worker
 
@@ -29,6 +30,7 @@ def model_name_ok(model: str) -> bool:
 
 class AdminOps:
     config: Config
+    catalogue: Catalogue
     store: Store
     worker: Worker
     builder: PromptBuilder
@@ -67,6 +69,8 @@ class AdminOps:
                 "/reload", N_("a model name or folder"), "/reload minusthousand/lv-sb"
             )
 
+        if model is not None:  # a catalogue name or alias; else (a path) as it is
+            model = self.catalogue.resolve_or(model)
         extra = self.config.path(self.config.storage.concepts)
         registry = await asyncio.to_thread(ConceptRegistry.load, None, extra)
         loaded = await self.worker.reload(model)

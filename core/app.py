@@ -11,6 +11,7 @@ from typing import Any
 
 from core.config import Config, config_from_dict, config_to_dict
 from core.draw.generate import DiffusersGenerator, Generator
+from core.draw.pool import ModelPool
 from core.errors import ModelError
 from core.jobs.ratelimit import Clock, RateLimiter, monotonic
 from core.jobs.store import Store
@@ -23,7 +24,7 @@ from core.queue import Drawer
 from core.queue.local import ThreadDrawer
 from core.queue.worker import Worker
 from core.service import Service
-from core.train.install import installed
+from core.train.install import installed_for
 
 log = logging.getLogger("zime")
 
@@ -63,20 +64,26 @@ def make_translators(
     return Translators(by_lang)
 
 
-def make_generator(config: Config) -> Generator:
-    m = config.models
-    source = config.model(config.generator_path)  # the catalogue's default model
-    g = config.generation
-    return DiffusersGenerator(
-        source,
-        m.device,
-        m.scheduler,
-        m.cache_dir,
-        m.compile_unet,
-        safety_checker=m.safety_checker != "never",
-        warmup=[(b, g.width, g.height) for b in sorted({1, g.batch_size})],
-        adapters=lambda: {t: str(p) for t, p in installed(config).items()},
-    )
+def make_generator(config: Config) -> ModelPool:
+    """Every catalogue model, loaded on demand, `[queue] max_resident` at a time."""
+    m, g = config.models, config.generation
+    catalogue = config.catalogue()
+
+    def one(name: str) -> Generator:
+        spec = catalogue[name]
+        return DiffusersGenerator(
+            config.model(spec.path),
+            m.device,
+            m.scheduler,
+            m.cache_dir,
+            m.compile_unet,
+            safety_checker=m.safety_checker != "never",
+            warmup=[(b, g.width, g.height) for b in sorted({1, g.batch_size})],
+            adapters=lambda: {t: str(p) for t, p in installed_for(config, name).items()},
+        )
+
+    paths = {name: config.model(spec.path) for name, spec in catalogue.items()}
+    return ModelPool(one, config.default_model, paths, config.queue.max_resident)
 
 
 def check_device(config: Config, generator: Generator) -> None:
@@ -131,7 +138,12 @@ async def open_service(
             max_attempts=lim.max_attempts,
             scheduler_name=config.models.scheduler,
             privacy=config.logging.privacy,
+            swap_after_s=config.queue.swap_after_s,
         )
+        if isinstance(generator, ModelPool):  # every load counted, the ones before this too
+            for name, loads in generator.loads.items():
+                worker.metrics.model_loaded(name, loads)
+            generator.on_load = lambda name, seconds: worker.metrics.model_loaded(name)
         server = None
         if config.metrics.enabled:
             server = MetricsServer(worker.metrics, config.metrics.host, config.metrics.port)

@@ -193,6 +193,8 @@ class QueueConfig:
     isolate: bool = False  # local: draw in a child process, killed and restarted if it hangs
     result_ttl_s: float = 86400.0  # how long drawn images wait in Redis for the coordinator
     prefix: str = "zime"  # Redis key prefix (several bots may share one Redis)
+    max_resident: int = 1  # catalogue models kept loaded at once (least recently used out)
+    swap_after_s: float = 20.0  # another model's oldest job waits at most this for a swap
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,8 @@ def validate(cfg: Config) -> None:
         (cfg.web.max_connections >= 1, "web.max_connections", cfg.web.max_connections),
         (cfg.web.header_timeout_s > 0, "web.header_timeout_s", cfg.web.header_timeout_s),
         (cfg.queue.claim_after_s > 0, "queue.claim_after_s", cfg.queue.claim_after_s),
+        (cfg.queue.max_resident >= 1, "queue.max_resident", cfg.queue.max_resident),
+        (cfg.queue.swap_after_s >= 0, "queue.swap_after_s", cfg.queue.swap_after_s),
         (cfg.training.steps >= 1, "training.steps", cfg.training.steps),
         (cfg.training.rank >= 1, "training.rank", cfg.training.rank),
         (cfg.training.prior_images >= 0, "training.prior_images", cfg.training.prior_images),

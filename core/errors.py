@@ -70,6 +70,23 @@ class BadArgument(InvalidPrompt):
         self.example = example
 
 
+class UnknownModel(InvalidPrompt):
+    """`--modelis NAME` (or a settings value) names no model of the catalogue."""
+
+    def __init__(self, name: str, closest: str) -> None:
+        super().__init__("unknown_model", name)
+        self.name = name
+        self.closest = closest
+
+
+class NoFastMode(InvalidPrompt):
+    """`--ātri` for a model that has no few-step LoRA."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__("no_fast_mode", model)
+        self.model = model
+
+
 class RateLimited(ZimeError):
     def __init__(self, retry_after: float, scope: str = "user") -> None:
         super().__init__(f"rate limited ({scope}); retry after {retry_after:.0f} s")

@@ -16,6 +16,7 @@ from core.admin import AdminOps
 from core.config import Config
 from core.derived import DerivedJobs
 from core.draw.images import PHOTO_DECODES
+from core.draw.models import Catalogue
 from core.draw.tiny import is_tiny
 from core.errors import (
     Banned,
@@ -34,6 +35,7 @@ from core.lang.moderation import Blocklist
 from core.lang.options import BadOption, parse_options, parse_settings
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
 from core.logins import LoginLinks
+from core.modelops import ModelOps
 from core.pages import PageOps
 from core.queue.local import in_daemon_thread
 from core.queue.worker import Worker
@@ -74,7 +76,7 @@ def new_seed() -> int:
     return random.randrange(2**32)
 
 
-class Service(DerivedJobs, AdminOps, PageOps, Results):
+class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps):
     def __init__(
         self,
         config: Config,
@@ -96,6 +98,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results):
         # Tiny random models draw noise: every caption says so (`--demo`, or a config that
         # points at `core tiny-models` output).
         self.demo = is_tiny(config.model(config.generator_path))
+        self.catalogue = Catalogue(config)
 
     @property
     def default_steps(self) -> int:
@@ -130,9 +133,14 @@ class Service(DerivedJobs, AdminOps, PageOps, Results):
         text, options = parse_options(request.text, max(g.max_steps, g.steps), lim.max_prompt_chars)
         if settings:
             aspect = settings.get("aspect")
-            options = options.merged(
-                Options(aspect=tuple(aspect) if aspect else None, count=settings.get("count"))
-            )
+            defaults = Options(aspect=tuple(aspect) if aspect else None, count=settings.get("count"),
+                               model=settings.get("model"), fast=settings.get("fast"))  # fmt: skip
+            options = options.merged(defaults)
+        choice = self.catalogue.choose(options.model, options.fast)  # UnknownModel, NoFastMode
+        # the catalogue name of a model the user named (an alias resolved); None: the default
+        options = replace(
+            options, model=choice.name if options.model else None, fast=choice.fast or None
+        )
         if options.strength is not None and request.photo is None:
             raise BadOption("--stiprums", "photo")
         options = replace(
@@ -165,6 +173,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results):
             self.blocklist.check(parsed.normalized)
             [(english, negative)] = await self._translate([parsed])
             result = self.builder.assemble(parsed, english, negative)
+            result = self.builder.for_model(result, self._knows(options.model or ""))
             options = replace(options, style=result.style)  # named in the text or by --stils
             # 4. moderation after translation too
             self.blocklist.check(result.english)
@@ -197,6 +206,10 @@ class Service(DerivedJobs, AdminOps, PageOps, Results):
         changes = parse_settings(text)
         current = await self.store.settings(request.platform, request.user_id)
         merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
+        # a model by its catalogue name; fast only where that model has a fast mode
+        choice = self.catalogue.choose(merged.get("model"), merged.get("fast"))
+        if merged.get("model"):
+            merged["model"] = choice.name
         await self.store.save_settings(request.platform, request.user_id, merged)
         return merged
 
@@ -224,6 +237,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results):
         base = GenParams.from_config(
             g, result.prompt, seed, options, self._safety(request), negative
         )
+        base = self.catalogue.params(base, options, g)
         return base.from_image(
             str(path), options.strength or PHOTO_STRENGTH, width=width, height=height
         )
@@ -299,6 +313,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results):
                 self._safety(request),
                 negative,
             )
+            params = self.catalogue.params(params, options, self.config.generation)
         self.worker.check_room(request.user_key)  # again: the translation took a while
         registry = self.builder.registry
         adapters = tuple(c for c in result.concept_ids if registry.get(c).adapter)
@@ -316,7 +331,8 @@ class Service(DerivedJobs, AdminOps, PageOps, Results):
                 lang=result.lang,
                 concepts=result.concept_ids,
                 english=result.english,
-                model=self.worker.model,
+                model=params.model or self.catalogue.default,
+                model_path=self.catalogue.path(params.model or self.catalogue.default),
                 parent_id=parent_id,
                 meta={"language": request.language, "is_group": request.is_group, **request.meta},
                 options=options,

@@ -11,7 +11,8 @@ import pytest
 from bot import actions, commands
 from bot.admin_texts import stats_text
 from bot.message import Ctx, Reply, Rows
-from bot.texts import error_text, history_line
+from bot.texts import error_text
+from bot.user_texts import history_line
 from core.app import open_service
 from core.config import config_from_dict
 from core.errors import RateLimited

@@ -152,7 +152,9 @@ def test_ctrl_c_and_sigterm_stop_the_console_and_keep_the_jobs(
         started = time.monotonic()
         proc.send_signal(sig)
         assert proc.wait(timeout=10) == 0
-        assert time.monotonic() - started < 5.0
+        # 5 s on an idle machine (README); the bound leaves room for a loaded one, and is
+        # still far below the 150-step drawing it must not wait for
+        assert time.monotonic() - started < 8.0
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()

@@ -99,7 +99,8 @@ def test_generate_cli_with_tiny_models(tiny_models: dict[str, Path], tmp_path: P
     assert proc.returncode == 0, proc.stderr
     meta = read_png_metadata(out)
     assert meta["seed"] == "11" and "brivpiem statue" in meta["prompt"]
-    assert meta["model"] == str(tiny_models["sd"]) and meta["steps"] == "3"
+    assert meta["model_path"] == str(tiny_models["sd"]) and meta["steps"] == "3"
+    assert meta["model"] == "default"  # the catalogue name of a single `generator`
 
 
 def test_generate_cli_takes_the_chat_options(tiny_models: dict[str, Path], tmp_path: Path) -> None:

@@ -72,6 +72,7 @@ async def test_migration_8_moves_the_typed_fields_out_of_meta(tmp_path: Path) ->
         assert (job.kind, job.nsfw, job.deleted, job.delivered) == ("variation", True, True, True)
         assert job.params.adapters == ("rigasdoms",)
         assert job.meta == {"language": "lv", "is_group": True, "channel_id": 555, "message_id": 77}
+        assert job.model == "minusthousand/lv-sb" == job.model_path  # migration 9
         plain = await store.get_job(1)
         assert plain is not None and plain.kind == "draw" and not plain.nsfw and not plain.deleted
         assert [j.id for j in await store.browse_jobs(flagged=True)] == [6]  # the new index

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.texts import error_text, help_text, job_caption
+from bot.texts import error_text, job_caption
+from bot.user_texts import help_text
 from core.app import open_service
 from core.jobs.job import Request
 from core.lang.concepts import ConceptRegistry

@@ -179,7 +179,7 @@ async def test_variations_and_upscale_start_from_the_image(tmp_path: Path) -> No
         assert (big.params.width, big.params.height) == (256, 256) and big.params.strength == 0.3
         assert big.params.seed == 4 and big.params.count == 1  # image 2's own seed
         # the lineage, in the PNG and in /vesture
-        from bot.texts import history_line
+        from bot.user_texts import history_line
         from core.draw.images import read_png_metadata
 
         lineage = json.loads(read_png_metadata(str(big.image_path))["zime"])

@@ -41,7 +41,9 @@ async def test_job_roundtrip_png_metadata_and_history(tmp_path: Path) -> None:
         result = await asyncio.wait_for(sub.handle.wait(), 10)
         assert result.seed == 42 and result.image_path and Path(result.image_path).is_file()
         meta = read_png_metadata(result.image_path)
-        assert meta["seed"] == "42" and meta["model"] == "fake/model"
+        assert (
+            meta["seed"] == "42" and meta["model_path"] == "fake/model" and meta["model"] == "lv-sb"
+        )
         assert meta["prompt"] == sub.prompt and "rigabalsam" in meta["prompt"]
         [item] = await svc.history(req("u1"))
         assert (
@@ -155,7 +157,7 @@ async def test_reload_while_jobs_wait(tmp_path: Path) -> None:
         gen.reload_gate.set()
         assert await reload == "other/model"
         results = await asyncio.wait_for(asyncio.gather(*(s.handle.wait() for s in subs)), 10)
-        assert {r.model for r in results} == {"other/model"}
+        assert {r.model_path for r in results} == {"other/model"}
         # a failed reload keeps the old model and tells the admin
         gen.reload_error = "no such model"
         with pytest.raises(ModelError, match="no such model"):

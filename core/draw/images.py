@@ -17,7 +17,11 @@ def png_metadata(
     kind: str = "draw",
     parent_id: int | None = None,
     runner: str = "",
+    model_path: str = "",
 ) -> dict[str, str]:
+    """The PNG's text chunks: A1111's `parameters`, each parameter alone, `model` (the
+    catalogue name), `model_path` (its hub id or folder), `fast` for a fast drawing, and
+    `zime` (the job, its kind, parent and runner)."""
     # "parameters" follows the AUTOMATIC1111 convention so common tools show it too.
     parameters = (
         f"{params.prompt}\nNegative prompt: {params.negative_prompt}\n"
@@ -34,6 +38,8 @@ def png_metadata(
         "size": f"{params.width}x{params.height}",
         "count": str(params.count),
         "model": model,
+        "model_path": model_path or model,
+        **({"fast": "true"} if params.fast else {}),
         # the lineage: what the job was (draw, grid, photo, upscale …) and its parent job
         "zime": json.dumps(
             {
@@ -147,7 +153,8 @@ def save_drawn(
     shown = [veil(image) if flagged else image for image, flagged in images]
 
     def metadata(params: Any) -> dict[str, str]:
-        return png_metadata(params, model, job.id, scheduler, job.kind, job.parent_id, runner)
+        return png_metadata(params, job.model or model, job.id, scheduler, job.kind,
+                            job.parent_id, runner, model)  # fmt: skip
 
     if len(shown) == 1:
         save_png(shown[0], path, metadata(job.params))

@@ -45,6 +45,8 @@ class Options:
     count: int | None = None
     strength: float | None = None
     style: str | None = None  # a style id (core/lang/styles.toml)
+    model: str | None = None  # a catalogue model's name ([models.generators])
+    fast: bool | None = None  # the model's few-step LoRA
 
     def to_json(self) -> str:
         data = {k: v for k, v in asdict(self).items() if v is not None}
@@ -127,6 +129,8 @@ class GenParams:
     init_image: str | None = None  # img2img: the image to start from (variation, upscale)
     strength: float = 0.0  # img2img: how far to move from it (0.1–1.0)
     adapters: tuple[str, ...] = ()  # trained concepts whose LoRA this job draws with
+    model: str = ""  # the catalogue model that draws it ("": the default)
+    fast: bool = False  # with that model's few-step LoRA
 
     @classmethod
     def from_config(
@@ -168,6 +172,8 @@ class GenParams:
             self.init_image is not None,
             self.strength,
             tuple(sorted(self.adapters)),
+            self.model,  # a batch never mixes models
+            self.fast,  # nor fast and normal drawing
         )
 
     def image_seed(self, n: int) -> int:
@@ -220,6 +226,7 @@ class Job(_Owned):
     # Where the job came from: draw / grid / photo, or (with a parent) upscale / variation /
     # edit, as its button recorded it; "" is filled in from the parameters.
     kind: str = ""
+    model_path: str = ""  # the hub id or folder `model` (the catalogue name) drew from
     nsfw: bool = False  # the safety checker flagged an image, which is blurred
     deleted: bool = False  # 🗑: its image files are gone; the row stays for history and limits
     delivered: bool = False  # the platform accepted the result (or it can never be delivered)

@@ -119,4 +119,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_flagged ON jobs (id) WHERE nsfw = 1;
     CREATE INDEX jobs_undelivered ON jobs (platform, id) WHERE delivered = 0;
     """,
+    # 9: the catalogue of models (issue #29): `model` is the catalogue name, `model_path`
+    # the hub id or folder it drew from (before, `model` held the path)
+    """
+    ALTER TABLE jobs ADD COLUMN model_path TEXT NOT NULL DEFAULT '';
+    UPDATE jobs SET model_path = model;
+    """,
 )

@@ -39,6 +39,8 @@ def job_from_row(row: sqlite3.Row) -> Job:
         init_image=row["init_image"],
         strength=row["strength"],
         adapters=tuple(json.loads(row["adapters"])),
+        model=row["model"],
+        fast=bool(Options.from_json(row["options"]).fast),
     )
     return Job(
         id=row["id"],
@@ -65,6 +67,7 @@ def job_from_row(row: sqlite3.Row) -> Job:
         parent_id=row["parent_id"],
         meta=json.loads(row["meta"]),
         options=Options.from_json(row["options"]),
+        model_path=row["model_path"],
         kind=row["kind"],
         nsfw=bool(row["nsfw"]),
         deleted=bool(row["deleted"]),

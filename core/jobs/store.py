@@ -244,9 +244,9 @@ class Store(Queries, SessionRecords):
                 "INSERT INTO jobs (platform, user_id, chat_id, request_text, normalized, lang,"
                 " concepts, english, prompt, negative_prompt, seed, steps, guidance, width,"
                 " height, safety, model, created_at, parent_id, meta, options, count,"
-                " init_image, strength, kind, adapters)"
+                " init_image, strength, kind, adapters, model_path)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " ?, ?)",
+                " ?, ?, ?)",
                 (
                     new.platform,
                     new.user_id,
@@ -274,6 +274,7 @@ class Store(Queries, SessionRecords):
                     p.strength,
                     new.kind,
                     json.dumps(list(p.adapters)),
+                    new.model_path,
                 ),
             )
             assert cur.lastrowid is not None  # read inside the transaction: no other insert
@@ -295,17 +296,18 @@ class Store(Queries, SessionRecords):
 
     @guarded
     async def finish_job(
-        self, job_id: int, image_path: str, draw_s: float, model: str, nsfw: bool = False
+        self, job_id: int, image_path: str, draw_s: float, model_path: str, nsfw: bool = False
     ) -> Job | None:
-        """Done: where the image is, how long it took, which model drew it (a reload may
-        have swapped the model since the job was queued) and whether an image is flagged.
-        Returns the row as this transaction left it (None when there is no such job)."""
+        """Done: where the image is, how long it took, the files that drew it (a reload may
+        have swapped them since the job was queued; `model`, the catalogue name, stays) and
+        whether an image is flagged. Returns the row as this transaction left it (None when
+        there is no such job)."""
 
         def finish(db: sqlite3.Connection) -> Job | None:
             db.execute(
                 "UPDATE jobs SET status = 'done', finished_at = ?, draw_s = ?, image_path = ?,"
-                " model = ?, nsfw = ?, error = NULL, failure = NULL WHERE id = ?",
-                (time.time(), draw_s, image_path, model, int(nsfw), job_id),
+                " model_path = ?, nsfw = ?, error = NULL, failure = NULL WHERE id = ?",
+                (time.time(), draw_s, image_path, model_path, int(nsfw), job_id),
             )
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return job_from_row(row) if row is not None else None

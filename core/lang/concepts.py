@@ -97,6 +97,8 @@ class ConceptRegistry:
                         not_before=phrases(item, "not_before"),
                         not_after=phrases(item, "not_after"),
                         adapter=bool(item.get("adapter", False)),
+                        base=str(item.get("base", "")),
+                        description=str(item.get("description", "")),
                     )
                 )
             except KeyError as exc:
@@ -105,6 +107,10 @@ class ConceptRegistry:
 
     def get(self, concept_id: str) -> Concept:
         return self._by_id[concept_id]
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(self._by_id)
 
     def __iter__(self) -> Any:
         return iter(self.concepts)

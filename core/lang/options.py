@@ -61,6 +61,10 @@ _FLAGS = {
         "strength": "strength",
         "stils": "style",
         "style": "style",
+        "modelis": "model",
+        "model": "model",
+        "ātri": "fast",
+        "fast": "fast",
     }.items()
 }
 # How the help and error sentences name each option (Latvian flag, then its alias).
@@ -72,6 +76,8 @@ FLAG_NAMES = {
     "count": "--skaits/--n",
     "strength": "--stiprums/--strength",
     "style": "--stils/--style",
+    "model": "--modelis/--model",
+    "fast": "--ātri/--fast",
 }
 _ALIASES = {
     fold(word): aspect
@@ -147,6 +153,10 @@ def parse_options(
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         raw = text[m.end() : end].strip()
         flag = m.group(0)
+        if name == "fast":  # a switch: the words after it are the prompt's
+            values[name] = True
+            pos = m.end()
+            continue
         if name == "negative":
             value = raw
             if not value:
@@ -184,6 +194,8 @@ def _value(name: str, flag: str, value: str, max_steps: int) -> Any:
         return _int(flag, value, 1, MAX_IMAGES)
     if name == "strength":
         return _strength(flag, value)
+    if name == "model" and not value:
+        raise BadOption(flag, "model")
     return value
 
 
@@ -216,6 +228,10 @@ _SETTING_KEYS = {
         "private": "private",
         "valoda": "language",
         "language": "language",
+        "modelis": "model",
+        "model": "model",
+        "ātri": "fast",
+        "fast": "fast",
     }.items()
 }
 _YES, _NO = (
@@ -239,10 +255,12 @@ def parse_settings(text: str) -> dict[str, Any]:
         elif name == "aspect":
             alias = _ALIASES.get(fold(value))
             out[name] = list(alias or _aspect(flag, value)) if value else None
-        elif name == "private":
+        elif name in ("private", "fast"):
             if value.lower() not in _YES | _NO:
                 raise BadOption(flag, "jā / ne")
             out[name] = value.lower() in _YES
+        elif name == "model":  # checked against the catalogue by the service
+            out[name] = value or None
         else:
             if value and not re.fullmatch(r"[a-z]{2}", value.lower()):
                 raise BadOption(flag, "lv / ru / en")

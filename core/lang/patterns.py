@@ -54,6 +54,13 @@ class Concept:
     not_before: tuple[Phrase, ...] = ()
     not_after: tuple[Phrase, ...] = ()
     adapter: bool = False  # a trained concept: its LoRA is loaded by the generator
+    base: str = ""  # a trained concept: the catalogue model it was trained on ("": default)
+    description: str = ""  # in English, for a model that does not know the token
+
+    @property
+    def described(self) -> str:
+        """What a model that does not know the token is told instead."""
+        return self.description or self.name_en
 
     @property
     def phrase(self) -> str:

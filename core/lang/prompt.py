@@ -20,7 +20,7 @@ added to the negative prompt), the second adds its English fragment to the promp
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -275,6 +275,21 @@ class PromptBuilder:
             negative=", ".join(n for n in (negative, *names) if n),
             style=parsed.style.id if parsed.style else None,
         )
+
+    def for_model(self, result: PromptResult, knows: Callable[[str], bool]) -> PromptResult:
+        """The prompt for a model that may not know every concept token: each concept it
+        does not know (`knows(id)` false) is written as its English description ("the
+        Freedom Monument in Riga") where its `token class` (or token) stood."""
+        prompt = result.prompt
+        for concept_id in result.concept_ids:
+            if knows(concept_id):
+                continue
+            concept = self.registry.get(concept_id)
+            said = concept.described
+            prompt = re.sub(rf"\b{re.escape(concept.phrase)}\b", said, prompt)
+            prompt = re.sub(rf"\b{re.escape(concept.id)}\b", said, prompt)
+            prompt = prompt.replace("a photo of a photo of", "a photo of")
+        return replace(result, prompt=prompt)
 
     def _phrase(self, concept_id: str, text: str, end: int) -> str:
         """`token class`, or just the token where the text already says the class next

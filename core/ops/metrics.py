@@ -45,12 +45,22 @@ class Metrics:
             registry=self.registry,
         )
         self.dispatch_s: list[float] = []  # the last 10 000, for benchmarks
+        self._loads = Counter(
+            "zime_model_loads",
+            "Image model loads since start, by catalogue model (the first load included).",
+            ["model"],
+            registry=self.registry,
+        )
         queue = Gauge("zime_queue_length", "Jobs waiting for the GPU.", registry=self.registry)
         queue.set_function(lambda: float(self.queue_length()))
         up = Gauge(
             "zime_healthy", "1 while the worker runs and the model answers.", registry=self.registry
         )
         up.set_function(lambda: float(self.healthy()))
+
+    def model_loaded(self, model: str, count: int = 1) -> None:
+        """An image model was loaded (`zime_model_loads_total{model}`, the catalogue name)."""
+        self._loads.labels(model).inc(count)
 
     def job_finished(self, status: str) -> None:
         self._jobs.labels(str(status)).inc()

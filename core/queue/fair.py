@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -33,6 +35,7 @@ class JobHandle:
         self.progress = 0.0
         self.cancel_requested = False
         self.solo = False  # retried after a batch failure: draw alone to isolate it
+        self.queued_at = time.monotonic()  # how long it waits: a model swap's "pressure"
         self._worker = worker
         self._changed = asyncio.Event()
         self._done = asyncio.Event()
@@ -158,13 +161,33 @@ class FairQueue:
             for h in q:
                 h._notify()
 
-    def take_batch(self, batch_size: int) -> list[JobHandle]:
-        """The next job and the compatible jobs after it (same batch key, up to
-        `batch_size` images: a grid of 4 is 4); their users go to the back."""
+    def next_job(
+        self, order: list[JobHandle], loaded: list[str], swap_after_s: float, now: float
+    ) -> JobHandle:
+        """Which job goes next. Round-robin order, but a model swap is not paid per job:
+        while a loaded model has jobs, they go first, unless another model's oldest job has
+        waited `swap_after_s`; with none for a loaded model, the oldest job's model loads."""
+        if not loaded:
+            return order[0]
+        oldest = min(order, key=lambda h: h.queued_at)
+        if oldest.job.params.model not in loaded and now - oldest.queued_at >= swap_after_s:
+            return oldest
+        return next((h for h in order if h.job.params.model in loaded), oldest)
+
+    def take_batch(
+        self,
+        batch_size: int,
+        loaded: Sequence[str] = (),
+        swap_after_s: float = 0.0,
+    ) -> list[JobHandle]:
+        """The next job (`next_job`) and the compatible jobs after it (same batch key, the
+        model included, up to `batch_size` images: a grid of 4 is 4); their users go to the
+        back."""
         order = self.order()
         if not order:
             return []
-        first = order[0]
+        first = self.next_job(order, list(loaded), swap_after_s, time.monotonic())
+        order = [first, *(h for h in order if h is not first)]
         batch = [first]
         images = first.job.params.count
         if not first.solo:

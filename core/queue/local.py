@@ -127,6 +127,11 @@ class ThreadDrawer:
             await asyncio.to_thread(self.generator.reload, model)
         return self.generator.model
 
+    def loaded_models(self) -> list[str]:
+        """The catalogue models resident in the generator (a `ModelPool`'s); [] otherwise."""
+        loaded = getattr(self.generator, "loaded", None)
+        return list(loaded()) if callable(loaded) else []
+
     def runners(self) -> list[RunnerInfo]:
         device = str(getattr(self.generator, "device", "") or "")
         return [RunnerInfo("local", device, self.generator.model, self._busy, 0.0)]

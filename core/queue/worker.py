@@ -63,6 +63,7 @@ class Worker:
         scheduler_name: str = "",
         metrics: Metrics | None = None,
         privacy: bool = False,
+        swap_after_s: float = 20.0,
     ) -> None:
         self.drawer = drawer
         self.store = store
@@ -76,6 +77,7 @@ class Worker:
         self.metrics.queue_length = self.queued_count
         self.metrics.healthy = self.alive
         self.privacy = privacy
+        self.swap_after_s = swap_after_s
         self.handles: dict[int, JobHandle] = {}
         self.listeners: list[Listener] = []
         self.queue = FairQueue()
@@ -108,6 +110,11 @@ class Worker:
 
     def runners(self) -> list[RunnerInfo]:
         return self.drawer.runners()
+
+    def loaded_models(self) -> list[str]:
+        """The catalogue models loaded where this worker draws (none known: [])."""
+        loaded = getattr(self.drawer, "loaded_models", None)
+        return list(loaded()) if loaded is not None else []
 
     async def start(self) -> None:
         self._stopping = self._interrupting = False
@@ -226,7 +233,10 @@ class Worker:
                 continue
             await self.drawer.slot()
             stop = self._stopping or self.wedged
-            batch = self.queue.take_batch(self.batch_size) if not stop else []
+            loaded = self.loaded_models()
+            batch = (
+                [] if stop else self.queue.take_batch(self.batch_size, loaded, self.swap_after_s)
+            )
             if not batch:
                 self.drawer.release()
                 continue

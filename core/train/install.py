@@ -36,6 +36,21 @@ def installed(config: Config) -> dict[str, Path]:
     }
 
 
+def installed_for(config: Config, model: str) -> dict[str, Path]:
+    """Token -> LoRA weights of the installed concepts trained on catalogue model `model`
+    (their entry's `base`; none recorded: the default model)."""
+    path = config.path(config.storage.concepts)
+    if not path.exists():
+        return {}
+    root = config.path(config.storage.adapters)
+    out = {}
+    for entry in _entries(path.read_text(encoding="utf-8")):
+        base = str(tomllib.loads(entry)["concept"][0].get("base", "")) or config.default_model
+        if base == model:
+            out[_token(entry)] = root / _token(entry) / LORA_FILE
+    return out
+
+
 def add(config: Config, trained: Path) -> str:
     """Install OUT/TOKEN (from `core train`); returns the token."""
     from core.lang.concepts import ConceptRegistry

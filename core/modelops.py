@@ -1,0 +1,72 @@
+"""What users see of the catalogue of models (issue #29): /modeli, the caption's model line,
+and which concepts a model draws by their token. A mixin of `Service`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.jobs.job import Job, Request
+
+if TYPE_CHECKING:
+    from core.draw.models import Catalogue
+    from core.lang.prompt import PromptBuilder
+    from core.queue.worker import Worker
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model as /modeli lists it."""
+
+    name: str  # what to type after --modelis
+    aliases: tuple[str, ...]
+    display: str
+    about: str
+    family: str
+    fast: bool  # it has a fast mode
+    drawing: bool  # loaded now, or served by a runner
+    default: bool  # the user's default (their setting, else the config's)
+
+
+class ModelOps:
+    catalogue: Catalogue
+    builder: PromptBuilder
+    worker: Worker
+
+    if TYPE_CHECKING:
+
+        def concept_names(self, ids: tuple[str, ...] | list[str]) -> tuple[str, ...]: ...
+
+        async def settings(self, request: Request) -> dict[str, object]: ...
+
+    def _knows(self, model: str) -> Callable[[str], bool]:
+        """Whether `model` draws a concept by its token (else by its English description)."""
+
+        def knows(concept_id: str) -> bool:
+            c = self.builder.registry.get(concept_id)
+            return self.catalogue.knows(model or self.catalogue.default, c.id, c.adapter, c.base)
+
+        return knows
+
+    def model_note(self, job: Job) -> tuple[str, tuple[str, ...]]:
+        """For a caption: the model's display name when it is not the default ("" else),
+        and the Latvian names of the job's concepts that model does not know."""
+        model = job.params.model
+        if not model or model not in self.catalogue or model == self.catalogue.default:
+            return "", ()
+        knows = self._knows(model)
+        unknown = tuple(c for c in job.concepts if c in self.builder.registry.ids and not knows(c))
+        return self.catalogue.display(model), self.concept_names(unknown)
+
+    async def model_list(self, request: Request) -> list[ModelInfo]:
+        """/modeli: every catalogue model, whether it draws now and the user's default."""
+        settings = await self.settings(request)
+        mine = self.catalogue.resolve_or(str(settings.get("model") or self.catalogue.default))
+        # what is resident where this bot draws; unknown (one plain model): the default
+        loaded = set(self.worker.loaded_models()) or {self.catalogue.default}
+        return [
+            ModelInfo(name, spec.aliases, self.catalogue.display(name), spec.about, spec.family,
+                      bool(spec.fast_lora), name in loaded, name == mine)
+            for name, spec in self.catalogue
+        ]  # fmt: skip
