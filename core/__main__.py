@@ -257,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_concepts)
 
     t = sub.add_parser(
-        "tiny-models", help="write tiny random models to DIR (sd, nllb, opus, clip, dino)"
+        "tiny-models",
+        help="write tiny random models to DIR (sd, fast-lora.safetensors, nllb, opus, clip, dino, blip)",
     )
     t.add_argument("dir")
     t.set_defaults(func=cmd_tiny_models)

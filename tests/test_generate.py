@@ -251,3 +251,48 @@ def test_img2img_from_an_image_at_twice_the_size(
     assert calls[-1] == (2, 2)  # img2img runs steps × strength
     # the text-to-image pipeline still works after it (same components)
     assert gen.generate([params(1)], lambda s, t: None, lambda: False)[0][0].size == (64, 64)
+
+
+def test_fast_mode_loads_its_lora_and_scheduler_for_its_own_calls(
+    tiny_models: dict[str, Path],
+) -> None:
+    """A fast job draws with the "fast" adapter active and DDIM trailing timesteps; a
+    normal job on the same pipeline keeps the configured scheduler and no LoRA."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    gen = DiffusersGenerator(
+        str(tiny_models["sd"]), device="cpu", fast_lora=str(tiny_models["fast-lora"])
+    )
+    gen.load()
+    usual = type(gen._pipe.scheduler).__name__
+    seen: list[tuple[str, str, list[str]]] = []
+    real_call = type(gen._pipe).__call__
+
+    def spy(pipe: Any, *a: Any, **kw: Any) -> Any:
+        active = pipe.get_active_adapters() if pipe.unet.peft_config else []
+        seen.append((type(pipe.scheduler).__name__,
+                     getattr(pipe.scheduler.config, "timestep_spacing", ""), list(active)))  # fmt: skip
+        return real_call(pipe, *a, **kw)
+
+    type(gen._pipe).__call__ = spy  # type: ignore[method-assign]
+    try:
+        fast = replace(params(3, steps=2), fast=True)
+        [(fast_img, _)] = gen.generate([fast], lambda s, t: None, lambda: False)
+        [(normal_img, _)] = gen.generate([params(3, steps=2)], lambda s, t: None, lambda: False)
+    finally:
+        type(gen._pipe).__call__ = real_call  # type: ignore[method-assign]
+    assert seen[0] == ("DDIMScheduler", "trailing", ["fast"])
+    assert seen[1][0] == usual  # the normal job's scheduler, restored after the fast call
+    assert type(gen._pipe.scheduler).__name__ == usual
+    plain = DiffusersGenerator(str(tiny_models["sd"]), device="cpu")
+    [(plain_img, _)] = plain.generate([params(3, steps=2)], lambda s, t: None, lambda: False)
+
+    def diff(a: Any, b: Any) -> float:
+        return float(np.abs(np.asarray(a, np.float32) - np.asarray(b, np.float32)).mean())
+
+    assert diff(normal_img, plain_img) < 0.5  # the LoRA was off for the normal job
+    assert diff(fast_img, normal_img) > 0.5
+    with pytest.raises(ModelError, match="no fast LoRA"):
+        plain.generate([fast], lambda s, t: None, lambda: False)

@@ -234,20 +234,44 @@ def _build_opus(out: Path, work: Path) -> None:
 
 
 def build_tiny_models(root: str | Path) -> dict[str, Path]:
-    """Write DIR/sd, DIR/nllb, DIR/opus, the scoring models DIR/clip and DIR/dino and the
-    captioner DIR/blip; return their paths."""
+    """Write DIR/sd, DIR/nllb, DIR/opus, the scoring models DIR/clip and DIR/dino, the
+    captioner DIR/blip and a few-step LoRA for DIR/sd, DIR/fast-lora.safetensors; return
+    their paths."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     paths = {name: root / name for name in ("sd", "nllb", "opus", "clip", "dino", "blip")}
+    paths["fast-lora"] = root / "fast-lora.safetensors"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         _build_sd(paths["sd"])
+        _build_fast_lora(paths["sd"], paths["fast-lora"])
         _build_nllb(paths["nllb"], work)
         _build_opus(paths["opus"], work)
         _build_clip(paths["clip"])
         _build_dino(paths["dino"])
         _build_blip(paths["blip"], work)
     return paths
+
+
+def _build_fast_lora(sd: Path, out: Path) -> None:
+    """A random rank-4 LoRA on the tiny UNet's attention, in the diffusers format a real
+    few-step LoRA (Hyper-SD) comes in: fast mode loads it through the same code."""
+    import torch
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers.utils.state_dict_utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel.from_pretrained(sd, subfolder="unet")
+    targets = ["to_q", "to_k", "to_v", "to_out.0"]
+    unet.add_adapter(
+        LoraConfig(r=4, lora_alpha=4, init_lora_weights="gaussian", target_modules=targets)
+    )
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    StableDiffusionPipeline.save_lora_weights(
+        out.parent, unet_lora_layers=layers, weight_name=out.name, safe_serialization=True
+    )
 
 
 def _build_blip(out: Path, work: Path) -> None:
