@@ -276,13 +276,13 @@ def test_fast_mode_loads_its_lora_and_scheduler_for_its_own_calls(
                      getattr(pipe.scheduler.config, "timestep_spacing", ""), list(active)))  # fmt: skip
         return real_call(pipe, *a, **kw)
 
-    type(gen._pipe).__call__ = spy  # type: ignore[method-assign]
+    type(gen._pipe).__call__ = spy
     try:
         fast = replace(params(3, steps=2), fast=True)
         [(fast_img, _)] = gen.generate([fast], lambda s, t: None, lambda: False)
         [(normal_img, _)] = gen.generate([params(3, steps=2)], lambda s, t: None, lambda: False)
     finally:
-        type(gen._pipe).__call__ = real_call  # type: ignore[method-assign]
+        type(gen._pipe).__call__ = real_call
     assert seen[0] == ("DDIMScheduler", "trailing", ["fast"])
     assert seen[1][0] == usual  # the normal job's scheduler, restored after the fast call
     assert type(gen._pipe.scheduler).__name__ == usual
