@@ -81,6 +81,7 @@ def make_generator(config: Config) -> ModelPool:
             warmup=[(b, g.width, g.height) for b in sorted({1, g.batch_size})],
             adapters=lambda: {t: str(p) for t, p in installed_for(config, name).items()},
             fast_lora=config.model(spec.fast_lora) if spec.fast_lora else "",
+            family=spec.family,
         )
 
     paths = {name: config.model(spec.path) for name, spec in catalogue.items()}

@@ -296,3 +296,23 @@ def test_fast_mode_loads_its_lora_and_scheduler_for_its_own_calls(
     assert diff(fast_img, normal_img) > 0.5
     with pytest.raises(ModelError, match="no fast LoRA"):
         plain.generate([fast], lambda s, t: None, lambda: False)
+
+
+def test_the_sdxl_family_draws_and_redraws_from_an_image(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """family = "sdxl": the SDXL pipelines over the same code (a photo, 🔍 and V use its
+    image-to-image pipeline, built from the loaded one)."""
+    from dataclasses import replace
+
+    gen = DiffusersGenerator(str(tiny_models["sdxl"]), device="cpu", family="sdxl")
+    gen.load()
+    assert type(gen._pipe).__name__ == "StableDiffusionXLPipeline"
+    [(image, flagged)] = gen.generate([params(5, steps=2)], lambda s, t: None, lambda: False)
+    assert image.size == (64, 64) and not flagged
+    start = tmp_path / "start.png"
+    image.save(start)
+    again = replace(params(6, steps=4), init_image=str(start), strength=0.5, width=128, height=128)
+    [(bigger, _)] = gen.generate([again], lambda s, t: None, lambda: False)
+    assert bigger.size == (128, 128)
+    assert type(gen._img2img_pipe).__name__ == "StableDiffusionXLImg2ImgPipeline"

@@ -6,6 +6,7 @@ resident model loading each model the fewest times fair order allows."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -197,3 +198,55 @@ async def test_swap_after_bounds_how_long_another_models_job_waits(tmp_path: Pat
         by_end = [j.params.model for j in sorted(jobs, key=lambda j: j.finished_at)]
         assert by_end == ["plain", "lv-sb", "lv-sb"]
         assert pool.loads == {"lv-sb": 2, "plain": 1}
+
+
+def test_two_sd15_models_and_sdxl_in_one_catalogue_on_the_console(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """The real code path end to end (`python -m bot`, the terminal frontend): the tiny SD
+    1.5 twice (one knows the concepts and has a fast LoRA) and the tiny SDXL, one resident
+    at a time."""
+    import shutil
+
+    from tests.test_console import run_console
+
+    other = tmp_path / "other-sd"
+    shutil.copytree(tiny_models["sd"], other)
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(
+        f'[models]\ntranslator = "{tiny_models["opus"]}"\ndevice = "cpu"\ndefault = "lv"\n'
+        "[models.generators.lv]\n"
+        f'path = "{tiny_models["sd"]}"\nname = "Latvija"\naliases = ["latvija"]\n'
+        f'concepts = true\nfast_lora = "{tiny_models["fast-lora"]}"\nfast_steps = 2\n'
+        "[models.generators.cits]\n"
+        f'path = "{other}"\nname = "Cits SD 1.5"\n'
+        "[models.generators.xl]\n"
+        f'path = "{tiny_models["sdxl"]}"\nfamily = "sdxl"\nname = "SDXL"\n'
+        "width = 64\nheight = 64\n"
+        "[generation]\nsteps = 2\nwidth = 64\nheight = 64\n[queue]\nmax_resident = 1\n"
+        f'[storage]\ndatabase = "{tmp_path / "z.sqlite3"}"\nimages = "{tmp_path / "img"}"\n',
+        encoding="utf-8",
+    )
+    out = run_console(
+        cfg,
+        "/modeli\n/zime kaķis --modelis XL\n/zime Milda --modelis cits\n"
+        "/zime kaķis --ātri\n/zime kaķis --modelis cits --ātri\n/zime kaķis --modelis latvia\n"
+        "/zime Milda --stiprums 0.5\n",
+    )
+    assert "• lv, latvija — Latvija" in out and "• xl — SDXL" in out
+    assert "Modelis: SDXL" in out  # the caption names a model that is not the default
+    assert "the Freedom Monument in Riga" in out and "Šis modelis nepazīst" in out
+    assert "Modelim Cits SD 1.5 nav ātrā režīma" in out
+    assert "Modeli latvia nepazīstu; varbūt domāji lv?" in out
+    rows = (
+        sqlite3.connect(tmp_path / "z.sqlite3")
+        .execute("SELECT model, model_path, width, options FROM jobs ORDER BY id")
+        .fetchall()
+    )
+    assert [r[0] for r in rows] == ["xl", "cits", "lv"]
+    assert rows[0][1] == str(tiny_models["sdxl"]) and rows[1][1] == str(other)
+    assert '"fast": true' in rows[2][3]
+    pngs = sorted((tmp_path / "img").rglob("*.png"))
+    metas = [read_png_metadata(p) for p in pngs]
+    assert {m["model"] for m in metas} == {"xl", "cits", "lv"}
+    assert [m.get("fast") for m in metas if m["model"] == "lv"] == ["true"]

@@ -78,6 +78,7 @@ class DiffusersGenerator:
         warmup: Sequence[tuple[int, int, int]] = (),
         adapters: Callable[[], Mapping[str, str]] = dict,
         fast_lora: str = "",
+        family: str = "sd15",
     ) -> None:
         if scheduler not in SCHEDULERS:
             raise ModelError(f"unknown scheduler {scheduler!r}; use one of {sorted(SCHEDULERS)}")
@@ -94,6 +95,7 @@ class DiffusersGenerator:
         # the adapter "fast" beside the concept adapters; its scheduler is DDIM, trailing
         self.fast_lora = fast_lora
         self._fast_scheduler: Any = None
+        self.family = family  # sd15: the SD 1.5 pipelines; sdxl: the SDXL ones
         self.device = ""
         self.dtype = ""
         self.variant: str | None = None
@@ -125,22 +127,22 @@ class DiffusersGenerator:
 
         dtype = torch.float16 if device == "cuda" else torch.float32
         kwargs: dict[str, Any] = {"dtype": dtype, "cache_dir": self.cache_dir}
-        if not self.load_safety_checker:
+        xl = self.family == "sdxl"
+        pipeline = diffusers.StableDiffusionXLPipeline if xl else diffusers.StableDiffusionPipeline
+        if not self.load_safety_checker and not xl:  # SDXL ships no safety checker
             kwargs.update(
                 safety_checker=None, feature_extractor=None, requires_safety_checker=False
             )
         # The variant that matches the dtype first; a repository without it serves the other.
         first, second = ("fp16", None) if device == "cuda" else (None, "fp16")
         try:
-            pipe = diffusers.StableDiffusionPipeline.from_pretrained(model, variant=first, **kwargs)
+            pipe = pipeline.from_pretrained(model, variant=first, **kwargs)
             self.variant = first
         except (OSError, ValueError) as exc:
             log.info(
                 "no %s weights in %s (%s); trying %s", first or "fp32", model, exc, second or "fp32"
             )
-            pipe = diffusers.StableDiffusionPipeline.from_pretrained(
-                model, variant=second, **kwargs
-            )
+            pipe = pipeline.from_pretrained(model, variant=second, **kwargs)
             self.variant = second
         return pipe
 
@@ -244,9 +246,15 @@ class DiffusersGenerator:
     def _img2img(self, pipe: Any) -> Any:
         """The image-to-image pipeline over the same loaded components (no new weights)."""
         if self._img2img_pipe is None or self._img2img_base is not pipe:
-            from diffusers import StableDiffusionImg2ImgPipeline
+            import diffusers
 
-            self._img2img_pipe = StableDiffusionImg2ImgPipeline.from_pipe(pipe)
+            xl = self.family == "sdxl"
+            image_to_image = (
+                diffusers.StableDiffusionXLImg2ImgPipeline
+                if xl
+                else diffusers.StableDiffusionImg2ImgPipeline
+            )
+            self._img2img_pipe = image_to_image.from_pipe(pipe)
             self._img2img_pipe.set_progress_bar_config(disable=True)
             self._img2img_base = pipe
         self._img2img_pipe.safety_checker = None  # see _flagged

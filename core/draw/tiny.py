@@ -234,17 +234,21 @@ def _build_opus(out: Path, work: Path) -> None:
 
 
 def build_tiny_models(root: str | Path) -> dict[str, Path]:
-    """Write DIR/sd, DIR/nllb, DIR/opus, the scoring models DIR/clip and DIR/dino, the
-    captioner DIR/blip and a few-step LoRA for DIR/sd, DIR/fast-lora.safetensors; return
+    """Write DIR/sd, DIR/sdxl, DIR/nllb, DIR/opus, the scoring models DIR/clip and DIR/dino,
+    the captioner DIR/blip and a few-step LoRA for DIR/sd, DIR/fast-lora.safetensors; return
     their paths."""
+    from core.draw.tiny_xl import build_tiny_sdxl
+
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     paths = {name: root / name for name in ("sd", "nllb", "opus", "clip", "dino", "blip")}
     paths["fast-lora"] = root / "fast-lora.safetensors"
+    paths["sdxl"] = root / "sdxl"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         _build_sd(paths["sd"])
         _build_fast_lora(paths["sd"], paths["fast-lora"])
+        build_tiny_sdxl(paths["sdxl"])
         _build_nllb(paths["nllb"], work)
         _build_opus(paths["opus"], work)
         _build_clip(paths["clip"])
