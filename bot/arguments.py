@@ -54,6 +54,7 @@ class Option:
     choices: tuple[tuple[str, str], ...] = ()  # (label, value)
     low: float | None = None  # a number's range
     high: float | None = None
+    complete: str = ""  # "models": Discord suggests the catalogue's models as one types
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,10 @@ class Command:
         for option in self.typed_options():
             value = values.get(option.name)
             if value is None or option.type == PHOTO:
+                continue
+            if isinstance(value, bool) and "{}" not in option.as_text:  # a switch: on or absent
+                if value:
+                    parts.append(option.as_text)
                 continue
             if isinstance(value, bool):
                 value = "ja" if value else "ne"
@@ -150,6 +155,8 @@ ZIME_OPTIONS = (
         low=0.1,
         high=1.0,
     ),
+    Option("modelis", N_("Model (see /modeli)"), str, "--modelis {}", complete="models"),
+    Option("atri", N_("Fast mode (fewer steps)"), bool, "--ātri"),
     Option(
         "stils",
         N_("Style"),
@@ -163,6 +170,8 @@ SETTINGS_OPTIONS = (
     Option("formats", N_("Aspect ratio"), str, "formats={}", choices=ASPECTS),
     Option("privati", N_("Send results privately when I ask in a server"), bool, "privati={}"),
     Option("valoda", N_("Language of the answers"), str, "valoda={}", choices=LANGUAGES),
+    Option("modelis", N_("Model (see /modeli)"), str, "modelis={}", complete="models"),
+    Option("atri", N_("Fast mode (fewer steps)"), bool, "ātri={}"),
 )
 TEACH_OPTIONS = (
     Option("token", N_("The new concept's token, e.g. rigasdoms"), required=True),

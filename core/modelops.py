@@ -59,6 +59,18 @@ class ModelOps:
         unknown = tuple(c for c in job.concepts if c in self.builder.registry.ids and not knows(c))
         return self.catalogue.display(model), self.concept_names(unknown)
 
+    def model_choices(self, typed: str) -> list[tuple[str, str]]:
+        """(name, display name) of the models whose name, alias or display name contains
+        `typed` (case and diacritics aside): Discord's autocomplete."""
+        from core.lang.text import fold
+
+        key = fold(typed)
+        return [
+            (name, self.catalogue.display(name))
+            for name, spec in self.catalogue
+            if any(key in fold(n) for n in (name, *spec.aliases, spec.name))
+        ]
+
     async def model_list(self, request: Request) -> list[ModelInfo]:
         """/modeli: every catalogue model, whether it draws now and the user's default."""
         settings = await self.settings(request)
@@ -66,7 +78,15 @@ class ModelOps:
         # what is resident where this bot draws; unknown (one plain model): the default
         loaded = set(self.worker.loaded_models()) or {self.catalogue.default}
         return [
-            ModelInfo(name, spec.aliases, self.catalogue.display(name), spec.about, spec.family,
-                      bool(spec.fast_lora), name in loaded, name == mine)
+            ModelInfo(
+                name,
+                spec.aliases,
+                self.catalogue.display(name),
+                spec.about,
+                spec.family,
+                bool(spec.fast_lora),
+                name in loaded,
+                name == mine,
+            )
             for name, spec in self.catalogue
-        ]  # fmt: skip
+        ]

@@ -82,6 +82,7 @@ async def test_slash_command_defer_progress_and_file(
             "atmest",
             "galerija",
             "panelis",
+            "modeli",
         }
         zime = next(c for c in sync.body["__list__"] if c["name"] == "zime")
         assert zime["options"][0]["name"] == "teksts" and zime["options"][0]["type"] == 3
@@ -245,10 +246,16 @@ async def test_slash_options_become_flags(
             "skaits",
             "attels",
             "stiprums",
+            "modelis",
+            "atri",
             "stils",
         ]
         stils = next(o for o in zime["options"] if o["name"] == "stils")
         assert {c["value"] for c in stils["choices"]} >= {"watercolor", "oil", "anime"}
+        modelis = next(o for o in zime["options"] if o["name"] == "modelis")
+        assert modelis["autocomplete"] is True  # the catalogue's models, as one types
+        atri = next(o for o in zime["options"] if o["name"] == "atri")
+        assert atri["type"] == 5  # a boolean: on, or absent
         token = await stub.slash(
             "zime",
             {"teksts": "Milda", "formats": "3:2", "skaits": 2, "sekla": 3, "stils": "watercolor"},

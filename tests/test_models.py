@@ -32,21 +32,25 @@ ENGLISH = Translators.single(IdentityTranslator())
 CATALOGUE = {
     "default": "lv-sb",
     "generators": {
-        "lv-sb": {"path": "minusthousand/lv-sb", "name": "Latvija (SD 1.5)", "concepts": True,
-                  "aliases": ["latvija", "lv"], "fast_lora": "a/b/fast.safetensors",
-                  "about": "SD 1.5 ar 10 Latvijas jēdzieniem"},
+        "lv-sb": {
+            "path": "minusthousand/lv-sb",
+            "name": "Latvija (SD 1.5)",
+            "concepts": True,
+            "aliases": ["latvija", "lv"],
+            "fast_lora": "a/b/fast.safetensors",
+            "about": "SD 1.5 ar 10 Latvijas jēdzieniem",
+        },
         "plain": {"path": "runwayml/sd15", "name": "Parastais SD 1.5", "aliases": ["Parasts"]},
         "xl": {"path": "stabilityai/sdxl", "family": "sdxl", "name": "SDXL"},
     },
-}  # fmt: skip
+}
 
 
 @asynccontextmanager
 async def catalogue_service(
     tmp_path: Path, max_resident: int = 1, step_s: float = 0.0, **queue: Any
 ) -> AsyncIterator[tuple[Service, ModelPool, dict[str, FakeGenerator]]]:
-    cfg = make_config(tmp_path, models=CATALOGUE,
-                      queue={"max_resident": max_resident, **queue})  # fmt: skip
+    cfg = make_config(tmp_path, models=CATALOGUE, queue={"max_resident": max_resident, **queue})
     made: dict[str, FakeGenerator] = {}
     paths = {name: spec.path for name, spec in cfg.catalogue().items()}
 
@@ -151,6 +155,9 @@ async def test_the_users_default_model_and_fast_and_again_keeps_the_model(
         assert "tavs noklusētais" in plain
         lv = next(line for line in lines if line.startswith("• lv-sb, latvija, lv"))
         assert "ātrais režīms" in lv and "SD 1.5 ar 10 Latvijas jēdzieniem" in lv
+        # Discord's autocomplete: by name, alias or display name, case and diacritics aside
+        assert svc.model_choices("PĀR") == [("plain", "Parastais SD 1.5")]
+        assert [n for n, _ in svc.model_choices("")] == ["lv-sb", "plain", "xl"]
 
 
 async def queue_behind_a_held_job(
@@ -178,8 +185,10 @@ async def test_a_mixed_queue_loads_each_model_the_fewest_times(tmp_path: Path) -
     """One resident model; six jobs of three users alternating two models: the loaded
     model's jobs go first, then the other model loads once (not once per job)."""
     async with catalogue_service(tmp_path, swap_after_s=60) as (svc, pool, made):
-        texts = [(f"suns {i} --modelis {'plain' if i % 2 else 'lv-sb'}", f"u{i % 3 + 1}")
-                 for i in range(6)]  # fmt: skip
+        texts = [
+            (f"suns {i} --modelis {'plain' if i % 2 else 'lv-sb'}", f"u{i % 3 + 1}")
+            for i in range(6)
+        ]
         jobs = await queue_behind_a_held_job(svc, made, texts)
         assert pool.loads == {"lv-sb": 1, "plain": 1}
         by_end = [j.params.model for j in sorted(jobs, key=lambda j: j.finished_at)]
@@ -250,3 +259,21 @@ def test_two_sd15_models_and_sdxl_in_one_catalogue_on_the_console(
     metas = [read_png_metadata(p) for p in pngs]
     assert {m["model"] for m in metas} == {"xl", "cits", "lv"}
     assert [m.get("fast") for m in metas if m["model"] == "lv"] == ["true"]
+
+
+async def test_the_mini_app_settings_take_the_model_and_fast(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.web_helpers import init_data, site
+
+    async with site(tmp_path, models=CATALOGUE) as s:
+        async with httpx.AsyncClient(base_url=s.base, timeout=30) as http:
+            auth = {"Authorization": f"tma {init_data(42)}"}
+            ok = await http.post(
+                "/api/me/settings", json={"model": "Parasts", "fast": False}, headers=auth
+            )
+            assert ok.status_code == 200 and ok.json()["settings"]["model"] == "plain"
+            bad = await http.post(
+                "/api/me/settings", json={"model": "plain", "fast": True}, headers=auth
+            )
+            assert bad.status_code == 400 and "ātrā režīma" in bad.json()["error"]

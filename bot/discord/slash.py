@@ -135,6 +135,25 @@ def slash_command(
     }
     if choices:
         app_commands.choices(**choices)(callback)
-    return app_commands.Command(
-        name=command.name, description=described(command.description), callback=callback
+    command_: app_commands.Command[Any, ..., None] = app_commands.Command(
+        name=command.name,
+        description=described(command.description),
+        callback=callback,
     )
+    for option in options:
+        if option.complete == "models":
+            command_.autocomplete(option.name)(_complete_models(frontend))
+    return command_
+
+
+def _complete_models(frontend: DiscordFrontend) -> Any:
+    async def complete(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The catalogue's models whose name, alias or display name has what is typed."""
+        return [
+            app_commands.Choice(name=f"{name} — {shown}"[:100], value=name)
+            for name, shown in frontend.service.model_choices(current)
+        ][:25]
+
+    return complete

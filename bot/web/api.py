@@ -134,6 +134,8 @@ def settings_text(data: dict[str, Any]) -> str:
         "formats": (data["aspect"] or "") if "aspect" in data else None,
         "privati": ("ja" if data["private"] else "ne") if "private" in data else None,
         "valoda": (data["language"] or "") if "language" in data else None,
+        "modelis": (data["model"] or "") if "model" in data else None,
+        "atri": ("ja" if data["fast"] else "ne") if "fast" in data else None,
     }
     words = []
     for key, value in values.items():

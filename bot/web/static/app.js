@@ -118,12 +118,14 @@ async function loadSettings() {
   form.aspect.value = settings.aspect ? settings.aspect.join(":") : "";
   form.private.checked = !!settings.private;
   form.language.value = settings.language || "";
+  form.model.value = settings.model || "";
+  form.fast.checked = !!settings.fast;
 }
 
 document.getElementById("settings").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.target;
-  const body = { count: Number(form.count.value), aspect: form.aspect.value || null, private: form.private.checked, language: form.language.value || null };
+  const body = { count: Number(form.count.value), aspect: form.aspect.value || null, private: form.private.checked, language: form.language.value || null, model: form.model.value.trim() || null, fast: form.fast.checked };
   try {
     await api("/api/me/settings", { method: "POST", body: JSON.stringify(body) });
     message(say("saved"));
