@@ -266,14 +266,16 @@ async def test_the_mini_app_settings_take_the_model_and_fast(tmp_path: Path) -> 
 
     from tests.web_helpers import init_data, site
 
-    async with site(tmp_path, models=CATALOGUE) as s:
-        async with httpx.AsyncClient(base_url=s.base, timeout=30) as http:
-            auth = {"Authorization": f"tma {init_data(42)}"}
-            ok = await http.post(
-                "/api/me/settings", json={"model": "Parasts", "fast": False}, headers=auth
-            )
-            assert ok.status_code == 200 and ok.json()["settings"]["model"] == "plain"
-            bad = await http.post(
-                "/api/me/settings", json={"model": "plain", "fast": True}, headers=auth
-            )
-            assert bad.status_code == 400 and "ātrā režīma" in bad.json()["error"]
+    async with (
+        site(tmp_path, models=CATALOGUE) as s,
+        httpx.AsyncClient(base_url=s.base, timeout=30) as http,
+    ):
+        auth = {"Authorization": f"tma {init_data(42)}"}
+        ok = await http.post(
+            "/api/me/settings", json={"model": "Parasts", "fast": False}, headers=auth
+        )
+        assert ok.status_code == 200 and ok.json()["settings"]["model"] == "plain"
+        bad = await http.post(
+            "/api/me/settings", json={"model": "plain", "fast": True}, headers=auth
+        )
+        assert bad.status_code == 400 and "ātrā režīma" in bad.json()["error"]
