@@ -7,11 +7,12 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from core.config import Config, load_config
+from core.draw.models import Catalogue
 from core.errors import InvalidPrompt, ModelError, ZimeError
 from core.lang.concepts import ConceptRegistry
 from core.lang.options import parse_options
@@ -69,14 +70,18 @@ def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         lines = [sys.stdin.read()]
 
     parsed: list[Parsed | InvalidPrompt] = []
+    models: list[str | None] = []  # the catalogue model each valid line names (None: default)
     g = cfg.generation
+    catalogue = Catalogue(cfg)
     for line in lines:
         try:  # the same text as /zime: options included, `source` is the text without them
             text, options = parse_options(
                 line, max(g.max_steps, g.steps), cfg.limits.max_prompt_chars
             )
+            choice = catalogue.choose(options.model, options.fast)
             one = builder.parse(text, negative=options.negative or "", style=options.style)
             parsed.append(dataclasses.replace(one, input=line))
+            models.append(choice.name if options.model else None)
         except InvalidPrompt as exc:
             parsed.append(exc)
     ok = [p for p in parsed if isinstance(p, Parsed)]
@@ -93,7 +98,18 @@ def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 'untranslated (set [models] translators, e.g. ru = "Helsinki-NLP/opus-mt-ru-en").',
                 file=err,
             )
-    results = iter(builder.assemble(p, e, n) for p, (e, n) in zip(ok, english, strict=True))
+
+    def knows(model: str) -> Callable[[str], bool]:
+        def known(concept_id: str) -> bool:
+            c = builder.registry.get(concept_id)
+            return catalogue.knows(model, c.id, c.adapter, c.base)
+
+        return known
+
+    results = iter(
+        (builder.for_model(builder.assemble(p, e, n), knows(m or catalogue.default)), m)
+        for p, (e, n), m in zip(ok, english, models, strict=True)
+    )
 
     status = 0
     for line, p in zip(lines, parsed, strict=True):
@@ -109,9 +125,10 @@ def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             else:
                 print(f"zime: cannot use this prompt: {p}", file=err)
             continue
-        r = next(results)
+        r, model = next(results)
         if args.jsonl or args.json:
-            print(json.dumps(r.as_dict(), ensure_ascii=False), file=out, flush=args.jsonl)
+            line_out = {**r.as_dict(), "model": model}
+            print(json.dumps(line_out, ensure_ascii=False), file=out, flush=args.jsonl)
         else:
             print(_summary(r), file=out)
     return status
@@ -232,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--name-lv", required=True, help='the Latvian name, e.g. "Rīgas Doms"')
     tr.add_argument("--lv", help="more Latvian names, comma-separated")
     tr.add_argument("--en", help="English names, comma-separated")
-    tr.add_argument("--base", help="the base model (default: [models] generator)")
+    tr.add_argument(
+        "--base", help="a catalogue model name (or a hub id or folder); default: [models] default"
+    )
     tr.add_argument("--steps", type=int, help="training steps (default: [training] steps)")
     tr.add_argument(
         "--class-images",

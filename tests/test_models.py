@@ -6,6 +6,7 @@ resident model loading each model the fewest times fair order allows."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -279,3 +280,44 @@ async def test_the_mini_app_settings_take_the_model_and_fast(tmp_path: Path) -> 
             "/api/me/settings", json={"model": "plain", "fast": True}, headers=auth
         )
         assert bad.status_code == 400 and "ātrā režīma" in bad.json()["error"]
+
+
+def test_core_prompt_names_the_model_and_writes_its_prompt(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(
+        '[models.generators.lv-sb]\npath = "minusthousand/lv-sb"\nconcepts = true\n'
+        '[models.generators.plain]\npath = "runwayml/sd15"\naliases = ["parasts"]\n',
+        encoding="utf-8",
+    )
+    lines = "Milda naktī --modelis PARASTS\nMilda naktī\nkaķis --modelis nope\n"
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "prompt", "--jsonl", "--no-translate", "--config", str(cfg)],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    plain, default, unknown = (json.loads(line) for line in proc.stdout.splitlines())
+    assert plain["model"] == "plain" and "the Freedom Monument in Riga" in plain["prompt"]
+    assert default["model"] is None and "brivpiem" in default["prompt"]
+    assert unknown["error"] == "unknown_model"
+
+
+def test_a_trained_concept_records_its_base_and_is_a_token_there_only(tmp_path: Path) -> None:
+    from core.train.run import TrainRequest, concept_entry
+
+    entry = concept_entry(TrainRequest(Path("."), "rigasdoms", "building", "Rīgas Doms"), "plain")
+    assert 'base = "plain"' in entry
+    cfg = make_config(tmp_path, models=CATALOGUE)
+    from core.draw.models import Catalogue
+
+    catalogue = Catalogue(cfg)
+    assert catalogue.knows("plain", "rigasdoms", adapter=True, base="plain")
+    assert not catalogue.knows("lv-sb", "rigasdoms", adapter=True, base="plain")
+    assert catalogue.knows("lv-sb", "trained", adapter=True, base="")  # none: the default
+    assert catalogue.knows("lv-sb", "brivpiem", adapter=False, base="")
+    assert not catalogue.knows("xl", "brivpiem", adapter=False, base="")

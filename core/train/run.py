@@ -50,7 +50,7 @@ def check_token(token: str, known: set[str]) -> None:
         raise TrainError(N_("the token {token} is already a concept"), token=token)
 
 
-def concept_entry(req: TrainRequest) -> str:
+def concept_entry(req: TrainRequest, base: str = "") -> str:
     """An entry in the registry's format (core/lang/concepts.toml), with the aliases given."""
 
     def strings(values: tuple[str, ...]) -> str:
@@ -66,7 +66,7 @@ def concept_entry(req: TrainRequest) -> str:
         f"name_en = {json.dumps(en[0] if en else req.name_lv, ensure_ascii=False)}\n"
         f"lv = {strings(lv)}\n"
         f"en = {strings(en)}\n"
-        "adapter = true\n"
+        "adapter = true\n" + (f"base = {json.dumps(base)}\n" if base else "")
     )
 
 
@@ -207,7 +207,13 @@ def train(
     """Run everything; returns OUT/TOKEN. `known`: existing concept ids → their prompt."""
     check_token(req.token, set(known))
     t = config.training
-    base = req.base or config.model(config.generator_path)
+    # --base: a catalogue name (recorded in the entry: the concept is drawn by its token on
+    # that model only), or a hub id / folder; none: the default model
+    catalogue = config.catalogue()
+    named = req.base if req.base in catalogue else ""
+    base = (config.model(catalogue[named].path) if named else req.base) or config.model(
+        config.generator_path
+    )
     device = pick_device(config.models.device)
     prepared = prepare(req.photos, size=t.resolution)
     report(prepared.report())
@@ -259,7 +265,7 @@ def train(
     )
     best = choose(scores)
     shutil.copy(target / "checkpoints" / best.checkpoint / LORA_FILE, target / LORA_FILE)
-    (target / "concept.toml").write_text(concept_entry(req), encoding="utf-8")
+    (target / "concept.toml").write_text(concept_entry(req, named), encoding="utf-8")
     (target / "scores.json").write_text(
         json.dumps(
             {
