@@ -112,9 +112,12 @@ def history_buttons(jobs: Sequence[Job]) -> Rows:
     return tuple((_b(f"🔁 #{j.id}", "redo", j.id), _b(f"📄 #{j.id}", "orig", j.id)) for j in jobs)
 
 
-def settings_buttons(user_id: str, settings: dict[str, object], lang: str) -> Rows:
-    """/iestatijumi as buttons: images per request, aspect ratio, private results, language.
-    The current choice is marked; the user id in the data keeps them to their owner."""
+def settings_buttons(
+    user_id: str, settings: dict[str, object], lang: str, models: Sequence[str] = ()
+) -> Rows:
+    """/iestatijumi as buttons: images per request, aspect ratio, private results, language,
+    and with several models the model and fast mode. The current choice is marked; the user
+    id in the data keeps them to their owner."""
 
     def button(label: str, change: str, current: bool) -> Button:
         return Button(f"• {label}" if current else label, encode_setting(user_id, change))
@@ -122,7 +125,7 @@ def settings_buttons(user_id: str, settings: dict[str, object], lang: str) -> Ro
     aspect = settings.get("aspect")
     ratio = f"{aspect[0]}:{aspect[1]}" if isinstance(aspect, list | tuple) else None
     private = bool(settings.get("private"))
-    return (
+    rows: Rows = (
         tuple(button(f"🖼 {n}", f"skaits={n}", settings.get("count") == n) for n in range(1, 5)),
         tuple(button(r, f"formats={r}", ratio == r) for r in ("1:1", "3:2", "2:3", "16:9")),
         (
@@ -130,6 +133,18 @@ def settings_buttons(user_id: str, settings: dict[str, object], lang: str) -> Ro
             button(t(lang, "🔓 Private: no"), "privati=ne", not private),
         ),
         tuple(button(c, f"valoda={c}", settings.get("language") == c) for c in ("lv", "ru", "en")),
+    )
+    if len(models) < 2:
+        return rows
+    mine = settings.get("model") or models[0]
+    fast = bool(settings.get("fast"))
+    return (
+        *rows,
+        tuple(button(f"🎨 {m}", f"modelis={m}", mine == m) for m in models),
+        (
+            button(t(lang, "⚡ Fast: yes"), "atri=ja", fast),
+            button(t(lang, "⚡ Fast: no"), "atri=ne", not fast),
+        ),
     )
 
 
@@ -235,7 +250,7 @@ async def _setting(ctx: Ctx, p: Press) -> Reply:
     return Reply(
         text=settings_text(settings, lang),
         edit=True,
-        buttons=settings_buttons(ctx.request.user_id, settings, lang),
+        buttons=settings_buttons(ctx.request.user_id, settings, lang, ctx.service.model_names()),
     )
 
 

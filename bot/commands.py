@@ -78,7 +78,7 @@ async def _settings(ctx: Ctx, args: Args) -> Reply:
     lang = str(settings.get("language") or ctx.lang)
     return Reply(
         text=settings_text(settings, lang),
-        buttons=settings_buttons(ctx.request.user_id, settings, lang),
+        buttons=settings_buttons(ctx.request.user_id, settings, lang, ctx.service.model_names()),
     )
 
 

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from core.errors import N_, BadArgument, NotAdmin
+from core.errors import N_, BadArgument, NotAdmin, UnknownModel
 from core.jobs.job import Request, RunnerInfo
 from core.lang.prompt import PromptBuilder
 from core.train.session import Notify, Session, Teaching
@@ -31,6 +31,7 @@ def model_name_ok(model: str) -> bool:
 class AdminOps:
     config: Config
     catalogue: Catalogue
+    model_names: Callable[[], list[str]]  # ModelOps'
     store: Store
     worker: Worker
     builder: PromptBuilder
@@ -69,8 +70,10 @@ class AdminOps:
                 "/reload", N_("a model name or folder"), "/reload minusthousand/lv-sb"
             )
 
-        if model is not None:  # a catalogue name or alias; else (a path) as it is
+        if model is not None:  # a catalogue name or alias (one model: a path to load it from)
             model = self.catalogue.resolve_or(model)
+            if model not in self.catalogue and len(self.model_names()) > 1:
+                raise UnknownModel(model, self.catalogue.closest(model))
         extra = self.config.path(self.config.storage.concepts)
         registry = await asyncio.to_thread(ConceptRegistry.load, None, extra)
         loaded = await self.worker.reload(model)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from core.config import Config
 
 FAMILIES = ("sd15", "sdxl")
-_MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
+_MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,23}")  # fits a button's callback data
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("models", "device"): ("auto", "cuda", "cpu"),
     ("models", "scheduler"): ("euler_a", "dpm", "ddim", "pndm"),

@@ -59,6 +59,11 @@ class ModelOps:
         unknown = tuple(c for c in job.concepts if c in self.builder.registry.ids and not knows(c))
         return self.catalogue.display(model), self.concept_names(unknown)
 
+    def model_names(self) -> list[str]:
+        """The catalogue's names, the default first (the settings buttons)."""
+        default = self.catalogue.default
+        return [default, *(name for name, _ in self.catalogue if name != default)]
+
     def model_choices(self, typed: str) -> list[tuple[str, str]]:
         """(name, display name) of the models whose name, alias or display name contains
         `typed` (case and diacritics aside): Discord's autocomplete."""

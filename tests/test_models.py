@@ -321,3 +321,20 @@ def test_a_trained_concept_records_its_base_and_is_a_token_there_only(tmp_path: 
     assert catalogue.knows("lv-sb", "trained", adapter=True, base="")  # none: the default
     assert catalogue.knows("lv-sb", "brivpiem", adapter=False, base="")
     assert not catalogue.knows("xl", "brivpiem", adapter=False, base="")
+
+
+async def test_settings_buttons_pick_the_model_and_fast(tmp_path: Path) -> None:
+    from bot import actions
+
+    async with catalogue_service(tmp_path) as (svc, _, _):
+        ctx = Ctx(svc, req(""))
+        reply = await commands.run(ctx, "iestatijumi")
+        labels = reply.labels()
+        assert "• 🎨 lv-sb" in labels and "🎨 plain" in labels and "🎨 xl" in labels
+        data = {b.label: b.data for row in reply.buttons for b in row}
+        assert all(len(d.encode()) <= 64 for d in data.values())  # Telegram's callback limit
+        pressed = await actions.press(ctx, data["🎨 plain"])
+        assert "• 🎨 plain" in pressed.labels() and pressed.edit
+        refused = await actions.press(ctx, data["⚡ Ātri: jā"])  # plain has no fast mode
+        assert refused.error and "nav ātrā režīma" in refused.text
+        assert (await svc.settings(req(""))).get("model") == "plain"

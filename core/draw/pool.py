@@ -80,7 +80,16 @@ class ModelPool:
         """`/reload NAME`: that model again (loaded if it was not); `/reload`: every
         resident one. A failed reload keeps the old pipeline (the generator's own rule)."""
         if model and model not in self.paths:
-            raise ModelError(f"no model {model!r} in the catalogue ({', '.join(self.paths)})")
+            if len(self.paths) > 1:
+                known = ", ".join(self.paths)
+                raise ModelError(f"no model {model!r} in the catalogue ({known})")
+            with self._lock:  # one model (a config's single generator): a new path for it
+                generator = self._resident.get(self.default) or self._get(self.default)
+                generator.reload(model)
+                self.paths[self.default] = self.model = model
+                self.loads[self.default] = self.loads.get(self.default, 0) + 1
+                self.on_load(self.default, 0.0)
+            return
         with self._lock:
             names = [model] if model else list(self._resident) or [self.default]
             for name in names:
