@@ -338,3 +338,42 @@ async def test_settings_buttons_pick_the_model_and_fast(tmp_path: Path) -> None:
         refused = await actions.press(ctx, data["⚡ Ātri: jā"])  # plain has no fast mode
         assert refused.error and "nav ātrā režīma" in refused.text
         assert (await svc.settings(req(""))).get("model") == "plain"
+
+
+async def test_the_model_picker_on_telegram(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    """Through the real python-telegram-bot client against the Bot API stand-in: /modeli,
+    a drawing with another model named in the caption, and an unknown model."""
+    import shutil
+
+    from core.config import load_config
+    from tests.telegram_stub import TelegramStub
+    from tests.test_telegram import running_bot
+
+    other = tmp_path / "cits-sd"
+    shutil.copytree(tiny_models["sd"], other)
+    stub = TelegramStub()
+    await stub.start()
+    try:
+        path = tmp_path / "cfg.toml"
+        path.write_text(
+            f'[telegram]\ntoken = "123:TEST"\napi_base_url = "http://127.0.0.1:{stub.port}/bot"\n'
+            f'[models]\ntranslator = "{tiny_models["opus"]}"\ndevice = "cpu"\ndefault = "lv"\n'
+            f'[models.generators.lv]\npath = "{tiny_models["sd"]}"\nconcepts = true\n'
+            f'[models.generators.cits]\npath = "{other}"\nname = "Cits SD 1.5"\n'
+            "[generation]\nsteps = 2\nwidth = 64\nheight = 64\n"
+            f'[storage]\ndatabase = "{tmp_path / "z.sqlite3"}"\nimages = "{tmp_path / "img"}"\n',
+            encoding="utf-8",
+        )
+        async with running_bot(load_config(path, {})):
+            stub.send_text("/modeli", user_id=5)
+            [listing] = await stub.wait_for("sendMessage", chat_id=5)
+            assert "• cits — Cits SD 1.5" in listing.params["text"]
+            stub.send_text("/zime Milda --modelis CITS", user_id=5)
+            [photo] = await stub.wait_for("sendPhoto", chat_id=5, timeout=60)
+            caption = photo.params["caption"]
+            assert "Modelis: Cits SD 1.5" in caption and "the Freedom Monument in Riga" in caption
+            stub.send_text("/zime kaķis --modelis xyz", user_id=6)
+            refusal = await stub.wait_for_text("editMessageText", "nepazīstu", chat_id=6)
+            assert "varbūt domāji" in refusal.params["text"]
+    finally:
+        await stub.stop()
