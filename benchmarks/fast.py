@@ -24,26 +24,8 @@ from typing import Any
 from benchmarks.fullsize import build_sd
 from core.draw.generate import DiffusersGenerator
 from core.draw.pool import ModelPool
+from core.draw.tiny import build_fast_lora
 from core.jobs.job import GenParams
-
-
-def build_fast_lora(sd: Path, out: Path, rank: int = 64) -> None:
-    import torch
-    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
-    from diffusers.utils.state_dict_utils import convert_state_dict_to_diffusers
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
-
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel.from_pretrained(sd, subfolder="unet")
-    targets = ["to_q", "to_k", "to_v", "to_out.0"]
-    unet.add_adapter(
-        LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=targets)
-    )
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
-    StableDiffusionPipeline.save_lora_weights(
-        out.parent, unet_lora_layers=layers, weight_name=out.name, safe_serialization=True
-    )
 
 
 def seconds_per_image(gen: DiffusersGenerator, params: GenParams) -> float:
@@ -67,7 +49,7 @@ def main() -> None:
     if not (args.skip_build and (sd / "model_index.json").is_file()):
         build_sd(sd)
     if not (args.skip_build and lora.is_file()):
-        build_fast_lora(sd, lora)
+        build_fast_lora(sd, lora, rank=64)
     gen = DiffusersGenerator(str(sd), args.device, safety_checker=False, fast_lora=str(lora))
     started = time.perf_counter()
     gen.load()

@@ -95,8 +95,6 @@ def clip_vocabulary(size: int = 0) -> dict[str, int]:
 def _build_sd(out: Path) -> None:
     import torch
     from diffusers import (
-        AutoencoderKL,
-        EulerAncestralDiscreteScheduler,
         StableDiffusionPipeline,
         UNet2DConditionModel,
     )
@@ -130,19 +128,7 @@ def _build_sd(out: Path) -> None:
         attention_head_dim=8,
         norm_num_groups=32,
     )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 16, 16),
-        norm_num_groups=4,
-        latent_channels=4,
-        sample_size=512,
-    )
-    scheduler = EulerAncestralDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
-    )
+    vae, scheduler = tiny_vae(512), tiny_scheduler()
     pipe = StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
@@ -154,6 +140,30 @@ def _build_sd(out: Path) -> None:
         requires_safety_checker=True,
     )
     pipe.save_pretrained(out, safe_serialization=True)  # type: ignore[attr-defined]
+
+
+def tiny_vae(sample_size: int) -> Any:
+    """A tiny 4-channel VAE (SD 1.5's and SDXL's shape, smallest widths)."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 16, 16),
+        norm_num_groups=4,
+        latent_channels=4,
+        sample_size=sample_size,
+    )
+
+
+def tiny_scheduler() -> Any:
+    from diffusers import EulerAncestralDiscreteScheduler
+
+    return EulerAncestralDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
+    )
 
 
 def _tiny_safety_checker() -> Any:
@@ -247,7 +257,7 @@ def build_tiny_models(root: str | Path) -> dict[str, Path]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         _build_sd(paths["sd"])
-        _build_fast_lora(paths["sd"], paths["fast-lora"])
+        build_fast_lora(paths["sd"], paths["fast-lora"])
         build_tiny_sdxl(paths["sdxl"])
         _build_nllb(paths["nllb"], work)
         _build_opus(paths["opus"], work)
@@ -257,8 +267,8 @@ def build_tiny_models(root: str | Path) -> dict[str, Path]:
     return paths
 
 
-def _build_fast_lora(sd: Path, out: Path) -> None:
-    """A random rank-4 LoRA on the tiny UNet's attention, in the diffusers format a real
+def build_fast_lora(sd: Path, out: Path, rank: int = 4) -> None:
+    """A random LoRA (rank 4) on a UNet's attention, in the diffusers format a real
     few-step LoRA (Hyper-SD) comes in: fast mode loads it through the same code."""
     import torch
     from diffusers import StableDiffusionPipeline, UNet2DConditionModel
@@ -270,7 +280,7 @@ def _build_fast_lora(sd: Path, out: Path) -> None:
     unet = UNet2DConditionModel.from_pretrained(sd, subfolder="unet")
     targets = ["to_q", "to_k", "to_v", "to_out.0"]
     unet.add_adapter(
-        LoraConfig(r=4, lora_alpha=4, init_lora_weights="gaussian", target_modules=targets)
+        LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=targets)
     )
     layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
     StableDiffusionPipeline.save_lora_weights(

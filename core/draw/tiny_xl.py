@@ -10,8 +10,6 @@ from pathlib import Path
 def build_tiny_sdxl(out: Path) -> None:
     import torch
     from diffusers import (
-        AutoencoderKL,
-        EulerAncestralDiscreteScheduler,
         StableDiffusionXLPipeline,
         UNet2DConditionModel,
     )
@@ -22,7 +20,7 @@ def build_tiny_sdxl(out: Path) -> None:
         CLIPTokenizer,
     )
 
-    from core.draw.tiny import clip_vocabulary
+    from core.draw.tiny import clip_vocabulary, tiny_scheduler, tiny_vae
 
     torch.manual_seed(0)
     vocab = clip_vocabulary()
@@ -56,19 +54,7 @@ def build_tiny_sdxl(out: Path) -> None:
         cross_attention_dim=64,  # both text encoders' hidden states side by side
         norm_num_groups=1,
     )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 16, 16),
-        norm_num_groups=4,
-        latent_channels=4,
-        sample_size=1024,
-    )
-    scheduler = EulerAncestralDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
-    )
+    vae, scheduler = tiny_vae(1024), tiny_scheduler()
     pipe = StableDiffusionXLPipeline(
         vae=vae,
         text_encoder=CLIPTextModel(text),
