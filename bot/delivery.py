@@ -61,8 +61,9 @@ class Delivery(ABC):
     def caption(self, job: Job, lang: str) -> str:
         """THE caption of a result (plain text; a platform escapes it as it needs)."""
         names = self.service.concept_names(job.concepts)
-        return job_caption(job, names, lang, self.demo, self.service.default_steps,
-                           self.service.model_note(job))  # fmt: skip
+        return job_caption(
+            job, names, lang, self.demo, self.service.default_steps, self.service.model_note(job)
+        )
 
     # what a platform says
     @abstractmethod

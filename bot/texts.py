@@ -215,8 +215,9 @@ def _bad_option(exc: BadOption, lang: str) -> str:
             flag=exc.flag,
         )
     if exc.allowed == "model":
-        return t(lang, "{flag} takes a model name: /modeli lists them. Nothing was drawn.",
-                 flag=exc.flag)  # fmt: skip
+        return t(
+            lang, "{flag} takes a model name: /modeli lists them. Nothing was drawn.", flag=exc.flag
+        )
     if "/" in exc.allowed:
         return t(lang, "{flag} takes one of: {choices}.", flag=exc.flag, choices=exc.allowed)
     return t(

@@ -302,6 +302,9 @@ def config_to_dict(cfg: Config) -> dict[str, dict[str, Any]]:
             out[f.name] = {
                 k.name: _plain(getattr(section, k.name)) for k in dataclasses.fields(section)
             }
+    models = out["models"]  # one form of the catalogue: the single generator, or the tables
+    for key in ("generators", "default") if models["generator"] else ("generator",):
+        models.pop(key)
     return out
 
 

@@ -22,7 +22,6 @@ from core.errors import (
     Banned,
     Failure,
     NotFound,
-    NotOwner,
     RateLimited,
     TranslationFailed,
     UnsupportedLanguage,
@@ -32,7 +31,7 @@ from core.jobs.job import GenParams, Job, JobView, Options, Request, size_for
 from core.jobs.ratelimit import RateLimiter
 from core.jobs.store import Store
 from core.lang.moderation import Blocklist
-from core.lang.options import BadOption, parse_options, parse_settings
+from core.lang.options import BadOption, parse_options
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
 from core.logins import LoginLinks
 from core.modelops import ModelOps
@@ -41,6 +40,7 @@ from core.queue.local import in_daemon_thread
 from core.queue.worker import Worker
 from core.results import Results
 from core.train.session import Teaching
+from core.usersettings import SettingsOps
 
 BUSY_QUEUE = 4  # jobs waiting: from here on, translations use one beam (benchmarks/README.md)
 # A translation of one chat message takes well under a second (benchmarks/translate.py);
@@ -76,7 +76,7 @@ def new_seed() -> int:
     return random.randrange(2**32)
 
 
-class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps):
+class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
     def __init__(
         self,
         config: Config,
@@ -133,8 +133,12 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps):
         text, options = parse_options(request.text, max(g.max_steps, g.steps), lim.max_prompt_chars)
         if settings:
             aspect = settings.get("aspect")
-            defaults = Options(aspect=tuple(aspect) if aspect else None, count=settings.get("count"),
-                               model=settings.get("model"), fast=settings.get("fast"))  # fmt: skip
+            defaults = Options(
+                aspect=tuple(aspect) if aspect else None,
+                count=settings.get("count"),
+                model=settings.get("model"),
+                fast=settings.get("fast"),
+            )
             options = options.merged(defaults)
         choice = self.catalogue.choose(options.model, options.fast)  # UnknownModel, NoFastMode
         # the catalogue name of a model the user named (an alias resolved); None: the default
@@ -191,27 +195,6 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps):
         if settings.get("private") and request.is_group:
             meta["private_result"] = True
         return replace(request, language=settings.get("language") or request.language, meta=meta)
-
-    async def settings(self, request: Request) -> dict[str, Any]:
-        return await self.store.settings(request.platform, request.user_id)
-
-    async def update_settings(
-        self, request: Request, text: str, owner: str | None = None
-    ) -> dict[str, Any]:
-        """/iestatijumi skaits=4 formats=3:2 privāti=jā valoda=ru: stored in SQLite, so they
-        survive restarts. Raises BadOption naming the bad key. `owner`: the user a settings
-        button belongs to; anyone else is refused (NotOwner)."""
-        if owner is not None and owner != request.user_id:
-            raise NotOwner(request.user_key)
-        changes = parse_settings(text)
-        current = await self.store.settings(request.platform, request.user_id)
-        merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
-        # a model by its catalogue name; fast only where that model has a fast mode
-        choice = self.catalogue.choose(merged.get("model"), merged.get("fast"))
-        if merged.get("model"):
-            merged["model"] = choice.name
-        await self.store.save_settings(request.platform, request.user_id, merged)
-        return merged
 
     async def decode_photo(self, data: bytes) -> Any:
         """A user's photo, validated and decoded in a thread, PHOTO_DECODES at a time (a 40 MP

@@ -272,8 +272,13 @@ def test_fast_mode_loads_its_lora_and_scheduler_for_its_own_calls(
 
     def spy(pipe: Any, *a: Any, **kw: Any) -> Any:
         active = pipe.get_active_adapters() if pipe.unet.peft_config else []
-        seen.append((type(pipe.scheduler).__name__,
-                     getattr(pipe.scheduler.config, "timestep_spacing", ""), list(active)))  # fmt: skip
+        seen.append(
+            (
+                type(pipe.scheduler).__name__,
+                getattr(pipe.scheduler.config, "timestep_spacing", ""),
+                list(active),
+            )
+        )
         return real_call(pipe, *a, **kw)
 
     type(gen._pipe).__call__ = spy

@@ -389,24 +389,36 @@ def test_fetch_models_fetches_every_catalogue_model_and_its_fast_lora(tmp_path: 
     listing = {
         "minusthousand/lv-sb": LV_SB,
         "other/sd15": LV_SB,
-        "ByteDance/Hyper-SD": [RepoFile("Hyper-SD15-8steps-CFG-lora.safetensors", 269_000_000),
-                               RepoFile("Hyper-SDXL-8steps-lora.safetensors", 787_000_000)],
+        "ByteDance/Hyper-SD": [
+            RepoFile("Hyper-SD15-8steps-CFG-lora.safetensors", 269_000_000),
+            RepoFile("Hyper-SDXL-8steps-lora.safetensors", 787_000_000),
+        ],
         "Helsinki-NLP/opus-mt-tc-big-lv-en": OPUS,
-    }  # fmt: skip
+    }
     models = {
         "translators": {},
         "generators": {
-            "lv-sb": {"path": "minusthousand/lv-sb", "concepts": True,
-                      "fast_lora": "ByteDance/Hyper-SD/Hyper-SD15-8steps-CFG-lora.safetensors"},
+            "lv-sb": {
+                "path": "minusthousand/lv-sb",
+                "concepts": True,
+                "fast_lora": "ByteDance/Hyper-SD/Hyper-SD15-8steps-CFG-lora.safetensors",
+            },
             "other": {"path": "other/sd15"},
         },
-    }  # fmt: skip
+    }
     cfg = config_from_dict({"models": models})
-    kw: dict[str, Any] = {"download": fake_download, "reachable": lambda: True,
-                          "list_files": listing.__getitem__}  # fmt: skip
+    kw: dict[str, Any] = {
+        "download": fake_download,
+        "reachable": lambda: True,
+        "list_files": listing.__getitem__,
+    }
     items = fetch_models(cfg, **kw)
     assert [i.role for i in items] == [
-        "generator:lv-sb", "fast-lora:lv-sb", "generator:other", "translator"]  # fmt: skip
+        "generator:lv-sb",
+        "fast-lora:lv-sb",
+        "generator:other",
+        "translator",
+    ]
     lora = items[1]
     assert got[1] == ("ByteDance/Hyper-SD", ["Hyper-SD15-8steps-CFG-lora.safetensors"])
     assert lora.path.name == "Hyper-SD15-8steps-CFG-lora.safetensors"  # the file, not the repo

@@ -110,26 +110,31 @@ def test_the_model_catalogue_and_the_single_generator_of_earlier_configs() -> No
     legacy = config_from_dict({"models": {"generator": "some/model"}})
     assert legacy.default_model == "default" and legacy.generator_path == "some/model"
     assert legacy.catalogue() == {"default": ModelSpec(path="some/model", concepts=True)}
-    two = {"generators": {
-        "lv-sb": {"path": "minusthousand/lv-sb", "concepts": True, "aliases": ["latvija"]},
-        "xl": {"path": "stabilityai/sdxl", "family": "sdxl", "fast_lora": "a/b/c.safetensors"},
-    }}  # fmt: skip
+    two = {
+        "generators": {
+            "lv-sb": {"path": "minusthousand/lv-sb", "concepts": True, "aliases": ["latvija"]},
+            "xl": {"path": "stabilityai/sdxl", "family": "sdxl", "fast_lora": "a/b/c.safetensors"},
+        }
+    }
     cfg = config_from_dict({"models": two})
     assert cfg.default_model == "lv-sb" and list(cfg.catalogue()) == ["lv-sb", "xl"]
     assert cfg.catalogue()["xl"].family == "sdxl" and not cfg.catalogue()["xl"].concepts
     named = config_from_dict({"models": {**two, "default": "xl"}})
     assert named.generator_path == "stabilityai/sdxl"
     assert config_from_dict(config_to_dict(named)) == named  # a child process reads it back
+    assert config_from_dict(config_to_dict(legacy)) == legacy
     bad = [
         ({**two, "default": "nope"}, "models.default"),
         ({**two, "generator": "x/y"}, "both generator and generators"),
         ({"generators": {"a": {"path": "p", "family": "sd3"}}}, "models.generators.a.family"),
         ({"generators": {"a": {"family": "sd15"}}}, "models.generators.a.path"),
         ({"generators": {"a": {"path": "p", "aliasez": []}}}, "unknown key"),
-        ({"generators": {"a": {"path": "p"}, "b": {"path": "q", "aliases": ["A"]}}},
-         "models.generators.b.aliases"),
+        (
+            {"generators": {"a": {"path": "p"}, "b": {"path": "q", "aliases": ["A"]}}},
+            "models.generators.b.aliases",
+        ),
         ({"generators": {"Big Name": {"path": "p"}}}, "models.generators.Big Name"),
-    ]  # fmt: skip
+    ]
     for models, message in bad:
         with pytest.raises(ConfigError, match=message):
             config_from_dict({"models": models})

@@ -153,8 +153,9 @@ def save_drawn(
     shown = [veil(image) if flagged else image for image, flagged in images]
 
     def metadata(params: Any) -> dict[str, str]:
-        return png_metadata(params, job.model or model, job.id, scheduler, job.kind,
-                            job.parent_id, runner, model)  # fmt: skip
+        return png_metadata(
+            params, job.model or model, job.id, scheduler, job.kind, job.parent_id, runner, model
+        )
 
     if len(shown) == 1:
         save_png(shown[0], path, metadata(job.params))
