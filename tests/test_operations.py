@@ -427,3 +427,42 @@ def test_fetch_models_fetches_every_catalogue_model_and_its_fast_lora(tmp_path: 
     assert [i.role for i in only] == ["generator:other"] and [g[0] for g in got] == ["other/sd15"]
     with pytest.raises(ModelError, match="no such model"):
         fetch_models(cfg, only="nope", **kw)
+
+
+def test_fetch_plan_for_an_sdxl_repository() -> None:
+    """SDXL's repository keeps two 6.9 GB single-file checkpoints, an example LoRA and
+    OpenVINO weights at or beside its diffusers layout: none of them is fetched."""
+    mb = 1_000_000
+    files = [
+        RepoFile(p, s)
+        for p, s in [
+            ("model_index.json", 600),
+            ("sd_xl_base_1.0.safetensors", 6_940 * mb),
+            ("sd_xl_base_1.0_0.9vae.safetensors", 6_940 * mb),
+            ("sd_xl_offset_example-lora_1.0.safetensors", 50 * mb),
+            ("scheduler/scheduler_config.json", 500),
+            ("text_encoder/config.json", 600),
+            ("text_encoder/model.safetensors", 492 * mb),
+            ("text_encoder/model.fp16.safetensors", 246 * mb),
+            ("text_encoder/openvino_model.bin", 492 * mb),
+            ("text_encoder/openvino_model.xml", mb),
+            ("text_encoder_2/config.json", 600),
+            ("text_encoder_2/model.safetensors", 2_778 * mb),
+            ("text_encoder_2/model.fp16.safetensors", 1_389 * mb),
+            ("tokenizer/vocab.json", mb),
+            ("tokenizer_2/vocab.json", mb),
+            ("unet/config.json", 1800),
+            ("unet/diffusion_pytorch_model.safetensors", 10_270 * mb),
+            ("unet/diffusion_pytorch_model.fp16.safetensors", 5_140 * mb),
+            ("unet/model.onnx", mb),
+            ("vae/config.json", 600),
+            ("vae/diffusion_pytorch_model.safetensors", 335 * mb),
+            ("vae/diffusion_pytorch_model.fp16.safetensors", 167 * mb),
+        ]
+    ]
+    plan = [f.path for f in plan_files(files, fp16=True, safety_checker=True)]
+    assert "sd_xl_base_1.0.safetensors" not in plan and "model_index.json" in plan
+    assert not [p for p in plan if "openvino" in p or p.endswith(".onnx")]
+    assert "unet/diffusion_pytorch_model.fp16.safetensors" in plan
+    assert "unet/diffusion_pytorch_model.safetensors" not in plan
+    assert sum(f.size for f in files if f.path in plan) < 7_000 * mb

@@ -23,8 +23,11 @@ from core.lang.translate import convert_to_ctranslate2, is_ctranslate2_dir
 # Formats no loader of ours reads: other frameworks, and the single-file A1111 checkpoint.
 _NEVER = re.compile(
     r"(\.ckpt|\.msgpack|\.h5|\.onnx|\.onnx_data|\.ot|\.tflite|\.pt|\.pth|\.gguf)$"
-    r"|(^|/)rust_model|(^|/)\.gitattributes$"
+    r"|(^|/)rust_model|(^|/)openvino_model|(^|/)\.gitattributes$"
 )
+# In a diffusers repository (model_index.json at the root), weights at the root are
+# single-file checkpoints and example LoRAs (SDXL's sd_xl_base_1.0.safetensors: 6.9 GB twice).
+_ROOT_WEIGHTS = re.compile(r"^[^/]+\.(safetensors|bin)$")
 _WEIGHT = re.compile(
     r"^(?P<dir>(?:.*/)?)(?P<name>pytorch_model|model|diffusion_pytorch_model)"
     r"(?P<variant>\.fp16)?(?P<shard>-\d{5}-of-\d{5})?\.(?P<ext>bin|safetensors)(?P<index>\.index\.json)?$"
@@ -68,8 +71,10 @@ def plan_files(files: Iterable[RepoFile], *, fp16: bool, safety_checker: bool) -
     when it is off."""
     keep: list[RepoFile] = []
     weights: dict[str, list[tuple[int, RepoFile]]] = {}
+    files = list(files)
+    pipeline = any(f.path == "model_index.json" for f in files)
     for f in files:
-        if _NEVER.search(f.path):
+        if _NEVER.search(f.path) or (pipeline and _ROOT_WEIGHTS.match(f.path)):
             continue
         if not safety_checker and f.path.startswith(_SAFETY_DIRS):
             continue
