@@ -83,6 +83,8 @@ class TelegramStub:
         """Answer the next `times` calls of `method` with a Bot API error."""
         self.errors.setdefault(method, []).extend([(code, description, retry_after)] * times)
 
+    confirmed = 0  # the highest getUpdates offset seen: updates below it are done
+
     def inject(self, update: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **update}
         self.updates.append(update)
@@ -306,6 +308,9 @@ class TelegramStub:
 
     async def _get_updates(self, params: dict[str, Any]) -> web.Response:
         offset = int(params.get("offset") or 0)
+        if offset:  # as Telegram: a higher offset confirms the earlier updates, which go away
+            self.confirmed = max(self.confirmed, offset)
+        offset = max(offset, self.confirmed)  # a restarted bot is not sent them again
         timeout = float(params.get("timeout") or 0)
         deadline = time.monotonic() + min(timeout, 2.0)
         while True:
