@@ -364,3 +364,34 @@ async def test_the_same_id_on_another_platform_is_someone_else(tmp_path: Path) -
             pass
         drawn = await s.service.job(job)
         assert drawn is not None and drawn.image_path and Path(drawn.image_path).is_file()
+
+
+def test_many_first_thumbnails_at_once_each_write_their_own_file(tmp_path: Path) -> None:
+    """W7 without HTTP in between: 32 threads make the same first thumbnail at once."""
+    import threading
+
+    from PIL import Image
+
+    from bot.web.thumbs import thumbnail
+
+    png = tmp_path / "7.png"
+    Image.new("RGB", (512, 512), (200, 30, 30)).save(png)
+    start = threading.Barrier(32)
+    results: list[bytes | BaseException] = []
+
+    def make() -> None:
+        start.wait()
+        try:
+            results.append(thumbnail(str(png)))
+        except BaseException as exc:  # collected: the test says which
+            results.append(exc)
+
+    threads = [threading.Thread(target=make) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert not errors, errors[:3]
+    assert len({r for r in results if isinstance(r, bytes)}) == 1
+    assert not list(tmp_path.glob("*.tmp"))
