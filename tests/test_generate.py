@@ -321,3 +321,38 @@ def test_the_sdxl_family_draws_and_redraws_from_an_image(
     [(bigger, _)] = gen.generate([again], lambda s, t: None, lambda: False)
     assert bigger.size == (128, 128)
     assert type(gen._img2img_pipe).__name__ == "StableDiffusionXLImg2ImgPipeline"
+
+
+def test_a_concept_adapter_and_the_fast_lora_draw_together(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """peft's set_adapters with both: a trained concept's LoRA stays active in fast mode."""
+    from dataclasses import replace
+
+    from core.draw.tiny import build_fast_lora
+
+    concept = tmp_path / "rigasdoms" / "pytorch_lora_weights.safetensors"
+    concept.parent.mkdir()
+    build_fast_lora(tiny_models["sd"], concept, rank=2)  # any LoRA of the tiny UNet's shape
+    gen = DiffusersGenerator(
+        str(tiny_models["sd"]),
+        device="cpu",
+        adapters=lambda: {"rigasdoms": str(concept)},
+        fast_lora=str(tiny_models["fast-lora"]),
+    )
+    gen.load()
+    active: list[list[str]] = []
+    real_call = type(gen._pipe).__call__
+
+    def spy(pipe: Any, *a: Any, **kw: Any) -> Any:
+        active.append(sorted(pipe.get_active_adapters()))
+        return real_call(pipe, *a, **kw)
+
+    type(gen._pipe).__call__ = spy
+    try:
+        both = replace(params(4, steps=2), adapters=("rigasdoms",), fast=True)
+        gen.generate([both], lambda s, t: None, lambda: False)
+        gen.generate([replace(both, fast=False)], lambda s, t: None, lambda: False)
+    finally:
+        type(gen._pipe).__call__ = real_call
+    assert active == [["fast", "rigasdoms"], ["rigasdoms"]]

@@ -198,9 +198,7 @@ class DiffusersGenerator:
         loaded = []
         for token, weights in sorted(self.adapters().items()):
             try:
-                pipe.load_lora_weights(
-                    str(Path(weights).parent), weight_name=Path(weights).name, adapter_name=token
-                )
+                _load_lora(pipe, str(Path(weights).parent), Path(weights).name, token)
                 loaded.append(token)
             except Exception as exc:  # one broken adapter must not stop drawing
                 log.error("cannot load the adapter of %s from %s: %s", token, weights, exc)
@@ -220,9 +218,7 @@ class DiffusersGenerator:
             parts = self.fast_lora.split("/")
             source, weight = "/".join(parts[:2]), "/".join(parts[2:])
         try:
-            pipe.load_lora_weights(
-                source, weight_name=weight, adapter_name=FAST, cache_dir=self.cache_dir
-            )
+            _load_lora(pipe, source, weight, FAST, cache_dir=self.cache_dir)
         except Exception as exc:
             raise ModelError(f"cannot load the fast LoRA {self.fast_lora!r}: {exc}") from exc
         self.loaded_adapters = (*self.loaded_adapters, FAST)
@@ -392,6 +388,17 @@ class DiffusersGenerator:
                 images=arrays, clip_input=clip_input.to(self.device, self._safety.dtype)
             )
         return [bool(f) for f in flags]
+
+
+def _load_lora(pipe: Any, source: str, weight: str, name: str, **kw: Any) -> None:
+    """One named LoRA adapter into the pipeline. Several in one model is what Zīme does
+    (concept adapters beside fast mode's), so peft's warning about a second adapter is not
+    news: it is silenced here, and only here."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
+        pipe.load_lora_weights(source, weight_name=weight, adapter_name=name, **kw)
 
 
 def _init_image(path: str | None, width: int, height: int) -> Any:
