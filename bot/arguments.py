@@ -81,7 +81,8 @@ class Command:
 
     def text_of(self, values: dict[str, object]) -> str:
         """Typed option values as the text after the command in a chat message (options
-        without a value are left out; a photo travels apart, in `Ctx.photo`)."""
+        without a value are left out; a photo travels apart, in `Ctx.photo`). A `key={}`
+        option takes one word: a value with spaces could smuggle in other settings."""
         parts = []
         for option in self.typed_options():
             value = values.get(option.name)
@@ -93,6 +94,11 @@ class Command:
                 continue
             if isinstance(value, bool):
                 value = "ja" if value else "ne"
+            one_word = "=" in option.as_text
+            if one_word and (
+                isinstance(value, dict | list) or any(c.isspace() for c in str(value))
+            ):
+                raise BadArgument(option.name, N_("one word"), f"{option.name}=4")
             parts.append(option.as_text.format(value))
         return " ".join(parts)
 

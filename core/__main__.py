@@ -7,7 +7,7 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -78,10 +78,10 @@ def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             text, options = parse_options(
                 line, max(g.max_steps, g.steps), cfg.limits.max_prompt_chars
             )
-            choice = catalogue.choose(options.model, options.fast)
+            options = catalogue.canonical(options)
             one = builder.parse(text, negative=options.negative or "", style=options.style)
             parsed.append(dataclasses.replace(one, input=line))
-            models.append(choice.name if options.model else None)
+            models.append(options.model)
         except InvalidPrompt as exc:
             parsed.append(exc)
     ok = [p for p in parsed if isinstance(p, Parsed)]
@@ -98,16 +98,8 @@ def cmd_prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 'untranslated (set [models] translators, e.g. ru = "Helsinki-NLP/opus-mt-ru-en").',
                 file=err,
             )
-
-    def knows(model: str) -> Callable[[str], bool]:
-        def known(concept_id: str) -> bool:
-            c = builder.registry.get(concept_id)
-            return catalogue.knows(model, c.id, c.adapter, c.base)
-
-        return known
-
     results = iter(
-        (builder.for_model(builder.assemble(p, e, n), knows(m or catalogue.default)), m)
+        (builder.for_model(builder.assemble(p, e, n), catalogue.knower(m, builder.registry)), m)
         for p, (e, n), m in zip(ok, english, models, strict=True)
     )
 

@@ -3,11 +3,11 @@ and which concepts a model draws by their token. A mixin of `Service`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.jobs.job import Job, Request
+from core.lang.text import fold
 
 if TYPE_CHECKING:
     from core.draw.models import Catalogue
@@ -40,22 +40,13 @@ class ModelOps:
 
         async def settings(self, request: Request) -> dict[str, object]: ...
 
-    def _knows(self, model: str) -> Callable[[str], bool]:
-        """Whether `model` draws a concept by its token (else by its English description)."""
-
-        def knows(concept_id: str) -> bool:
-            c = self.builder.registry.get(concept_id)
-            return self.catalogue.knows(model or self.catalogue.default, c.id, c.adapter, c.base)
-
-        return knows
-
     def model_note(self, job: Job) -> tuple[str, tuple[str, ...]]:
         """For a caption: the model's display name when it is not the default ("" else),
         and the Latvian names of the job's concepts that model does not know."""
         model = job.params.model
         if not model or model not in self.catalogue or model == self.catalogue.default:
             return "", ()
-        knows = self._knows(model)
+        knows = self.catalogue.knower(model, self.builder.registry)
         unknown = tuple(c for c in job.concepts if c in self.builder.registry.ids and not knows(c))
         return self.catalogue.display(model), self.concept_names(unknown)
 
@@ -67,8 +58,6 @@ class ModelOps:
     def model_choices(self, typed: str) -> list[tuple[str, str]]:
         """(name, display name) of the models whose name, alias or display name contains
         `typed` (case and diacritics aside): Discord's autocomplete."""
-        from core.lang.text import fold
-
         key = fold(typed)
         return [
             (name, self.catalogue.display(name))

@@ -140,11 +140,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
                 fast=settings.get("fast"),
             )
             options = options.merged(defaults)
-        choice = self.catalogue.choose(options.model, options.fast)  # UnknownModel, NoFastMode
-        # the catalogue name of a model the user named (an alias resolved); None: the default
-        options = replace(
-            options, model=choice.name if options.model else None, fast=choice.fast or None
-        )
+        options = self.catalogue.canonical(options)  # UnknownModel, NoFastMode
         if options.strength is not None and request.photo is None:
             raise BadOption("--stiprums", "photo")
         options = replace(
@@ -177,7 +173,8 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
             self.blocklist.check(parsed.normalized)
             [(english, negative)] = await self._translate([parsed])
             result = self.builder.assemble(parsed, english, negative)
-            result = self.builder.for_model(result, self._knows(options.model or ""))
+            knows = self.catalogue.knower(options.model, self.builder.registry)
+            result = self.builder.for_model(result, knows)
             options = replace(options, style=result.style)  # named in the text or by --stils
             # 4. moderation after translation too
             self.blocklist.check(result.english)
@@ -212,7 +209,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
         if request.photo is None:
             return None
         image = await self.decode_photo(request.photo)
-        g = self.config.generation
+        g = self.catalogue.generation(options.model, self.config.generation)  # its model's
         width, height = size_for((image.width, image.height), g.width * g.height, g.max_side, 8)
         path = self.worker.image_dir / "uploads" / f"{uuid.uuid4().hex}.png"
         await asyncio.to_thread(_save_upload, image, path)
@@ -220,7 +217,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
         base = GenParams.from_config(
             g, result.prompt, seed, options, self._safety(request), negative
         )
-        base = self.catalogue.params(base, options, g)
+        base = self.catalogue.params(base, options)
         return base.from_image(
             str(path), options.strength or PHOTO_STRENGTH, width=width, height=height
         )
@@ -289,14 +286,14 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
         if params is None:
             seed = self.new_seed() if options.seed is None else options.seed
             params = GenParams.from_config(
-                self.config.generation,
+                self.catalogue.generation(options.model, self.config.generation),
                 result.prompt,
                 seed,
                 options,
                 self._safety(request),
                 negative,
             )
-            params = self.catalogue.params(params, options, self.config.generation)
+            params = self.catalogue.params(params, options)
         self.worker.check_room(request.user_key)  # again: the translation took a while
         registry = self.builder.registry
         adapters = tuple(c for c in result.concept_ids if registry.get(c).adapter)

@@ -34,8 +34,8 @@ class SettingsOps:
         current = await self.store.settings(request.platform, request.user_id)
         merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
         # a model by its catalogue name; fast only where that model has a fast mode
-        choice = self.catalogue.choose(merged.get("model"), merged.get("fast"))
+        name = self.catalogue.choose(merged.get("model"), merged.get("fast"))
         if merged.get("model"):
-            merged["model"] = choice.name
+            merged["model"] = name
         await self.store.save_settings(request.platform, request.user_id, merged)
         return merged

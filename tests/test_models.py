@@ -316,11 +316,11 @@ def test_a_trained_concept_records_its_base_and_is_a_token_there_only(tmp_path: 
     from core.draw.models import Catalogue
 
     catalogue = Catalogue(cfg)
-    assert catalogue.knows("plain", "rigasdoms", adapter=True, base="plain")
-    assert not catalogue.knows("lv-sb", "rigasdoms", adapter=True, base="plain")
-    assert catalogue.knows("lv-sb", "trained", adapter=True, base="")  # none: the default
-    assert catalogue.knows("lv-sb", "brivpiem", adapter=False, base="")
-    assert not catalogue.knows("xl", "brivpiem", adapter=False, base="")
+    assert catalogue.knows("plain", adapter=True, base="plain")
+    assert not catalogue.knows("lv-sb", adapter=True, base="plain")
+    assert catalogue.knows("lv-sb", adapter=True, base="")  # none: the default
+    assert catalogue.knows("lv-sb", adapter=False, base="")
+    assert not catalogue.knows("xl", adapter=False, base="")
 
 
 async def test_settings_buttons_pick_the_model_and_fast(tmp_path: Path) -> None:
@@ -377,3 +377,24 @@ async def test_the_model_picker_on_telegram(tiny_models: dict[str, Path], tmp_pa
             assert "varbūt domāji" in refusal.params["text"]
     finally:
         await stub.stop()
+
+
+async def test_a_photo_is_drawn_at_its_models_size(tmp_path: Path) -> None:
+    """Photo → picture keeps the photo's aspect ratio at the model's own area: 1024² for
+    SDXL, the configured one for SD 1.5."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 120, 30)).save(buf, format="PNG")
+    async with catalogue_service(tmp_path) as (svc, _, _):
+        sizes = {}
+        for model in ("xl", "plain"):
+            sub = await svc.handle(
+                Request("console", "u1", "u1", f"kaķis --modelis {model}", photo=buf.getvalue())
+            )
+            job = await asyncio.wait_for(sub.handle.wait(), 20)
+            sizes[model] = (job.params.width, job.params.height)
+        assert sizes["xl"] == (1024, 680)  # 3:2 at SDXL's area, within its 1024 side
+        assert sizes["plain"] == (80, 64)  # 3:2 at the configured 64², as before

@@ -22,6 +22,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.actions import encode
+from bot.delivery import ImageMissing
 from bot.message import Ctx, Rows, Start, read_image
 from bot.status import follow
 from bot.telegram.render import html_caption, keyboard, user_language, with_retry
@@ -125,7 +126,7 @@ class InlineMode:
         bot, inline_id = self.app.bot, job.meta["inline_message_id"]
         data = await asyncio.to_thread(read_image, job.image_path)
         if data is None:
-            raise BadRequest(f"image of job {job.id} is missing")
+            raise ImageMissing(f"image of job {job.id} is missing")  # permanent (delivery.py)
         caption = html_caption(text)
         try:
             sent = await with_retry(

@@ -14,6 +14,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application
 
 from bot import actions
+from bot.delivery import ImageMissing
 from bot.message import Ask, Picture, Rows, read_image
 from bot.telegram.render import fit, html_caption, keyboard, with_retry
 from bot.texts import t
@@ -147,7 +148,7 @@ class TelegramOutput:
         meta, bot = job.meta, self.app.bot
         data = await asyncio.to_thread(read_image, job.image_path)
         if data is None:
-            raise BadRequest(f"image of job {job.id} is missing")
+            raise ImageMissing(f"image of job {job.id} is missing")  # permanent (delivery.py)
         private = bool(meta.get("private_result"))  # the user's setting, asked in a group
         chat_id = int(job.user_id) if private else meta["chat_id"]
         await with_retry(

@@ -13,13 +13,12 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import actions
-from bot.locale import N_
+from bot import actions, commands
 from bot.message import Ctx
 from bot.web.auth import WebUser
 from bot.web.state import Web, file_response, job_id_of, json_body, number
 from bot.web.thumbs import thumbnail
-from core.errors import BadArgument, NotFound
+from core.errors import NotFound
 from core.jobs.job import Job
 
 # the API's action names -> the buttons they press
@@ -127,24 +126,17 @@ async def run_action(web: Web, user: WebUser, job_id: int, name: str, n: int = 1
 
 
 def settings_text(data: dict[str, Any]) -> str:
-    """The JSON settings as /iestatijumi's words, so both are checked by one parser. A value
-    is one word: spaces could smuggle in other settings."""
+    """The JSON settings as /iestatijumi's words, made by the same options as Discord's
+    /iestatijumi, so all are checked by one parser."""
     values = {
         "skaits": data.get("count"),
         "formats": (data["aspect"] or "") if "aspect" in data else None,
-        "privati": ("ja" if data["private"] else "ne") if "private" in data else None,
+        "privati": bool(data["private"]) if "private" in data else None,
         "valoda": (data["language"] or "") if "language" in data else None,
         "modelis": (data["model"] or "") if "model" in data else None,
-        "atri": ("ja" if data["fast"] else "ne") if "fast" in data else None,
+        "atri": bool(data["fast"]) if "fast" in data else None,
     }
-    words = []
-    for key, value in values.items():
-        if value is None:
-            continue
-        if isinstance(value, dict | list) or any(c.isspace() for c in str(value)):
-            raise BadArgument(key, N_("one word"), f"{key}=4")
-        words.append(f"{key}={value}")
-    return " ".join(words)
+    return commands.BY_NAME["iestatijumi"].text_of(values)
 
 
 async def settings(request: HttpRequest) -> Response:

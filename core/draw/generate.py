@@ -298,7 +298,7 @@ class DiffusersGenerator:
             old, self._pipe = self._pipe, None
             self._img2img_pipe = self._img2img_base = None  # it shares the old components
             del old  # free the old weights before the new ones reach the GPU
-            _free_memory()
+            free_memory()
             self._install(new, target)
 
     def generate(
@@ -357,17 +357,17 @@ class DiffusersGenerator:
                 out_of_memory = True  # freed below, once this frame no longer pins the tensors
                 out = None
             except Exception as exc:
-                _free_memory()
+                free_memory()
                 raise ModelError(f"image model failed: {exc}") from exc
             finally:
                 pipe.scheduler = usual
         if out_of_memory:
-            _free_memory()
+            free_memory()
             raise ModelError(
                 f"GPU out of memory drawing {len(batch)} image(s) of {first.width}x{first.height}"
             )
         if out is None:
-            _free_memory()
+            free_memory()
             raise JobCancelled("cancelled while drawing")
         flags = self._flagged(out.images) if first.safety_checker else [False] * len(out.images)
         return list(zip(out.images, flags, strict=True))
@@ -409,7 +409,7 @@ def _init_image(path: str | None, width: int, height: int) -> Any:
         return img.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
 
 
-def _free_memory() -> None:
+def free_memory() -> None:
     gc.collect()
     try:
         import torch

@@ -5,23 +5,16 @@ whether it knows the built-in concept tokens, and its fast mode."""
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 
-from core.config import Config, GenerationConfig, ModelSpec
+from core.config import Config, GenerationConfig
 from core.errors import NoFastMode, UnknownModel
-from core.jobs.job import GenParams, Options, size_for
+from core.jobs.job import GenParams, Options
+from core.lang.concepts import ConceptRegistry
 from core.lang.text import fold
 
 SDXL_SIDE = 1024  # SDXL draws at 1024² unless its table says otherwise
-
-
-@dataclass(frozen=True)
-class Choice:
-    """The model a request draws with: its catalogue name and spec, and fast or not."""
-
-    name: str
-    spec: ModelSpec
-    fast: bool = False
 
 
 class Catalogue:
@@ -59,50 +52,64 @@ class Catalogue:
         best = max(self._names, key=lambda k: difflib.SequenceMatcher(None, key, k).ratio())
         return self._names[best]
 
-    def choose(self, model: str | None, fast: bool | None) -> Choice:
-        """The model a request names (None: the default) and whether it draws fast. Raises
-        UnknownModel, or NoFastMode for a model without a fast LoRA."""
+    def choose(self, model: str | None, fast: bool | None) -> str:
+        """The catalogue name of the model a request names (None: the default). Raises
+        UnknownModel, or NoFastMode when `fast` is asked of a model without a fast LoRA."""
         name = self.resolve(model) if model else self.default
-        spec = self.specs[name]
-        if fast and not spec.fast_lora:
+        if fast and not self.specs[name].fast_lora:
             raise NoFastMode(self.display(name))
-        return Choice(name, spec, bool(fast))
+        return name
 
-    def size(self, name: str, g: GenerationConfig) -> tuple[int, int]:
-        """The model's default width and height: its table's, else its family's."""
-        spec = self.specs[name]
-        if spec.width and spec.height:
-            return spec.width, spec.height
-        if spec.family == "sdxl":
-            return SDXL_SIDE, SDXL_SIDE
-        return g.width, g.height
+    def canonical(self, options: Options) -> Options:
+        """`options` with the model a user named as its catalogue name (an alias resolved;
+        None: the default), checked with fast mode. Raises UnknownModel or NoFastMode."""
+        name = self.choose(options.model, options.fast)
+        return replace(options, model=name if options.model else None, fast=options.fast or None)
 
     def path(self, name: str) -> str:
         return self.specs[name].path
 
-    def params(self, params: GenParams, options: Options, g: GenerationConfig) -> GenParams:
-        """A job's parameters for its model: the model's size (SDXL 1024²) for the aspect
-        ratio asked, and fast mode's steps and guidance."""
+    def generation(self, name: str | None, g: GenerationConfig) -> GenerationConfig:
+        """`[generation]` for a model: its table's size, else its family's (SDXL 1024²),
+        and room for that size within `max_side`. An aspect ratio and a photo's size are
+        computed from it, as for the default model."""
+        spec = self.specs[name or self.default]
+        if spec.width and spec.height:
+            width, height = spec.width, spec.height
+        elif spec.family == "sdxl":
+            width, height = SDXL_SIDE, SDXL_SIDE
+        else:
+            return g
+        return replace(g, width=width, height=height, max_side=max(g.max_side, width, height))
+
+    def params(self, params: GenParams, options: Options) -> GenParams:
+        """A job's parameters for its model: the model's name, and fast mode's steps and
+        guidance."""
         name = options.model or self.default
         spec = self.specs[name]
-        width, height = self.size(name, g)
-        if options.aspect:
-            width, height = size_for(options.aspect, width * height, max(g.max_side, width, height))
         fast = bool(options.fast)
         return replace(
             params,
             model=name,
             fast=fast,
-            width=width,
-            height=height,
             steps=spec.fast_steps if fast else params.steps,
             guidance=spec.fast_guidance if fast else params.guidance,
         )
 
-    def knows(self, name: str, concept_id: str, adapter: bool, base: str) -> bool:
+    def knows(self, name: str, adapter: bool, base: str) -> bool:
         """Whether the model draws a concept by its token: the built-in ones on models with
         `concepts = true`; a trained one on the model it was trained on (its `base`; none
         recorded: the default model)."""
         if adapter:
             return name == (base or self.default)
         return self.specs[name].concepts
+
+    def knower(self, name: str | None, registry: ConceptRegistry) -> Callable[[str], bool]:
+        """`knows` for the concepts of `registry`, by their ids, on model `name`."""
+        model = name or self.default
+
+        def knows(concept_id: str) -> bool:
+            concept = registry.get(concept_id)
+            return self.knows(model, concept.adapter, concept.base)
+
+        return knows

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.draw.generate import Cancelled, Generator, Progress
+from core.draw.generate import Cancelled, Generator, Progress, free_memory
 from core.errors import ModelError
 from core.jobs.job import GenParams
 
@@ -55,16 +55,19 @@ class ModelPool:
             while len(self._resident) >= self.max_resident:
                 old, _ = self._resident.popitem(last=False)
                 log.info("model %s unloaded (least recently used)", old)
-                _free_memory()
+                free_memory()
             started = time.perf_counter()
             generator = self.make(name)
             generator.load()
-            seconds = time.perf_counter() - started
-            self.loads[name] = self.loads.get(name, 0) + 1
-            self.on_load(name, seconds)
-            log.info("model %s loaded in %.1f s: %s", name, seconds, generator.describe())
+            self._loaded(name, time.perf_counter() - started, generator)
             self._resident[name] = generator
             return generator
+
+    def _loaded(self, name: str, seconds: float, generator: Generator) -> None:
+        """Every load, a reload included: counted, reported (metrics) and logged."""
+        self.loads[name] = self.loads.get(name, 0) + 1
+        self.on_load(name, seconds)
+        log.info("model %s loaded in %.1f s: %s", name, seconds, generator.describe())
 
     # the Generator protocol
     def load(self) -> None:
@@ -84,21 +87,22 @@ class ModelPool:
                 known = ", ".join(self.paths)
                 raise ModelError(f"no model {model!r} in the catalogue ({known})")
             with self._lock:  # one model (a config's single generator): a new path for it
-                generator = self._resident.get(self.default) or self._get(self.default)
-                generator.reload(model)
+                self._reload(self.default, model)
                 self.paths[self.default] = self.model = model
-                self.loads[self.default] = self.loads.get(self.default, 0) + 1
-                self.on_load(self.default, 0.0)
             return
         with self._lock:
             names = [model] if model else list(self._resident) or [self.default]
             for name in names:
                 if name in self._resident:
-                    self._resident[name].reload(None)
-                    self.loads[name] = self.loads.get(name, 0) + 1
-                    self.on_load(name, 0.0)
+                    self._reload(name, None)
                 else:
                     self._get(name)
+
+    def _reload(self, name: str, path: str | None) -> None:
+        generator = self._resident.get(name) or self._get(name)
+        started = time.perf_counter()
+        generator.reload(path)
+        self._loaded(name, time.perf_counter() - started, generator)
 
     def generate(
         self, batch: Sequence[GenParams], progress: Progress, cancelled: Cancelled
@@ -119,9 +123,3 @@ class ModelPool:
         if first is None:
             raise AttributeError(attr)
         return getattr(first, attr)
-
-
-def _free_memory() -> None:
-    from core.draw.generate import _free_memory as free
-
-    free()

@@ -25,7 +25,13 @@ IMAGES_SINCE = (
 )
 
 
+def images_since(row: sqlite3.Row | None, since: float) -> tuple[int, float]:
+    """IMAGES_SINCE's row as (images, when the oldest job was created)."""
+    return (int(row[0]), float(row[1] or since)) if row else (0, since)
+
+
 def job_from_row(row: sqlite3.Row) -> Job:
+    options = Options.from_json(row["options"])
     params = GenParams(
         prompt=row["prompt"],
         negative_prompt=row["negative_prompt"],
@@ -40,7 +46,7 @@ def job_from_row(row: sqlite3.Row) -> Job:
         strength=row["strength"],
         adapters=tuple(json.loads(row["adapters"])),
         model=row["model"],
-        fast=bool(Options.from_json(row["options"]).fast),
+        fast=bool(options.fast),
     )
     return Job(
         id=row["id"],
@@ -66,7 +72,7 @@ def job_from_row(row: sqlite3.Row) -> Job:
         image_path=row["image_path"],
         parent_id=row["parent_id"],
         meta=json.loads(row["meta"]),
-        options=Options.from_json(row["options"]),
+        options=options,
         model_path=row["model_path"],
         kind=row["kind"],
         nsfw=bool(row["nsfw"]),
@@ -279,8 +285,7 @@ class Queries:
         and when the oldest job was created: the daily limit, kept in SQLite so a restart
         cannot reset it. Requests refused before they were queued, and jobs cancelled
         before they were drawn (/atcelt, ❌), do not count."""
-        row = await self._row(IMAGES_SINCE, (platform, user_id, since))
-        return (int(row[0]), float(row[1] or since)) if row else (0, since)
+        return images_since(await self._row(IMAGES_SINCE, (platform, user_id, since)), since)
 
     @guarded
     async def find_by_meta(self, platform: str, chat_id: str, key: str, value: int) -> Job | None:

@@ -22,7 +22,7 @@ from core.errors import Failure, RateLimited, StorageError
 from core.jobs.guard import guarded
 from core.jobs.job import Job, Status
 from core.jobs.migrations import MIGRATIONS
-from core.jobs.queries import IMAGES_SINCE, Queries, job_from_row
+from core.jobs.queries import IMAGES_SINCE, Queries, images_since, job_from_row
 from core.jobs.sessions import SessionRecords
 
 __all__ = ["MIGRATIONS", "Store"]
@@ -47,8 +47,7 @@ def _meta_json(meta: dict[str, Any] | None) -> str:
 def _images_since(
     db: sqlite3.Connection, platform: str, user_id: str, since: float
 ) -> tuple[int, float]:
-    row = db.execute(IMAGES_SINCE, (platform, user_id, since)).fetchone()
-    return (int(row[0]), float(row[1] or since)) if row else (0, since)
+    return images_since(db.execute(IMAGES_SINCE, (platform, user_id, since)).fetchone(), since)
 
 
 Conn = aiosqlite.Connection
