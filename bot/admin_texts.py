@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.locale import t
 from bot.texts import percent, seconds, status_name, train_reason
+from core.admin import ModelQueue
 from core.errors import TrainError
 from core.jobs.job import RunnerInfo
 
@@ -56,15 +57,43 @@ def teaching_text(event: str, details: dict[str, Any], lang: str = "lv") -> tupl
 
 
 def runners_text(runners: list[RunnerInfo], lang: str = "lv") -> str:
-    """/rinda and /stats: each runner with its device, model, state and last heartbeat."""
+    """/rinda and /stats: each runner with its device, state and last heartbeat, the models
+    it serves and those it has loaded."""
     lines = []
     for r in runners:
         state = t(lang, "down") if r.down else t(lang, "busy") if r.busy else t(lang, "idle")
         lines.append(
-            f"• {r.name} · {r.device or '?'} · {r.model} · {state} · "
-            f"{seconds(r.heartbeat_age_s, lang)}"
+            f"• {r.name} · {r.device or '?'} · {state} · {seconds(r.heartbeat_age_s, lang)}"
+        )
+        lines.append(
+            "  "
+            + t(
+                lang,
+                "serves: {served}; loaded: {loaded}",
+                served=", ".join(r.served) or r.model,
+                loaded=", ".join(r.loaded) or "—",
+            )
         )
     return t(lang, "Runners:") + "\n" + "\n".join(lines) if lines else ""
+
+
+def model_queues_text(rows: list[ModelQueue], lang: str = "lv") -> str:
+    """/rinda: the queue per model, and which runners serve it; a model without one waits."""
+    lines = []
+    for q in rows:
+        line = t(
+            lang,
+            "{model}: {queued} queued, {drawing} drawing",
+            model=q.model,
+            queued=q.queued,
+            drawing=q.drawing,
+        )
+        if q.paused:
+            line += " · " + t(lang, "paused: no runner serves it")
+        elif q.runners:
+            line += " · " + ", ".join(q.runners)
+        lines.append(line)
+    return t(lang, "Models:") + "\n" + "\n".join(lines) if lines else ""
 
 
 def stats_text(s: dict[str, Any], lang: str = "lv") -> str:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from bot import teaching
 from bot.actions import draw, history_buttons, settings_buttons
-from bot.admin_texts import runners_text, stats_text
+from bot.admin_texts import model_queues_text, runners_text, stats_text
 from bot.arguments import (
     PHOTO,
     SETTINGS_OPTIONS,
@@ -106,11 +106,11 @@ async def _stats(ctx: Ctx, args: Args) -> Reply:
 
 async def _queue(ctx: Ctx, args: Args) -> Reply:
     rows = ctx.service.queue(ctx.request)
-    text = "\n".join(f"{i}. #{j} {u}: {p[:60]}" for i, (j, u, p) in enumerate(rows, 1))
+    text = "\n".join(f"{i}. #{j} {u} [{m}]: {p[:60]}" for i, (j, u, p, m) in enumerate(rows, 1))
+    models = model_queues_text(ctx.service.model_queues(ctx.request), ctx.lang)
     runners = runners_text(ctx.service.runners(ctx.request), ctx.lang)
-    return Reply(
-        text="\n".join(x for x in (text or t(ctx.lang, "The queue is empty."), runners) if x)
-    )
+    parts = (text or t(ctx.lang, "The queue is empty."), models, runners)
+    return Reply(text="\n".join(x for x in parts if x))
 
 
 async def _reload(ctx: Ctx, args: Args) -> Reply:

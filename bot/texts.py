@@ -14,6 +14,8 @@ from core.errors import (
     Failure,
     JobCancelled,
     JobFailed,
+    ModelNotLoaded,
+    ModelOffline,
     ModelUnavailable,
     NoFastMode,
     NotAdmin,
@@ -165,6 +167,20 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "The translator is not answering right now. Please try again in a minute.")
     if isinstance(exc, TrainError):  # for admins: why, in their language
         return t(lang, "Teaching: {reason}", reason=train_reason(exc, lang))
+    if isinstance(exc, ModelOffline):
+        return t(
+            lang,
+            "The model {model} is not available right now: no drawing machine serves it. "
+            "/modeli lists the models. Nothing was drawn.",
+            model=exc.model,
+        )
+    if isinstance(exc, ModelNotLoaded):
+        return t(
+            lang,
+            "No runner has the model {model} loaded, so there is nothing to reload; it loads "
+            "when a picture asks for it.",
+            model=exc.model,
+        )
     if isinstance(exc, ModelUnavailable):
         return t(lang, "The drawing model is restarting. Please try again in a few minutes.")
     # Anything else is our fault, not the user's: no internals, one sentence.

@@ -232,6 +232,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help="config TOML file")
     r.add_argument("--device", help="cuda:N (one GPU of several), cuda or cpu")
     r.add_argument("--name", help="the runner's name in /rinda and /stats (default: host-pid)")
+    r.add_argument(
+        "--models",
+        help="catalogue models it serves, comma-separated (default: every one on this machine)",
+    )
+    r.add_argument(
+        "--max-resident",
+        type=int,
+        help="models kept loaded at once (default: [queue] max_resident)",
+    )
     r.set_defaults(func=cmd_runner)
 
     tr = sub.add_parser("train", help="teach a new concept from photos (a LoRA); writes OUT/TOKEN")

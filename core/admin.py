@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.errors import N_, BadArgument, NotAdmin, UnknownModel
@@ -17,6 +18,18 @@ if TYPE_CHECKING:
     from core.draw.models import Catalogue
     from core.jobs.store import Store
     from core.queue.worker import Worker
+
+
+@dataclass(frozen=True)
+class ModelQueue:
+    """One model's line in /rinda and on the dashboard."""
+
+    model: str
+    queued: int
+    drawing: int
+    runners: list[str]  # live ones serving it
+    loaded_on: list[str]
+    paused: bool  # its jobs wait: no live runner serves it (or drawing is paused)
 
 
 MODEL_NAME_MAX = 255  # a hub id or a folder name; a longer one is no file name either
@@ -55,9 +68,37 @@ class AdminOps:
         self.check_admin(request)
         return self.worker.runners()
 
-    def queue(self, request: Request) -> list[tuple[int, str, str]]:
+    def queue(self, request: Request) -> list[tuple[int, str, str, str]]:
+        """The queued jobs in drawing order: id, user, prompt, model."""
         self.check_admin(request)
-        return [(h.id, h.job.user_key, h.job.params.prompt) for h in self.worker.order()]
+        return [
+            (h.id, h.job.user_key, h.job.params.prompt, h.job.params.model)
+            for h in self.worker.order()
+        ]
+
+    def model_queues(self, request: Request) -> list[ModelQueue]:
+        """Per catalogue model (and any other a job names): queued and drawing jobs, the
+        live runners serving it and those that have it loaded. /rinda and the dashboard."""
+        self.check_admin(request)
+        live = [r for r in self.worker.runners() if not r.down]
+        names = dict.fromkeys(
+            [*self.model_names(), *(h.job.params.model for h in self.worker.order())]
+        )
+        out = []
+        for name in names:
+            queued = sum(1 for h in self.worker.order() if h.job.params.model == name)
+            drawing = sum(1 for h in self.worker.drawing() if h.job.params.model == name)
+            out.append(
+                ModelQueue(
+                    name,
+                    queued,
+                    drawing,
+                    [r.name for r in live if name in r.served or not r.served],
+                    [r.name for r in live if name in r.loaded],
+                    self.worker.paused_for(name),
+                )
+            )
+        return out
 
     async def reload(self, request: Request, model: str | None = None) -> str:
         """Reload the image model (and its concept adapters) and the concept registry: a

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from core.config import Config, config_from_dict, config_to_dict
@@ -64,10 +64,13 @@ def make_translators(
     return Translators(by_lang)
 
 
-def make_generator(config: Config) -> ModelPool:
-    """Every catalogue model, loaded on demand, `[queue] max_resident` at a time."""
+def make_generator(config: Config, models: Sequence[str] = (), max_resident: int = 0) -> ModelPool:
+    """Every catalogue model (or those of `models`, the first as the default), loaded on
+    demand, `max_resident` (else `[queue] max_resident`) at a time."""
     m, g = config.models, config.generation
     catalogue = config.catalogue()
+    if models:
+        catalogue = {name: catalogue[name] for name in models}
 
     def one(name: str) -> Generator:
         spec = catalogue[name]
@@ -85,7 +88,29 @@ def make_generator(config: Config) -> ModelPool:
         )
 
     paths = {name: config.model(spec.path) for name, spec in catalogue.items()}
-    return ModelPool(one, config.default_model, paths, config.queue.max_resident)
+    default = models[0] if models else config.default_model
+    return ModelPool(one, default, paths, max_resident or config.queue.max_resident)
+
+
+def models_on_this_machine(config: Config) -> list[str]:
+    """The catalogue models whose files are here (a folder, or the hub cache): what a runner
+    serves when `--models` names none. The default model first."""
+    from core.hub import is_cached, is_local
+
+    names = [config.default_model, *(n for n in config.catalogue() if n != config.default_model)]
+    cache = config.models.cache_dir or None
+    out = []
+    for name in names:
+        path = config.model(config.catalogue()[name].path)
+        if is_local(path) or is_cached(path, "model_index.json", cache):
+            out.append(name)
+    return out
+
+
+def drawer_models(config: Config) -> tuple[str, ...]:
+    """The catalogue's names for routing, the default first (it draws jobs that name none)."""
+    names = config.catalogue()
+    return (config.default_model, *(n for n in names if n != config.default_model))
 
 
 def check_device(config: Config, generator: Generator) -> None:
@@ -179,7 +204,11 @@ def make_drawer(config: Config, generator: Generator | None) -> Drawer:
         from core.queue.redis import RedisDrawer
 
         return RedisDrawer(
-            q.url, prefix=q.prefix, claim_after_s=q.claim_after_s, result_ttl_s=q.result_ttl_s
+            q.url,
+            prefix=q.prefix,
+            claim_after_s=q.claim_after_s,
+            result_ttl_s=q.result_ttl_s,
+            models=drawer_models(config),
         )
     return ThreadDrawer(generator, g.job_timeout_s, g.hang_grace_s)
 

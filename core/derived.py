@@ -43,7 +43,7 @@ class DerivedJobs:
 
         async def _job_for(self, job_id: int, request: Request) -> Job: ...
 
-        async def _charge(self, request: Request, images: int) -> str | None: ...
+        async def _charge(self, request: Request, images: int, model: str = "") -> str | None: ...
 
         def _safety(self, request: Request) -> bool: ...
 
@@ -154,7 +154,7 @@ class DerivedJobs:
         request, the parent and `kind` recorded, the charge given back if it is not queued."""
         if await self.store.is_banned(request.platform, request.user_id):
             raise Banned(request.user_key)
-        chat = await self._charge(request, cost)
+        chat = await self._charge(request, cost, options.model or "")
         prompt = job.prompt if english is None else english
         result = PromptResult(
             input=job.request_text,

@@ -154,6 +154,24 @@ class ModelUnavailable(ZimeError):
     """The image model stopped answering; the process must be restarted."""
 
 
+class ModelOffline(ZimeError):
+    """No live runner serves this catalogue model now (runners are up for others): the
+    request is refused at once rather than queued for nobody (issue #30)."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"no live runner serves the model {model}")
+        self.model = model
+
+
+class ModelNotLoaded(ModelError):
+    """`/reload NAME`: no runner has that model loaded, so there is nothing to reload (it
+    loads fresh when a job asks for it)."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"no runner has the model {model} loaded")
+        self.model = model
+
+
 class Failure(StrEnum):
     """Why a job failed: the `failure` column of its row. Users see one sentence per kind;
     the row's `error` keeps the details for admins (/stats, logs)."""

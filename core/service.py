@@ -167,7 +167,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
         if await self.store.upsert_user(request.platform, request.user_id, request.language):
             raise Banned(request.user_key)
         images = options.count or self.config.generation.images
-        chat = await self._charge(request, images)
+        chat = await self._charge(request, images, options.model or self.catalogue.default)
         try:
             # 3. translate the whole sentence and its negative ("bez …", --ne) in one call
             self.blocklist.check(parsed.normalized)
@@ -222,13 +222,13 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
             str(path), options.strength or PHOTO_STRENGTH, width=width, height=height
         )
 
-    async def _charge(self, request: Request, images: int) -> str | None:
+    async def _charge(self, request: Request, images: int, model: str = "") -> str | None:
         """Room in the queue, `images` from the daily limit, then one request from the
         per-minute limits (a grid of 4 is one request and 4 images: an image count the
         config allows is never refused by the size of the per-minute bucket). Admins are
         exempt from both. Returns the chat key charged (groups only), for a refund if
         nothing is queued."""
-        self.worker.check_room(request.user_key)
+        self.worker.check_room(request.user_key, model)
         await self._check_daily(request, images)
         chat = request.chat_key if request.is_group else None
         self.limiter.acquire(request.user_key, chat, request.is_admin)
@@ -294,7 +294,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
                 negative,
             )
             params = self.catalogue.params(params, options)
-        self.worker.check_room(request.user_key)  # again: the translation took a while
+        self.worker.check_room(request.user_key, params.model)  # again: translation took time
         registry = self.builder.registry
         adapters = tuple(c for c in result.concept_ids if registry.get(c).adapter)
         params = replace(params, adapters=adapters)

@@ -1,5 +1,5 @@
-"""A runner process on a fake generator, for the SIGKILL takeover test:
-`python -m tests.runner_child URL NAME STEP_S CLAIM_AFTER_S`."""
+"""A runner process on a fake generator, for the SIGKILL takeover tests:
+`python -m tests.runner_child URL NAME STEP_S CLAIM_AFTER_S [MODEL]` (default lv-sb)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from core.queue.runner import Runner
 from tests.fakes import FakeGenerator
 
 
-async def main(url: str, name: str, step_s: float, claim_after_s: float) -> None:
-    runner = Runner(FakeGenerator(step_s=step_s), url, name=name, claim_after_s=claim_after_s)
+async def main(url: str, name: str, step_s: float, claim_after_s: float, model: str) -> None:
+    generator = FakeGenerator(model=model, step_s=step_s)
+    runner = Runner(generator, url, models=[model], name=name, claim_after_s=claim_after_s)
     await runner.run()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
+    model = sys.argv[5] if len(sys.argv) > 5 else "lv-sb"
+    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), model))

@@ -22,7 +22,9 @@ import redis
 from bot.texts import status_text
 from core.app import open_service
 from core.config import Config
+from core.draw.generate import Generator
 from core.draw.images import read_png_metadata
+from core.draw.pool import ModelPool
 from core.jobs.job import Request
 from core.lang.translate import IdentityTranslator, Translators
 from core.queue.fair import JobHandle
@@ -34,7 +36,9 @@ from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 IDENTITY = Translators.single(IdentityTranslator())
+STREAM = "zime:jobs:lv-sb"  # the default model's jobs stream
 CLAIM_S = 1.0
+SWAP_S = 3.0
 
 
 def redis_config(tmp_path: Path, server: RedisServer, **generation: Any) -> Config:
@@ -53,10 +57,19 @@ NAMES = itertools.count()
 
 
 @contextlib.asynccontextmanager
-async def runners(server: RedisServer, *gens: FakeGenerator) -> AsyncIterator[list[Runner]]:
-    """Runners in this process (r0, r1 … across the test session, never reused)."""
+async def runners(server: RedisServer, *gens: Generator) -> AsyncIterator[list[Runner]]:
+    """Runners in this process (r0, r1 … across the test session, never reused); a plain
+    generator serves the config's default model, a pool its own."""
     rs = [
-        Runner(g, server.url, name=f"r{next(NAMES)}", claim_after_s=CLAIM_S, job_timeout_s=60)
+        Runner(
+            g,
+            server.url,
+            models=() if isinstance(g, ModelPool) else ("lv-sb",),
+            name=f"r{next(NAMES)}",
+            claim_after_s=CLAIM_S,
+            job_timeout_s=60,
+            swap_after_s=SWAP_S,
+        )
         for g in gens
     ]
     tasks = [asyncio.create_task(r.run()) for r in rs]
@@ -191,22 +204,30 @@ async def test_a_live_runner_keeps_its_claim_past_claim_after(
         assert len(slow.calls) == 1 and idle.calls == [] and len(delivered) == 1
 
 
+def pretend_runner(url: str, name: str, model: str = "lv-sb") -> None:
+    """One heartbeat of a runner serving `model` that never beats again: the coordinator
+    sends it a batch, and within CLAIM_S sees it down."""
+    client = redis.Redis.from_url(url)
+    beat = {"name": name, "models": [model], "loaded": [model], "heartbeat": time.time()}
+    client.hset("zime:runners", name, json.dumps(beat))
+    client.close()
+
+
 async def take_as_ghosts(url: str, *ghosts: str) -> None:
     """Runners that take the waiting batch, one after another, and die holding it."""
     import redis.asyncio as aioredis
 
+    pretend_runner(url, ghosts[0])
     client = aioredis.from_url(url)
     try:
         got: Any = None
         deadline = time.monotonic() + 20
         while not got:  # the coordinator dispatches it once the worker takes it
             assert time.monotonic() < deadline, "the batch never reached the stream"
-            got = await client.xreadgroup(
-                "runners", ghosts[0], {"zime:jobs": ">"}, count=1, block=100
-            )
+            got = await client.xreadgroup("runners", ghosts[0], {STREAM: ">"}, count=1, block=100)
         entry_id: bytes = got[0][1][0][0]
         for ghost in ghosts[1:]:
-            await client.xclaim("zime:jobs", "runners", ghost, 0, [entry_id])
+            await client.xclaim(STREAM, "runners", ghost, 0, [entry_id])
     finally:
         await client.aclose()
 
@@ -221,7 +242,7 @@ async def test_a_batch_that_stopped_two_runners_fails_as_poison(
 
     cfg = redis_config(tmp_path, redis_server)  # max_attempts 3: poison is not retried
     async with coordinator(cfg) as (svc, delivered):
-        sub = await svc.handle(req("anna"))  # no runner yet: it waits in the stream
+        sub = await svc.handle(req("anna"))  # no runner yet: it waits in the queue
         await take_as_ghosts(redis_server.url, "ghost-1", "ghost-2")
         gen = FakeGenerator()
         async with contextlib.AsyncExitStack() as stack:
@@ -252,7 +273,7 @@ async def test_a_restarted_coordinator_draws_what_sqlite_says_once(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
     cfg = redis_config(tmp_path, redis_server)
-    async with coordinator(cfg) as (svc, _):  # no runner yet: the job waits in the stream
+    async with coordinator(cfg) as (svc, _):  # no runner yet: the job waits in SQLite
         sub = await svc.handle(req("anna"))
         job_id = sub.job_id
     gen = FakeGenerator()
@@ -286,9 +307,10 @@ async def test_a_redis_restart_keeps_accepted_jobs(
 ) -> None:
     cfg = redis_config(tmp_path, redis_server)
     async with coordinator(cfg) as (svc, delivered):
-        sub = await svc.handle(req("anna"))  # dispatched, no runner yet
+        pretend_runner(redis_server.url, "gone")
+        sub = await svc.handle(req("anna"))  # dispatched to a runner that never takes it
         stream = redis.Redis(port=redis_server.port)
-        await until(lambda: stream.xlen("zime:jobs") >= 1)
+        await until(lambda: stream.xlen(STREAM) >= 1)
         stream.close()
         redis_server.stop()
         redis_server.start()
@@ -305,7 +327,7 @@ async def test_reload_rolls_through_the_runners(
     from bot.commands import run
     from bot.message import Ctx
 
-    monkeypatch.setattr("core.queue.redis.SOCKET_TIMEOUT_S", 1.0)
+    monkeypatch.setattr("core.queue.control.SOCKET_TIMEOUT_S", 1.0)
     cfg = redis_config(tmp_path, redis_server)
     gens = (FakeGenerator(), FakeGenerator())
     gens[0].reload_gate.clear()  # the first runner's load takes 3 claim periods

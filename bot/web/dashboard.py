@@ -41,6 +41,7 @@ async def overview(http: HttpRequest) -> Response:
         page="overview",
         data=await web.service.dashboard(req),
         runners=web.service.runners(req),
+        models=web.service.model_queues(req),
         queue=web.service.queue(req),
         sessions=await web.service.live_sessions(req),
     )

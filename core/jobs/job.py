@@ -227,6 +227,7 @@ class Job(_Owned):
     # edit, as its button recorded it; "" is filled in from the parameters.
     kind: str = ""
     model_path: str = ""  # the hub id or folder `model` (the catalogue name) drew from
+    runner: str = ""  # who drew it: "local", or the Redis runner's name
     nsfw: bool = False  # the safety checker flagged an image, which is blurred
     deleted: bool = False  # 🗑: its image files are gone; the row stays for history and limits
     delivered: bool = False  # the platform accepted the result (or it can never be delivered)
@@ -257,6 +258,8 @@ class RunnerInfo:
     heartbeat_age_s: float
     down: bool = False
     jobs: list[int] = field(default_factory=list)
+    served: list[str] = field(default_factory=list)  # the catalogue models it draws
+    loaded: list[str] = field(default_factory=list)  # those in its memory now
 
 
 class JobView(Protocol):

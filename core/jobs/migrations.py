@@ -125,4 +125,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN model_path TEXT NOT NULL DEFAULT '';
     UPDATE jobs SET model_path = model;
     """,
+    # 10: the runner that drew a job (issue #30): its name, as the PNG's `zime` chunk has it
+    """
+    ALTER TABLE jobs ADD COLUMN runner TEXT NOT NULL DEFAULT '';
+    """,
 )

@@ -74,6 +74,7 @@ def job_from_row(row: sqlite3.Row) -> Job:
         meta=json.loads(row["meta"]),
         options=options,
         model_path=row["model_path"],
+        runner=row["runner"],
         kind=row["kind"],
         nsfw=bool(row["nsfw"]),
         deleted=bool(row["deleted"]),

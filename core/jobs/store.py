@@ -295,18 +295,24 @@ class Store(Queries, SessionRecords):
 
     @guarded
     async def finish_job(
-        self, job_id: int, image_path: str, draw_s: float, model_path: str, nsfw: bool = False
+        self,
+        job_id: int,
+        image_path: str,
+        draw_s: float,
+        model_path: str,
+        nsfw: bool = False,
+        runner: str = "",
     ) -> Job | None:
         """Done: where the image is, how long it took, the files that drew it (a reload may
-        have swapped them since the job was queued; `model`, the catalogue name, stays) and
-        whether an image is flagged. Returns the row as this transaction left it (None when
-        there is no such job)."""
+        have swapped them since the job was queued; `model`, the catalogue name, stays),
+        whether an image is flagged, and the runner that drew it. Returns the row as this
+        transaction left it (None when there is no such job)."""
 
         def finish(db: sqlite3.Connection) -> Job | None:
             db.execute(
                 "UPDATE jobs SET status = 'done', finished_at = ?, draw_s = ?, image_path = ?,"
-                " model_path = ?, nsfw = ?, error = NULL, failure = NULL WHERE id = ?",
-                (time.time(), draw_s, image_path, model_path, int(nsfw), job_id),
+                " model_path = ?, nsfw = ?, runner = ?, error = NULL, failure = NULL WHERE id = ?",
+                (time.time(), draw_s, image_path, model_path, int(nsfw), runner, job_id),
             )
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return job_from_row(row) if row is not None else None

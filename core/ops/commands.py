@@ -65,7 +65,7 @@ def cmd_runner(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import os
     import signal
 
-    from core.app import check_device, make_generator
+    from core.app import check_device, make_generator, models_on_this_machine
     from core.queue.runner import Runner, default_name
 
     cfg = _config(args.config)
@@ -81,7 +81,20 @@ def cmd_runner(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     configure_logging(cfg)
-    generator = make_generator(cfg)
+    served = _split(args.models) if args.models else models_on_this_machine(cfg)
+    unknown = [m for m in served if m not in cfg.catalogue()]
+    known = ", ".join(cfg.catalogue())
+    if unknown:
+        print(f"zime: --models names {unknown[0]!r}, not in the catalogue ({known})", file=err)
+        return 2
+    if not served:
+        print(
+            f"zime: none of the catalogue's models ({known}) is on this machine: fetch them "
+            "(python -m core fetch-models) or name them with --models",
+            file=err,
+        )
+        return 2
+    generator = make_generator(cfg, served, args.max_resident or 0)
     generator.load()
     check_device(cfg, generator)
     name = args.name or default_name()
@@ -97,6 +110,8 @@ def cmd_runner(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         job_timeout_s=g.job_timeout_s,
         hang_grace_s=g.hang_grace_s,
         result_ttl_s=q.result_ttl_s,
+        models=served,
+        swap_after_s=q.swap_after_s,
     )
 
     async def serve() -> None:

@@ -76,6 +76,12 @@ class Drawer(Protocol):
         """Wait until another batch may be drawn; `release` gives the slot back."""
         ...
 
+    def capacity(self) -> dict[str, int] | None:
+        """How many batches of each catalogue model may be in flight at once (runners behind
+        Redis: one per live runner serving it; a model missing has no runner); None: any
+        model, as the slots allow (the model is in this process or its child)."""
+        ...
+
     def release(self) -> None: ...
 
     async def draw(self, jobs: list[Job], progress: Progress, cancelled: Cancelled) -> Drawn:

@@ -111,6 +111,9 @@ class ChildDrawer:
     async def slot(self) -> None:
         await self._slot.acquire()
 
+    def capacity(self) -> dict[str, int] | None:
+        return None
+
     def release(self) -> None:
         self._slot.release()
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -21,8 +21,7 @@ FINAL = (Status.DONE, Status.FAILED, Status.CANCELLED)
 class Owner(Protocol):
     """What a handle asks of its worker."""
 
-    @property
-    def paused(self) -> bool: ...
+    def paused_for(self, model: str) -> bool: ...
 
     def position(self, job_id: int) -> int | None: ...
 
@@ -58,9 +57,10 @@ class JobHandle:
 
     @property
     def paused(self) -> bool:
-        """Waiting, or handed to a runner that stopped, while drawing is paused (Redis
-        unreachable, or no live runner): it is saved, and drawn when drawing resumes."""
-        return not self.finished and self._worker.paused
+        """Waiting, or handed to a runner that stopped, while drawing is paused for its model
+        (Redis unreachable, or no live runner serves it): it is saved, and drawn when a
+        runner for it is back."""
+        return not self.finished and self._worker.paused_for(self.job.params.model)
 
     @property
     def position(self) -> int | None:
@@ -179,11 +179,14 @@ class FairQueue:
         batch_size: int,
         loaded: Sequence[str] = (),
         swap_after_s: float = 0.0,
+        allowed: Collection[str] | None = None,
     ) -> list[JobHandle]:
         """The next job (`next_job`) and the compatible jobs after it (same batch key, the
         model included, up to `batch_size` images: a grid of 4 is 4); their users go to the
-        back."""
+        back. `allowed`: only jobs of these models may go now (None: any)."""
         order = self.order()
+        if allowed is not None:
+            order = [h for h in order if h.job.params.model in allowed]
         if not order:
             return []
         first = self.next_job(order, list(loaded), swap_after_s, time.monotonic())

@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from core.draw.generate import Generator
@@ -85,6 +86,9 @@ class ThreadDrawer:
     async def slot(self) -> None:
         await self._slot.acquire()
 
+    def capacity(self) -> dict[str, int] | None:
+        return None
+
     def release(self) -> None:
         self._slot.release()
 
@@ -134,4 +138,6 @@ class ThreadDrawer:
 
     def runners(self) -> list[RunnerInfo]:
         device = str(getattr(self.generator, "device", "") or "")
-        return [RunnerInfo("local", device, self.generator.model, self._busy, 0.0)]
+        served = list(getattr(self.generator, "paths", None) or ())
+        info = RunnerInfo("local", device, self.generator.model, self._busy, 0.0)
+        return [replace(info, served=served, loaded=self.loaded_models())]

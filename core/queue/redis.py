@@ -1,10 +1,14 @@
 """The coordinator's side of `[queue] backend = "redis"`: batches go to the runners through
-a Redis stream, results come back through another. SQLite stays the record of every job;
-Redis is transport only.
+one Redis stream per catalogue model, results come back through another. SQLite stays the
+record of every job; Redis is transport only.
 
-- Fairness stays here: the worker's round-robin queue hands out a batch only when a runner
-  slot is free (one batch in flight per live runner), so no user's backlog sits in Redis
-  ahead of another user's job.
+- Routing by model (issue #30): a batch goes to its model's stream, which only the runners
+  serving that model read (their heartbeats list the models they serve and have loaded).
+  A model may have as many batches in flight as live runners serve it (`capacity`); a
+  model no live runner serves gets none, and its jobs wait in the worker's queue, paused.
+- Fairness stays here: the worker's round-robin queue hands out a batch only when its model
+  has a free slot, so no user's backlog sits in Redis ahead of another user's job by more
+  than a model's runners.
 - Results are read through the consumer group `coordinator`; one the bot did not take
   before a restart is read again after it. A job finishes once in SQLite, so a batch drawn
   twice (a runner killed after drawing, before acknowledging) is delivered once.
@@ -13,12 +17,11 @@ Redis is transport only.
 - Redis unreachable, or no live runner (none has beaten its heartbeat for `claim_after_s`):
   `paused` is true, so every waiting user is told that drawing is paused and their request
   is saved; requests are still accepted into SQLite. Unreachable: the batch goes back to the
-  queue until a ping answers again. No runner: the batch waits in the stream for the next.
+  queue until a ping answers again. No runner for a model: its jobs wait in the queue (a
+  batch already sent waits in its stream, taken over by the next runner serving it).
 - A batch that stopped two runners (taken twice, silent twice) is failed as poison by
   whoever sees it first, this coordinator or a runner: it is never handed out again.
-- A reload waits as long as the runner takes to load (`RELOAD_WAIT_S`), polling its answer
-  in short reads (a blocking read past the client's socket timeout would fail), and stops
-  waiting when the runner has been silent for three times `claim_after_s`.
+- `/reload` rolls through the runners that have the model loaded (core/queue/control.py).
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import contextlib
 import json
 import logging
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,10 @@ from core.queue import (
     Drawn,
     Progress,
     RunnerInfo,
+    control,
 )
-from core.queue.runner import ensure_groups, fail_poisoned, poisoned
+from core.queue.control import RunnerControl
+from core.queue.streams import ensure_groups, fail_poisoned, poisoned
 from core.queue.wire import (
     GROUP_COORDINATOR,
     GROUP_RUNNERS,
@@ -61,11 +65,9 @@ from core.queue.wire import (
 log = logging.getLogger("zime.redis")
 
 RECONCILE_S = 2.0
-RELOAD_WAIT_S = 900.0
-SOCKET_TIMEOUT_S = 10.0
 
 
-class RedisDrawer:
+class RedisDrawer(RunnerControl):
     def __init__(
         self,
         url: str,
@@ -74,8 +76,10 @@ class RedisDrawer:
         claim_after_s: float = 30.0,
         result_ttl_s: float = 86400.0,
         name: str = "coordinator",
+        models: tuple[str, ...] = ("default",),
     ) -> None:
         self.url = url
+        self.models = models  # the catalogue's names; the first draws jobs that name none
         self.keys = Keys(prefix)
         self.claim_after_s = claim_after_s
         self.result_ttl_s = result_ttl_s
@@ -97,27 +101,52 @@ class RedisDrawer:
 
     # Drawer
     @property
-    def model(self) -> str:
-        live = [r for r in self._runners if not r.down]
-        return live[0].model if live else self._last_model or "(no runner)"
-
-    @property
     def paused(self) -> bool:
         return not self._connected or self._live() == 0
+
+    def capacity(self) -> dict[str, int]:
+        """Batches each model may have in flight: one per live runner serving it."""
+        out: dict[str, int] = {}
+        for r in self._runners:
+            if not r.down:
+                for model in r.served:
+                    out[model] = out.get(model, 0) + 1
+        return out
+
+    def _route(self, job: Job) -> str:
+        """The stream a job goes to: its model's (a job from before the catalogue: the
+        default's)."""
+        model = job.params.model
+        return model if model in self.models else self.models[0]
+
+    def _streams(self) -> list[str]:
+        """Every model stream there may be batches in: the catalogue's, and any a runner
+        serves."""
+        names = dict.fromkeys([*self.models, *(m for r in self._runners for m in r.served)])
+        return [self.keys.stream(m) for m in names]
+
+    async def _entries(self) -> list[tuple[str, Any, dict[bytes, bytes]]]:
+        """Every batch in the model streams: (stream, entry id, fields)."""
+        pipe = self._client.pipeline(transaction=False)
+        streams = self._streams()
+        for stream in streams:
+            pipe.xrange(stream, "-", "+")
+        got = await pipe.execute()
+        return [(s, i, f) for s, entries in zip(streams, got, strict=True) for i, f in entries]
 
     async def start(self) -> None:
         import redis.asyncio as aioredis
 
         self._client = aioredis.from_url(
-            self.url, socket_timeout=SOCKET_TIMEOUT_S, health_check_interval=5
+            self.url, socket_timeout=control.SOCKET_TIMEOUT_S, health_check_interval=5
         )
         try:
             await self._connect()
-            # What a previous coordinator sent: batches still in the stream are awaited, not
-            # sent again; results it did not take are read first by the results loop.
-            entries = await self._client.xrange(self.keys.jobs, "-", "+")
-            self._dispatched = {j.id for _id, f in entries for j in decode_jobs(f[b"jobs"])}
             await self._refresh_runners()
+            # What a previous coordinator sent: batches still in the streams are awaited, not
+            # sent again; results it did not take are read first by the results loop.
+            entries = await self._entries()
+            self._dispatched = {j.id for _s, _i, f in entries for j in decode_jobs(f[b"jobs"])}
         except Exception as exc:
             if not is_connection_error(exc):
                 raise
@@ -140,7 +169,7 @@ class RedisDrawer:
                 await asyncio.wait_for(self._client.aclose(), 5)
 
     async def slot(self) -> None:
-        while not (self._connected and self._in_flight < max(1, self._live())):
+        while not (self._connected and self._in_flight < max(1, sum(self.capacity().values()))):
             self._changed.clear()
             # asyncio.wait, not wait_for: Python 3.11's wait_for can swallow a cancel
             waiter = asyncio.ensure_future(self._changed.wait())
@@ -185,60 +214,13 @@ class RedisDrawer:
                 self._dispatched.discard(job.id)
                 self._missing.pop(job.id, None)
 
-    async def reload(self, model: str | None) -> str:
-        """Roll through the live runners one at a time: the others keep drawing. Any fault
-        (Redis away, a runner that fails, stops or never answers) is a ModelError."""
-        if not self._connected:
-            raise ModelError("redis is unreachable")
-        if self._live() == 0:
-            raise ModelError("no runner is running")
-        try:
-            return await self._reload(model)
-        except ModelError:
-            raise
-        except Exception as exc:
-            raise ModelError(f"reload over redis: {exc or type(exc).__name__}") from exc
-
-    async def _reload(self, model: str | None) -> str:
-        loaded = ""
-        for runner in [r for r in self._runners if not r.down]:
-            token = uuid.uuid4().hex
-            command = {"op": "reload", "model": model or "", "reply": token}
-            await self._client.rpush(self.keys.control(runner.name), json.dumps(command))
-            answer = await self._reload_answer(runner.name, self.keys.reply(token))
-            reply = json.loads(answer)
-            if not reply.get("ok"):
-                raise ModelError(f"runner {runner.name}: {reply.get('error')}")
-            loaded = reply.get("model", "")
-            log.info("runner %s reloaded %s", runner.name, loaded)
-        self._last_model = loaded or self._last_model
-        return loaded or self.model
-
     def runners(self) -> list[RunnerInfo]:
         return list(self._runners)
 
-    async def _reload_answer(self, runner: str, key: str) -> bytes:
-        """The runner's answer, read in short blocking reads until RELOAD_WAIT_S."""
-        deadline = time.monotonic() + RELOAD_WAIT_S
-        while time.monotonic() < deadline:
-            # one blocking read, well under the socket timeout (or the client gives up)
-            answer = await self._client.blpop(key, timeout=SOCKET_TIMEOUT_S / 4)
-            if answer is not None:
-                return bytes(answer[1])
-            # gone, or silent three times as long as a runner counts as down: a loaded machine
-            # may delay a heartbeat of a runner that is busy loading
-            ages = [r.heartbeat_age_s for r in self._runners if r.name == runner]
-            if not ages or ages[0] > 3 * self.claim_after_s:
-                raise ModelError(f"runner {runner} stopped during the reload")
-        raise ModelError(f"runner {runner} did not answer the reload in {RELOAD_WAIT_S:.0f} s")
-
     # inside
-    def _live(self) -> int:
-        return sum(1 for r in self._runners if not r.down)
-
     async def _connect(self) -> None:
         await self._client.ping()
-        await ensure_groups(self._client, self.keys)
+        await ensure_groups(self._client, self.keys, self.models)
         if not self._connected:
             log.info("redis at %s reachable: drawing", self.url)
         self._connected = True
@@ -251,7 +233,8 @@ class RedisDrawer:
             if job.params.init_image:
                 data = await asyncio.to_thread(Path(job.params.init_image).read_bytes)
                 pipe.set(self.keys.input(job.id), data, ex=ttl)
-        pipe.xadd(self.keys.jobs, {"jobs": encode_jobs([(j.id, j.params) for j in jobs])})
+        stream = self.keys.stream(self._route(jobs[0]))  # a batch never mixes models
+        pipe.xadd(stream, {"jobs": encode_jobs([(j.id, j.params) for j in jobs])})
         await pipe.execute()
 
     async def _await(
@@ -373,8 +356,8 @@ class RedisDrawer:
     async def _reconcile(self) -> None:
         """Awaited jobs that are neither in the stream nor answered, twice in a row, were
         lost (a Redis restart without its data): send them again."""
-        entries = await self._client.xrange(self.keys.jobs, "-", "+")
-        in_stream = {j.id for _id, fields in entries for j in decode_jobs(fields[b"jobs"])}
+        entries = await self._entries()
+        in_stream = {j.id for _s, _id, fields in entries for j in decode_jobs(fields[b"jobs"])}
         for job_id, fut in list(self._waiting.items()):
             if fut.done() or job_id in in_stream:
                 self._missing.pop(job_id, None)
@@ -390,22 +373,24 @@ class RedisDrawer:
     async def _fail_poisoned(self) -> None:
         """Batches whose holder went silent after they were handed out twice stopped two
         runners: failed here, so the answer comes even when no runner is left to see it."""
-        pending = await self._client.xpending_range(self.keys.jobs, GROUP_RUNNERS, "-", "+", 100)
-        for p in pending:
-            times = int(p["times_delivered"])
-            if not poisoned(times) or p["time_since_delivered"] < self.claim_after_s * 1000:
-                continue
-            entry_id = p["message_id"]
-            entries = await self._client.xrange(self.keys.jobs, entry_id, entry_id)
-            if entries and entries[0][1]:
-                await fail_poisoned(
-                    self._client,
-                    self.keys,
-                    as_text(entry_id),
-                    entries[0][1][b"jobs"],
-                    times,
-                    self.name,
-                )
+        for stream in self._streams():
+            pending = await self._client.xpending_range(stream, GROUP_RUNNERS, "-", "+", 100)
+            for p in pending:
+                times = int(p["times_delivered"])
+                if not poisoned(times) or p["time_since_delivered"] < self.claim_after_s * 1000:
+                    continue
+                entry_id = p["message_id"]
+                entries = await self._client.xrange(stream, entry_id, entry_id)
+                if entries and entries[0][1]:
+                    await fail_poisoned(
+                        self._client,
+                        self.keys,
+                        stream,
+                        as_text(entry_id),
+                        entries[0][1][b"jobs"],
+                        times,
+                        self.name,
+                    )
 
     async def _lost(self, exc: BaseException) -> None:
         if self._connected:

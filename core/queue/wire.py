@@ -22,9 +22,9 @@ GROUP_COORDINATOR = "coordinator"  # the consumer group of the bot on the result
 class Keys:
     prefix: str = "zime"
 
-    @property
-    def jobs(self) -> str:
-        return f"{self.prefix}:jobs"
+    def stream(self, model: str) -> str:
+        """The jobs stream of one catalogue model: only runners serving it read it."""
+        return f"{self.prefix}:jobs:{model}"
 
     @property
     def results(self) -> str:
@@ -137,6 +137,8 @@ def runner_info(heartbeat: str | bytes, now: float, claim_after_s: float) -> Run
         age,
         age > claim_after_s,
         list(r.get("jobs", [])),
+        list(r.get("models", [])),
+        list(r.get("loaded", [])),
     )
 
 

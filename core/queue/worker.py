@@ -20,7 +20,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.draw.images import save_drawn
-from core.errors import Failure, JobCancelled, ModelUnavailable, QueueFull, StorageError
+from core.errors import (
+    Failure,
+    JobCancelled,
+    ModelOffline,
+    ModelUnavailable,
+    QueueFull,
+    StorageError,
+)
 from core.jobs.job import Job, Status
 from core.jobs.store import Store
 from core.ops.metrics import Metrics
@@ -48,6 +55,7 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED = (
 
 
 Listener = Callable[[JobHandle], Awaitable[None]]
+IDLE_CHECK_S = 0.5  # queued jobs whose models have no free runner: how often to look again
 
 
 class Worker(Failures):
@@ -88,6 +96,7 @@ class Worker(Failures):
         self._stopping = False
         self._interrupting = False  # stopping now: a stopped drawing is queued, not cancelled
         self._current: list[JobHandle] = []  # every job being drawn now
+        self._flying: dict[str, int] = {}  # batches in flight per model
         self.wedged = False  # a model call never returned: only a restart helps
         # Outcomes the store could not record (job id -> status, error, failure), for delivery.
         self.final_states: dict[int, tuple[Status, str | None, Failure | None]] = {}
@@ -108,6 +117,19 @@ class Worker(Failures):
     def paused(self) -> bool:
         """Drawing waits for its transport (Redis): requests are still taken and kept."""
         return self.drawer.paused
+
+    def paused_for(self, model: str) -> bool:
+        """Jobs of `model` wait: drawing is paused, or no live runner serves the model."""
+        capacity = self.drawer.capacity()
+        return self.drawer.paused or (capacity is not None and model not in capacity)
+
+    def _open_models(self) -> frozenset[str] | None:
+        """The models a batch may be taken for now (None: any): those whose runners have
+        room for one more batch in flight."""
+        capacity = self.drawer.capacity()
+        if capacity is None:
+            return None
+        return frozenset(m for m, n in capacity.items() if self._flying.get(m, 0) < n)
 
     def runners(self) -> list[RunnerInfo]:
         return self.drawer.runners()
@@ -165,10 +187,15 @@ class Worker(Failures):
         """Jobs wait or draw (a chat training pauses meanwhile). Safe from any thread."""
         return self.queued_count() > 0 or bool(self._current)
 
-    def check_room(self, user_key: str) -> None:
-        """Raise what `submit` would, before anything is stored or counted."""
+    def check_room(self, user_key: str, model: str = "") -> None:
+        """Raise what `submit` would, before anything is stored or counted. A model no live
+        runner serves while others run is refused at once (none runs at all: drawing is
+        paused, and requests are kept for when they are back)."""
         if self.wedged:
             raise ModelUnavailable("the image model stopped answering")
+        capacity = self.drawer.capacity()
+        if model and capacity and model not in capacity and not self.drawer.paused:
+            raise ModelOffline(model)
         if self._stopping:
             raise QueueFull(0)
         if self.queued_count() >= self.queue_size:
@@ -177,7 +204,7 @@ class Worker(Failures):
             raise QueueFull(self.per_user_queued, per_user=True)
 
     def submit(self, job: Job) -> JobHandle:
-        self.check_room(job.user_key)
+        self.check_room(job.user_key, job.params.model)
         return self.restore(job)
 
     def restore(self, job: Job) -> JobHandle:
@@ -235,12 +262,21 @@ class Worker(Failures):
             await self.drawer.slot()
             stop = self._stopping or self.wedged
             loaded = self.loaded_models()
+            allowed = self._open_models()
             batch = (
-                [] if stop else self.queue.take_batch(self.batch_size, loaded, self.swap_after_s)
+                []
+                if stop
+                else self.queue.take_batch(self.batch_size, loaded, self.swap_after_s, allowed)
             )
             if not batch:
                 self.drawer.release()
+                if not stop:  # only models without a free runner wait: until one frees
+                    self._wakeup.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), IDLE_CHECK_S)
                 continue
+            model = batch[0].job.params.model
+            self._flying[model] = self._flying.get(model, 0) + 1
             task = asyncio.create_task(self._in_slot(batch), name=f"zime-batch-{batch[0].id}")
             self._running.add(task)
             task.add_done_callback(self._running.discard)
@@ -252,6 +288,8 @@ class Worker(Failures):
         except Exception:  # the worker must survive anything a job does
             log.exception("unexpected error in batch %s", [h.id for h in batch])
         finally:
+            model = batch[0].job.params.model
+            self._flying[model] = self._flying.get(model, 1) - 1
             for h in batch:
                 with contextlib.suppress(ValueError):
                     self._current.remove(h)
@@ -348,7 +386,7 @@ class Worker(Failures):
         try:
             # nsfw: an image is blurred; the caption must say why, the frontend hides it
             stored = await self.store.finish_job(
-                h.id, str(path), draw_s, drawn.model or self.model, nsfw
+                h.id, str(path), draw_s, drawn.model or self.model, nsfw, drawn.runner
             )
         except StorageError as exc:
             await self._finish(h, FAILED, str(exc), Failure.STORAGE)
