@@ -87,7 +87,6 @@ class RedisDrawer(RunnerControl):
         self._client: Any = None
         self._connected = False
         self._changed = asyncio.Event()  # a slot, a runner or the connection changed
-        self._in_flight = 0
         self._runners: list[RunnerInfo] = []
         self._waiting: dict[int, asyncio.Future[WireResult]] = {}
         self._progress: dict[int, Progress] = {}
@@ -169,7 +168,9 @@ class RedisDrawer(RunnerControl):
                 await asyncio.wait_for(self._client.aclose(), 5)
 
     async def slot(self) -> None:
-        while not (self._connected and self._in_flight < max(1, sum(self.capacity().values()))):
+        """Redis is reachable. How many batches may go is per model (`capacity`), counted by
+        the worker: a batch whose runner died does not hold up other models' batches."""
+        while not self._connected:
             self._changed.clear()
             # asyncio.wait, not wait_for: Python 3.11's wait_for can swallow a cancel
             waiter = asyncio.ensure_future(self._changed.wait())
@@ -177,10 +178,8 @@ class RedisDrawer(RunnerControl):
                 await asyncio.wait({waiter}, timeout=1.0)
             finally:
                 waiter.cancel()
-        self._in_flight += 1
 
     def release(self) -> None:
-        self._in_flight -= 1
         self._changed.set()
 
     async def draw(self, jobs: list[Job], progress: Progress, cancelled: Cancelled) -> Drawn:
