@@ -69,9 +69,10 @@ def runners_text(runners: list[RunnerInfo], lang: str = "lv") -> str:
             "  "
             + t(
                 lang,
-                "serves: {served}; loaded: {loaded}",
+                "serves: {served}; loaded: {loaded}; loads: {loads}",
                 served=", ".join(r.served) or r.model,
                 loaded=", ".join(r.loaded) or "—",
+                loads=sum(r.loads.values()),
             )
         )
     return t(lang, "Runners:") + "\n" + "\n".join(lines) if lines else ""

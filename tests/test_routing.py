@@ -30,7 +30,7 @@ from core.draw.images import read_png_metadata
 from core.draw.pool import ModelPool
 from core.errors import ModelOffline
 from core.jobs.job import Request
-from core.queue.routing import Waiting, pick_cold
+from core.queue.routing import Waiting, demand, pick_cold, waiting_work
 from core.queue.runner import Runner
 from core.service import Service
 from tests.fakes import FakeGenerator
@@ -136,6 +136,32 @@ def test_a_runner_loads_a_cold_model_only_as_the_rules_say() -> None:
     assert pick_cold([many, Waiting("gamma", 1, 25.0)], set(), False, set(), SWAP_S) == "gamma"
 
 
+async def test_the_waiting_work_counts_the_streams_and_the_coordinators_backlog(
+    redis_server: RedisServer,
+) -> None:
+    """Pressure weighs every job waiting for a model: batches in its stream nobody read,
+    and jobs the coordinator still queues (it sends a model only as many as its runners)."""
+    import redis.asyncio as aioredis
+
+    from core.queue.streams import ensure_groups
+    from core.queue.wire import Keys
+
+    keys, client = Keys(), aioredis.from_url(redis_server.url)
+    try:
+        await ensure_groups(client, keys, ["alfa", "beta"])
+        await client.xadd(keys.stream("beta"), {"jobs": '[{"id": 1, "params": {}}]'})
+        await client.xadd(keys.stream("beta"), {"jobs": '[{"id": 2, "params": {}}]'})
+        await client.xreadgroup("runners", "someone", {keys.stream("beta"): ">"}, count=1)
+        backlog = demand([("alfa", 4.0), ("alfa", 9.5), ("beta", 1.0)])
+        await client.hset(keys.demand, mapping=backlog)
+        found = {w.model: w for w in await waiting_work(client, keys, ["alfa", "beta"])}
+        assert (found["alfa"].jobs, found["alfa"].oldest_s) == (2, 9.5)
+        assert found["beta"].jobs == 2  # one unread batch + one queued; the read one is taken
+        assert found["alfa"].pressure == 2 * 10 + 9.5
+    finally:
+        await client.aclose()
+
+
 async def test_each_job_is_drawn_by_a_runner_that_serves_its_model(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
@@ -157,7 +183,8 @@ async def test_each_job_is_drawn_by_a_runner_that_serves_its_model(
         assert (a.loads, b.loads) == ({"alfa": 1}, {"beta": 1})  # nobody swapped
         # /rinda: the queue per model, and each runner's served and loaded models
         text = runners_text(svc.runners(ADMIN), "lv")
-        assert "apkalpo: alfa; ielādēti: alfa" in text and "apkalpo: beta; ielādēti: beta" in text
+        assert "apkalpo: alfa; ielādēti: alfa; ielādes: 1" in text
+        assert "apkalpo: beta; ielādēti: beta; ielādes: 1" in text
         models = model_queues_text(svc.model_queues(ADMIN), "lv")
         assert f"alfa: rindā 0, zīmē 0 · {ra.name}" in models
         assert "gamma: rindā 0, zīmē 0 · apturēts" in models

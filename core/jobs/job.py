@@ -260,6 +260,7 @@ class RunnerInfo:
     jobs: list[int] = field(default_factory=list)
     served: list[str] = field(default_factory=list)  # the catalogue models it draws
     loaded: list[str] = field(default_factory=list)  # those in its memory now
+    loads: dict[str, int] = field(default_factory=dict)  # model loads since it started
 
 
 class JobView(Protocol):

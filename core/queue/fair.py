@@ -43,6 +43,9 @@ class JobHandle:
     def id(self) -> int:
         return self.job.id
 
+    def waited(self) -> float:
+        return time.monotonic() - self.queued_at
+
     @property
     def status(self) -> Status:
         return self.job.status
@@ -90,6 +93,14 @@ class JobHandle:
     @property
     def finished(self) -> bool:
         return self.status in FINAL
+
+
+def with_room(capacity: dict[str, int] | None, flying: dict[str, int]) -> set[str] | None:
+    """The models a batch may go for now: those with fewer batches in `flying` than their
+    `capacity` (runners serving them); None: any model."""
+    if capacity is None:
+        return None
+    return {m for m, n in capacity.items() if flying.get(m, 0) < n}
 
 
 def finished_line(job: Job, privacy: bool) -> str:

@@ -140,4 +140,5 @@ class ThreadDrawer:
         device = str(getattr(self.generator, "device", "") or "")
         served = list(getattr(self.generator, "paths", None) or ())
         info = RunnerInfo("local", device, self.generator.model, self._busy, 0.0)
-        return [replace(info, served=served, loaded=self.loaded_models())]
+        loads = dict(getattr(self.generator, "loads", None) or {})
+        return [replace(info, served=served, loaded=self.loaded_models(), loads=loads)]

@@ -31,6 +31,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from core.queue import (
     control,
 )
 from core.queue.control import RunnerControl
+from core.queue.routing import demand
 from core.queue.streams import ensure_groups, fail_poisoned, poisoned
 from core.queue.wire import (
     GROUP_COORDINATOR,
@@ -96,6 +98,7 @@ class RedisDrawer(RunnerControl):
         self._missing: dict[int, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self._queued: Callable[[], list[tuple[str, float]]] = list  # the worker's backlog
         self._last_model = ""
 
     # Drawer
@@ -111,6 +114,20 @@ class RedisDrawer(RunnerControl):
                 for model in r.served:
                     out[model] = out.get(model, 0) + 1
         return out
+
+    def observe(self, queued: Callable[[], list[tuple[str, float]]]) -> None:
+        """The worker's queued jobs as (model, seconds waited), published for the runners
+        (`routing.waiting_work`) every watch period."""
+        self._queued = queued
+
+    async def _publish_demand(self) -> None:
+        backlog = demand(self._queued())
+        pipe = self._client.pipeline(transaction=True)
+        pipe.delete(self.keys.demand)
+        if backlog:
+            pipe.hset(self.keys.demand, mapping=backlog)
+            pipe.expire(self.keys.demand, max(10, int(4 * self.claim_after_s)))
+        await pipe.execute()
 
     def _route(self, job: Job) -> str:
         """The stream a job goes to: its model's (a job from before the catalogue: the
@@ -336,6 +353,7 @@ class RedisDrawer(RunnerControl):
                 await self._refresh_runners()
                 await self._reconcile()
                 await self._fail_poisoned()
+                await self._publish_demand()
                 await asyncio.sleep(min(RECONCILE_S, self.claim_after_s / 2))
             except asyncio.CancelledError:
                 raise

@@ -14,6 +14,7 @@ the group, and only after a runner took a batch does it load that batch's model.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -57,15 +58,28 @@ def pick_cold(
     return max(ready, key=lambda w: w.pressure).model if ready else None
 
 
+def demand(queued: Iterable[tuple[str, float]]) -> dict[str, str]:
+    """The coordinator's backlog as it publishes it (`Keys.demand`): per model, the jobs
+    queued and how long the oldest has waited, from (model, seconds waited) pairs."""
+    out: dict[str, tuple[int, float]] = {}
+    for model, waited in queued:
+        jobs, oldest = out.get(model, (0, 0.0))
+        out[model] = (jobs + 1, max(oldest, waited))
+    return {m: json.dumps({"jobs": n, "oldest_s": round(s, 1)}) for m, (n, s) in out.items()}
+
+
 async def waiting_work(client: Any, keys: Keys, models: Iterable[str]) -> list[Waiting]:
-    """Each model's batches in its stream that no runner has read yet, on Redis's clock
-    (runners on other machines may not agree on the time)."""
+    """Each model's work nobody has taken: batches in its stream no runner has read yet (on
+    Redis's clock: runners on other machines may not agree on the time), and the jobs the
+    coordinator still queues for it (`demand`, republished every couple of seconds)."""
     names = list(models)
     pipe = client.pipeline(transaction=False)
     pipe.time()
+    pipe.hgetall(keys.demand)
     for model in names:
         pipe.xinfo_groups(keys.stream(model))
-    now_s, *infos = await pipe.execute(raise_on_error=False)
+    now_s, queued, *infos = await pipe.execute(raise_on_error=False)
+    backlog = {as_text(k): json.loads(v) for k, v in (queued or {}).items()}
     now_ms = int(now_s[0]) * 1000 + int(now_s[1]) // 1000
     last: dict[str, str] = {}
     for model, groups in zip(names, infos, strict=True):
@@ -74,15 +88,16 @@ async def waiting_work(client: Any, keys: Keys, models: Iterable[str]) -> list[W
         for g in groups:
             if as_text(g.get("name")) == GROUP_RUNNERS:
                 last[model] = as_text(g.get("last-delivered-id"))
-    if not last:
-        return []
     pipe = client.pipeline(transaction=False)
     for model, after in last.items():
         pipe.xrange(keys.stream(model), f"({after}", "+", count=100)
     out = []
-    for model, entries in zip(last, await pipe.execute(), strict=True):
+    for model, entries in zip(last, await pipe.execute() if last else [], strict=True):
         jobs = sum(len(decode_jobs(fields[b"jobs"])) for _id, fields in entries if fields)
+        born_ms = int(as_text(entries[0][0]).split("-")[0]) if entries else now_ms
+        queued_here = backlog.get(model, {})
+        jobs += int(queued_here.get("jobs", 0))
+        oldest = max((now_ms - born_ms) / 1000, float(queued_here.get("oldest_s", 0.0)))
         if jobs:
-            born_ms = int(as_text(entries[0][0]).split("-")[0])
-            out.append(Waiting(model, jobs, max(0.0, (now_ms - born_ms) / 1000)))
+            out.append(Waiting(model, jobs, max(0.0, oldest)))
     return out

@@ -181,6 +181,7 @@ class Runner:
             "jobs": self.busy,
             "models": self.served,
             "loaded": loaded,
+            "loads": dict(getattr(self.generator, "loads", {})),
             "heartbeat": time.time(),
         }
         await self._client.hset(self.keys.runners, self.name, json.dumps(info))

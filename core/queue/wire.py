@@ -35,6 +35,11 @@ class Keys:
         return f"{self.prefix}:runners"
 
     @property
+    def demand(self) -> str:
+        """The coordinator's queued jobs per model (the backlog runners weigh when loading)."""
+        return f"{self.prefix}:demand"
+
+    @property
     def progress(self) -> str:
         return f"{self.prefix}:progress"
 
@@ -139,6 +144,7 @@ def runner_info(heartbeat: str | bytes, now: float, claim_after_s: float) -> Run
         list(r.get("jobs", [])),
         list(r.get("models", [])),
         list(r.get("loaded", [])),
+        dict(r.get("loads", {})),
     )
 
 

@@ -3,9 +3,9 @@ progress, cancellation, timeouts, retries, delivery of results and a graceful dr
 
 Batches are drawn by a `Drawer` (core.queue): in a thread of this process, in a child
 process, or by runners behind Redis; the worker sends as many batches at once as the drawer
-has slots (one locally, one per live runner). Jobs are persisted by the service before they
-reach `submit`, and the worker records every state change in the store, so a crash loses
-nothing.
+has room for (one locally; behind Redis, one per live runner serving the batch's model).
+Jobs are persisted by the service before they reach `submit`, and the worker records every
+state change in the store, so a crash loses nothing.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from core.queue import (
     RunnerInfo,
 )
 from core.queue.failures import Failures
-from core.queue.fair import FairQueue, JobHandle, finished_line
+from core.queue.fair import FairQueue, JobHandle, finished_line, with_room
 
 log = logging.getLogger("zime.worker")
 
@@ -123,14 +123,6 @@ class Worker(Failures):
         capacity = self.drawer.capacity()
         return self.drawer.paused or (capacity is not None and model not in capacity)
 
-    def _open_models(self) -> frozenset[str] | None:
-        """The models a batch may be taken for now (None: any): those whose runners have
-        room for one more batch in flight."""
-        capacity = self.drawer.capacity()
-        if capacity is None:
-            return None
-        return frozenset(m for m, n in capacity.items() if self._flying.get(m, 0) < n)
-
     def runners(self) -> list[RunnerInfo]:
         return self.drawer.runners()
 
@@ -141,6 +133,9 @@ class Worker(Failures):
 
     async def start(self) -> None:
         self._stopping = self._interrupting = False
+        observe = getattr(self.drawer, "observe", None)  # runners weigh the backlog by model
+        if observe is not None:
+            observe(lambda: [(h.job.params.model, h.waited()) for h in self.queue.order()])
         await self.drawer.start()
         self._task = asyncio.create_task(self._consume(), name="zime-worker")
 
@@ -260,26 +255,27 @@ class Worker(Failures):
                 await self._wakeup.wait()
                 continue
             await self.drawer.slot()
-            stop = self._stopping or self.wedged
-            loaded = self.loaded_models()
-            allowed = self._open_models()
-            batch = (
-                []
-                if stop
-                else self.queue.take_batch(self.batch_size, loaded, self.swap_after_s, allowed)
-            )
-            if not batch:
+            batch = [] if self._stopping or self.wedged else self._next_batch()
+            if not batch:  # only models without a free runner wait: until one frees
                 self.drawer.release()
-                if not stop:  # only models without a free runner wait: until one frees
-                    self._wakeup.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), IDLE_CHECK_S)
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), IDLE_CHECK_S)
                 continue
-            model = batch[0].job.params.model
-            self._flying[model] = self._flying.get(model, 0) + 1
             task = asyncio.create_task(self._in_slot(batch), name=f"zime-batch-{batch[0].id}")
             self._running.add(task)
             task.add_done_callback(self._running.discard)
+
+    def _next_batch(self) -> list[JobHandle]:
+        """The next batch of a model with room for one more in flight (its runners'
+        `capacity`; None: any), loaded models first (`FairQueue.next_job`); counted."""
+        room = with_room(self.drawer.capacity(), self._flying)
+        loaded = self.loaded_models()
+        batch = self.queue.take_batch(self.batch_size, loaded, self.swap_after_s, room)
+        if batch:
+            model = batch[0].job.params.model
+            self._flying[model] = self._flying.get(model, 0) + 1
+        return batch
 
     async def _in_slot(self, batch: list[JobHandle]) -> None:
         self._current.extend(batch)
