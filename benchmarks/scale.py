@@ -2,7 +2,10 @@
 local backend. Generators are fakes of fixed latency per batch, so the figures measure the
 queue, not a model. Not a test; run
 `python -m benchmarks.scale [--latency 0.2] [--jobs 80] [--runners 1 2 4]`
-(needs `redis-server` on PATH)."""
+(needs `redis-server` on PATH).
+
+`--mixed` (issue #30): the same runners serving three catalogue models, each load costing
+`--load-s`, against one model; a steady random mix (see `benchmarks/mixed.py`)."""
 
 from __future__ import annotations
 
@@ -30,14 +33,16 @@ from tests.redis_server import RedisServer
 
 
 class FixedLatency:
-    """Draws a batch in exactly `latency_s` (a sleep), whatever its size."""
+    """Draws a batch in exactly `latency_s` (a sleep), whatever its size; a load takes
+    `load_s`."""
 
-    def __init__(self, latency_s: float) -> None:
+    def __init__(self, latency_s: float, load_s: float = 0.0, model: str = "fixed-latency") -> None:
         self.latency_s = latency_s
-        self.model = "fixed-latency"
+        self.load_s = load_s
+        self.model = model
 
     def load(self) -> None:
-        pass
+        time.sleep(self.load_s)
 
     def describe(self) -> str:
         return f"fake generator, {self.latency_s * 1000:.0f} ms per batch"
@@ -93,7 +98,7 @@ async def runners(url: str, n: int, latency_s: float) -> AsyncIterator[None]:
 
 
 async def serve(url: str, name: str, latency_s: float) -> None:
-    runner = Runner(FixedLatency(latency_s), url, name=name, claim_after_s=5.0)
+    runner = Runner(FixedLatency(latency_s), url, models=["lv-sb"], name=name, claim_after_s=5.0)
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, runner.stop)
     await runner.run()
 
@@ -142,8 +147,14 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--runners", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--serve", nargs=2, metavar=("URL", "NAME"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--mixed", action="store_true", help="the mixed-model run (issue #30)")
+    args, rest = parser.parse_known_args()
     LATENCY = args.latency
+    if args.mixed:
+        from benchmarks.mixed import main as mixed
+
+        await mixed(rest, args.latency, args.runners)
+        return
     if args.serve:
         await serve(args.serve[0], args.serve[1], args.latency)
         return

@@ -75,7 +75,13 @@ def models_text(models: list[ModelInfo], lang: str) -> str:
     lines = [t(lang, "Models (choose with --modelis NAME, or /iestatijumi modelis=NAME):")]
     for m in models:
         names = ", ".join((m.name, *m.aliases))
-        marks = [t(lang, "drawing now") if m.drawing else t(lang, "loads on the first request")]
+        marks = [
+            t(lang, "not available now")
+            if m.offline
+            else t(lang, "drawing now")
+            if m.drawing
+            else t(lang, "loads on the first request")
+        ]
         if m.fast:
             marks.append(t(lang, "fast mode: --ātri"))
         if m.default:

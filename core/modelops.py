@@ -25,8 +25,9 @@ class ModelInfo:
     about: str
     family: str
     fast: bool  # it has a fast mode
-    drawing: bool  # loaded now, or served by a runner
+    drawing: bool  # loaded now, here or on a runner
     default: bool  # the user's default (their setting, else the config's)
+    offline: bool = False  # runners are live, but none serves it: refused now
 
 
 class ModelOps:
@@ -69,8 +70,10 @@ class ModelOps:
         """/modeli: every catalogue model, whether it draws now and the user's default."""
         settings = await self.settings(request)
         mine = self.catalogue.resolve_or(str(settings.get("model") or self.catalogue.default))
-        # what is resident where this bot draws; unknown (one plain model): the default
-        loaded = set(self.worker.loaded_models()) or {self.catalogue.default}
+        # what is resident where this bot draws, or on a live runner; unknown: the default
+        runners = [r for r in self.worker.runners() if not r.down]
+        loaded = set(self.worker.loaded_models()) | {m for r in runners for m in r.loaded}
+        loaded = loaded or {self.catalogue.default}
         return [
             ModelInfo(
                 name,
@@ -81,6 +84,7 @@ class ModelOps:
                 bool(spec.fast_lora),
                 name in loaded,
                 name == mine,
+                self.worker.offline(name),
             )
             for name, spec in self.catalogue
         ]

@@ -144,6 +144,8 @@ def test_compose_gpus_profile_runs_one_runner_per_gpu() -> None:
     it, and runners that each reserve one distinct GPU and run `core runner`."""
     import yaml  # transformers' own dependency
 
+    from core.config import load_config
+
     services = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))["services"]
     gpus = {name: s for name, s in services.items() if "gpus" in s.get("profiles", [])}
     assert "--appendonly" in gpus["redis"]["command"]
@@ -155,9 +157,14 @@ def test_compose_gpus_profile_runs_one_runner_per_gpu() -> None:
         for s in runners.values()
     ]
     assert len(set(devices)) == len(devices)
+    served = []
+    catalogue = load_config(ROOT / "deploy" / "zime.toml", {}).catalogue()
     for name, s in runners.items():
         assert s["entrypoint"][2:4] == ["core", "runner"] and name in s["entrypoint"]
         assert s["environment"]["ZIME_QUEUE_BACKEND"] == "redis"
+        served.append(s["entrypoint"][s["entrypoint"].index("--models") + 1])
+    # two runners serving different models of the catalogue (issue #30)
+    assert len(set(served)) == len(served) and set(served) <= set(catalogue)
 
 
 def test_compose_containers_share_the_data_dir_and_a_container_config() -> None:

@@ -24,6 +24,7 @@ from bot.admin_texts import model_queues_text, runners_text
 from bot.commands import run
 from bot.message import Ctx
 from bot.texts import error_text, status_text
+from bot.user_texts import models_text
 from core.app import open_service
 from core.config import Config
 from core.draw.images import read_png_metadata
@@ -128,7 +129,8 @@ def test_a_runner_loads_a_cold_model_only_as_the_rules_say() -> None:
     assert pick_cold([fresh], {"alfa"}, False, set(), SWAP_S) is None  # a swap: not yet
     assert pick_cold([fresh, old], {"alfa"}, False, set(), SWAP_S) == "gamma"  # waited
     assert pick_cold([fresh], {"alfa"}, True, set(), SWAP_S) == "beta"  # room, nobody has it
-    assert pick_cold([fresh], {"alfa"}, True, {"beta"}, SWAP_S) is None  # another one has it
+    assert pick_cold([fresh], {"alfa"}, True, {"beta"}, 20.0) is None  # another one has it
+    assert pick_cold([Waiting("beta", 2, 0.1)], {"alfa"}, True, {"beta"}, 20.0) == "beta"
     assert pick_cold([fresh], {"beta"}, True, set(), SWAP_S) is None  # loaded: read, not loaded
     # pressure: jobs waiting × 10 + the oldest one's seconds
     many = Waiting("beta", 3, 0.1)
@@ -202,6 +204,10 @@ async def test_a_model_nobody_serves_is_refused_at_once(
         assert time.monotonic() - started < 2
         assert error_text(err.value, "lv").startswith("Modelis gamma šobrīd nav pieejams")
         assert svc.worker.queued_count() == 0 and await svc.store.unfinished_jobs() == []
+        # /modeli says so before anyone asks
+        listed = await svc.model_list(req("anna", ""))
+        assert [m.name for m in listed if m.offline] == ["beta", "gamma"]
+        assert "• gamma — gamma · šobrīd nav pieejams" in models_text(listed, "lv")
         # what a frontend does with the command table's reply: one sentence, nothing queued
         reply = await run(Ctx(svc, req("anna", "")), "zime", "a cat --modelis gamma")
         assert reply.start is not None

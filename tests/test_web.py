@@ -42,6 +42,9 @@ async def test_panelis_links_work_once_and_sign_an_admin_in(tmp_path: Path) -> N
         assert "Secure" not in cookie  # an http base: the browser would drop a Secure cookie
         page = await http.get("/admin")
         assert page.status_code == 200 and "Overview" in page.text
+        # the queue per model (issue #30): the default model, drawn by the local runner
+        models = page.text.split('id="models"', 1)[1].split("</table>", 1)[0]
+        assert "<td>lv-sb</td>" in models and "<td>local</td>" in models
         csp = page.headers["content-security-policy"]
         assert "unsafe-inline" not in csp and "script-src 'self'" in csp
         async with client(s.base) as other:  # the same link again: used

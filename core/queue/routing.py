@@ -6,8 +6,10 @@ only when one of these holds:
 
 - it has nothing loaded (a fresh runner takes any work at once);
 - that work has waited `[queue] swap_after_s` (a swap is not paid for every odd job);
-- it has room for one more model (`max_resident`) and no other live runner has that model
-  loaded or is loading it (loading into free memory evicts nothing).
+- it has room for one more model (`max_resident`: loading into free memory evicts nothing)
+  and no other live runner has that model loaded or is loading it, or its pressure has
+  reached `swap_after_s` (two jobs waiting, or one for half as long as a swap waits: the
+  runners that have it cannot keep up).
 
 Two idle runners never load a cold model for one job: a batch is read by one consumer of
 the group, and only after a runner took a batch does it load that batch's model."""
@@ -52,7 +54,7 @@ def pick_cold(
             return False
         if not loaded or w.oldest_s >= swap_after_s:
             return True
-        return room and w.model not in elsewhere
+        return room and (w.model not in elsewhere or w.pressure >= swap_after_s)
 
     ready = [w for w in waiting if may(w)]
     return max(ready, key=lambda w: w.pressure).model if ready else None

@@ -123,6 +123,11 @@ class Worker(Failures):
         capacity = self.drawer.capacity()
         return self.drawer.paused or (capacity is not None and model not in capacity)
 
+    def offline(self, model: str) -> bool:
+        """Runners are live, but none serves `model` (requests for it are refused)."""
+        capacity = self.drawer.capacity()
+        return bool(capacity) and model not in (capacity or {}) and not self.drawer.paused
+
     def runners(self) -> list[RunnerInfo]:
         return self.drawer.runners()
 
@@ -188,8 +193,7 @@ class Worker(Failures):
         paused, and requests are kept for when they are back)."""
         if self.wedged:
             raise ModelUnavailable("the image model stopped answering")
-        capacity = self.drawer.capacity()
-        if model and capacity and model not in capacity and not self.drawer.paused:
+        if model and self.offline(model):
             raise ModelOffline(model)
         if self._stopping:
             raise QueueFull(0)
