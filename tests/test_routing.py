@@ -369,3 +369,31 @@ async def _two_processes(tiny: dict[str, Path], tmp_path: Path, server: RedisSer
                 proc.terminate()
                 proc.wait(20)
         logs.close()
+
+
+def test_a_runner_serves_the_models_on_its_machine_or_those_named(tmp_path: Path) -> None:
+    """`core runner` without --models serves every catalogue model whose files are here; none
+    here, or a name not in the catalogue, is one sentence and exit status 2."""
+    import io
+
+    from core.__main__ import main
+    from core.app import models_on_this_machine
+    from core.config import load_config
+
+    here = tmp_path / "beta-files"
+    here.mkdir()
+    cfg_file = tmp_path / "cfg.toml"
+    cfg_file.write_text(
+        '[models]\ndefault = "alfa"\n[models.generators.alfa]\npath = "nobody/alfa"\n'
+        f'[models.generators.beta]\npath = "{here}"\n',
+        encoding="utf-8",
+    )
+    cfg = load_config(str(cfg_file), {"HF_HOME": str(tmp_path / "hf")})
+    assert models_on_this_machine(cfg) == ["beta"]
+    err = io.StringIO()
+    assert main(["runner", "--config", str(cfg_file), "--models", "delta"], err=err) == 2
+    assert "--models names 'delta', not in the catalogue (alfa, beta)" in err.getvalue()
+    here.rmdir()
+    err = io.StringIO()
+    assert main(["runner", "--config", str(cfg_file)], err=err) == 2
+    assert "none of the catalogue's models (alfa, beta) is on this machine" in err.getvalue()
