@@ -154,7 +154,7 @@ async def test_the_waiting_work_counts_the_streams_and_the_coordinators_backlog(
         await client.xadd(keys.stream("beta"), {"jobs": '[{"id": 1, "params": {}}]'})
         await client.xadd(keys.stream("beta"), {"jobs": '[{"id": 2, "params": {}}]'})
         await client.xreadgroup("runners", "someone", {keys.stream("beta"): ">"}, count=1)
-        backlog = demand([("alfa", 4.0), ("alfa", 9.5), ("beta", 1.0)])
+        backlog: dict[Any, Any] = demand([("alfa", 4.0), ("alfa", 9.5), ("beta", 1.0)])
         await client.hset(keys.demand, mapping=backlog)
         found = {w.model: w for w in await waiting_work(client, keys, ["alfa", "beta"])}
         assert (found["alfa"].jobs, found["alfa"].oldest_s) == (2, 9.5)
