@@ -87,7 +87,11 @@ def result_buttons(job_id: int, count: int, lang: str) -> Rows:
 
 
 def image_row(job_id: int, n: int, lang: str) -> tuple[Button, ...]:
-    return (_b(t(lang, "🔍 2×"), "up", job_id, n), _b(t(lang, "🔀 Variations"), "v", job_id, n))
+    return (
+        _b(t(lang, "🔍 2×"), "up", job_id, n),
+        _b(t(lang, "🔀 Variations"), "v", job_id, n),
+        replace(_b(t(lang, "🔭 Zoom out"), "zoom", job_id, n), key="Z"),
+    )
 
 
 def single_image_buttons(job_id: int, n: int, lang: str) -> Rows:
@@ -170,7 +174,8 @@ async def _again(ctx: Ctx, p: Press) -> Reply:
 
 async def _derive(ctx: Ctx, p: Press) -> Reply:
     await ctx.service.grid_image(p.job_id, p.n, ctx.request)  # owner and image checks
-    derive = ctx.service.variation if p.act == "v" else ctx.service.upscale
+    s = ctx.service
+    derive = {"v": s.variation, "up": s.upscale, "zoom": s.zoom}[p.act]
     return draw(ctx, lambda c: derive(p.job_id, p.n, c.request))
 
 
@@ -263,6 +268,7 @@ HANDLERS: dict[str, Handler] = {
     "redo": _again,
     "v": _derive,
     "up": _derive,
+    "zoom": _derive,
     "u": _single,
     "orig": _original,
     "fix": _fix,

@@ -124,6 +124,8 @@ class Console(Delivery):
         short: dict[str, list[str]] = {}
         for b in labels:
             self.offers[b.label] = b.data
+            if b.key:
+                short.setdefault(b.key, []).append(b.data)
             short.setdefault(b.label.split(" ")[0], []).append(b.data)
         for word, datas in short.items():  # "🔍" for "🔍 2×", when only one button has it
             if len(datas) == 1:

@@ -26,6 +26,7 @@ class Button:
     data: str = ""  # callback data, from bot.actions.encode
     url: str = ""  # a link button instead (data unused)
     web_app: bool = False  # Telegram: `url` opens as a Mini App (other platforms: a link)
+    key: str = ""  # the console's short label to type (🔭: Z), besides the label itself
 
 
 Rows = tuple[tuple[Button, ...], ...]

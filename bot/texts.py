@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.locale import N_, SOURCE_LANGUAGE, languages, t
 from core.errors import (
     BadArgument,
+    BadMask,
     BadPhoto,
     Banned,
     BlockedPrompt,
@@ -121,6 +122,19 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         if exc.problem == "pixels":
             return t(lang, "The photo has too many pixels. Please send a smaller one.")
         return t(lang, "I could not read that photo. Please send it again.")
+    if isinstance(exc, BadMask):
+        if exc.problem == "too_big":
+            return t(lang, "The mask is larger than 2 MB.")
+        if exc.problem == "size":
+            return t(
+                lang,
+                "The mask is {got}, the picture {want}: paint over the picture itself.",
+                got="×".join(map(str, exc.got)),
+                want="×".join(map(str, exc.want)),
+            )
+        if exc.problem == "empty":
+            return t(lang, "Nothing is painted: paint the part to redraw.")
+        return t(lang, "The mask must be a PNG picture.")
     if isinstance(exc, UnsupportedLanguage):
         # In the language the user wrote, when there is a catalog for it; else English.
         answer_in = (

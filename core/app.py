@@ -85,6 +85,7 @@ def make_generator(config: Config, models: Sequence[str] = (), max_resident: int
             adapters=lambda: {t: str(p) for t, p in installed_for(config, name).items()},
             fast_lora=config.model(spec.fast_lora) if spec.fast_lora else "",
             family=spec.family,
+            inpaint=config.model(spec.inpaint) if spec.inpaint else "",
         )
 
     paths = {name: config.model(spec.path) for name, spec in catalogue.items()}

@@ -58,6 +58,9 @@ class ModelSpec:
     fast_guidance: float = 5.0
     width: int = 0  # 0: the family's size ([generation] for sd15, 1024 for sdxl)
     height: int = 0
+    # a dedicated inpainting checkpoint for region edits and 🔭 (hub id or folder); empty:
+    # the model itself draws them (its components in an inpainting pipeline)
+    inpaint: str = ""
 
 
 def _default_catalogue() -> dict[str, ModelSpec]:

@@ -1,4 +1,5 @@
-"""Jobs made from earlier jobs by a button or a command (🔁, V, 🔍, ✏️, U, 📄, 🗑): a mixin
+"""Jobs made from earlier jobs by a button or a command (🔁, V, 🔍, 🔭, ✏️, a region redrawn,
+U, 📄, 🗑): a mixin
 of `Service`. Every one checks the owner first (`_job_for`): job ids count up, so a button's
 id is easy to forge."""
 
@@ -46,6 +47,10 @@ class DerivedJobs:
         async def _charge(self, request: Request, images: int, model: str = "") -> str | None: ...
 
         def _safety(self, request: Request) -> bool: ...
+
+        async def understood(
+            self, request: Request, text: str, options: Options
+        ) -> tuple[PromptResult, Options]: ...
 
         async def _submit(
             self,
@@ -105,6 +110,80 @@ class DerivedJobs:
             job, request, count, options, params=params, kind=kind, from_image=n
         )
 
+    async def edit_region(
+        self, job_id: int, n: int, mask: bytes, text: str, request: Request
+    ) -> Submitted:
+        """ "Labot apgabalu": image n of a job redrawn where `mask` (a PNG of its size) is
+        white, with `text` (empty: the job's own) through the same language pipeline as a
+        request; every pixel outside the mask's blurred edge is kept (core/draw/regions.py).
+        Raises BadMask."""
+        from core.draw.regions import read_mask
+
+        job, path = await self._picture(job_id, n, request)
+        size = await asyncio.to_thread(_size_of, path)
+        painted = await asyncio.to_thread(read_mask, mask, size)
+        understood = await self.understood(request, text, job.options) if text.strip() else None
+        return await self._region(job, n, request, path, painted, understood, "region")
+
+    async def zoom(self, job_id: int, n: int, request: Request) -> Submitted:
+        """🔭: image n on a canvas 1.5× larger each side (within max_side), the border drawn
+        with the job's text and the picture kept in the middle."""
+        from core.draw.regions import zoom_canvas
+
+        job, path = await self._picture(job_id, n, request)
+
+        def canvas() -> tuple[Any, Any]:
+            from PIL import Image
+
+            with Image.open(path) as picture:
+                return zoom_canvas(picture, self.config.generation.max_side)
+
+        start, mask = await asyncio.to_thread(canvas)
+        return await self._region(job, n, request, start, mask, None, "zoom")
+
+    async def _picture(self, job_id: int, n: int, request: Request) -> tuple[Job, str]:
+        job, path = await self.grid_image(job_id, n, request)
+        if job.deleted or not await asyncio.to_thread(Path(path).is_file):
+            raise NotFound(f"job {job_id} image {n}")
+        return job, path
+
+    async def _region(
+        self,
+        job: Job,
+        n: int,
+        request: Request,
+        start: Any,
+        mask: Any,
+        understood: tuple[PromptResult, Options] | None,
+        kind: str,
+    ) -> Submitted:
+        """An inpainting job from image n of `job`: `start` (a path or an image) and `mask`
+        kept beside the uploads (the original may be deleted before it is drawn)."""
+        folder = self.worker.image_dir / "uploads"
+        start_path, mask_path = await asyncio.to_thread(_keep_region, folder, start, mask)
+        seed = self.new_seed()
+        params = replace(
+            job.params,
+            init_image=start_path,
+            mask_image=mask_path,
+            strength=1.0,
+            seed=seed,
+            count=1,
+            width=mask.width,
+            height=mask.height,
+            safety_checker=self._safety(request),
+        )
+        options = replace(job.options, seed=seed, count=1)
+        result = None
+        if understood is not None:
+            result, options = understood[0], replace(understood[1], seed=seed, count=1)
+            g = self.config.generation
+            negative = ", ".join(x for x in (g.negative_prompt, result.negative) if x)
+            params = replace(params, prompt=result.prompt, negative_prompt=negative)
+        return await self._derive(
+            job, request, 1, options, params=params, kind=kind, result=result, from_image=n
+        )
+
     def _scaled(self, width: int, height: int, scale: int) -> tuple[int, int]:
         """🔍: `scale` times the size, but never past `[generation] max_side` (sides in
         multiples of 8, as the VAE needs); BadOption when the picture is already there."""
@@ -148,15 +227,17 @@ class DerivedJobs:
         negative: str = "",
         params: GenParams | None = None,
         kind: str | None = None,
+        result: PromptResult | None = None,
         **lineage: Any,
     ) -> Submitted:
-        """A new job from an earlier one (🔁, V, 🔍, ✏️): the same checks and charges as a
-        request, the parent and `kind` recorded, the charge given back if it is not queued."""
+        """A new job from an earlier one (🔁, V, 🔍, 🔭, ✏️, a region): the same checks and
+        charges as a request, the parent and `kind` recorded, the charge given back if it is
+        not queued. `result`: a new text's, instead of the earlier job's."""
         if await self.store.is_banned(request.platform, request.user_id):
             raise Banned(request.user_key)
         chat = await self._charge(request, cost, options.model or "")
         prompt = job.prompt if english is None else english
-        result = PromptResult(
+        result = result or PromptResult(
             input=job.request_text,
             normalized=job.normalized,
             lang=job.lang,
@@ -202,9 +283,10 @@ class DerivedJobs:
                 ]
         if job.image_path:  # the web pages' thumbnail (bot/web/thumbs.py)
             paths.append(Path(job.image_path).with_name(Path(job.image_path).stem + ".thumb.jpg"))
-        upload = Path(job.params.init_image or "")
-        if job.params.init_image and upload.parent == self.worker.image_dir / "uploads":
-            paths.append(upload)  # the user's own photo (a variation's start is a result)
+        for kept in (job.params.init_image, job.params.mask_image):
+            upload = Path(kept or "")
+            if kept and upload.parent == self.worker.image_dir / "uploads":
+                paths.append(upload)  # the user's photo, a region's start and mask
         for path in paths:
             await asyncio.to_thread(path.unlink, True)
         await self.store.set_flags(job_id, deleted=True)
@@ -216,3 +298,27 @@ class DerivedJobs:
         if not job.image_path:
             raise NotFound(f"job {job_id}")
         return job.image_path
+
+
+def _size_of(path: str) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return img.size
+
+
+def _keep_region(folder: Path, start: Any, mask: Any) -> tuple[str, str]:
+    """A region job's start image (copied: a path; saved: an image) and mask as PNGs under
+    `folder`."""
+    import shutil
+    import uuid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    name = uuid.uuid4().hex
+    start_path, mask_path = folder / f"{name}.png", folder / f"{name}-mask.png"
+    if isinstance(start, str | Path):
+        shutil.copyfile(start, start_path)
+    else:
+        start.save(start_path)
+    mask.save(mask_path)
+    return str(start_path), str(mask_path)

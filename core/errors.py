@@ -51,6 +51,19 @@ class BadPhoto(InvalidPrompt):
         self.problem = problem
 
 
+class BadMask(InvalidPrompt):
+    """A region mask Zīme cannot redraw with; `problem`: too_big | format | size | empty.
+    For `size`, `got` and `want` are the mask's and the picture's (width, height)."""
+
+    def __init__(
+        self, problem: str, got: tuple[int, int] = (0, 0), want: tuple[int, int] = (0, 0)
+    ) -> None:
+        super().__init__("bad_mask", problem)
+        self.problem = problem
+        self.got = got
+        self.want = want
+
+
 class UnsupportedLanguage(InvalidPrompt):
     """The prompt is in a language no configured translator serves (`lang`: ISO 639-1)."""
 

@@ -30,6 +30,7 @@ class WebUser:
     user_key: str
     scope: str  # "admin": the dashboard; "gallery": their own drawings only
     name: str = ""
+    language: str = ""  # the Telegram client's (initData language_code), when known
 
 
 @dataclass

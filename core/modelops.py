@@ -51,6 +51,10 @@ class ModelOps:
         unknown = tuple(c for c in job.concepts if c in self.builder.registry.ids and not knows(c))
         return self.catalogue.display(model), self.concept_names(unknown)
 
+    def model_display(self, name: str) -> str:
+        """What users call a catalogue model ("Latvija (SD 1.5)"); another name as it is."""
+        return self.catalogue.display(name) if name in self.catalogue else name
+
     def model_names(self) -> list[str]:
         """The catalogue's names, the default first (the settings buttons)."""
         default = self.catalogue.default

@@ -9,6 +9,7 @@ import asyncio
 import json
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 # private or not). A job started on a web page is delivered where its parent was, or in
 # private when that was a group.
 DELIVERY_KEYS = ("chat_id", "channel_id", "private_result", "is_group")
+EVENT_PERIOD_S = 1.0  # a job's event stream: at least one event this often while it waits
+FINAL_STATES = ("done", "failed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,33 @@ class PageOps:
     async def web_job(self, user: WebUser, job_id: int) -> Job:
         """The job, for its owner or a dashboard admin; NotFound for anyone else."""
         return await self._job_for(job_id, request_of(user))
+
+    async def job_events(self, job_id: int) -> AsyncIterator[dict[str, Any]]:
+        """A job's state as it changes ({"status", "position", "percent"}), at least once a
+        second, until its final state (done, failed or cancelled), which comes last. The
+        caller checks the owner first (`web_job`)."""
+        while True:
+            handle = self.worker.handles.get(job_id)
+            if handle is None:  # not in the queue: the record says where it stands
+                job = await self.store.get_job(job_id)
+                if job is None:
+                    return
+                status = str(job.status)
+                yield {"status": status, "position": None, "percent": 100 if job.image_path else 0}
+                if status in FINAL_STATES:
+                    return
+                await asyncio.sleep(EVENT_PERIOD_S)  # restored after a restart: soon queued
+                continue
+            state = {
+                "status": str(handle.status),
+                "position": handle.position,
+                "percent": round(handle.progress * 100),
+            }
+            if handle.finished:  # its record is final once its handle is: read above
+                await asyncio.sleep(0.05)
+                continue
+            yield state
+            await handle.wait_changed(EVENT_PERIOD_S)
 
     async def lineage(self, user: WebUser, job: Job) -> tuple[list[Job], list[Job]]:
         """The job's parents (back to the request that began it) and its children."""

@@ -169,21 +169,35 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
         images = options.count or self.config.generation.images
         chat = await self._charge(request, images, options.model or self.catalogue.default)
         try:
-            # 3. translate the whole sentence and its negative ("bez …", --ne) in one call
-            self.blocklist.check(parsed.normalized)
-            [(english, negative)] = await self._translate([parsed])
-            result = self.builder.assemble(parsed, english, negative)
-            knows = self.catalogue.knower(options.model, self.builder.registry)
-            result = self.builder.for_model(result, knows)
-            options = replace(options, style=result.style)  # named in the text or by --stils
-            # 4. moderation after translation too
-            self.blocklist.check(result.english)
+            result, options = await self._understand(parsed, options)  # 3. and 4.
             # 5. persist, then 6. enqueue
             params = await self._photo_params(request, result, options, result.negative)
             return await self._submit(request, result, options, None, result.negative, params)
         except Exception:
             self.limiter.refund(request.user_key, chat)  # nothing was drawn: no cost
             raise
+
+    async def _understand(self, parsed: Parsed, options: Options) -> tuple[PromptResult, Options]:
+        """3. Translate the whole sentence and its negative ("bez …", --ne) in one call, for
+        the model's concepts; 4. moderation before and after translation."""
+        self.blocklist.check(parsed.normalized)
+        [(english, negative)] = await self._translate([parsed])
+        result = self.builder.assemble(parsed, english, negative)
+        knows = self.catalogue.knower(options.model, self.builder.registry)
+        result = self.builder.for_model(result, knows)
+        options = replace(options, style=result.style)  # named in the text or by --stils
+        self.blocklist.check(result.english)
+        return result, options
+
+    async def understood(
+        self, request: Request, text: str, options: Options
+    ) -> tuple[PromptResult, Options]:
+        """A text drawn from an earlier job (a region redrawn): the same language pipeline
+        as a request, with that job's options."""
+        parsed = self.builder.parse(text, request.bot_username, "", options.style)
+        if not self.builder.can_translate(parsed):
+            raise UnsupportedLanguage(parsed.lang)
+        return await self._understand(parsed, options)
 
     @staticmethod
     def _with_settings(request: Request, settings: dict[str, Any]) -> Request:

@@ -17,12 +17,20 @@ from bot import actions, commands
 from bot.message import Ctx
 from bot.web.auth import WebUser
 from bot.web.state import Web, file_response, job_id_of, json_body, number
+from bot.web.studio import job_words, ui_language, ui_texts
 from bot.web.thumbs import thumbnail
 from core.errors import NotFound
 from core.jobs.job import Job
 
 # the API's action names -> the buttons they press
-ACTIONS = {"again": "again", "redo": "redo", "variation": "v", "upscale": "up", "delete": "del"}
+ACTIONS = {
+    "again": "again",
+    "redo": "redo",
+    "variation": "v",
+    "upscale": "up",
+    "zoom": "zoom",
+    "delete": "del",
+}
 PAGE = 20
 
 
@@ -64,19 +72,25 @@ def job_json(job: Job) -> dict[str, Any]:
 
 
 async def my_jobs(request: HttpRequest) -> Response:
-    """GET /api/me/jobs?limit=N&before=ID: the user's drawings, newest first."""
+    """GET /api/me/jobs?limit=N&before=ID[&lang=xx]: the user's drawings, newest first (🗑
+    ones left out), with their status and options in words (`lang`, else Latvian)."""
     web: Web = request.app.state.web
     user, _ = await web.who(request)
     limit = number(request.query_params.get("limit"), PAGE) or PAGE
     before = number(request.query_params.get("before"))
     jobs = await web.service.gallery(user, limit, before)
-    return JSONResponse({"jobs": [job_json(j) for j in jobs]})
+    return JSONResponse({"jobs": [worded(web, j, request) for j in jobs]})
 
 
 async def one_job(request: HttpRequest) -> Response:
     web: Web = request.app.state.web
     user, _ = await web.who(request)
-    return JSONResponse(job_json(await web.service.web_job(user, job_id_of(request))))
+    return JSONResponse(worded(web, await web.service.web_job(user, job_id_of(request)), request))
+
+
+def worded(web: Web, job: Job, request: HttpRequest) -> dict[str, Any]:
+    lang = ui_language({}, WebUser("", ""), request.query_params.get("lang", ""))
+    return {**job_json(job), **job_words(job, lang, web.service.model_display(job.model))}
 
 
 async def image(request: HttpRequest) -> Response:
@@ -154,7 +168,8 @@ async def settings(request: HttpRequest) -> Response:
         )
     else:
         current = await web.service.settings(req)
-    return JSONResponse({"settings": current})
+    lang = ui_language(current, user, request.query_params.get("browser", ""))
+    return JSONResponse({"settings": current, "lang": lang, "texts": ui_texts(lang)})
 
 
 ROUTES = [

@@ -21,12 +21,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.texts import error_text
-from bot.web import api, dashboard
+from bot.web import api, dashboard, studio
 from bot.web.auth import AuthError
 from bot.web.guard import BodyLimit, HeaderGuard, allowed_hosts
 from bot.web.state import COOKIE, CSP_APP, HERE, Web, client_of, language
 from core.config import Config
 from core.errors import (
+    BadMask,
+    Banned,
     InvalidPrompt,
     NotAdmin,
     NotFound,
@@ -101,13 +103,18 @@ def build_app(service: Service, config: Config, bot_token: str = "") -> Starlett
         Route("/logout", logout, methods=["POST"]),
         Route("/app", app_page),
         *api.ROUTES,
+        *studio.ROUTES,
         *dashboard.ROUTES,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     web = config.web
     middleware = [
         Middleware(HeaderGuard, hosts=allowed_hosts(web.public_url, web.host)),
-        Middleware(BodyLimit, max_bytes=web.max_body_kb * 1024),
+        Middleware(
+            BodyLimit,
+            max_bytes=web.max_body_kb * 1024,
+            larger=((studio.EDIT_PATH, max(studio.EDIT_BODY_BYTES, web.max_body_kb * 1024)),),
+        ),
     ]
     handlers = {AuthError: auth_failed, ZimeError: zime_failed}
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
@@ -118,6 +125,8 @@ def build_app(service: Service, config: Config, bot_token: str = "") -> Starlett
 async def auth_failed(request: HttpRequest, exc: Exception) -> Response:
     web: Web = request.app.state.web
     reason = exc.reason if isinstance(exc, AuthError) else "denied"
+    if reason == "banned":  # signed in well, but not allowed: the ban's own sentence
+        return await zime_failed(request, Banned(reason))
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": "unauthorized", "reason": reason}, status_code=401)
     return web.page("denied.html", code=401, reason=reason)
@@ -137,9 +146,11 @@ async def zime_failed(request: HttpRequest, exc: Exception) -> Response:
 def status_of(exc: ZimeError) -> int:
     if isinstance(exc, NotFound | NotAdmin):
         return 404
+    if isinstance(exc, Banned):
+        return 403
     if isinstance(exc, RateLimited | QueueFull):
         return 429
-    if isinstance(exc, TooLarge):
+    if isinstance(exc, TooLarge) or (isinstance(exc, BadMask) and exc.problem == "too_big"):
         return 413
     if isinstance(exc, InvalidPrompt):
         return 400

@@ -81,7 +81,8 @@ def validate_init_data(
         raise AuthError("expired")
     if age < -CLOCK_SKEW_S:
         raise AuthError("from the future")
-    return WebUser(f"telegram:{user_id}", "gallery", str(user.get("first_name", "")))
+    name, language = str(user.get("first_name", "")), str(user.get("language_code", ""))
+    return WebUser(f"telegram:{user_id}", "gallery", name, language[:2].lower())
 
 
 def sign_init_data(fields: dict[str, str], bot_token: str) -> str:

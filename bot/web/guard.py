@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import resource
 import time
 from typing import Any
@@ -39,17 +40,25 @@ class BodyLimit:
     """ASGI middleware: a request body over `max_bytes` raises TooLarge (answered 413 with a
     sentence by the app's error handler) before more than `max_bytes` is held."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: tuple[tuple[re.Pattern[str], int], ...] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger  # paths that take more (a region's mask), and their cap
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit_kb = max(1, self.max_bytes // 1024)
+        path = scope.get("path", "")
+        cap = next((n for p, n in self.larger if p.fullmatch(path)), self.max_bytes)
+        limit_kb = max(1, cap // 1024)
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared and (not declared.isdigit() or int(declared) > self.max_bytes):
+        if declared and (not declared.isdigit() or int(declared) > cap):
             scope["zime.too_large"] = limit_kb  # answered by the app, body unread
         seen = 0
 
@@ -60,7 +69,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > cap:
                     raise TooLarge(limit_kb)
             return message
 

@@ -53,6 +53,7 @@ class Web:
         self.bot_token = bot_token
         self.secret = (config.web.secret or secrets.token_hex(32)).encode("utf-8")
         self.sessions = SessionSigner(self.secret)
+        self.streams: dict[str, int] = {}  # open event streams per user (bot/web/studio.py)
         self.secure = config.web.base_url.startswith("https://")
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])

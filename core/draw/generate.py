@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from core.draw.pipes import DerivedPipes, mask_image, start_image
 from core.errors import JobCancelled, ModelError
 from core.hub import check_available
 from core.jobs.job import GenParams
@@ -79,6 +80,7 @@ class DiffusersGenerator:
         adapters: Callable[[], Mapping[str, str]] = dict,
         fast_lora: str = "",
         family: str = "sd15",
+        inpaint: str = "",
     ) -> None:
         if scheduler not in SCHEDULERS:
             raise ModelError(f"unknown scheduler {scheduler!r}; use one of {sorted(SCHEDULERS)}")
@@ -102,8 +104,7 @@ class DiffusersGenerator:
         self.full_size = False
         self._pipe: Any = None
         self._safety: Any = None
-        self._img2img_pipe: Any = None
-        self._img2img_base: Any = None
+        self._pipes = DerivedPipes(family, inpaint, self.cache_dir)  # img2img, inpainting
         self._lock = threading.Lock()
 
     def _device(self) -> str:
@@ -239,23 +240,6 @@ class DiffusersGenerator:
         else:
             pipe.disable_lora()
 
-    def _img2img(self, pipe: Any) -> Any:
-        """The image-to-image pipeline over the same loaded components (no new weights)."""
-        if self._img2img_pipe is None or self._img2img_base is not pipe:
-            import diffusers
-
-            xl = self.family == "sdxl"
-            image_to_image = (
-                diffusers.StableDiffusionXLImg2ImgPipeline
-                if xl
-                else diffusers.StableDiffusionImg2ImgPipeline
-            )
-            self._img2img_pipe = image_to_image.from_pipe(pipe)
-            self._img2img_pipe.set_progress_bar_config(disable=True)
-            self._img2img_base = pipe
-        self._img2img_pipe.safety_checker = None  # see _flagged
-        return self._img2img_pipe
-
     def describe(self) -> str:
         size = "full-size" if self.full_size else "small"
         return (
@@ -296,7 +280,7 @@ class DiffusersGenerator:
         new = self._build(target)  # on the CPU; the old pipeline serves until this succeeded
         with self._lock:
             old, self._pipe = self._pipe, None
-            self._img2img_pipe = self._img2img_base = None  # it shares the old components
+            self._pipes.clear()  # they share the old components
             del old  # free the old weights before the new ones reach the GPU
             free_memory()
             self._install(new, target)
@@ -337,12 +321,18 @@ class DiffusersGenerator:
                 "generator": generators,
                 "callback_on_step_end": on_step,
             }
-            if first.init_image:  # variations and upscales start from an image
-                pipe = self._img2img(pipe)
-                args["image"] = [_init_image(p.init_image, p.width, p.height) for p in batch]
+            size = {"width": first.width, "height": first.height}
+            if first.mask_image:  # a region redrawn, or 🔭's border: inpainting
+                pipe = self._pipes.inpaint(pipe)
+                args["image"] = [start_image(p.init_image, p.width, p.height) for p in batch]
+                args["mask_image"] = [mask_image(p.mask_image, p.width, p.height) for p in batch]
+                args.update(strength=first.strength or 1.0, **size)
+            elif first.init_image:  # variations and upscales start from an image
+                pipe = self._pipes.img2img(pipe)
+                args["image"] = [start_image(p.init_image, p.width, p.height) for p in batch]
                 args["strength"] = first.strength
             else:
-                args.update(width=first.width, height=first.height)
+                args.update(size)
             out_of_memory = False
             # fast mode's own scheduler for this call only: no other job sees it
             usual = pipe.scheduler
@@ -399,14 +389,6 @@ def _load_lora(pipe: Any, source: str, weight: str, name: str, **kw: Any) -> Non
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
         pipe.load_lora_weights(source, weight_name=weight, adapter_name=name, **kw)
-
-
-def _init_image(path: str | None, width: int, height: int) -> Any:
-    """The start image of an img2img job, at the job's size (2× for an upscale)."""
-    from PIL import Image
-
-    with Image.open(str(path)) as img:
-        return img.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
 
 
 def free_memory() -> None:

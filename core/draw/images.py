@@ -149,7 +149,13 @@ def save_drawn(
     """A drawn job's PNGs. One image: `<id>.png`. Several: each as `<id>-<n>.png` (U1–U4
     send them) and their 2×2 grid as `<id>.png`. Every PNG carries the parameters that
     redraw it and the runner that drew it. An image the safety checker flagged is blurred
-    before it is written: the drawn one is never kept nor sent. Blocking."""
+    before it is written: the drawn one is never kept nor sent. A region edit or a zoom-out
+    keeps its start image outside the mask (`regions.paste_back`). Blocking."""
+    p = job.params
+    if p.mask_image and p.init_image:
+        from core.draw.regions import paste_back_files
+
+        images = [(paste_back_files(i, p.init_image, p.mask_image), f) for i, f in images]
     shown = [veil(image) if flagged else image for image, flagged in images]
 
     def metadata(params: Any) -> dict[str, str]:

@@ -128,6 +128,7 @@ class GenParams:
     count: int = 1  # images drawn with seeds seed, seed+1 …; more than one come as a grid
     init_image: str | None = None  # img2img: the image to start from (variation, upscale)
     strength: float = 0.0  # img2img: how far to move from it (0.1–1.0)
+    mask_image: str | None = None  # inpainting: white is redrawn, the rest kept exactly
     adapters: tuple[str, ...] = ()  # trained concepts whose LoRA this job draws with
     model: str = ""  # the catalogue model that draws it ("": the default)
     fast: bool = False  # with that model's few-step LoRA
@@ -170,6 +171,7 @@ class GenParams:
             self.guidance,
             self.safety_checker,
             self.init_image is not None,
+            self.mask_image is not None,
             self.strength,
             tuple(sorted(self.adapters)),
             self.model,  # a batch never mixes models

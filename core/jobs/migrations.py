@@ -129,4 +129,8 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN runner TEXT NOT NULL DEFAULT '';
     """,
+    # 11: redraw a region (issue #31): the mask of an edit or a zoom-out, white is redrawn
+    """
+    ALTER TABLE jobs ADD COLUMN mask_image TEXT;
+    """,
 )

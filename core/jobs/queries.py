@@ -43,6 +43,7 @@ def job_from_row(row: sqlite3.Row) -> Job:
         safety_checker=bool(row["safety"]),
         count=row["count"],
         init_image=row["init_image"],
+        mask_image=row["mask_image"],
         strength=row["strength"],
         adapters=tuple(json.loads(row["adapters"])),
         model=row["model"],
@@ -118,9 +119,9 @@ class Queries:
         self, platform: str, user_id: str, limit: int = 20, before: int | None = None
     ) -> list[Job]:
         """A user's jobs, newest first, `limit` at a time from below job id `before`
-        (index jobs_user)."""
+        (index jobs_user); deleted ones (🗑) are left out."""
         rows = await self._rows(
-            "SELECT * FROM jobs WHERE platform = ? AND user_id = ? AND id < ?"
+            "SELECT * FROM jobs WHERE platform = ? AND user_id = ? AND id < ? AND deleted = 0"
             " ORDER BY id DESC LIMIT ?",
             (platform, user_id, before or 2**63 - 1, _page(limit)),
         )

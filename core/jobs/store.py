@@ -243,9 +243,9 @@ class Store(Queries, SessionRecords):
                 "INSERT INTO jobs (platform, user_id, chat_id, request_text, normalized, lang,"
                 " concepts, english, prompt, negative_prompt, seed, steps, guidance, width,"
                 " height, safety, model, created_at, parent_id, meta, options, count,"
-                " init_image, strength, kind, adapters, model_path)"
+                " init_image, strength, kind, adapters, model_path, mask_image)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " ?, ?, ?)",
+                " ?, ?, ?, ?)",
                 (
                     new.platform,
                     new.user_id,
@@ -274,6 +274,7 @@ class Store(Queries, SessionRecords):
                     new.kind,
                     json.dumps(list(p.adapters)),
                     new.model_path,
+                    p.mask_image,
                 ),
             )
             assert cur.lastrowid is not None  # read inside the transaction: no other insert

@@ -130,14 +130,12 @@ class RedisDrawer(RunnerControl):
         await pipe.execute()
 
     def _route(self, job: Job) -> str:
-        """The stream a job goes to: its model's (a job from before the catalogue: the
-        default's)."""
+        """A job's model, for its stream (one from before the catalogue: the default)."""
         model = job.params.model
         return model if model in self.models else self.models[0]
 
     def _streams(self) -> list[str]:
-        """Every model stream there may be batches in: the catalogue's, and any a runner
-        serves."""
+        """Every model stream there may be batches in: the catalogue's, any a runner serves."""
         names = dict.fromkeys([*self.models, *(m for r in self._runners for m in r.served)])
         return [self.keys.stream(m) for m in names]
 
@@ -246,9 +244,12 @@ class RedisDrawer(RunnerControl):
         pipe = self._client.pipeline(transaction=True)
         ttl = int(self.result_ttl_s)
         for job in jobs:
-            if job.params.init_image:
-                data = await asyncio.to_thread(Path(job.params.init_image).read_bytes)
-                pipe.set(self.keys.input(job.id), data, ex=ttl)
+            for path, key in (
+                (job.params.init_image, self.keys.input(job.id)),
+                (job.params.mask_image, self.keys.mask(job.id)),
+            ):
+                if path:
+                    pipe.set(key, await asyncio.to_thread(Path(path).read_bytes), ex=ttl)
         stream = self.keys.stream(self._route(jobs[0]))  # a batch never mixes models
         pipe.xadd(stream, {"jobs": encode_jobs([(j.id, j.params) for j in jobs])})
         await pipe.execute()
@@ -290,6 +291,7 @@ class RedisDrawer(RunnerControl):
             await self._client.delete(
                 *[self.keys.image(j.id, n) for j in jobs for n in range(1, j.params.count + 1)],
                 *[self.keys.input(j.id) for j in jobs],
+                *[self.keys.mask(j.id) for j in jobs],
             )
         self._last_model = first.model or self._last_model
         return Drawn(images, first.draw_s, first.runner, first.model, first.taken_at)

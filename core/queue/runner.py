@@ -334,14 +334,16 @@ class Runner:
         with tempfile.TemporaryDirectory(prefix="zime-runner-") as tmp:
             params = []
             for j in jobs:
-                init = None
-                if j.params.get("init_image"):
-                    data = await self._client.get(self.keys.input(j.id))
-                    if data is None:
+                files: list[str | None] = []
+                for field, key in (("init_image", self.keys.input), ("mask_image", self.keys.mask)):
+                    data = await self._client.get(key(j.id)) if j.params.get(field) else None
+                    if j.params.get(field) and data is None:
                         return self._all(jobs, WireStatus.FAILED, "the start image expired")
-                    init = os.path.join(tmp, f"{j.id}.png")
-                    await asyncio.to_thread(Path(init).write_bytes, data)
-                params.append(j.gen_params(init))
+                    path = os.path.join(tmp, f"{j.id}-{field}.png") if data else None
+                    if path and data is not None:
+                        await asyncio.to_thread(Path(path).write_bytes, data)
+                    files.append(path)
+                params.append(j.gen_params(*files))
             expanded = [p for gp in params for p in gp.expanded()]
             ids = [j.id for j in jobs]
             stop_flags = {"cancel": False}

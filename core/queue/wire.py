@@ -46,6 +46,9 @@ class Keys:
     def input(self, job_id: int) -> str:
         return f"{self.prefix}:input:{job_id}"
 
+    def mask(self, job_id: int) -> str:
+        return f"{self.prefix}:mask:{job_id}"
+
     def image(self, job_id: int, n: int) -> str:
         return f"{self.prefix}:image:{job_id}:{n}"
 
@@ -61,14 +64,14 @@ class Keys:
 
 @dataclass
 class WireJob:
-    """One job of a dispatched batch: its parameters (init_image: a key holding the bytes
-    when the job starts from an image)."""
+    """One job of a dispatched batch: its parameters (init_image, mask_image: keys holding
+    the bytes when the job starts from an image, or redraws a region of it)."""
 
     id: int
     params: dict[str, Any]
 
-    def gen_params(self, init_image: str | None = None) -> GenParams:
-        return GenParams(**{**self.params, "init_image": init_image})
+    def gen_params(self, init_image: str | None = None, mask: str | None = None) -> GenParams:
+        return GenParams(**{**self.params, "init_image": init_image, "mask_image": mask})
 
 
 def encode_jobs(jobs: list[tuple[int, GenParams]]) -> str:
