@@ -320,7 +320,7 @@ def test_the_sdxl_family_draws_and_redraws_from_an_image(
     again = replace(params(6, steps=4), init_image=str(start), strength=0.5, width=128, height=128)
     [(bigger, _)] = gen.generate([again], lambda s, t: None, lambda: False)
     assert bigger.size == (128, 128)
-    assert type(gen._img2img_pipe).__name__ == "StableDiffusionXLImg2ImgPipeline"
+    assert type(gen._pipes.img2img(gen._pipe)).__name__ == "StableDiffusionXLImg2ImgPipeline"
 
 
 def test_a_concept_adapter_and_the_fast_lora_draw_together(

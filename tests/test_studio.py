@@ -150,7 +150,7 @@ async def test_zoom_out_draws_a_larger_canvas_and_keeps_the_picture(tmp_path: Pa
         original = await s.service.job(job_id)
         assert original is not None and zoomed.kind == "zoom"
         assert (zoomed.params.width, zoomed.params.height) == (96, 96)
-        before, after = picture(original.image_path), picture(zoomed.image_path)
+        before, after = picture(str(original.image_path)), picture(zoomed.image_path)
         # the picture in the middle, kept (blended only within the blur's reach of its edge)
         m = int(3 * BLUR_PX * 96 / 512) + 1
         middle = np.asarray(after.crop((16 + m, 16 + m, 80 - m, 80 - m)), dtype=int)
