@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(
 
 
 @contextlib.contextmanager
-def chromium(shots: Path | None = None) -> Iterator[Any]:
+def chromium(shots: Path | None = None, phone: bool = False) -> Iterator[Any]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService
 
@@ -40,12 +40,15 @@ def chromium(shots: Path | None = None) -> Iterator[Any]:
         "--no-sandbox",
         "--disable-dev-shm-usage",
         "--disable-gpu",
-        "--window-size=1280,900",
+        "--window-size=390,844" if phone else "--window-size=1280,900",
         "--lang=en-US",
     ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=DriverService(str(DRIVER)), options=options)
     driver.set_page_load_timeout(30)
+    if phone:  # a window cannot be narrower than 500 px here: emulate the phone's viewport
+        metrics = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     try:
         yield driver
     finally:
@@ -125,25 +128,23 @@ async def test_the_mini_app_shows_the_users_pictures_and_presses_again(tmp_path:
         url = f"{s.base}/app#tgWebAppData={quote(init_data(42))}&tgWebAppVersion=7.0"
 
         def open_app(s: Site) -> list[str]:
-            with chromium() as driver:
+            with chromium(phone=True) as driver:
                 driver.get(url)
-                wait_for(
-                    lambda: (
-                        driver.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1"
-                    ),
-                    what="the gallery",
-                )
+                ready(driver)
                 wait_for(lambda: loaded(driver, ".card-job img"), what="the picture")
                 cards = driver.find_elements(By.CSS_SELECTOR, ".card-job")
                 assert [c.get_attribute("data-job") for c in cards] == [str(first)]
                 assert "someone else" not in driver.page_source
-                cards[0].find_element(By.CSS_SELECTOR, "button[data-action=again]").click()
+                cards[0].click()  # the viewer: the picture full size and the actions
+                wait_for(lambda: loaded(driver, "#viewer img.full"), what="the full picture")
+                natural = driver.execute_script(
+                    "return document.querySelector('#viewer img.full').naturalWidth"
+                )
+                assert natural == 64  # the PNG itself, not the thumbnail
+                driver.find_element(By.CSS_SELECTOR, "button[data-action=again]").click()
                 wait_for(
-                    lambda: (
-                        "Queued: #" in driver.find_element(By.ID, "message").text
-                        or "Pieņemts: #" in driver.find_element(By.ID, "message").text
-                    ),
-                    what="the new job's id",
+                    lambda: "Pieņemts: #" in driver.find_element(By.ID, "message").text,
+                    what="the new job's id, in the user's Zīme language",
                 )
                 wait_for(
                     lambda: len(driver.find_elements(By.CSS_SELECTOR, ".card-job")) == 2,
@@ -158,3 +159,103 @@ async def test_the_mini_app_shows_the_users_pictures_and_presses_again(tmp_path:
         assert ids[1] == str(first) and int(ids[0]) > first
         new = await s.finished(int(ids[0]))
         assert new.parent_id == first and new.user_id == "42"
+
+
+def ready(driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait_for(
+        lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1",
+        what="the gallery",
+    )
+
+
+async def test_a_phone_user_redraws_a_region_and_watches_it_arrive(tmp_path: Path) -> None:
+    """At 390×844: open a picture, paint a stroke with pointer events, send it with a text;
+    the new job appears at once, turns into its picture without a reload, and outside the
+    stroke (beyond the mask's blur) its pixels are the original's."""
+    import numpy as np
+    from PIL import Image
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    from core.draw.regions import BLUR_PX
+
+    async with site(tmp_path) as s:
+        s.generator.step_s = 0.3  # slow enough to see it queued and drawing
+        first = await s.draw("42", "a blue boat --soļi 4")
+        url = f"{s.base}/app#tgWebAppData={quote(init_data(42))}&tgWebAppVersion=7.0"
+
+        def paint() -> tuple[int, list[str]]:
+            with chromium(phone=True) as driver:
+                driver.get(url)
+                ready(driver)
+                wait_for(lambda: loaded(driver, ".card-job img"), what="the picture")
+                wide = driver.execute_script("return document.documentElement.scrollWidth")
+                assert wide <= 390, wide  # nothing scrolls sideways on the phone
+                driver.find_element(By.CSS_SELECTOR, ".card-job").click()
+                wait_for(lambda: loaded(driver, "#viewer img.full"), what="the viewer")
+                driver.find_element(By.CSS_SELECTOR, "button[data-action=edit]").click()
+                canvas = wait_for(
+                    lambda: (
+                        driver.find_element(By.ID, "editor-canvas").is_displayed()
+                        and driver.find_element(By.ID, "editor-canvas")
+                    ),
+                    what="the editor",
+                )
+                box = canvas.rect  # a stroke across the top left quarter of the picture
+                w, h = box["width"], box["height"]
+                chain = ActionChains(driver)
+                chain.move_to_element_with_offset(canvas, int(-w * 0.3), int(-h * 0.3))
+                chain.click_and_hold()
+                for k in range(1, 6):
+                    chain.move_by_offset(int(w * 0.03), int(h * 0.02 * (k % 2)))
+                chain.release().perform()
+                driver.find_element(By.ID, "editor-text").send_keys("sarkans kaķis")
+                driver.find_element(By.ID, "editor-draw").click()
+                new = wait_for(
+                    lambda: (
+                        driver.find_elements(By.CSS_SELECTOR, ".card-job")[0].get_attribute(
+                            "data-job"
+                        )
+                        != str(first)
+                        and driver.find_elements(By.CSS_SELECTOR, ".card-job")[0].get_attribute(
+                            "data-job"
+                        )
+                    ),
+                    what="the new job at once",
+                )
+                states = []
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:  # live: queued/drawing, then the picture
+                    node = driver.find_element(By.CSS_SELECTOR, f'.card-job[data-job="{new}"]')
+                    states.append(node.text)
+                    if node.find_elements(By.TAG_NAME, "img") and loaded(
+                        driver, f'.card-job[data-job="{new}"] img'
+                    ):
+                        break
+                    time.sleep(0.1)
+                else:
+                    raise AssertionError(f"the new job never turned into its picture: {states}")
+                return int(new), states
+
+        new_id, states = await asyncio.to_thread(paint)
+        assert any("Zīmē" in x or "Rindā" in x for x in states), states  # progress, live
+        new = await s.finished(new_id)
+        original = await s.service.job(first)
+        assert new.status == "done" and new.parent_id == first and new.kind == "region"
+        assert original is not None and new.params.mask_image
+        with Image.open(new.params.mask_image) as m:
+            painted = np.asarray(m.convert("L")) > 127
+        assert 0 < painted.sum() < painted.size // 2
+        with Image.open(str(original.image_path)) as a, Image.open(str(new.image_path)) as b:
+            before, after = np.asarray(a.convert("RGB"), int), np.asarray(b.convert("RGB"), int)
+        ys, xs = np.nonzero(painted)
+        reach = 3 * BLUR_PX * 64 / 512 + 1
+        yy, xx = np.mgrid[0:64, 0:64]
+        far = np.ones((64, 64), bool)
+        for y, x in zip(ys, xs, strict=True):
+            far &= (yy - y) ** 2 + (xx - x) ** 2 > reach**2
+        assert far.sum() > 1000
+        assert np.abs(before - after)[far].max() <= 1  # untouched outside the stroke
+        assert np.abs(before - after)[painted].max() > 1  # and redrawn inside it

@@ -58,6 +58,8 @@ UI = {
     "model": N_("Model"),
     "fast": N_("Fast mode"),
     "save": N_("Save"),
+    "queued": N_("Queued: {position}."),
+    "drawing": N_("Drawing… {percent}%"),
     "seed": N_("Seed: {seed}"),
     "model_line": N_("Model: {model}"),
 }
