@@ -155,6 +155,21 @@ async def _gallery(ctx: Ctx, args: Args) -> Reply:
     return Reply(text=text, private=True, preview=False)
 
 
+async def _edit(ctx: Ctx, args: Args) -> Reply:
+    """/labot: the region editor for a picture (a reply to it, or its number): on Telegram
+    with an https base a Mini App button, elsewhere a one-time link that opens it."""
+    _personal(ctx)
+    await ctx.service.check_owner(args.job, ctx.request)
+    app = ctx.service.app_url()
+    label = t(ctx.lang, "🖌 Redraw a region")
+    if ctx.request.platform == "telegram" and app.startswith("https://"):
+        button = Button(label, url=f"{app}?edit={args.job}", web_app=True)
+        return Reply(text=t(ctx.lang, "Paint over the part to redraw."), buttons=((button,),))
+    link = ctx.service.login_link(ctx.request, GALLERY, edit=args.job)
+    text = t(ctx.lang, "The editor (the link works once, for 10 minutes): {link}", link=link)
+    return Reply(text=text, private=True, preview=False)
+
+
 _PICTURE = Arg("id", "job", True, N_("a picture number from /vesture"), "/velreiz 12")
 _USER = Arg("lietotajs", "user", True, N_("a user id"), "/ban 123456")
 _TOKEN = Arg("token", "word", True, N_("the concept's token"), "/pievienot rigasdoms")
@@ -188,6 +203,12 @@ COMMANDS: tuple[Command, ...] = (
         (Arg("id", "job", True, _PICTURE.what, "/atkartot 12"),),
     ),
     Command(("galerija", "galereja", "gallery"), N_("My pictures on a web page"), _gallery),
+    Command(
+        ("labot", "izmenit", "edit"),
+        N_("Redraw a region of a picture: reply /labot to it, or /labot 12"),
+        _edit,
+        (Arg("id", "job", True, _PICTURE.what, "/labot 12"),),
+    ),
     Command(("modeli", "models"), N_("The models I draw with"), _models),
     Command(("palidziba", "pomosch", "help", "start"), N_("What I can do"), _help),
     Command(("stats", "statistika"), N_("Statistics (admins)"), _stats, admin=True, menu=False),
@@ -282,6 +303,7 @@ COMMANDS: tuple[Command, ...] = (
 BY_NAME: dict[str, Command] = {name: c for c in COMMANDS for name in c.names}
 DRAW = BY_NAME["zime"]
 # the names of the commands that take a photo (as a reply to one, or attached)
+REPLY_COMMANDS = frozenset(BY_NAME["labot"].names)  # a reply to a picture names it
 PHOTO_COMMANDS = frozenset(
     n for c in COMMANDS if any(o.type == PHOTO for o in c.typed_options()) for n in c.names
 )

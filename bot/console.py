@@ -117,7 +117,13 @@ class Console(Delivery):
             return
         self.say(
             "  ".join(
-                f"[{b.label}: {b.url}]" if b.url else f"[{b.label}]" for row in rows for b in row
+                f"[{b.label}: {b.url}]"
+                if b.url
+                else f"[{b.label} ({b.key})]"
+                if b.key
+                else f"[{b.label}]"
+                for row in rows
+                for b in row
             )
         )
         labels = [b for row in rows for b in row if not b.url]

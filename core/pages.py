@@ -87,14 +87,22 @@ class PageOps:
             raise WebOff()
         return self.config.web.base_url
 
-    def login_link(self, request: Request, scope: str) -> str:
+    def login_link(self, request: Request, scope: str, edit: int = 0) -> str:
         """/panelis (scope admin, admins only) and /galerija (scope gallery): a link that
-        signs its holder in once, within 10 minutes."""
+        signs its holder in once, within 10 minutes (`edit`: and opens that picture's region
+        editor, /labot)."""
         base = self._web_base()
         if scope == ADMIN:
             self.check_admin(request)
         token = self.logins.issue(WebUser(request.user_key, scope))
-        return f"{base}/login/{token}"
+        return f"{base}/login/{token}" + (f"?edit={edit}" if edit else "")
+
+    async def job_of_message(self, request: Request, message_id: int) -> Job | None:
+        """The job whose result the message `message_id` is, in the request's chat (/labot
+        as a reply to a picture)."""
+        return await self.store.find_by_meta(
+            request.platform, request.chat_id, "result_message", message_id
+        )
 
     def app_url(self) -> str:
         """The gallery as a Telegram Mini App (Telegram opens https bases only)."""

@@ -50,6 +50,7 @@ class TelegramStub:
         self.errors: dict[str, list[tuple[int, str, int | None]]] = {}
         self.files: dict[str, bytes] = {}  # file_id -> bytes, served like the Bot API does
         self.messages: list[dict[str, Any]] = []  # what sendMessage answered, in order
+        self.photos: list[dict[str, Any]] = []  # what sendPhoto answered, in order
         self.runner: web.AppRunner | None = None
         self.port = 0
         self.changed = asyncio.Event()
@@ -148,8 +149,10 @@ class TelegramStub:
         chat_id: int | None = None,
         chat_type: str = "private",
         language: str = "lv",
+        reply_to: dict[str, Any] | None = None,
     ) -> int:
-        """Inject a user's message; returns its message_id."""
+        """Inject a user's message (`reply_to`: a message it replies to); returns its
+        message_id."""
         message_id = next(self._message_ids)
         entities = []
         if text.startswith("/"):
@@ -166,6 +169,7 @@ class TelegramStub:
                     "from": self.user(user_id, language),
                     "text": text,
                     "entities": entities,
+                    **({"reply_to_message": reply_to} if reply_to else {}),
                 }
             }
         )
@@ -286,7 +290,9 @@ class TelegramStub:
             self.messages.append(sent)
             return sent
         if method == "sendPhoto":
-            return self._message(p["chat_id"], photo=self._photo(), caption=p.get("caption"))
+            sent = self._message(p["chat_id"], photo=self._photo(), caption=p.get("caption"))
+            self.photos.append(sent)
+            return sent
         if method == "getFile":
             fid = p["file_id"]
             return {

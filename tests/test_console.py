@@ -90,6 +90,7 @@ def test_the_console_runs_every_command_and_every_button(
                 "/zime Milda --n 2 --sēkla 5 --ar 16:9 --soļi 3 --ne kaķis",
                 "U2",  # image 2 alone: typed labels press the last message's buttons
                 "🔍",  # ... and its 🔍 2×
+                "Z",  # 🔭 zooms that one out: its console label
                 "V1",  # variations of the grid's image 1
                 "ℹ️",
                 "/zime kaķis --seeds 5",  # a typo: the closest flag, nothing drawn
@@ -110,17 +111,18 @@ def test_the_console_runs_every_command_and_every_button(
     assert "[U1]  [U2]  [V1]  [V2]" in out
     assert "U2 · Seed: 6" in out  # the seed of image 2 is seed + 1
     assert out.count("Opcijas:") >= 3  # the grid, the 🔍 and the V1 results
+    assert "[🔭 Attālināt (Z)]" in out
     assert "Opcijas: 16:9 · 4 attēli" in out  # the V1 grid of 4
     assert "Teksts: Milda --n 2" in out and "Uzvedne: a photo of brivpiem statue" in out  # ℹ️
     assert "Opciju --seeds nepazīstu; varbūt domāji --sēkla/--seed? Nekas netika zīmēts." in out
     assert "· gatavs · sēkla" in out and "done" not in out
     assert "Izdzēsts." in out
     assert (
-        "Pēdējās 7 dienās: gatavs 3" in out
-    )  # the grid, 🔍 and V1; the typo drew nothing and "Neveiksmes: 0 (0 %)" in out
+        "Pēdējās 7 dienās: gatavs 4" in out
+    )  # the grid, 🔍, 🔭 and V1; the typo drew nothing and "Neveiksmes: 0 (0 %)" in out
     assert "Nezināma komanda. /palidziba" in out and "Pogas:" in out
-    images = list((tmp_path / "img").rglob("*.png"))
-    assert len(images) == 1 + 2 + 1  # the grid and its 2, 🔍; 🗑 removed the V1 grid and its 4
+    images = [p for p in (tmp_path / "img").rglob("*.png") if "uploads" not in p.parts]
+    assert len(images) == 1 + 2 + 1 + 1  # the grid and its 2, 🔍, 🔭; 🗑 removed the V1 grid
 
 
 def test_ctrl_c_and_sigterm_stop_the_console_and_keep_the_jobs(

@@ -103,6 +103,7 @@ async def test_slash_command_defer_progress_and_file(
             for act, n in (
                 ("up", ":1"),
                 ("v", ":1"),
+                ("zoom", ":1"),
                 ("again", ""),
                 ("orig", ""),
                 ("info", ""),
@@ -324,7 +325,7 @@ async def test_grid_buttons_u_v_and_delete(
         mine = await stub.click(u2, user_id=7)
         [single] = await stub.wait_for("POST", f"/{mine}/callback")
         assert single.body["data"]["content"].startswith("U2 · Seed:") and single.files
-        # U2 alone offers 🔍 2×, 🔀, 📄, ✏️ and 🗑; 🔍 redraws it at twice the size
+        # U2 alone offers 🔍 2×, 🔀, 🔭, 📄, ✏️ and 🗑; 🔍 redraws it at twice the size
         offered = [
             c["custom_id"] for row in single.body["data"]["components"] for c in row["components"]
         ]
@@ -332,6 +333,7 @@ async def test_grid_buttons_u_v_and_delete(
         assert offered == [
             f"z1:up:{job_id}:2",
             f"z1:v:{job_id}:2",
+            f"z1:zoom:{job_id}:2",
             f"z1:orig:{job_id}:2",
             f"z1:fix:{job_id}",
             f"z1:del:{job_id}",
@@ -340,7 +342,11 @@ async def test_grid_buttons_u_v_and_delete(
         [big] = await stub.wait_for("POST", f"/webhooks/4242/{up}", timeout=60)
         with Image.open(io.BytesIO(next(iter(big.files.values())))) as img:
             assert img.size == (128, 128)  # the tiny config draws 64×64
-        orig = await stub.click(offered[2], user_id=7)
+        zoom = await stub.click(offered[2], user_id=7)  # 🔭: on a canvas 1.5× each side
+        [wider] = await stub.wait_for("POST", f"/webhooks/4242/{zoom}", timeout=60)
+        with Image.open(io.BytesIO(next(iter(wider.files.values())))) as img:
+            assert img.size == (96, 96)
+        orig = await stub.click(offered[3], user_id=7)
         [png] = await stub.wait_for("POST", f"/{orig}/callback")
         assert png.body["data"]["flags"] == 64 and next(iter(png.files.values())) == next(
             iter(single.files.values())

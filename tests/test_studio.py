@@ -222,3 +222,23 @@ async def test_regions_and_zoom_draw_with_the_real_pipelines(
             far = np.asarray(before.crop((40, 40, 64, 64)), dtype=int)
             assert np.abs(far - np.asarray(after.crop((40, 40, 64, 64)), dtype=int)).max() <= 1
             assert picture(str(done[1].image_path)).size == (96, 96)
+
+
+async def test_labot_opens_the_editor_of_a_picture_through_a_one_time_link(
+    tmp_path: Path,
+) -> None:
+    """/labot 12 off Telegram (or without https): a one-time link that signs in and lands
+    on the editor of that picture (/app?edit=12); someone else's picture is refused."""
+    async with site(tmp_path) as s:
+        job_id = await s.draw("7", "a cat")
+        from bot import commands
+        from bot.message import Ctx
+
+        mine = await commands.run(Ctx(s.service, s.request("7")), "labot", str(job_id))
+        assert not mine.error and mine.private and "/login/" in mine.text
+        link = mine.text.rsplit(" ", 1)[-1]
+        async with httpx.AsyncClient(follow_redirects=False) as browser:
+            landed = await browser.get(link)
+        assert landed.status_code == 303 and landed.headers["location"] == f"/app?edit={job_id}"
+        theirs = await commands.run(Ctx(s.service, s.request("8")), "labot", str(job_id))
+        assert theirs.error and "/login/" not in theirs.text

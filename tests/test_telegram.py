@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import dataclasses
 import io
+import json
 import os
 import signal
 import sys
@@ -484,10 +485,11 @@ async def test_options_grid_and_u_buttons(
         assert len(next(iter(single.files.values()))) < len(grid)  # one image, not the grid
         stub.press(rows[0][1]["callback_data"], message, user_id=96)  # not the owner
         await stub.wait_for("answerCallbackQuery", text="Tāds zīmējums nav atrasts.")
-        # U2's photo offers 🔍 2× and 🔀; 🔍 redraws image 2 at twice the size
-        up, variations = single.params["reply_markup"]["inline_keyboard"][0]
+        # U2's photo offers 🔍 2×, 🔀 and 🔭; 🔍 redraws image 2 at twice the size
+        up, variations, zoom = single.params["reply_markup"]["inline_keyboard"][0]
         assert up["callback_data"].startswith("z1:up:")
         assert variations["callback_data"].startswith("z1:v:")
+        assert zoom["text"] == "🔭 Attālināt" and zoom["callback_data"].endswith(":2")
         orig, fix, delete = single.params["reply_markup"]["inline_keyboard"][1]
         assert fix["text"] == "✏️" and delete["text"] == "🗑"
         stub.press(orig["callback_data"], message, user_id=95)  # image 2's own PNG
@@ -500,9 +502,14 @@ async def test_options_grid_and_u_buttons(
         upscaled = stub.sent("sendPhoto", chat_id=95)[-1]
         with Image.open(io.BytesIO(next(iter(upscaled.files.values())))) as img:
             assert img.size == (128, 128)  # the tiny config draws 64×64
+        stub.press(zoom["callback_data"], message, user_id=95)  # 🔭: image 2 on a 1.5× canvas
+        await stub.wait_for("sendPhoto", 4, chat_id=95, timeout=60)
+        zoomed = stub.sent("sendPhoto", chat_id=95)[-1]
+        with Image.open(io.BytesIO(next(iter(zoomed.files.values())))) as img:
+            assert img.size == (96, 96)
         # V1 under the grid: a new grid of variations of image 1
         stub.press(rows[1][0]["callback_data"], message, user_id=95)
-        await stub.wait_for("sendPhoto", 4, chat_id=95, timeout=60)
+        await stub.wait_for("sendPhoto", 5, chat_id=95, timeout=60)
         varied = stub.sent("sendPhoto", chat_id=95)[-1]
         assert [b["text"] for b in varied.params["reply_markup"]["inline_keyboard"][1]] == [
             "V1",
@@ -761,6 +768,19 @@ async def test_panelis_and_galerija_links_and_the_mini_app_button(
         [app] = await stub.wait_for("sendMessage", chat_id=55)
         [[button]] = app.params["reply_markup"]["inline_keyboard"]
         assert button["web_app"] == {"url": "https://zime.example.lv/app"}
+        # /labot as a reply to a picture: the region editor of that picture, as a Mini App
+        stub.send_text("/zime kaķis", user_id=55)
+        await stub.wait_for("sendPhoto", chat_id=55, timeout=60)
+        [picture] = [m for m in stub.photos if m["chat"]["id"] == 55]
+        stub.send_text("/labot", user_id=55, reply_to=picture)
+        await stub.wait_for("sendMessage", 2, chat_id=55)
+        editor = stub.sent("sendMessage", chat_id=55)[-1]
+        [[button]] = editor.params["reply_markup"]["inline_keyboard"]
+        assert button["text"] == "🖌 Labot apgabalu"
+        assert button["web_app"]["url"].startswith("https://zime.example.lv/app?edit=")
+        stub.send_text("/labot", user_id=56, reply_to=picture)  # not theirs
+        [refused] = await stub.wait_for("sendMessage", chat_id=56)
+        assert "web_app" not in json.dumps(refused.params)
         stub.send_text("/panelis", user_id=ADMIN, chat_id=-500, chat_type="group")
         [group] = await stub.wait_for("sendMessage", chat_id=-500)
         assert "/login/" not in group.params["text"] and "privātā" in group.params["text"]

@@ -161,7 +161,9 @@ async def test_actions_run_as_buttons_do_and_csrf_guards_the_cookie(tmp_path: Pa
 async def test_settings_read_and_change_through_one_parser(tmp_path: Path) -> None:
     async with site(tmp_path) as s, client(s.base) as http:
         tma = {"Authorization": "tma " + init_data(42)}
-        assert (await http.get("/api/me/settings", headers=tma)).json() == {"settings": {}}
+        got = (await http.get("/api/me/settings", headers=tma)).json()
+        assert got["settings"] == {} and got["lang"] == "lv"  # initData's language_code
+        assert got["texts"]["settings"] == "Iestatījumi"  # the gallery's words, translated
         changed = await http.post(
             "/api/me/settings", headers=tma, json={"count": 4, "aspect": "3:2", "private": True}
         )

@@ -166,6 +166,9 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         name, raw = commands.split(message.text)
         replied = message.reply_to_message  # "/zime …" as a reply to a photo
         photo = replied.photo[-1] if replied is not None and replied.photo else None
+        if replied is not None and name in commands.REPLY_COMMANDS and not raw.strip():
+            job = await self.service.job_of_message(self.request(update), replied.message_id)
+            raw = str(job.id) if job is not None else raw  # /labot as a reply to a picture
         ctx = self.ctx(update, photo if name in commands.PHOTO_COMMANDS else None)
         await self.render(update, message, await commands.run(ctx, name, raw))
 

@@ -151,7 +151,7 @@ class TelegramOutput:
             raise ImageMissing(f"image of job {job.id} is missing")  # permanent (delivery.py)
         private = bool(meta.get("private_result"))  # the user's setting, asked in a group
         chat_id = int(job.user_id) if private else meta["chat_id"]
-        await with_retry(
+        sent = await with_retry(
             lambda: bot.send_photo(
                 chat_id,
                 data,
@@ -165,7 +165,7 @@ class TelegramOutput:
         )
         # Recorded at once: a kill between Telegram accepting the photo and this commit is
         # the one window in which a restart sends it twice (milliseconds, see README).
-        await self.delivered(job)
+        await self.delivered(job, result_message=sent.message_id)
         if not meta.get("status_message_id"):
             return
         with contextlib.suppress(TelegramError):

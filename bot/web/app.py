@@ -52,7 +52,10 @@ async def login(request: HttpRequest) -> Response:
     except AuthError as exc:
         log.info("login refused: %s", exc.reason)
         return web.page("denied.html", code=401, reason=exc.reason)
+    edit = request.query_params.get("edit", "")
     target = "/admin" if user.scope == ADMIN else "/app"
+    if user.scope != ADMIN and edit.isascii() and edit.isdigit():  # /labot: the editor
+        target = f"/app?edit={int(edit)}"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE,
