@@ -103,8 +103,7 @@ async def test_an_admin_signs_in_sees_a_thumbnail_and_presses_again(tmp_path: Pa
                 new = int(url.rsplit("/", 1)[-1])
                 assert f"#{first}" in driver.find_element(By.TAG_NAME, "dl").text  # its lineage
 
-                def arrived() -> bool:
-                    driver.refresh()
+                def arrived() -> bool:  # no refresh: the page follows the job's events
                     return driver.find_element(By.ID, "job-status").text == "done" and loaded(
                         driver, "img.picture"
                     )
@@ -117,6 +116,30 @@ async def test_an_admin_signs_in_sees_a_thumbnail_and_presses_again(tmp_path: Pa
         new = await asyncio.to_thread(browse)
         job = await s.service.job(new)
         assert job is not None and job.parent_id == first and job.status == "done"
+
+
+async def test_no_dashboard_page_scrolls_sideways_on_a_phone(tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    async with site(tmp_path, models={"safety_checker": "always"}) as s:
+        s.generator.nsfw_on = "pludmale"
+        first = await s.draw("42", "a very long text " * 12 + "pludmale --n 4 --ar 16:9")
+        await s.draw("43", "Rīgas doms saulrietā, akvarelis")
+        link = await s.link("1", "panelis")
+
+        def widths() -> dict[str, int]:
+            with chromium(phone=True) as driver:
+                driver.get(link)
+                wait_for(lambda: driver.current_url.endswith("/admin"), what="the dashboard")
+                out = {}
+                for page in ("", "/jobs", f"/jobs/{first}", "/flagged", "/users", "/concepts"):
+                    driver.get(f"{s.base}/admin{page}")
+                    wait_for(lambda: driver.find_element(By.TAG_NAME, "main"), what=page)
+                    out[page] = driver.execute_script("return document.documentElement.scrollWidth")
+                return out
+
+        wide = {page: w for page, w in (await asyncio.to_thread(widths)).items() if w > 390}
+        assert not wide, wide
 
 
 async def test_the_mini_app_shows_the_users_pictures_and_presses_again(tmp_path: Path) -> None:
