@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from core.draw.pipes import DerivedPipes, mask_image, start_image
+from core.draw.pipelines import DerivedPipes, mask_image, start_image
 from core.errors import JobCancelled, ModelError
 from core.hub import check_available
 from core.jobs.job import GenParams
