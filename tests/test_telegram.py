@@ -773,13 +773,25 @@ async def test_panelis_and_galerija_links_and_the_mini_app_button(
         await stub.wait_for("sendPhoto", chat_id=55, timeout=60)
         [picture] = [m for m in stub.photos if m["chat"]["id"] == 55]
         stub.send_text("/labot", user_id=55, reply_to=picture)
-        await stub.wait_for("sendMessage", 2, chat_id=55)
-        editor = stub.sent("sendMessage", chat_id=55)[-1]
-        [[button]] = editor.params["reply_markup"]["inline_keyboard"]
+
+        def editor_buttons() -> list[Any]:
+            return [
+                b
+                for m in stub.sent("sendMessage", chat_id=55)
+                for row in m.params.get("reply_markup", {}).get("inline_keyboard", [])
+                for b in row
+                if "edit=" in b.get("web_app", {}).get("url", "")
+            ]
+
+        deadline = time.monotonic() + 20
+        while not editor_buttons():
+            assert time.monotonic() < deadline, "no editor button"
+            await asyncio.sleep(0.05)
+        [button] = editor_buttons()
         assert button["text"] == "🖌 Labot apgabalu"
         assert button["web_app"]["url"].startswith("https://zime.example.lv/app?edit=")
-        stub.send_text("/labot", user_id=56, reply_to=picture)  # not theirs
-        [refused] = await stub.wait_for("sendMessage", chat_id=56)
+        stub.send_text("/labot", user_id=57, reply_to=picture)  # not theirs
+        [refused] = await stub.wait_for("sendMessage", chat_id=57)
         assert "web_app" not in json.dumps(refused.params)
         stub.send_text("/panelis", user_id=ADMIN, chat_id=-500, chat_type="group")
         [group] = await stub.wait_for("sendMessage", chat_id=-500)

@@ -282,3 +282,35 @@ async def test_a_phone_user_redraws_a_region_and_watches_it_arrive(tmp_path: Pat
         assert far.sum() > 1000
         assert np.abs(before - after)[far].max() <= 1  # untouched outside the stroke
         assert np.abs(before - after)[painted].max() > 1  # and redrawn inside it
+
+
+async def test_zoom_out_from_the_mini_app_viewer(tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    async with site(tmp_path) as s:
+        first = await s.draw("42", "a blue boat")
+        url = f"{s.base}/app#tgWebAppData={quote(init_data(42))}&tgWebAppVersion=7.0"
+
+        def zoom() -> str:
+            with chromium(phone=True) as driver:
+                driver.get(url)
+                ready(driver)
+                driver.find_element(By.CSS_SELECTOR, ".card-job").click()
+                wait_for(lambda: loaded(driver, "#viewer img.full"), what="the viewer")
+                button = driver.find_element(By.CSS_SELECTOR, "button[data-action=zoom]")
+                assert button.text == "🔭 Attālināt"
+                button.click()
+                new = wait_for(
+                    lambda: next(
+                        c.get_attribute("data-job")
+                        for c in driver.find_elements(By.CSS_SELECTOR, ".card-job")
+                        if c.get_attribute("data-job") != str(first)
+                    ),
+                    what="the zoomed job",
+                )
+                wait_for(lambda: loaded(driver, f'.card-job[data-job="{new}"] img'), what="it")
+                return str(new)
+
+        job = await s.finished(int(await asyncio.to_thread(zoom)))
+        assert job.kind == "zoom" and job.parent_id == first
+        assert (job.params.width, job.params.height) == (96, 96)
