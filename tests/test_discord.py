@@ -81,6 +81,7 @@ async def test_slash_command_defer_progress_and_file(
             "pievienot",
             "atmest",
             "galerija",
+            "labot",
             "panelis",
             "modeli",
         }

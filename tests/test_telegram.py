@@ -759,7 +759,7 @@ async def test_panelis_and_galerija_links_and_the_mini_app_button(
     https base, a link with an http one; neither is sent into a group."""
     cfg = bot_config(stub, tiny_models, tmp_path)
     web = dataclasses.replace(cfg.web, enabled=True, public_url="https://zime.example.lv")
-    async with running_bot(dataclasses.replace(cfg, web=web)):
+    async with running_bot(dataclasses.replace(cfg, web=web)) as frontend:
         stub.send_text("/panelis", user_id=ADMIN)
         [link] = await stub.wait_for("sendMessage", chat_id=ADMIN)
         assert "https://zime.example.lv/login/" in link.params["text"]
@@ -769,15 +769,20 @@ async def test_panelis_and_galerija_links_and_the_mini_app_button(
         [[button]] = app.params["reply_markup"]["inline_keyboard"]
         assert button["web_app"] == {"url": "https://zime.example.lv/app"}
         # /labot as a reply to a picture: the region editor of that picture, as a Mini App
-        stub.send_text("/zime kaķis", user_id=55)
-        await stub.wait_for("sendPhoto", chat_id=55, timeout=60)
-        [picture] = [m for m in stub.photos if m["chat"]["id"] == 55]
-        stub.send_text("/labot", user_id=55, reply_to=picture)
+        stub.send_text("/zime kaķis", user_id=5501)
+        await stub.wait_for("sendPhoto", chat_id=5501, timeout=60)
+        [picture] = [m for m in stub.photos if m["chat"]["id"] == 5501]
+        asker = Request("telegram", "5501", "5501", "")
+        deadline = time.monotonic() + 20  # the result's message id is recorded on delivery
+        while not await frontend.service.job_of_message(asker, picture["message_id"]):
+            assert time.monotonic() < deadline, "the result's message id was not recorded"
+            await asyncio.sleep(0.05)
+        stub.send_text("/labot", user_id=5501, reply_to=picture)
 
         def editor_buttons() -> list[Any]:
             return [
                 b
-                for m in stub.sent("sendMessage", chat_id=55)
+                for m in stub.sent("sendMessage", chat_id=5501)
                 for row in m.params.get("reply_markup", {}).get("inline_keyboard", [])
                 for b in row
                 if "edit=" in b.get("web_app", {}).get("url", "")
@@ -790,8 +795,8 @@ async def test_panelis_and_galerija_links_and_the_mini_app_button(
         [button] = editor_buttons()
         assert button["text"] == "🖌 Labot apgabalu"
         assert button["web_app"]["url"].startswith("https://zime.example.lv/app?edit=")
-        stub.send_text("/labot", user_id=57, reply_to=picture)  # not theirs
-        [refused] = await stub.wait_for("sendMessage", chat_id=57)
+        stub.send_text("/labot", user_id=5701, reply_to=picture)  # not theirs
+        [refused] = await stub.wait_for("sendMessage", chat_id=5701)
         assert "web_app" not in json.dumps(refused.params)
         stub.send_text("/panelis", user_id=ADMIN, chat_id=-500, chat_type="group")
         [group] = await stub.wait_for("sendMessage", chat_id=-500)
