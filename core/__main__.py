@@ -18,7 +18,14 @@ from core.lang.concepts import ConceptRegistry
 from core.lang.options import parse_options
 from core.lang.prompt import Parsed, PromptBuilder, PromptResult
 from core.lang.translate import Translators
-from core.ops.commands import cmd_concepts, cmd_db, cmd_fetch_models, cmd_runner, cmd_train
+from core.ops.commands import (
+    cmd_concepts,
+    cmd_config,
+    cmd_db,
+    cmd_fetch_models,
+    cmd_runner,
+    cmd_train,
+)
 
 
 def _config(path: str | None) -> Config:
@@ -211,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int)
     g.add_argument("--steps", type=int)
     g.set_defaults(func=cmd_generate)
+
+    c = sub.add_parser("config", help="print the config in effect (file + ZIME_* environment)")
+    c.add_argument("--config", help="config TOML file")
+    c.set_defaults(func=cmd_config)
 
     f = sub.add_parser("fetch-models", help="download the configured models (then run offline)")
     f.add_argument("--config", help="config TOML file")

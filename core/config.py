@@ -32,6 +32,11 @@ class TelegramConfig:
     admins: tuple[int, ...] = ()
     spoiler_in_groups: bool = False
     edit_interval_s: float = 2.5
+    # Receive updates on the web app at BASE/telegram/webhook instead of polling ([web]
+    # enabled and public_url needed). The secret Telegram sends back with each update; empty:
+    # a random one at each start.
+    webhook: bool = False
+    webhook_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -262,7 +267,11 @@ LEGACY_MODEL = "default"  # the catalogue name of a config's single `[models] ge
 # Secrets and a few operational keys may be overridden from the environment.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "ZIME_TELEGRAM_TOKEN": ("telegram", "token"),
+    "ZIME_TELEGRAM_ADMINS": ("telegram", "admins"),  # comma-separated user ids
+    "ZIME_TELEGRAM_WEBHOOK": ("telegram", "webhook"),  # true / false
+    "ZIME_TELEGRAM_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
     "ZIME_DISCORD_TOKEN": ("discord", "token"),
+    "ZIME_DISCORD_ADMINS": ("discord", "admins"),
     "ZIME_DATABASE": ("storage", "database"),
     "ZIME_DEVICE": ("models", "device"),
     "ZIME_REDIS_URL": ("queue", "url"),
@@ -283,7 +292,8 @@ def config_from_dict(
         raise ConfigError(f"unknown section [{unknown[0]}]")
     for var, (sec, key) in ENV_OVERRIDES.items():
         if env and env.get(var):
-            merged.setdefault(sec, {})[key] = env[var]
+            hint = typing.get_type_hints(hints[sec])[key]
+            merged.setdefault(sec, {})[key] = from_env(var, env[var], hint)
     models = merged.get("models", {})
     if models.get("generator") and models.get("generators"):
         raise ConfigError("[models] has both generator and generators: keep one (the catalogue)")
@@ -294,6 +304,27 @@ def config_from_dict(
     cfg = Config(**sections, base_dir=base_dir)
     validate(cfg)
     return cfg
+
+
+def from_env(var: str, value: str, hint: Any) -> Any:
+    """An environment variable's text as its config key's type: a comma-separated list, a
+    number, true/false."""
+    try:
+        if typing.get_origin(hint) is tuple:
+            (item, _) = typing.get_args(hint)
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            return [int(p) if item is int else p for p in parts]
+        if hint is bool:
+            if value.strip().lower() not in ("1", "true", "yes", "0", "false", "no"):
+                raise ValueError(value)
+            return value.strip().lower() in ("1", "true", "yes")
+        if hint is int:
+            return int(value)
+        if hint is float:
+            return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{var}={value!r} is not what it takes ({hint})") from exc
+    return value
 
 
 def config_to_dict(cfg: Config) -> dict[str, dict[str, Any]]:

@@ -146,6 +146,26 @@ def validate(cfg: Config) -> None:
     for ok, key, value in checks:
         if not ok:
             raise ConfigError(f"{key} has a bad value: {value!r}")
+    _web_checks(cfg)
+
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]", "")
+
+
+def _web_checks(cfg: Config) -> None:
+    """Links must reach the web app: a wildcard host is no address to send anyone to, and
+    Telegram webhooks need the web app and an https address."""
+    web = cfg.web
+    if web.enabled and web.host in WILDCARD_HOSTS and not web.public_url:
+        raise ConfigError(
+            f"[web] host = {web.host!r} listens on every address, so the links the bot sends "
+            "need [web] public_url (or ZIME_WEB_PUBLIC_URL), e.g. https://zime.example.lv"
+        )
+    if cfg.telegram.webhook and not (web.enabled and web.public_url):
+        raise ConfigError(
+            "[telegram] webhook = true receives updates on the web app: set [web] enabled = "
+            "true and [web] public_url to its https address (Telegram posts to https only)"
+        )
 
 
 def _catalogue_checks(cfg: Config) -> list[tuple[bool, str, object]]:

@@ -23,6 +23,7 @@ from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 
 ROOT = Path(__file__).resolve().parent.parent
+PUBLIC = {"ZIME_WEB_PUBLIC_URL": "https://zime.example.lv"}  # deploy/zime.toml listens on 0.0.0.0
 
 
 def run_core(*args: str) -> subprocess.CompletedProcess[str]:
@@ -158,7 +159,7 @@ def test_compose_gpus_profile_runs_one_runner_per_gpu() -> None:
     ]
     assert len(set(devices)) == len(devices)
     served = []
-    catalogue = load_config(ROOT / "deploy" / "zime.toml", {}).catalogue()
+    catalogue = load_config(ROOT / "deploy" / "zime.toml", PUBLIC).catalogue()
     for name, s in runners.items():
         assert s["entrypoint"][2:4] == ["core", "runner"] and name in s["entrypoint"]
         assert s["environment"]["ZIME_QUEUE_BACKEND"] == "redis"
@@ -176,7 +177,7 @@ def test_compose_containers_share_the_data_dir_and_a_container_config() -> None:
     from core.config import load_config
 
     services = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))["services"]
-    cfg = load_config(ROOT / "deploy" / "zime.toml", {})
+    cfg = load_config(ROOT / "deploy" / "zime.toml", PUBLIC)
     for path in (
         cfg.storage.database,
         cfg.storage.images,
@@ -186,13 +187,15 @@ def test_compose_containers_share_the_data_dir_and_a_container_config() -> None:
     ):
         assert str(cfg.path(path)).startswith("/data/"), path
     assert cfg.metrics.enabled and cfg.metrics.host == "0.0.0.0"
-    users = [n for n in services if n != "redis"]
+    users = [n for n in services if n not in ("redis", "caddy")]
     assert {"zime", "zime-coordinator", "runner-0", "runner-1"} <= set(users)
     for name in users:
         volumes = services[name]["volumes"]
         assert "./data:/data" in [v.split(" ")[0] for v in volumes], name
         assert "./deploy/zime.toml:/config/config.toml:ro" in volumes, name
-    redis_env = load_config(ROOT / "deploy" / "zime.toml", {"ZIME_QUEUE_BACKEND": "redis"})
+    redis_env = load_config(
+        ROOT / "deploy" / "zime.toml", {**PUBLIC, "ZIME_QUEUE_BACKEND": "redis"}
+    )
     assert redis_env.queue.backend == "redis"
 
 

@@ -17,6 +17,29 @@ def _config(path: str | None) -> Config:
     return load_config(path, os.environ)
 
 
+SECRET_KEYS = (
+    ("telegram", "token"),
+    ("telegram", "webhook_secret"),
+    ("discord", "token"),
+    ("web", "secret"),
+)
+
+
+def cmd_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The config in effect (the file, then the ZIME_* environment) as JSON; secrets show
+    only whether they are set."""
+    import json
+
+    from core.config import config_to_dict
+
+    data = config_to_dict(_config(args.config))
+    for sec, key in SECRET_KEYS:
+        if sec in data and key in data[sec]:
+            data[sec][key] = "(set)" if data[sec][key] else ""
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=list), file=out)
+    return 0
+
+
 def cmd_fetch_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.ops.fetch import fetch_models
 
