@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from core.config import Config, load_config
-from core.errors import ModelError, ZimeError
+from core.errors import ConfigError, ModelError, ZimeError
 from core.ops.logs import configure_logging
 
 if TYPE_CHECKING:
     from bot.console import Console
+    from bot.telegram import TelegramFrontend
+    from bot.web.server import WebServer
     from core.service import Service
 
 OFFLINE_HELP = """\
@@ -68,12 +70,10 @@ async def run(cfg: Config, demo: bool) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with open_service(cfg) as service, web_app(cfg, service):
+    async with open_service(cfg) as service, web_app(cfg, service) as server:
         frontends: list[Frontend] = []
         if cfg.telegram.token:
-            from bot.telegram import TelegramFrontend
-
-            frontends.append(TelegramFrontend(service, cfg.telegram, demo=demo))
+            frontends.append(telegram_frontend(cfg, service, server, demo))
         if cfg.discord.token:
             from bot.discord import DiscordFrontend
 
@@ -101,12 +101,32 @@ async def run(cfg: Config, demo: bool) -> int:
     return 0
 
 
+def telegram_frontend(
+    cfg: Config, service: Service, server: WebServer | None, demo: bool = False
+) -> TelegramFrontend:
+    """The Telegram frontend: polling, or with `[telegram] webhook` fed by the web app's
+    BASE/telegram/webhook (ConfigError when the web app did not start)."""
+    from bot.telegram import TelegramFrontend
+    from bot.web.app import WEBHOOK_PATH
+
+    hook = cfg.web.base_url + WEBHOOK_PATH if cfg.telegram.webhook else ""
+    telegram = TelegramFrontend(service, cfg.telegram, demo=demo, webhook_url=hook)
+    if hook:
+        if server is None:
+            raise ConfigError(
+                "the web app did not start, so Telegram's webhook has nowhere to post"
+            )
+        server.accept_telegram(telegram.webhook_secret, telegram.feed)
+    return telegram
+
+
 @contextlib.asynccontextmanager
-async def web_app(cfg: Config, service: Service) -> AsyncIterator[None]:
+async def web_app(cfg: Config, service: Service) -> AsyncIterator[WebServer | None]:
     """The dashboard and the gallery (`[web] enabled`), beside whichever frontends run. A
-    port that cannot be bound is one log line: the chat keeps working without the pages."""
+    port that cannot be bound is one log line: the chat keeps working without the pages
+    (polling; a webhook needs them)."""
     if not cfg.web.enabled:
-        yield
+        yield None
         return
     from bot.web.server import WebServer
 
@@ -115,10 +135,10 @@ async def web_app(cfg: Config, service: Service) -> AsyncIterator[None]:
         await server.start()
     except OSError as exc:
         log.error("the web app could not start: %s", exc)
-        yield
+        yield None
         return
     try:
-        yield
+        yield server
     finally:
         await server.stop()
 

@@ -51,6 +51,9 @@ class TelegramStub:
         self.files: dict[str, bytes] = {}  # file_id -> bytes, served like the Bot API does
         self.messages: list[dict[str, Any]] = []  # what sendMessage answered, in order
         self.photos: list[dict[str, Any]] = []  # what sendPhoto answered, in order
+        self.webhook: tuple[str, str] | None = None  # setWebhook's url and secret_token
+        self.webhook_answers: list[int] = []  # the bot's HTTP status for each posted update
+        self._posting: set[asyncio.Task[int]] = set()
         self.runner: web.AppRunner | None = None
         self.port = 0
         self.changed = asyncio.Event()
@@ -87,10 +90,31 @@ class TelegramStub:
     confirmed = 0  # the highest getUpdates offset seen: updates below it are done
 
     def inject(self, update: dict[str, Any]) -> dict[str, Any]:
+        """A user's update: kept for getUpdates, or posted to the webhook when one is set
+        (as Telegram does, with the secret given to setWebhook in its header)."""
         update = {"update_id": next(self._update_ids), **update}
+        if self.webhook is not None:
+            task = asyncio.ensure_future(self.post_update(update))
+            self._posting.add(task)
+            task.add_done_callback(self._posting.discard)
+            return update
         self.updates.append(update)
         self._new_update.set()
         return update
+
+    async def post_update(self, update: dict[str, Any], secret: str | None = None) -> int:
+        """POST an update to the webhook; returns the HTTP status the bot answered."""
+        import aiohttp
+
+        assert self.webhook is not None, "no webhook is set"
+        url, real = self.webhook
+        headers = {"X-Telegram-Bot-Api-Secret-Token": real if secret is None else secret}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, json=update, headers=headers) as response,
+        ):
+            self.webhook_answers.append(response.status)
+            return response.status
 
     def send_photo(self, data: bytes, caption: str, user_id: int = 1, size: int = 0) -> int:
         """Inject a user's photo with a caption; returns its message_id."""
@@ -285,6 +309,12 @@ class TelegramStub:
     def _result(self, method: str, p: dict[str, Any]) -> Any:
         if method == "getMe":
             return BOT_USER
+        if method == "setWebhook":
+            self.webhook = (p["url"], p.get("secret_token", ""))
+            return True
+        if method == "deleteWebhook":
+            self.webhook = None
+            return True
         if method == "sendMessage":
             sent = self._message(p["chat_id"], text=p.get("text", ""))
             self.messages.append(sent)

@@ -20,6 +20,7 @@ from bot.telegram.render import CAPTION_LIMIT, html_caption, user_language
 from bot.texts import caption
 from core.app import open_service
 from core.config import Config, load_config
+from core.errors import ConfigError
 from core.jobs.job import Request
 from tests.telegram_stub import TelegramStub
 
@@ -807,3 +808,42 @@ async def test_panelis_and_galerija_links_and_the_mini_app_button(
         [link] = await stub.wait_for("sendMessage", chat_id=56)
         assert "http://127.0.0.1:9/login/" in link.params["text"]
         assert "reply_markup" not in link.params or not link.params["reply_markup"]
+
+
+async def test_a_webhook_takes_updates_on_the_web_app_and_refuses_a_wrong_secret(
+    stub: TelegramStub, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """`[telegram] webhook = true`: setWebhook with BASE/telegram/webhook and a secret at
+    start, no polling; the stand-in Bot API posts updates there; a wrong secret is 403;
+    deleteWebhook at stop."""
+    from bot.__main__ import telegram_frontend, web_app
+    from tests.redis_server import free_port
+
+    port = free_port()
+    path = write_config(tmp_path, tiny_models, f"http://127.0.0.1:{stub.port}/bot")
+    base = f"http://127.0.0.1:{port}"
+    env = {"ZIME_TELEGRAM_WEBHOOK": "true", "ZIME_WEB_PUBLIC_URL": base}
+    path.write_text(
+        path.read_text(encoding="utf-8") + f"[web]\nenabled = true\nport = {port}\n",
+        encoding="utf-8",
+    )
+    cfg = load_config(path, env)
+    async with open_service(cfg) as service, web_app(cfg, service) as server:
+        frontend = telegram_frontend(cfg, service, server)
+        await frontend.start()
+        try:
+            [hook] = await stub.wait_for("setWebhook")
+            assert hook.params["url"] == f"{base}/telegram/webhook"
+            assert len(hook.params["secret_token"]) >= 32  # a random one: none configured
+            stub.send_text("/palidziba", user_id=7)  # posted to the webhook, not polled
+            [answer] = await stub.wait_for("sendMessage", chat_id=7)
+            assert "/zime" in answer.params["text"] and stub.webhook_answers == [200]
+            wrong = {"update_id": 99, "message": {"message_id": 1, "date": 0, "text": "x"}}
+            assert await stub.post_update(wrong, secret="not-the-secret") == 403
+            assert await stub.post_update(wrong, secret="") == 403
+            assert not stub.sent("getUpdates")
+        finally:
+            await frontend.stop()
+    assert stub.sent("deleteWebhook")
+    with pytest.raises(ConfigError, match="public_url"):
+        load_config(path, {"ZIME_TELEGRAM_WEBHOOK": "true"})

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from functools import partial
 from typing import Any
 
-from telegram import BotCommand, Message, PhotoSize, Update
+from telegram import Message, PhotoSize, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import (
@@ -34,6 +35,7 @@ from bot import actions, commands
 from bot.delivery import Delivery, Fault
 from bot.message import Ctx, Reply, Rows, Start, download
 from bot.status import follow
+from bot.telegram.connection import Connection
 from bot.telegram.inline import InlineMode
 from bot.telegram.output import TelegramOutput
 from bot.telegram.render import (
@@ -45,7 +47,7 @@ from bot.telegram.render import (
     with_retry,
 )
 from bot.telegram.teaching import TeachingCommands
-from bot.texts import error_text, t
+from bot.texts import error_text
 from core.config import TelegramConfig
 from core.draw.images import MAX_PHOTO_BYTES
 from core.errors import BadPhoto, ZimeError
@@ -56,11 +58,20 @@ log = logging.getLogger("zime.telegram")
 Context = ContextTypes.DEFAULT_TYPE
 
 
-class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
+class TelegramFrontend(Connection, TeachingCommands, InlineMode, TelegramOutput, Delivery):
     platform = "telegram"
 
-    def __init__(self, service: Service, config: TelegramConfig, demo: bool = False) -> None:
+    def __init__(
+        self,
+        service: Service,
+        config: TelegramConfig,
+        demo: bool = False,
+        webhook_url: str = "",
+    ) -> None:
         self.config = config
+        # webhook mode: Telegram posts updates to `webhook_url` (the web app), with the secret
+        self.webhook_url = webhook_url
+        self.webhook_secret = config.webhook_secret or secrets.token_urlsafe(32)
         self.edit_interval_s = config.edit_interval_s
         self.admins = set(config.admins)
         self.app: Application[Any, Any, Any, Any, Any, Any] = (
@@ -76,30 +87,6 @@ class TelegramFrontend(TeachingCommands, InlineMode, TelegramOutput, Delivery):
         self._inline_chat_type: dict[int, str] = {}  # user id -> chat type of the last query
         self._register()
         super().__init__(service, demo)  # subscribes to finished jobs
-
-    # lifecycle
-    async def start(self) -> None:
-        await with_retry(self.app.initialize)
-        menu = [BotCommand(c.name, t("lv", c.description)) for c in commands.COMMANDS if c.menu]
-        with contextlib.suppress(ZimeError, NetworkError, BadRequest):
-            await with_retry(lambda: self.app.bot.set_my_commands(menu))
-        await self.app.start()
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(
-            allowed_updates=Update.ALL_TYPES, error_callback=self._polling_error
-        )
-        await self.redeliver()
-
-    async def stop(self) -> None:
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
-        self.cancel_tasks()
-        if self.app.running:
-            await self.app.stop()
-        await self.app.shutdown()
-
-    def _polling_error(self, exc: Exception) -> None:
-        log.warning("telegram polling error: %s", type(exc).__name__)
 
     def _register(self) -> None:
         add = self.app.add_handler

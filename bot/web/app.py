@@ -11,6 +11,7 @@ header by itself).
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from starlette.applications import Starlette
@@ -24,7 +25,7 @@ from bot.texts import error_text
 from bot.web import api, dashboard, studio
 from bot.web.auth import AuthError
 from bot.web.guard import BodyLimit, HeaderGuard, allowed_hosts
-from bot.web.state import COOKIE, CSP_APP, HERE, Web, client_of, language
+from bot.web.state import COOKIE, CSP_APP, HERE, Web, client_of, json_body, language
 from core.config import Config
 from core.errors import (
     BadMask,
@@ -69,6 +70,23 @@ async def login(request: HttpRequest) -> Response:
     return response
 
 
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+async def telegram_webhook(request: HttpRequest) -> Response:
+    """POST BASE/telegram/webhook: an update from Telegram, which sends back the secret given
+    to setWebhook in X-Telegram-Bot-Api-Secret-Token; any other request is 403."""
+    web: Web = request.app.state.web
+    if web.telegram_hook is None:
+        return Response(status_code=404)
+    secret, feed = web.telegram_hook
+    given = request.headers.get("x-telegram-bot-api-secret-token", "")
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        return Response("forbidden", status_code=403, media_type="text/plain")
+    await feed(await json_body(request))
+    return Response(status_code=200)
+
+
 async def logout(request: HttpRequest) -> Response:
     """POST /logout with the session's CSRF token: the session ends on the server now (a
     copy of the cookie no longer works), and the browser forgets the cookie."""
@@ -104,6 +122,7 @@ def build_app(service: Service, config: Config, bot_token: str = "") -> Starlett
         Route("/healthz", health),
         Route("/login/{token}", login),
         Route("/logout", logout, methods=["POST"]),
+        Route(WEBHOOK_PATH, telegram_webhook, methods=["POST"]),
         Route("/app", app_page),
         *api.ROUTES,
         *studio.ROUTES,

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from bot.web.guard import connection_cap, guarded_protocol
+from bot.web.state import Feed
 from core.config import Config
 from core.service import Service
 
@@ -35,6 +36,7 @@ class WebServer:
         self.config = config
         web = config.web
         app = build_app(service, config, config.telegram.token)
+        self.web = app.state.web
         protocol = guarded_protocol(web.header_timeout_s, connection_cap(web.max_connections))
         self.server = _Server(
             uvicorn.Config(
@@ -72,6 +74,11 @@ class WebServer:
             self.config.web.host,
             self.config.web.port,
         )
+
+    def accept_telegram(self, secret: str, feed: Feed) -> None:
+        """Serve Telegram's webhook (BASE/telegram/webhook): updates carrying `secret` go to
+        `feed`; any other request is refused."""
+        self.web.telegram_hook = (secret, feed)
 
     async def stop(self) -> None:
         if self._task is None:

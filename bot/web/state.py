@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,9 @@ CSP_APP = (
 _NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only: int() also takes '٣' and '３'
 
 
+Feed = Callable[[dict[str, Any]], Awaitable[None]]  # a Telegram update, as JSON
+
+
 class Web:
     """The app's state: the service, the session signer, the templates."""
 
@@ -54,6 +58,7 @@ class Web:
         self.secret = (config.web.secret or secrets.token_hex(32)).encode("utf-8")
         self.sessions = SessionSigner(self.secret)
         self.streams: dict[str, int] = {}  # open event streams per user (bot/web/studio.py)
+        self.telegram_hook: tuple[str, Feed] | None = None  # the webhook's secret and feed
         self.secure = config.web.base_url.startswith("https://")
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
