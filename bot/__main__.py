@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from core.app import demo_config
 from core.config import Config, load_config
 from core.errors import ConfigError, ModelError, ZimeError
-from core.ops.logs import configure_logging
+from core.ops.logs import configure_logging, log_to_file, quiet_libraries
 
 if TYPE_CHECKING:
     from bot.console import Console
@@ -41,24 +40,6 @@ class Frontend(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
-
-
-def demo_config(cfg: Config, root: Path) -> Config:
-    """The same config on tiny random models built (once) under `root`."""
-    from core.draw.tiny import build_tiny_models
-
-    if not (root / "sd" / "model_index.json").is_file():
-        print(f"Building tiny demo models in {root} …", file=sys.stderr)
-        build_tiny_models(root)
-    models = dataclasses.replace(
-        cfg.models,
-        generator=str(root / "sd"),
-        translator=str(root / "opus"),
-        device="cpu",
-        translators={lang: str(root / "opus") for lang in cfg.models.translators},
-    )
-    gen = dataclasses.replace(cfg.generation, steps=min(cfg.generation.steps, 10))
-    return dataclasses.replace(cfg, models=models, generation=gen)
 
 
 async def run(cfg: Config, demo: bool) -> int:
@@ -173,13 +154,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--config", help="config TOML (default: built-in defaults)")
     parser.add_argument("--demo", action="store_true", help="use tiny random models (offline)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="the console's log lines on stderr, not in a file"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         cfg = load_config(args.config, os.environ)
         configure_logging(cfg)
+        if not (cfg.telegram.token or cfg.discord.token or args.verbose):
+            log_to_file(cfg)  # the console chat: its terminal shows only the chat
+        quiet_libraries()
         if args.demo:
-            cfg = demo_config(cfg, cfg.path("data/demo-models"))
+            cfg = demo_config(cfg)
         return asyncio.run(run(cfg, args.demo))
     except ModelError as exc:
         print(OFFLINE_HELP.format(error=exc), file=sys.stderr)

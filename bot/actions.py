@@ -59,6 +59,32 @@ def decode(data: str) -> Press | None:
     return Press(act, job_id, n)
 
 
+# what a button's label starts with: a line beginning so means a button, never a prompt
+BUTTON_SYMBOLS = (
+    "🔁",
+    "♻️",
+    "🔍",
+    "🔀",
+    "🔭",
+    "📄",
+    "ℹ️",
+    "✏️",
+    "🗑",
+    "❌",
+    "🖼",
+    "🔒",
+    "🔓",
+    "🎨",
+    "⚡",
+)
+_GRID_LABEL = re.compile(r"[UV][1-4]|Z")
+
+
+def looks_like_button(label: str) -> bool:
+    """A typed word that is a button's label (U2, V1, Z, 🔁 …), on offer or not."""
+    return label.startswith(BUTTON_SYMBOLS) or bool(_GRID_LABEL.fullmatch(label))
+
+
 # layouts
 def _b(label: str, act: str, job_id: int, n: int = 0) -> Button:
     return Button(label, encode(act, job_id, n))
@@ -112,8 +138,9 @@ def status_buttons(job_id: int) -> Rows:
 
 
 def history_buttons(jobs: Sequence[Job]) -> Rows:
-    """/vesture: for each drawing, 🔁 draws it again with its seed and 📄 sends its PNG."""
-    return tuple((_b(f"🔁 #{j.id}", "redo", j.id), _b(f"📄 #{j.id}", "orig", j.id)) for j in jobs)
+    """/vesture: for each drawing, ♻️ draws it again with its seed (as everywhere: 🔁 is a
+    new seed, ♻️ the same one) and 📄 sends its PNG."""
+    return tuple((_b(f"♻️ #{j.id}", "redo", j.id), _b(f"📄 #{j.id}", "orig", j.id)) for j in jobs)
 
 
 def settings_buttons(
@@ -231,6 +258,9 @@ async def _info(ctx: Ctx, p: Press) -> Reply:
         steps=job.params.steps,
         model=job.model,
     )
+    if job.options.negative:  # what "bez …" or --ne left out, and the English the model read
+        left_out = t(ctx.lang, "Left out: {what}", what=job.options.negative)
+        text += f"\n{left_out} ({ctx.service.own_negative(job)})"
     return Reply(text=text, private=True)
 
 

@@ -34,6 +34,7 @@ class Args:
     job: int = 0
     user: tuple[str, str] = ("", "")  # (platform, user id)
     word: str = ""
+    force: bool = False  # `--force`: /ban a user id Zīme has never seen
 
 
 PHOTO = "photo"  # an Option's type: a picture the user attaches
@@ -122,11 +123,13 @@ def parse_args(command: Command, raw: str, platform: str) -> Args:
                 raise BadArgument(f"/{command.name}", arg.what, arg.example)
             args = Args(text=raw, job=int(m[1]))
         elif arg.kind == "user":
+            force = raw.endswith("--force")
+            raw = raw.removesuffix("--force").strip()
             where, sep, who = raw.partition(":")
             user = (where, who) if sep else (platform, raw)
             if not user[1] or " " in raw:
                 raise BadArgument(f"/{command.name}", arg.what, arg.example)
-            args = Args(text=raw, user=user)
+            args = Args(text=raw, user=user, force=force)
         elif arg.kind == "word":
             if " " in raw:
                 raise BadArgument(f"/{command.name}", arg.what, arg.example)

@@ -121,8 +121,10 @@ async def _reload(ctx: Ctx, args: Args) -> Reply:
 def _ban(banned: bool) -> Run:
     async def ban(ctx: Ctx, args: Args) -> Reply:
         platform, user = args.user
-        await ctx.service.set_banned(ctx.request, platform, user, banned)
-        return Reply(text=t(ctx.lang, "Done."))
+        who = await ctx.service.set_banned(ctx.request, platform, user, banned, args.force)
+        if banned:
+            return Reply(text=t(ctx.lang, "Banned: {who}.", who=who))
+        return Reply(text=t(ctx.lang, "Unbanned: {who}.", who=who))
 
     return ban
 

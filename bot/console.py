@@ -42,9 +42,19 @@ class Console(Delivery):
         self.offers: dict[str, str] = {}  # a button label -> its callback data
         self.open_jobs: set[int] = set()  # started here, not yet answered
         self._answered = asyncio.Event()
+        self.tty = out.isatty()  # a terminal: a job's status is one line, updated in place
+        self._status = False  # a status line is on screen, unfinished
 
     def say(self, text: str) -> None:
+        if self._status:
+            self.out.write("\r\033[K")  # the status line gives way to the message
+            self._status = False
         print(text, file=self.out, flush=True)
+
+    def status(self, text: str) -> None:
+        self.out.write("\r\033[K" + text)
+        self.out.flush()
+        self._status = True
 
     def ctx(self) -> Ctx:
         request = Request("console", "local", "local", "", language=self.lang, is_admin=True)
@@ -85,6 +95,9 @@ class Console(Delivery):
             while self.open_jobs:
                 await self.answered()
         data = self.offers.get(line) or self.offers.get(label)
+        if data is None and actions.looks_like_button(label):  # a button, but not on offer
+            self.say(t(self.lang, "No message here offers {label}.", label=label))
+            return
         if data is not None and not line.startswith("/"):
             pressed = actions.decode(data)
             if pressed is not None and pressed.act == "fix" and rest.strip():
@@ -111,21 +124,23 @@ class Console(Delivery):
             self.say(reply.text)
         self.offer(reply.buttons)
 
-    def offer(self, rows: Rows) -> None:
-        """Print the buttons by label and remember them: typing one presses it."""
+    def offer(self, rows: Rows, shown: bool = True) -> None:
+        """Print the buttons by label (unless not `shown`) and remember them: typing one
+        presses it."""
         if not rows:
             return
-        self.say(
-            "  ".join(
-                f"[{b.label}: {b.url}]"
-                if b.url
-                else f"[{b.label} ({b.key})]"
-                if b.key
-                else f"[{b.label}]"
-                for row in rows
-                for b in row
+        if shown:
+            self.say(
+                "  ".join(
+                    f"[{b.label}: {b.url}]"
+                    if b.url
+                    else f"[{b.label} ({b.key})]"
+                    if b.key
+                    else f"[{b.label}]"
+                    for row in rows
+                    for b in row
+                )
             )
-        )
         labels = [b for row in rows for b in row if not b.url]
         short: dict[str, list[str]] = {}
         for b in labels:
@@ -148,8 +163,20 @@ class Console(Delivery):
         self.follow(sub.handle)
 
     def follow(self, view: JobView) -> None:
+        """A job's status: on a terminal one line updated in place; piped, a line when it
+        changes kind (queued, drawing), not one per step."""
+        kinds: set[str] = set()
+
         async def show(text: str, rows: Rows) -> None:
-            if view.id in self.open_jobs:
+            if view.id not in self.open_jobs:
+                return
+            if self.tty:
+                self.offer(rows, shown=False)
+                self.status(f"#{view.id} {text}  [❌]")
+                return
+            kind = "".join(c for c in text if not c.isdigit())
+            if kind not in kinds:
+                kinds.add(kind)
                 self.say(f"#{view.id} {text}")
                 self.offer(rows)
 

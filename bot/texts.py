@@ -26,11 +26,13 @@ from core.errors import (
     PromptTooLong,
     QueueFull,
     RateLimited,
+    SettingsRefused,
     StorageError,
     TooLarge,
     TrainError,
     TranslationFailed,
     UnknownModel,
+    UnknownUser,
     UnsupportedLanguage,
     WebOff,
     ZimeError,
@@ -74,8 +76,15 @@ def status_name(status: str, lang: str) -> str:
         return status
 
 
+NOTHING_DRAWN = N_("Nothing was drawn.")
+
+
 def error_text(exc: ZimeError, lang: str = "lv") -> str:
     """One clear sentence for every error a user can cause; never a stack trace."""
+    if isinstance(exc, SettingsRefused):  # the same sentence, but nothing was to be drawn
+        said = error_text(exc.cause, lang).replace(t(lang, NOTHING_DRAWN), "").strip()
+        unchanged = t(lang, "Your settings were not changed.")
+        return f"{said} {unchanged}"
     if isinstance(exc, EmptyPrompt):
         return t(lang, "Write what to draw, for example: {example}", example=EXAMPLE)
     if isinstance(exc, PromptTooLong):
@@ -159,6 +168,12 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "The queue is full. Try again soon.")
     if isinstance(exc, Banned):
         return t(lang, "You are not allowed to use this bot.")
+    if isinstance(exc, UnknownUser):
+        return t(
+            lang,
+            "{who} has never used Zīme; check the id (telegram:42, discord:42), or add --force.",
+            who=exc.user_key,
+        )
     if isinstance(exc, NotAdmin):
         return t(lang, "This command is for admins only.")
     if isinstance(exc, WebOff):

@@ -43,29 +43,39 @@ def history_line(job: Job, lang: str) -> str:
 
 def help_text(concepts: list[tuple[str, str]], lang: str = "lv") -> str:
     known = "\n".join(f"• {lv} ({en})" for lv, en in concepts)
-    return t(
-        lang,
-        "I draw pictures from a Latvian (or English) description.\n"
-        "Examples:\n  {example}\n  /zime Vanšu tilts saulrietā\n  /zime kaķis pie Brīvības pieminekļa\n"
-        "Commands: /zime <text>, /vesture (history), /iestatijumi (settings), /atcelt (cancel), "
-        "/palidziba (help)\n"
-        "Options anywhere in the text:\n"
-        "  --ar 16:9 (aspect ratio), --ne <words> (what to leave out), --sēkla 42 (seed),\n"
-        "  --soļi 30 (steps), --skaits 4 (images: 4 come as a grid),\n"
-        "  --stiprums 0.6 (with a photo: how far to move from it, 0.1–1);\n"
-        "  at the end: , ainava / , portrets / , kvadrāts\n"
-        "What to leave out, in words: Vecrīga bez cilvēkiem, ainava bez mājām un ceļiem.\n"
-        "Styles, at the end after a comma (Rīgas doms, akvarelis), as „… stilā“ or --stils:\n"
-        "  {styles}\n"
-        "From your photo: send it with the caption /zime <text>, or answer a photo with /zime <text>.\n"
-        "Buttons: U1–U4 send one image of the grid alone, V1–V4 draw variations of it; "
-        "🔍 2× draws an image at twice the size, 🔀 varies it, 📄 sends the PNG, "
-        "✏️ lets you correct the English prompt, 🗑 deletes the picture.\n"
-        "Settings: /iestatijumi skaits=4 formats=3:2 privāti=jā valoda=lv (or its buttons).\n"
-        "I know:\n{known}",
-        example=EXAMPLE,
-        known=known,
-        styles=styles_list(lang),
+    return (
+        t(
+            lang,
+            "I draw pictures from a Latvian (or English) description.\n"
+            "Examples:\n  {example}\n  /zime Vanšu tilts saulrietā\n  /zime kaķis pie Brīvības pieminekļa\n"
+            "Commands: /zime <text>, /vesture (history), /iestatijumi (settings), /atcelt (cancel), "
+            "/palidziba (help)\n"
+            "Options anywhere in the text:\n"
+            "  --ar 16:9 (aspect ratio), --ne <words> (what to leave out), --sēkla 42 (seed),\n"
+            "  --soļi 30 (steps), --skaits 4 (images: 4 come as a grid),\n"
+            "  --stiprums 0.6 (with a photo: how far to move from it, 0.1–1);\n"
+            "  at the end: , ainava / , portrets / , kvadrāts\n"
+            "What to leave out, in words: Vecrīga bez cilvēkiem, ainava bez mājām un ceļiem.\n"
+            "Styles, at the end after a comma (Rīgas doms, akvarelis), as „… stilā“ or --stils:\n"
+            "  {styles}\n"
+            "From your photo: send it with the caption /zime <text>, or answer a photo with /zime <text>.\n"
+            "Buttons: U1–U4 send one image of the grid alone, V1–V4 draw variations of it; "
+            "🔍 2× draws an image at twice the size, 🔀 varies it, 📄 sends the PNG, "
+            "✏️ lets you correct the English prompt, 🗑 deletes the picture.\n"
+            "Settings: /iestatijumi skaits=4 formats=3:2 privāti=jā valoda=lv (or its buttons).\n"
+            "I know:\n{known}",
+            example=EXAMPLE,
+            known=known,
+            styles=styles_list(lang),
+        )
+        + "\n"
+        + t(
+            lang,
+            "More: /velreiz N draws picture N again with a new seed, /atkartot N with its own; "
+            "/galerija shows your pictures on a web page, /labot (as a reply to a picture) redraws "
+            "a part of it, /modeli lists the models, /atcelt cancels. 🔁 is always a new seed, "
+            "♻️ the same one, 🔭 zooms out.",
+        )
     )
 
 

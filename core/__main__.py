@@ -26,6 +26,7 @@ from core.ops.commands import (
     cmd_runner,
     cmd_train,
 )
+from core.ops.logs import quiet_libraries
 
 
 def _config(path: str | None) -> Config:
@@ -149,11 +150,33 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
     import logging
 
+    from bot.texts import error_text  # the chat's own sentences (no platform code)
+    from core.app import demo_config
+    from core.draw.models import Catalogue
+    from core.lang.options import parse_options
+
+    cfg = _config(args.config)
+    try:  # the options first: a bad flag is refused before any model loads
+        g = cfg.generation
+        _text, options = parse_options(
+            " ".join(args.text), max(g.max_steps, g.steps), cfg.limits.max_prompt_chars
+        )
+        Catalogue(cfg).canonical(options)
+    except ZimeError as exc:
+        print(f"zime: {error_text(exc, 'lv')}", file=err)
+        return 2
     handler = logging.StreamHandler(err)  # what loads (model, device, dtype), on stderr
     handler.setFormatter(logging.Formatter("zime: %(message)s"))
     logging.getLogger("zime").addHandler(handler)
     logging.getLogger("zime").setLevel(logging.INFO)
-    return asyncio.run(_generate(_config(args.config), args, out, err))
+    quiet_libraries()
+    if args.demo:
+        cfg = demo_config(cfg)
+    try:
+        return asyncio.run(_generate(cfg, args, out, err))
+    except ZimeError as exc:
+        print(f"zime: {error_text(exc, 'lv')}", file=err)
+        return 2
 
 
 async def _generate(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -169,12 +192,20 @@ async def _generate(cfg: Config, args: argparse.Namespace, out: TextIO, err: Tex
         "cli", "local", "local", text, is_admin=True, seed=args.seed, steps=args.steps
     )
     started = time.monotonic()
+    tty = err.isatty()  # a terminal: one line updated in place; piped: a line a quarter
     async with open_service(cfg) as service:
         sub = await service.handle(request)
+        shown = -1
         while not sub.handle.finished:
             await sub.handle.wait_changed(1.0)
-            print(f"\rzime: {round(sub.handle.progress * 100)}%", end="", file=err, flush=True)
-        print(file=err)
+            percent = round(sub.handle.progress * 100)
+            if tty:
+                print(f"\rzime: {percent}%", end="", file=err, flush=True)
+            elif percent // 25 > shown:
+                shown = percent // 25
+                print(f"zime: {percent}%", file=err, flush=True)
+        if tty:
+            print(file=err)
         job = await sub.handle.wait()
     assert job.image_path is not None
     target = Path(args.output)
@@ -217,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--config", help="config TOML file")
     g.add_argument("--seed", type=int)
     g.add_argument("--steps", type=int)
+    g.add_argument("--demo", action="store_true", help="tiny random models (offline; noise)")
     g.set_defaults(func=cmd_generate)
 
     c = sub.add_parser("config", help="print the config in effect (file + ZIME_* environment)")

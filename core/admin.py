@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from core.errors import N_, BadArgument, NotAdmin, UnknownModel
+from core.errors import N_, BadArgument, NotAdmin, UnknownModel, UnknownUser
 from core.jobs.job import Request, RunnerInfo
 from core.lang.prompt import PromptBuilder
 from core.train.session import Notify, Session, Teaching
@@ -155,8 +155,15 @@ class AdminOps:
         self.check_admin(request)
         self.teaching.discard(request.user_key, token)
 
-    async def set_banned(self, request: Request, platform: str, user_id: str, banned: bool) -> None:
+    async def set_banned(
+        self, request: Request, platform: str, user_id: str, banned: bool, force: bool = False
+    ) -> str:
+        """Ban or unban `platform:user_id`; returns that key. A user Zīme has never seen on
+        that platform (a typo, or an id from another platform) is refused unless `force`."""
         self.check_admin(request)
+        if not force and not await self.store.has_user(platform, user_id):
+            raise UnknownUser(f"{platform}:{user_id}")
         await self.store.set_banned(platform, user_id, banned)
         if banned:  # their web sessions end now too
             await self.store.end_sessions(user_key=f"{platform}:{user_id}")
+        return f"{platform}:{user_id}"

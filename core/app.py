@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
+import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from core.config import Config, config_from_dict, config_to_dict
@@ -112,6 +115,26 @@ def drawer_models(config: Config) -> tuple[str, ...]:
     """The catalogue's names for routing, the default first (it draws jobs that name none)."""
     names = config.catalogue()
     return (config.default_model, *(n for n in names if n != config.default_model))
+
+
+def demo_config(cfg: Config, root: Path | None = None) -> Config:
+    """The same config on tiny random models built (once) under `root` (default:
+    data/demo-models beside the config): `--demo` of `python -m bot` and `core generate`."""
+    root = root or cfg.path("data/demo-models")
+    from core.draw.tiny import build_tiny_models
+
+    if not (root / "sd" / "model_index.json").is_file():
+        print(f"Building tiny demo models in {root} …", file=sys.stderr)
+        build_tiny_models(root)
+    models = dataclasses.replace(
+        cfg.models,
+        generator=str(root / "sd"),
+        translator=str(root / "opus"),
+        device="cpu",
+        translators={lang: str(root / "opus") for lang in cfg.models.translators},
+    )
+    gen = dataclasses.replace(cfg.generation, steps=min(cfg.generation.steps, 10))
+    return dataclasses.replace(cfg, models=models, generation=gen)
 
 
 def check_device(config: Config, generator: Generator) -> None:

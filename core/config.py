@@ -180,6 +180,8 @@ class WebConfig:
 class LoggingConfig:
     level: str = "INFO"
     privacy: bool = False  # never log what users wrote (only ids, timings, concept ids)
+    # The console chat's log lines go here (not between its messages); `--verbose`: stderr.
+    file: str = "data/zime.log"
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,15 @@ class DerivedJobs:
         """Reroll (same prompt, new seed) or redraw (same seed) an earlier job."""
         job = await self._job_for(job_id, request)
         options = replace(job.options, seed=job.seed if same_seed else None)
-        negative = job.params.negative_prompt.removeprefix(self.config.generation.negative_prompt)
         return await self._derive(
-            job, request, job.params.count, options, negative=negative.strip(", ")
+            job, request, job.params.count, options, negative=self.own_negative(job)
         )
+
+    def own_negative(self, job: Job) -> str:
+        """The English negative prompt of the job's own ("bez …", --ne), without the
+        configured one every job has."""
+        general = self.config.generation.negative_prompt
+        return job.params.negative_prompt.removeprefix(general).strip(", ")
 
     async def variation(self, job_id: int, n: int, request: Request) -> Submitted:
         """Vn: a new grid of variations of image n: img2img from it, new seeds, medium

@@ -119,6 +119,23 @@ class Banned(ZimeError):
     pass
 
 
+class SettingsRefused(InvalidPrompt):
+    """A settings change (/iestatijumi, its buttons, the web form) that a bad value stopped:
+    `cause` says which; nothing was stored (and nothing was to be drawn)."""
+
+    def __init__(self, cause: ZimeError) -> None:
+        super().__init__("settings", str(cause))
+        self.cause = cause
+
+
+class UnknownUser(ZimeError):
+    """/ban of a user id Zīme has never seen on that platform (`--force` bans it anyway)."""
+
+    def __init__(self, user_key: str) -> None:
+        super().__init__(user_key)
+        self.user_key = user_key
+
+
 class NotAdmin(ZimeError):
     pass
 

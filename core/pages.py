@@ -305,8 +305,11 @@ class PageOps:
         return out
 
     def _training(self, token: str) -> tuple[str, dict[str, Any] | None]:
-        """The contact sheet and scores of a concept's training, when still on disk."""
+        """The contact sheet and scores of a concept's training, when still on disk: the
+        chat's training folder, else the installed concept's (install.add keeps them)."""
         folder = self.teaching.root / token / "out" / token
+        if not (folder / "scores.json").is_file():
+            folder = self.config.path(self.config.storage.adapters) / token
         sheet = folder / "contact_sheet.png"
         scores_file = folder / "scores.json"
         scores = (

@@ -185,7 +185,8 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
         result = self.builder.assemble(parsed, english, negative)
         knows = self.catalogue.knower(options.model, self.builder.registry)
         result = self.builder.for_model(result, knows)
-        options = replace(options, style=result.style)  # named in the text or by --stils
+        # named in the text or by flags: the style, and what "bez …" / --ne leaves out
+        options = replace(options, style=result.style, negative=parsed.negative_source or None)
         self.blocklist.check(result.english)
         return result, options
 

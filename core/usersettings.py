@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core.errors import NotOwner
+from core.errors import InvalidPrompt, NotOwner, SettingsRefused
 from core.jobs.job import Request
 from core.lang.options import parse_settings
 
@@ -30,11 +30,14 @@ class SettingsOps:
         button belongs to; anyone else is refused (NotOwner)."""
         if owner is not None and owner != request.user_id:
             raise NotOwner(request.user_key)
-        changes = parse_settings(text)
         current = await self.store.settings(request.platform, request.user_id)
-        merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
-        # a model by its catalogue name; fast only where that model has a fast mode
-        name = self.catalogue.choose(merged.get("model"), merged.get("fast"))
+        try:
+            changes = parse_settings(text)
+            merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
+            # a model by its catalogue name; fast only where that model has a fast mode
+            name = self.catalogue.choose(merged.get("model"), merged.get("fast"))
+        except InvalidPrompt as exc:
+            raise SettingsRefused(exc) from exc
         if merged.get("model"):
             merged["model"] = name
         await self.store.save_settings(request.platform, request.user_id, merged)

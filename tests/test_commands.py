@@ -105,12 +105,15 @@ async def test_bad_arguments_and_admin_commands_answer_in_one_sentence(tmp_path:
             await draw(await commands.run(ctx(svc), name, "a dog --seed 3"))
         history = await commands.run(ctx(svc), "istorija")
         assert "gatavs · sēkla 3" in history.text and "done" not in history.text
-        assert len(history.buttons) == 2  # 🔁 and 📄 for each drawing
+        assert len(history.buttons) == 2  # ♻️ and 📄 for each drawing
+        assert history.buttons[0][0].label.startswith("♻️ #")  # the same seed: ♻️, never 🔁
         stats = await commands.run(ctx(svc, "root", admin=True), "stats")
         assert "Pēdējās 7 dienās: gatavs 2" in stats.text
         assert "{" not in stats.text and "Neveiksmes: 0 (0 %)" in stats.text
-        ban = await commands.run(ctx(svc, "root", admin=True), "ban", "u9")
-        assert ban.text == "Gatavs."
+        unknown = await commands.run(ctx(svc, "root", admin=True), "ban", "u9")
+        assert unknown.error and "u9 Zīmi nekad nav lietojis" in unknown.text  # a typo?
+        ban = await commands.run(ctx(svc, "root", admin=True), "ban", "u9 --force")
+        assert ban.text.startswith("Bloķēts: ") and ban.text.endswith(":u9.")
         banned = await commands.run(ctx(svc, "u9"), "zime", "a dog")
         with pytest.raises(Exception) as exc:
             await banned.start({})  # type: ignore[misc]
@@ -155,7 +158,7 @@ async def test_every_button_runs_through_the_registry_with_the_owner_check(
         labels = [b.label for row in actions.result_buttons(grid, 2, "lv") for b in row]
         assert labels[:4] == ["U1", "U2", "V1", "V2"] and labels[-2:] == ["✏️", "🗑"]
         single = await actions.press(ctx(svc), actions.encode("u", grid, 2))
-        assert single.pictures[0].caption == "U2 · Seed: 6"
+        assert single.pictures[0].caption == "U2 · Sēkla: 6"
         assert single.labels()[:2] == ["🔍 2×", "🔀 Variācijas"]
         assert (await actions.press(ctx(svc, "u2"), actions.encode("u", grid, 2))).error
         up = await draw(await actions.press(ctx(svc), actions.encode("up", grid, 2)))

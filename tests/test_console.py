@@ -109,7 +109,7 @@ def test_the_console_runs_every_command_and_every_button(
     assert "Opcijas: 16:9 · 2 attēli · 3 soļi · bez: kaķis" in out
     assert "(demo: nejauši modeļi — attēls ir troksnis)" in out  # a tiny-models config
     assert "[U1]  [U2]  [V1]  [V2]" in out
-    assert "U2 · Seed: 6" in out  # the seed of image 2 is seed + 1
+    assert "U2 · Sēkla: 6" in out  # the seed of image 2 is seed + 1
     assert out.count("Opcijas:") >= 3  # the grid, the 🔍 and the V1 results
     assert "[🔭 Attālināt (Z)]" in out
     assert "Opcijas: 16:9 · 4 attēli" in out  # the V1 grid of 4

@@ -63,7 +63,7 @@ SCRIPT: list[tuple[str, str]] = [
     ("fix", "brivpiem statue at night"),
     ("press", "🗑"),
     ("cmd", "/vesture"),
-    ("press", "🔁 #9"),
+    ("press", "♻️ #9"),
     ("cmd", "/stats"),
     ("cmd", "/rinda"),
     ("cmd", "/ban 999"),
@@ -460,7 +460,7 @@ async def test_one_script_gives_the_same_outcome_on_every_frontend(
     console = results["console"]
     # the script does what it says, on the console …
     by_step = dict(zip([f"{k} {a}" for k, a in SCRIPT], console, strict=True))
-    assert any("Seed: 1000" in a for a in by_step["press 🔁 Vēlreiz"])  # injected seeds
+    assert any("Sēkla: 1000" in a for a in by_step["press 🔁 Vēlreiz"])  # injected seeds
     assert by_step["cmd /zime suns --seeds 5"] == [
         "Opciju --seeds nepazīstu; varbūt domāji --sēkla/--seed? Nekas netika zīmēts."
     ]

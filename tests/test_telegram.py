@@ -176,8 +176,15 @@ async def test_rate_limit_cancel_and_admin(
         await stub.wait_for(
             "sendMessage", chat_id=ADMIN, text=f"Modelis ielādēts: {tiny_models['sd']}"
         )
-        stub.send_text("/ban 23", user_id=ADMIN)
-        await stub.wait_for("sendMessage", chat_id=ADMIN, text="Gatavs.")
+        stub.send_text("/ban 23", user_id=ADMIN)  # never used Zīme: a typo, or another platform's
+        await stub.wait_for(
+            "sendMessage",
+            chat_id=ADMIN,
+            text="telegram:23 Zīmi nekad nav lietojis; pārbaudi numuru (telegram:42, discord:42)"
+            " vai pievieno --force.",
+        )
+        stub.send_text("/ban 23 --force", user_id=ADMIN)
+        await stub.wait_for("sendMessage", chat_id=ADMIN, text="Bloķēts: telegram:23.")
         stub.send_text("/zime kaķis", user_id=23)
         await stub.wait_for("editMessageText", chat_id=23, text="Tev nav atļauts izmantot šo botu.")
 
@@ -273,7 +280,7 @@ def test_caption_rendering_is_escaped_and_bounded() -> None:
     plain = caption("<b>rigabalsam</b> & " + "x" * 3000, ("Rīgas Melnais balzams",), 7, "lv")
     text = html_caption(plain)
     assert len(text) <= CAPTION_LIMIT and "&lt;b&gt;" in text and "<b>" not in text
-    assert text.rstrip().endswith("Seed: 7")
+    assert text.rstrip().endswith("Sēkla: 7")
     assert "Drawn:" in html_caption(caption("p", (), 1, "en"))
     assert len(html_caption("&" * 2000)) <= CAPTION_LIMIT  # no entity cut in half
     assert (
@@ -474,7 +481,7 @@ async def test_options_grid_and_u_buttons(
         stub.send_text("/zime Milda naktī --skaits 4 --sēkla 5, kvadrāts", user_id=95)
         [photo] = await stub.wait_for("sendPhoto", chat_id=95)
         assert "Opcijas: 1:1 · 4 attēli" in photo.params["caption"]
-        assert "Seed: 5" in photo.params["caption"]
+        assert "Sēkla: 5" in photo.params["caption"]
         rows = photo.params["reply_markup"]["inline_keyboard"]
         assert [b["text"] for b in rows[0]] == ["U1", "U2", "U3", "U4"]
         grid = next(iter(photo.files.values()))
@@ -482,7 +489,7 @@ async def test_options_grid_and_u_buttons(
         stub.press(rows[0][1]["callback_data"], message, user_id=95)
         await stub.wait_for("sendPhoto", 2, chat_id=95)
         single = stub.sent("sendPhoto", chat_id=95)[-1]
-        assert single.params["caption"] == "U2 · Seed: 6"
+        assert single.params["caption"] == "U2 · Sēkla: 6"
         assert len(next(iter(single.files.values()))) < len(grid)  # one image, not the grid
         stub.press(rows[0][1]["callback_data"], message, user_id=96)  # not the owner
         await stub.wait_for("answerCallbackQuery", text="Tāds zīmējums nav atrasts.")

@@ -251,11 +251,15 @@ async def test_a_phone_user_redraws_a_region_and_watches_it_arrive(tmp_path: Pat
                 states = []
                 deadline = time.monotonic() + 30
                 while time.monotonic() < deadline:  # live: queued/drawing, then the picture
-                    node = driver.find_element(By.CSS_SELECTOR, f'.card-job[data-job="{new}"]')
-                    states.append(node.text)
-                    if node.find_elements(By.TAG_NAME, "img") and loaded(
-                        driver, f'.card-job[data-job="{new}"] img'
-                    ):
+                    # read in one script: the card is replaced when its picture arrives
+                    text, done = driver.execute_script(
+                        "const n = document.querySelector(arguments[0]);"
+                        "const i = n && n.querySelector('img');"
+                        "return [n ? n.textContent : '', !!(i && i.complete && i.naturalWidth)];",
+                        f'.card-job[data-job="{new}"]',
+                    )
+                    states.append(text)
+                    if done:
                         break
                     time.sleep(0.1)
                 else:

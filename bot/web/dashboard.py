@@ -16,6 +16,7 @@ from bot.locale import N_
 from bot.web.api import job_json, run_action
 from bot.web.auth import WebUser
 from bot.web.state import Web, file_response, job_id_of, number
+from bot.web.studio import job_words
 from core.errors import BadArgument, NotFound
 from core.jobs.job import Request, Status
 from core.pages import request_of
@@ -97,6 +98,7 @@ async def job_page(http: HttpRequest) -> Response:
         children=[job_json(j) for j in children],
         timings=timings,
         error=job.error,
+        words=job_words(job, "en", web.service.model_display(job.model)),
     )
 
 

@@ -63,6 +63,7 @@ class Web:
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
         )
+        self.templates.filters["ago"] = ago
 
     # who asks
     async def who(self, request: HttpRequest) -> tuple[WebUser, bool]:
@@ -105,6 +106,19 @@ class Web:
     ) -> HTMLResponse:
         body = self.templates.get_template(template).render(**values)
         return HTMLResponse(body, status_code=code, headers=security_headers(csp))
+
+
+def ago(then: float, now: float) -> str:
+    """How long ago, as a person says it: "just now", "5 min ago", "3 h ago", "2 days ago"."""
+    seconds = max(0.0, now - then)
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    days = int(seconds // 86400)
+    return f"{days} day{'s' if days > 1 else ''} ago"
 
 
 def security_headers(csp: str) -> dict[str, str]:

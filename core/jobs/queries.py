@@ -258,6 +258,14 @@ class Queries:
         return dict(json.loads(row[0])) if row else {}
 
     @guarded
+    async def has_user(self, platform: str, user_id: str) -> bool:
+        """The user has used Zīme on that platform (a row in users)."""
+        row = await self._row(
+            "SELECT 1 FROM users WHERE platform = ? AND user_id = ?", (platform, user_id)
+        )
+        return row is not None
+
+    @guarded
     async def is_banned(self, platform: str, user_id: str) -> bool:
         row = await self._row(
             "SELECT banned FROM users WHERE platform = ? AND user_id = ?", (platform, user_id)

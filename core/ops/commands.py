@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.config import Config, load_config
-from core.ops.logs import configure_logging
+from core.ops.logs import configure_logging, quiet_libraries
 
 
 def _config(path: str | None) -> Config:
@@ -156,7 +156,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     cfg = _config(args.config)
     logging.basicConfig(level=logging.WARNING, stream=err)
-    _quiet_model_libraries()
+    quiet_libraries()
     registry = ConceptRegistry.load(extra=cfg.path(cfg.storage.concepts))
     known = {c.id: f"a photo of {c.phrase}" for c in registry}
     req = TrainRequest(
@@ -174,16 +174,6 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     target = train(cfg, req, known, lambda s: print(f"zime: {s}", file=err, flush=True))
     print(target, file=out)
     return 0
-
-
-def _quiet_model_libraries() -> None:
-    """No loading bars or library chatter between the progress lines of a long run."""
-    import diffusers
-    import transformers
-
-    for lib in (diffusers, transformers):
-        lib.utils.logging.disable_progress_bar()
-        lib.utils.logging.set_verbosity_error()
 
 
 def _split(value: str | None) -> tuple[str, ...]:

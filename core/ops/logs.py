@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from core.config import Config
 
@@ -77,3 +78,40 @@ def configure_logging(config: Config) -> Redactor:
             cap = max(logging.INFO, level) if config.logging.privacy else logging.NOTSET
             logging.getLogger(name).setLevel(cap)
     return redactor
+
+
+def quiet_libraries() -> None:
+    """No loading bars and no library chatter on the terminal: diffusers', transformers' and
+    the hub's progress bars off, their log lines (and Python warnings) sent through the root
+    logger's handlers like ours, at WARNING and above."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    logging.captureWarnings(True)
+    import importlib
+
+    import diffusers
+    import transformers
+
+    hub: Any = importlib.import_module("huggingface_hub.utils")
+    hub.disable_progress_bars()
+    for lib in (diffusers, transformers):
+        lib.utils.logging.disable_progress_bar()
+        lib.utils.logging.set_verbosity_warning()
+        lib.utils.logging.disable_default_handler()
+        lib.utils.logging.enable_propagation()
+
+
+def log_to_file(config: Config) -> str:
+    """Every log line (ours, the libraries', warnings) to `[logging] file` instead of the
+    terminal, where the console chat is. Returns the file's path."""
+    path = config.path(config.logging.file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root.addHandler(handler)
+    configure_logging(config)
+    return str(path)

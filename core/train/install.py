@@ -70,6 +70,9 @@ def add(config: Config, trained: Path) -> str:
     target = config.path(config.storage.adapters) / token
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(weights, target / LORA_FILE)
+    for report in ("scores.json", "contact_sheet.png"):  # the dashboard shows them
+        if (trained / report).is_file():
+            shutil.copy(trained / report, target / report)
     path = config.path(config.storage.concepts)
     path.parent.mkdir(parents=True, exist_ok=True)
     old = (
