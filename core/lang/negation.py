@@ -18,7 +18,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from core.lang.text import Word, fold, words
+from core.lang.text import Word, detect_language, fold, words
 
 MAX_WORDS = 8  # a phrase longer than this is a sentence, not a list of things to leave out
 _CLAUSE_END = re.compile(r"[.;:!?()\[\]\n—–]")
@@ -38,6 +38,8 @@ class _Rules:
     stop: frozenset[str]
     oblique: tuple[str, ...]
     oblique_folded: tuple[str, ...]
+    manner: tuple[str, ...] = ()  # noun stems that make "bez X" an expression
+    articles: frozenset[str] = frozenset()  # skipped right after the trigger
 
 
 @lru_cache(maxsize=1)
@@ -51,6 +53,8 @@ def _data() -> tuple[dict[str, _Rules], list[tuple[str, ...]]]:
             frozenset(fold(w) for w in r["stop"]),
             tuple(r.get("oblique", ())),
             tuple(r.get("oblique_folded", ())),
+            tuple(fold(w) for w in r.get("manner", ())),
+            frozenset(fold(w) for w in r.get("articles", ())),
         )
         for lang, r in data["lang"].items()
     }
@@ -84,7 +88,10 @@ def find_negatives(text: str, english: bool = False) -> list[Negative]:
     i = 0
     while i < len(ws):
         lang = next((lg for lg, r in rules.items() if ws[i].folded in r.triggers), None)
-        if lang is None or (ws[i].folded == "no" and not english) or _kept(ws, i, keep):
+        if lang is None or _kept(ws, i, keep) or _manner(ws, i, rules[lang]):
+            i += 1
+            continue
+        if ws[i].folded == "no" and not (english or _english_after(text, ws, i)):
             i += 1
             continue
         r = rules[lang]
@@ -92,9 +99,27 @@ def find_negatives(text: str, english: bool = False) -> list[Negative]:
         if last is None:
             i += 1
             continue
-        found.append(Negative(ws[i].start, ws[last].end, text[ws[i + 1].start : ws[last].end]))
+        first = i + 1
+        while first < last and ws[first].folded in r.articles:
+            first += 1
+        found.append(Negative(ws[i].start, ws[last].end, text[ws[first].start : ws[last].end]))
         i = last + 1
     return found
+
+
+def _manner(ws: list[Word], i: int, r: _Rules) -> bool:
+    """ "bez steigas", "без цели": the trigger with a noun of manner or degree."""
+    return bool(r.manner) and i + 1 < len(ws) and ws[i + 1].folded.startswith(r.manner)
+
+
+def _english_after(text: str, ws: list[Word], i: int) -> bool:
+    """ "no" followed by English words ("…, no people"): a negative in any message (in
+    Latvian "no" means "from", and a Latvian word follows it)."""
+    clause = _CLAUSE_END.split(text[ws[i].end :], maxsplit=1)[0]
+    following = list(words(clause))[:3]
+    if not following or not all(w.text.isascii() for w in following):
+        return False
+    return detect_language(" ".join(w.text for w in following), default="lv") == "en"
 
 
 def _kept(ws: list[Word], i: int, keep: list[tuple[str, ...]]) -> bool:
@@ -104,6 +129,8 @@ def _kept(ws: list[Word], i: int, keep: list[tuple[str, ...]]) -> bool:
 def _phrase_end(text: str, ws: list[Word], i: int, r: _Rules) -> int | None:
     """The index of the last word of the phrase that starts after the trigger ws[i]."""
     j = i + 1
+    while j < len(ws) - 1 and ws[j].folded in r.articles:  # "without the National Library"
+        j += 1
     if j >= len(ws) or ws[j].folded in r.stop or _CLAUSE_END.search(text[ws[i].end : ws[j].start]):
         return None
     last = j

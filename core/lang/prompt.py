@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from core.lang.concepts import ConceptRegistry
+from core.lang.context import Context
 from core.lang.morph import is_cyrillic, to_cyrillic
 from core.lang.negation import split_negatives
 from core.lang.patterns import Match
@@ -153,6 +154,7 @@ class PromptBuilder:
         self.max_chars = max_chars
         self.carry = carry
         self.styles = Styles.load()
+        self.context = Context.load()
 
     def parse(
         self, text: str, bot_username: str = "", negative: str = "", style: str | None = None
@@ -163,7 +165,7 @@ class PromptBuilder:
         normalized = normalize(text, max_chars=self.max_chars, bot_username=bot_username)
         positive, named = strip_style(normalized, self.styles)
         english = "no" in {w.folded for w in words(positive)} and detect_language(positive) == "en"
-        found = tuple(self.registry.find(positive))  # a "bez" phrase takes a name whole
+        found = self.find(positive)  # a "bez" phrase takes a name whole
         kept, phrases = split_negatives(positive, english, [(m.start, m.end) for m in found])
         if not any(True for _ in words(kept)):  # nothing would be left to draw
             kept, phrases, named = normalized, [], None
@@ -207,7 +209,7 @@ class PromptBuilder:
         """The concepts of `text` (found here unless given), its other content words and its
         language."""
         if concepts is None:
-            concepts = tuple(self.registry.find(text))
+            concepts = self.find(text)
         rest = _without_spans(text, concepts)
         content = [w for w in words(rest) if w.folded not in _LINKS and not w.text.isdigit()]
         # The languages the concepts were named in break ties the rest cannot decide.
@@ -217,6 +219,14 @@ class PromptBuilder:
         if hint == "ltg" and lang == "lv":  # a Latgalian name in Latvian-looking words
             lang = "ltg"
         return concepts, content, lang
+
+    def find(self, text: str) -> tuple[Match, ...]:
+        """The concepts of `text` its sentences do not rule out (core/lang/context.py)."""
+        return tuple(
+            m
+            for m in self.registry.find(text)
+            if not self.context.ruled_out(text, m.start, m.end, m.id)
+        )
 
     def _negative(self, parts: Sequence[str]) -> tuple[str, tuple[str, ...]]:
         """The negative prompt's text for the translator, and the concepts named in it
