@@ -3,7 +3,7 @@ catalogs in `bot/locale` (lv, en, ru): `t(lang, "English msgid", name=value)`.""
 
 from __future__ import annotations
 
-from bot.locale import N_, SOURCE_LANGUAGE, languages, t
+from bot.locale import N_, t
 from core.errors import (
     BadArgument,
     BadMask,
@@ -77,6 +77,21 @@ def status_name(status: str, lang: str) -> str:
 
 
 NOTHING_DRAWN = N_("Nothing was drawn.")
+THIS_LANGUAGE = N_("this language")
+# names of languages, as "I cannot read {language}" and "write in {served}" use them
+LANGUAGE_NAMES = {
+    "lv": N_("Latvian"),
+    "en": N_("English"),
+    "ru": N_("Russian"),
+    "lt": N_("Lithuanian"),
+    "ltg": N_("Latgalian"),
+    "et": N_("Estonian"),
+    "de": N_("German"),
+    "pl": N_("Polish"),
+    "uk": N_("Ukrainian"),
+    "fi": N_("Finnish"),
+    "sv": N_("Swedish"),
+}
 
 
 def error_text(exc: ZimeError, lang: str = "lv") -> str:
@@ -145,16 +160,13 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
             return t(lang, "Nothing is painted: paint the part to redraw.")
         return t(lang, "The mask must be a PNG picture.")
     if isinstance(exc, UnsupportedLanguage):
-        # In the language the user wrote, when there is a catalog for it; else English.
-        answer_in = (
-            "lv"
-            if exc.lang == "ltg"
-            else exc.lang
-            if exc.lang in languages()
-            else (SOURCE_LANGUAGE)
-        )  # Latgalian writers read Latvian
+        # in the user's Zīme language (the frontends pass it), naming every language read now
+        served = [t(lang, LANGUAGE_NAMES.get(code, code)) for code in exc.served]
         return t(
-            answer_in, "Sorry, I cannot read this language yet. Please write in Latvian or English."
+            lang,
+            "Sorry, I cannot read {language} yet. Please write in {served}.",
+            language=t(lang, LANGUAGE_NAMES.get(exc.lang, THIS_LANGUAGE)),
+            served=", ".join(served),
         )
     if isinstance(exc, BlockedPrompt):
         return t(lang, "I won't draw that. Try something else.")

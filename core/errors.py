@@ -67,9 +67,10 @@ class BadMask(InvalidPrompt):
 class UnsupportedLanguage(InvalidPrompt):
     """The prompt is in a language no configured translator serves (`lang`: ISO 639-1)."""
 
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, served: tuple[str, ...] = ("lv", "en")) -> None:
         super().__init__("unsupported_language", lang)
         self.lang = lang
+        self.served = served  # the languages read now, to name in the refusal
 
 
 class BadArgument(InvalidPrompt):

@@ -162,7 +162,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
             text, request.bot_username, options.negative or "", options.style
         )
         if not self.builder.can_translate(parsed):  # refused before it costs a rate token
-            raise UnsupportedLanguage(parsed.lang)
+            raise UnsupportedLanguage(parsed.lang, self.builder.served_languages())
         # 2. bans, room in the queue and limits (a grid of 4: one request, 4 images a day)
         if await self.store.upsert_user(request.platform, request.user_id, request.language):
             raise Banned(request.user_key)
@@ -197,7 +197,7 @@ class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
         as a request, with that job's options."""
         parsed = self.builder.parse(text, request.bot_username, "", options.style)
         if not self.builder.can_translate(parsed):
-            raise UnsupportedLanguage(parsed.lang)
+            raise UnsupportedLanguage(parsed.lang, self.builder.served_languages())
         return await self._understand(parsed, options)
 
     @staticmethod

@@ -51,7 +51,13 @@ def test_texts_in_three_languages() -> None:
     assert t("ru", "Cancelled: {n}.", n=2) == "Отменено: 2."
 
 
-def test_an_unserved_language_is_answered_in_that_language_or_english() -> None:
-    assert "по-латышски" in error_text(UnsupportedLanguage("ru"), "lv")
-    lithuanian = error_text(UnsupportedLanguage("lt"), "lv")
-    assert lithuanian.startswith("Sorry, I cannot read this language")
+def test_an_unserved_language_is_refused_in_the_users_language_naming_what_is_read() -> None:
+    """Issue #33: a Lithuanian sentence from a Latvian user is refused in Latvian, and the
+    refusal names every language read now (Russian too, where it is served)."""
+    served = ("lv", "en", "ru")
+    assert error_text(UnsupportedLanguage("lt", served), "lv") == (
+        "Atvaino, lietuviešu valodu vēl nelasu. Lūdzu, raksti latviešu, angļu, krievu valodā."
+    )
+    assert error_text(UnsupportedLanguage("ltg", served), "ru").startswith("Извините")
+    assert "Russian" in error_text(UnsupportedLanguage("et", served), "en")
+    assert "this language" in error_text(UnsupportedLanguage("xx", ("lv", "en")), "en")

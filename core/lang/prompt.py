@@ -30,7 +30,16 @@ from core.lang.morph import is_cyrillic, to_cyrillic
 from core.lang.negation import split_negatives
 from core.lang.patterns import Match
 from core.lang.styles import Style, Styles, strip_style
-from core.lang.text import DEFAULT_MAX_CHARS, Lang, Word, detect_language, fold, normalize, words
+from core.lang.text import (
+    DEFAULT_MAX_CHARS,
+    Lang,
+    Word,
+    detect_language,
+    fold,
+    normalize,
+    tidy,
+    words,
+)
 from core.lang.translate import Translators
 
 Carry = Literal["refind", "placeholder"]
@@ -181,6 +190,7 @@ class PromptBuilder:
             source = _replace_spans(positive, [(m.start, m.end, m.id) for m in concepts])
         else:
             source = positive
+        source = tidy(source)  # what the translator reads: no emoji, no dangling "un"
         parts = [p for p in (negative.strip(), *phrases) if p]
         negative_source, negative_ids = self._negative(parts)
         negative_lang = (
@@ -236,10 +246,14 @@ class PromptBuilder:
         for part in parts:
             found = self.registry.find(part)
             ids += [m.id for m in found]
-            rest = _without_spans(part, found) if found else part
+            rest = tidy(_without_spans(part, found) if found else part)
             if rest:
                 texts.append(rest)
         return ", ".join(texts), tuple(dict.fromkeys(ids))
+
+    def served_languages(self) -> tuple[str, ...]:
+        """The languages read now: Latvian and English always, and each translator's."""
+        return tuple(dict.fromkeys(["lv", "en", *self.translators.by_lang]))
 
     def needs_translation(self, parsed: Parsed) -> bool:
         return parsed.lang != "en" and not parsed.concept_only
@@ -264,7 +278,7 @@ class PromptBuilder:
             if parsed.lang == "en":
                 english = text
             spans = [(m.start, m.end, self._phrase(m.id, text, m.end)) for m in parsed.concepts]
-            prompt = _replace_spans(text, spans)
+            prompt = tidy(_replace_spans(text, spans))
         else:
             prompt = self.place_concepts(english, ids)
         if parsed.style is not None:

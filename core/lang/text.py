@@ -276,3 +276,44 @@ def detect_language(text: str, default: Lang = "lv") -> Lang:
     if lang == "en" or (lang in ("lt", "et", "de", "lv") and prob >= 0.9):
         return str(lang)
     return default
+
+
+_LEADING = frozenset({"un", "vai", "bet", "and", "or", "nor", "but", "и", "или", "а", "но"})
+# a phrase may not end with these: a conjunction, or a trigger or preposition left dangling
+_TRAILING = _LEADING | {"ne", "bez", "без", "without", "no"}
+_SPACE_BEFORE = re.compile(r"\s+([,.!?;:])")
+_COMMA_RUN = re.compile(r",(\s*,)+")
+_COMMA_END = re.compile(r",\s*([.!?;:])")
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+_PHRASE_COMMA = re.compile(r"(?<!\d),|,(?!\d)")  # not the comma of 3,5
+
+
+def is_emoji(ch: str) -> bool:
+    """A pictograph, its skin tone, variation selector or joiner: nothing a model reads."""
+    return unicodedata.category(ch) in ("So", "Sk", "Cs") or ch in "\u200d\ufe0f\ufe0e"
+
+
+def tidy(text: str) -> str:
+    """Text for the translator and the prompt (issue #33): no emoji, no comma or space before
+    a full stop, no doubled commas, and no sentence or comma-joined phrase that starts or
+    ends with a conjunction or a comma, or ends with a dangling "bez"/"without"."""
+    text = "".join(ch for ch in text if not is_emoji(ch))
+    text = _COMMA_END.sub(r"\1", _COMMA_RUN.sub(",", text))
+    text = _SPACE_BEFORE.sub(r"\1", _WS.sub(" ", text)).strip()
+    sentences = []
+    for sentence in _SENTENCE.findall(text):
+        body = sentence.rstrip(".!? ")
+        end = sentence[len(body) :].strip()
+        kept = ", ".join(p for p in (_trim(x) for x in _PHRASE_COMMA.split(body)) if p)
+        if kept:
+            sentences.append(kept + end)
+    return " ".join(sentences).strip()
+
+
+def _trim(phrase: str) -> str:
+    ws = phrase.split()
+    while ws and ws[0].lower() in _LEADING:
+        ws.pop(0)
+    while ws and ws[-1].lower() in _TRAILING:
+        ws.pop()
+    return " ".join(ws)
