@@ -154,14 +154,14 @@ async def test_fix_the_translation_history_buttons_and_settings(
         [fixed] = await stub.wait_for("POST", f"/webhooks/4242/{done}", timeout=60)
         assert "brivpiem statue in the snow" in fixed.body["content"]
 
-        # /vesture: 🔁 and 📄 per drawing, which work like the result's own buttons
+        # /vesture: ♻️ and 📄 per drawing, which work like the result's own buttons
         token = await stub.slash("vesture", user_id=7)
         [hist] = await stub.wait_for("POST", f"/{token}/callback")
         ids = [c["custom_id"] for row in hist.body["data"]["components"] for c in row["components"]]
         assert f"z1:redo:{job_id}" in ids and f"z1:orig:{job_id}" in ids
         redo = await stub.click(f"zime:redo:{job_id}", user_id=7)
         [again] = await stub.wait_for("POST", f"/webhooks/4242/{redo}", timeout=60)
-        assert followup.body["content"].split("Seed:")[1][:12] in again.body["content"]  # same seed
+        assert followup.body["content"].split("Sēkla:")[1][:12] in again.body["content"]  # same seed
         orig = await stub.click(f"zime:orig:{job_id}", user_id=7)
         [png] = await stub.wait_for("POST", f"/{orig}/callback")
         assert next(iter(png.files.values())).startswith(b"\x89PNG")
@@ -265,7 +265,7 @@ async def test_slash_options_become_flags(
         )
         [followup] = await stub.wait_for("POST", f"/webhooks/4242/{token}")
         assert "Opcijas: 3:2 · 2 attēli · stils: akvarelis" in followup.body["content"]
-        assert "Seed: 3" in followup.body["content"]
+        assert "Sēkla: 3" in followup.body["content"]
 
 
 async def test_photo_to_picture_from_an_attachment(

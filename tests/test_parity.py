@@ -73,6 +73,7 @@ SCRIPT: list[tuple[str, str]] = [
 ]
 VOLATILE = [
     (re.compile(r"\d+(\.\d+)? s\b"), "N s"),  # wait, drawing and heartbeat seconds
+    (re.compile(r"\b(console|telegram|discord):(?=\d)"), "PLATFORM:"),  # /ban names whom
     (re.compile(r"^• local · .*$", re.M), "• local"),  # a runner's state and heartbeat
     (re.compile(r"^/\S+\.png$", re.M), "[png]"),  # the console prints paths
 ]

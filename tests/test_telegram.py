@@ -88,7 +88,7 @@ async def test_private_draw_reply_caption_buttons(
         assert "rigabalsam bottle" in photo.params["caption"]
         assert (
             "Rīgas Melnais balzams" in photo.params["caption"]
-            and "Seed:" in photo.params["caption"]
+            and "Sēkla:" in photo.params["caption"]
         )
         assert photo.params["parse_mode"] == "HTML"
         keyboard = photo.params["reply_markup"]["inline_keyboard"][-1]
@@ -650,7 +650,7 @@ async def test_settings_survive_a_restart_and_apply(
         await stub.wait_for(
             "sendMessage",
             chat_id=111,
-            text="skaits= vajag veselu skaitli 1–4. Nekas netika zīmēts.",
+            text="skaits= vajag veselu skaitli 1–4. Tavi iestatījumi netika mainīti.",
         )
         stub.send_text("/iestatijumi skaits=2 formats=ainava privāti=jā valoda=ru", user_id=111)
         await stub.wait_for("sendMessage", 2, chat_id=111)

@@ -196,10 +196,10 @@ async def test_limits_bans_queue_caps_and_blocklist(tmp_path: Path) -> None:
         with pytest.raises(BlockedPrompt):
             await svc.handle(req("u2", "lots of gore"))
         admin = req("boss", is_admin=True)
-        await svc.set_banned(admin, "test", "u3", True)
+        await svc.set_banned(admin, "test", "u3", True, force=True)
         with pytest.raises(Banned):
             await svc.handle(req("u3"))
-        await svc.set_banned(admin, "test", "u3", False)
+        await svc.set_banned(admin, "test", "u3", False, force=True)
         await svc.handle(req("u3"))
         now[0] += 30  # half a minute refills one of u1's two tokens
         await svc.handle(req("u1"))

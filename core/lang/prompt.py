@@ -34,13 +34,14 @@ from core.lang.text import (
     DEFAULT_MAX_CHARS,
     Lang,
     Word,
+    chat_plain,
     detect_language,
     fold,
     normalize,
     tidy,
     words,
 )
-from core.lang.translate import Translators
+from core.lang.translate import Translators, join_translation, plan_translation
 
 Carry = Literal["refind", "placeholder"]
 
@@ -190,7 +191,7 @@ class PromptBuilder:
             source = _replace_spans(positive, [(m.start, m.end, m.id) for m in concepts])
         else:
             source = positive
-        source = tidy(source)  # what the translator reads: no emoji, no dangling "un"
+        source = tidy(chat_plain(source))  # for the translator: no emoji, no dangling "un"
         parts = [p for p in (negative.strip(), *phrases) if p]
         negative_source, negative_ids = self._negative(parts)
         negative_lang = (
@@ -353,21 +354,35 @@ class PromptBuilder:
         out: list[list[str | None]] = [
             [None if self.needs_translation(p) else "", None] for p in parsed
         ]
+        # a message's source goes as its sentences (code-switched ones as their phrases), all
+        # in one batch per language; what is English already is kept as written
+        plans: dict[int, list[list[tuple[str, bool]]]] = {}
         by_lang: dict[str, list[tuple[int, int, str]]] = {}
         for i, p in enumerate(parsed):
             if self.needs_translation(p):
-                by_lang.setdefault(p.lang, []).append((i, 0, p.source))
+                plans[i] = plan_translation(p.source)
+                for sentence in plans[i]:
+                    for text, translate in sentence:
+                        if translate:
+                            by_lang.setdefault(p.lang, []).append((i, 0, text))
             if p.negative_needs_translation:
                 by_lang.setdefault(p.negative_lang, []).append((i, 1, p.negative_source))
+        done: dict[tuple[int, int], list[str]] = {}
         for lang, items in by_lang.items():
             translator = self.translators.for_lang(lang)
             if translator is None:
                 continue
             # only translators that say so take fewer beams (a test double may not)
             extra = {"beams": beams} if beams and getattr(translator, "takes_beams", False) else {}
-            done = translator.translate([text for _, _, text in items], lang, **extra)
-            for (i, which, _), english in zip(items, done, strict=True):
-                out[i][which] = english
+            english = translator.translate([text for _, _, text in items], lang, **extra)
+            for (i, which, _), text in zip(items, english, strict=True):
+                done.setdefault((i, which), []).append(text)
+        for i, plan in plans.items():
+            if (i, 0) in done or not any(t for s in plan for _, t in s):
+                out[i][0] = join_translation(plan, iter(done.get((i, 0), [])))
+        for (i, which), texts in done.items():
+            if which == 1:
+                out[i][1] = texts[0]
         return [(english, negative) for english, negative in out]
 
     def build(self, text: str, translate: bool = True, bot_username: str = "") -> PromptResult:

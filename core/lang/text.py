@@ -317,3 +317,27 @@ def _trim(phrase: str) -> str:
     while ws and ws[-1].lower() in _TRAILING:
         ws.pop()
     return " ".join(ws)
+
+
+_HASHTAG = re.compile(r"#(\w+)")
+_CAMEL = re.compile(r"(?<=[a-zāčēģīķļņšūž])(?=[A-ZĀČĒĢĪĶĻŅŠŪŽ])")
+_REPEATS = re.compile(r"([^\W\d_])\1{2,}")  # three or more of one letter: chat emphasis
+
+
+def chat_plain(text: str) -> str:
+    """Chat writing as a translator reads it: hashtags as words ("#RīgasDoms" → "Rīgas
+    Doms"), a letter repeated for emphasis once ("ļoooti" → "ļoti"), and shouting (a word
+    of four or more capitals, or a message all in capitals) in lower case."""
+    text = _HASHTAG.sub(lambda m: _CAMEL.sub(" ", m.group(1)), text)
+    text = _REPEATS.sub(r"\1", text)
+    letters = [c for c in text if c.isalpha()]
+    if letters and sum(c.isupper() for c in letters) > 0.8 * len(letters) and len(letters) > 6:
+        return text.lower()
+    return re.sub(
+        r"\b[^\W\d_]{4,}\b", lambda m: m.group().lower() if m.group().isupper() else m.group(), text
+    )
+
+
+def sentences(text: str) -> list[str]:
+    """A message's sentences (the text between full stops, question and exclamation marks)."""
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]

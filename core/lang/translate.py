@@ -20,13 +20,14 @@ import re
 import shutil
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from core.errors import ModelError
 from core.hub import check_available
+from core.lang.text import detect_language, sentences
 
 log = logging.getLogger("zime.translate")
 
@@ -366,3 +367,30 @@ def convert_to_ctranslate2(
             shutil.copy2(src / name, dst / name)
     (dst / _META).write_text(json.dumps({"model_type": kind, "source": str(src)}), encoding="utf-8")
     return dst
+
+
+def plan_translation(source: str) -> list[list[tuple[str, bool]]]:
+    """A source as its sentences, each as (text, needs the translator): the whole sentence,
+    or, when some comma-joined phrase of it is English already ("Rīgas doms, at sunset,
+    ļoti mierīgs"), its phrases, the English ones kept as written."""
+    plan = []
+    for sentence in sentences(source) or [source]:
+        phrases = [p.strip() for p in sentence.split(",") if p.strip()]
+        english = [
+            len(p.split()) >= 2 and p.isascii() and detect_language(p) == "en" for p in phrases
+        ]
+        if len(phrases) > 1 and any(english) and not all(english):
+            plan.append([(p, not e) for p, e in zip(phrases, english, strict=True)])
+        else:
+            plan.append([(sentence, True)])
+    return plan
+
+
+def join_translation(plan: list[list[tuple[str, bool]]], translated: Iterator[str]) -> str:
+    """The plan's sentences with their translations in place, joined again."""
+    out = []
+    for sentence in plan:
+        out.append(
+            ", ".join(next(translated, text) if translate else text for text, translate in sentence)
+        )
+    return " ".join(s.strip() for s in out if s.strip())
