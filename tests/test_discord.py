@@ -161,7 +161,8 @@ async def test_fix_the_translation_history_buttons_and_settings(
         assert f"z1:redo:{job_id}" in ids and f"z1:orig:{job_id}" in ids
         redo = await stub.click(f"zime:redo:{job_id}", user_id=7)
         [again] = await stub.wait_for("POST", f"/webhooks/4242/{redo}", timeout=60)
-        assert followup.body["content"].split("Sēkla:")[1][:12] in again.body["content"]  # same seed
+        seed = followup.body["content"].split("Sēkla:")[1][:12]
+        assert seed in again.body["content"]  # the same seed
         orig = await stub.click(f"zime:orig:{job_id}", user_id=7)
         [png] = await stub.wait_for("POST", f"/{orig}/callback")
         assert next(iter(png.files.values())).startswith(b"\x89PNG")

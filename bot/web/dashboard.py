@@ -170,7 +170,8 @@ async def ban(http: HttpRequest) -> Response:
     platform, _, user_id = str(form.get("user", "")).partition(":")
     if not platform or not user_id:
         raise BadArgument("user", N_("a user (platform:id)"), "telegram:42")
-    banned = form.get("banned") == "1"  # from the dashboard's own lists: a known user, or on purpose
+    # from the dashboard's own lists: a known user, or one an admin names on purpose
+    banned = form.get("banned") == "1"
     await web.service.set_banned(req, platform, user_id, banned, force=True)
     return back(http, "/admin/users")
 
