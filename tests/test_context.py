@@ -94,3 +94,47 @@ def test_another_place_makes_it_that_places_own(
 def test_a_ruled_out_name_stays_in_the_words_for_the_translator(builder: PromptBuilder) -> None:
     parsed = builder.parse("Milda ar vīru dejo kāzās")
     assert parsed.concept_ids == () and "Milda" in parsed.source
+
+
+def load_meaning_cases() -> list[tuple[str, frozenset[str], str, str]]:
+    """tests/data/meaning_cases.tsv: text, concept ids drawn, lang, negative source."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "data" / "meaning_cases.tsv"
+    cases = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        text, ids, lang, negative = [*line.split("\t"), "", "", ""][:4]
+        cases.append((text, frozenset(i for i in ids.split(",") if i), lang, negative))
+    return cases
+
+
+MEANING_CASES = load_meaning_cases()
+
+
+def test_the_development_set_is_big_and_new() -> None:
+    from tests.test_concepts import CASES, CHAT_CASES
+    from tests.test_negatives import REGION_CASES
+
+    assert len(MEANING_CASES) >= 150
+    earlier = {t for t, _ in CASES} | {t for t, _, _ in CHAT_CASES} | {t for t, *_ in REGION_CASES}
+    assert not earlier & {t for t, *_ in MEANING_CASES}  # new cases only
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "lang", "negative"),
+    MEANING_CASES,
+    ids=[c[0][:40] for c in MEANING_CASES],
+)
+def test_meaning_set(
+    builder: PromptBuilder, text: str, expected: frozenset[str], lang: str, negative: str
+) -> None:
+    p = builder.parse(text)
+    assert (frozenset(p.concept_ids), p.lang, p.negative_source) == (expected, lang, negative)
+    assert not any(ch in p.source for ch in "🐱🌙🐶☀✍🇱")  # no emoji reach the prompt
+    for phrase in [p.source, *p.negative_source.split(",")]:
+        words = phrase.strip().rstrip(".!?").split()
+        if words:  # no phrase starts or ends with a conjunction or a dangling trigger
+            assert words[0].lower() not in ("un", "vai", "and", "or", "и", "или"), phrase
+            assert words[-1].lower() not in ("un", "vai", "and", "bez", "без", "without"), phrase

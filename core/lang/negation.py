@@ -40,6 +40,8 @@ class _Rules:
     oblique_folded: tuple[str, ...]
     manner: tuple[str, ...] = ()  # noun stems that make "bez X" an expression
     articles: frozenset[str] = frozenset()  # skipped right after the trigger
+    new_clause: bool = False  # a comma and then a joiner ends the phrase
+    common: frozenset[str] = frozenset()  # English nouns "no" takes in any message
 
 
 @lru_cache(maxsize=1)
@@ -55,6 +57,8 @@ def _data() -> tuple[dict[str, _Rules], list[tuple[str, ...]]]:
             tuple(r.get("oblique_folded", ())),
             tuple(fold(w) for w in r.get("manner", ())),
             frozenset(fold(w) for w in r.get("articles", ())),
+            bool(r.get("new_clause", False)),
+            frozenset(fold(w) for w in r.get("common", ())),
         )
         for lang, r in data["lang"].items()
     }
@@ -91,7 +95,7 @@ def find_negatives(text: str, english: bool = False) -> list[Negative]:
         if lang is None or _kept(ws, i, keep) or _manner(ws, i, rules[lang]):
             i += 1
             continue
-        if ws[i].folded == "no" and not (english or _english_after(text, ws, i)):
+        if ws[i].folded == "no" and not (english or _english_after(text, ws, i, rules["en"])):
             i += 1
             continue
         r = rules[lang]
@@ -112,14 +116,21 @@ def _manner(ws: list[Word], i: int, r: _Rules) -> bool:
     return bool(r.manner) and i + 1 < len(ws) and ws[i + 1].folded.startswith(r.manner)
 
 
-def _english_after(text: str, ws: list[Word], i: int) -> bool:
+def _english_after(text: str, ws: list[Word], i: int, en: _Rules) -> bool:
     """ "no" followed by English words ("…, no people"): a negative in any message (in
     Latvian "no" means "from", and a Latvian word follows it)."""
-    clause = _CLAUSE_END.split(text[ws[i].end :], maxsplit=1)[0]
+    clause = re.split(r"[,.;:!?()\n]", text[ws[i].end :], maxsplit=1)[0]
     following = list(words(clause))[:3]
     if not following or not all(w.text.isascii() for w in following):
         return False
-    return detect_language(" ".join(w.text for w in following), default="lv") == "en"
+    if following[0].folded in en.common:
+        return True
+    return len(following) >= 2 and detect_language(clause, default="lv") == "en"
+
+
+def english_trigger(text: str) -> bool:
+    """The message says "without": what its other words leave open is English."""
+    return any(w.folded == "without" for w in words(text))
 
 
 def _kept(ws: list[Word], i: int, keep: list[tuple[str, ...]]) -> bool:
@@ -183,7 +194,7 @@ def _list_goes_on(text: str, ws: list[Word], k: int, r: _Rules) -> bool:
         if n > k and re.search(r"[,.;:!?()\n]", text[ws[n - 1].end : ws[n].start]):
             return False
         if ws[n].folded in r.joiners:
-            return True
+            return not (n == k and r.new_clause)  # ", un": a new part, in Latvian and Russian
     return False
 
 

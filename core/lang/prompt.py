@@ -27,7 +27,7 @@ from typing import Any, Literal
 from core.lang.concepts import ConceptRegistry
 from core.lang.context import Context
 from core.lang.morph import is_cyrillic, to_cyrillic
-from core.lang.negation import split_negatives
+from core.lang.negation import english_trigger, split_negatives
 from core.lang.patterns import Match
 from core.lang.styles import Style, Styles, strip_style
 from core.lang.text import (
@@ -181,7 +181,7 @@ class PromptBuilder:
             kept, phrases, named = normalized, [], None
         # the concepts found above hold when nothing was taken out (the common case)
         concepts, content, lang = self._concepts_and_language(
-            kept, found if kept == positive else None
+            kept, found if kept == positive else None, "en" if english_trigger(positive) else None
         )
         positive = kept
         if lang == "ru" and not is_cyrillic(positive):  # Russian typed in Latin letters
@@ -215,10 +215,12 @@ class PromptBuilder:
         )
 
     def _concepts_and_language(
-        self, text: str, concepts: tuple[Match, ...] | None = None
+        self, text: str, concepts: tuple[Match, ...] | None = None, prefer: Lang | None = None
     ) -> tuple[tuple[Match, ...], list[Word], Lang]:
         """The concepts of `text` (found here unless given), its other content words and its
-        language."""
+        language (`prefer`: what decides when the words do not, e.g. "without" was said). A
+        message that reads as English but has a Latvian phrase is Latvian: the translator
+        takes that phrase, and the English ones stay as written."""
         if concepts is None:
             concepts = self.find(text)
         rest = _without_spans(text, concepts)
@@ -226,7 +228,10 @@ class PromptBuilder:
         # The languages the concepts were named in break ties the rest cannot decide.
         vias = {m.via for m in concepts}
         hint = next(iter(vias)) if len(vias) == 1 and vias <= {"en", "ru", "lt", "ltg"} else "lv"
+        hint = prefer if prefer and hint == "lv" else hint
         lang = detect_language(rest, default=hint) if content or rest else hint
+        if lang == "en" and any(detect_language(p, default="en") == "lv" for p in rest.split(",")):
+            lang = "lv"  # "piparkūkas on a plate, ar kafiju"
         if hint == "ltg" and lang == "lv":  # a Latgalian name in Latvian-looking words
             lang = "ltg"
         return concepts, content, lang
