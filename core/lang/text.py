@@ -151,7 +151,9 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
         solntse krasivyy krasivaya krasivoe staryy staraya bolshoy bolshaya malenkiy
         pamyatnik svobody rizhskiy rizhskij chernyy chyornyy balzam butylka stole stol
         prazdnik pesni tantsa biblioteka universitet most vantovyy dom chernogolovykh
-        pryanik pryaniki imbirnoe pechenye zamok sveta
+        pryanik pryaniki imbirnoe pechenye zamok sveta chitaet chitayet knigu kniga pishet
+        stoit idet idyot sidit spit gulyaet tantsuet poet igraet risuet devushka malchik
+        zhenshchina muzhchina babushka dedushka lesu zakat rassvet dozhd sneg zimoy
         """
     ),
     "lt": _folded_set(
