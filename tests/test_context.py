@@ -3,6 +3,8 @@ sentences it must rule out and those it must leave alone."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from core.lang.concepts import ConceptRegistry
@@ -138,3 +140,38 @@ def test_meaning_set(
         if words:  # no phrase starts or ends with a conjunction or a dangling trigger
             assert words[0].lower() not in ("un", "vai", "and", "or", "и", "или"), phrase
             assert words[-1].lower() not in ("un", "vai", "and", "bez", "без", "without"), phrase
+
+
+class Recording:
+    """A translator that writes what it was given in capitals and remembers each call."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def translate(self, texts: Sequence[str], src: str = "lv") -> list[str]:
+        self.calls.append(list(texts))
+        return [t.upper() for t in texts]
+
+
+def test_a_long_message_goes_as_its_sentences_in_one_batch() -> None:
+    from core.lang.translate import Translators
+
+    recording = Recording()
+    builder = PromptBuilder(ConceptRegistry.load(), Translators.single(recording))
+    text = "Vakarā gājām pa Vecrīgu. Pie Brīvības pieminekļa spēlēja mūziķi. Bija silts."
+    result = builder.build(text)
+    assert len(recording.calls) == 1 and len(recording.calls[0]) == 3  # one batch, 3 sentences
+    assert result.english is not None and result.english.count(".") == 3
+    assert result.concept_ids == ("brivpiem",)
+
+
+def test_a_code_switched_sentence_keeps_its_english_phrases() -> None:
+    from core.lang.translate import Translators
+
+    recording = Recording()
+    builder = PromptBuilder(ConceptRegistry.load(), Translators.single(recording))
+    result = builder.build("Vanšu tilts, at night, ļoti skaists")
+    assert recording.calls == [["Vanšu tilts", "ļoti skaists"]]  # "at night" is not sent
+    assert result.english == "VANŠU TILTS, at night, ĻOTI SKAISTS"
