@@ -72,9 +72,16 @@ async def runners(server: RedisServer, *gens: Generator) -> AsyncIterator[list[R
         )
         for g in gens
     ]
+    async with running(rs):
+        yield rs
+
+
+@contextlib.asynccontextmanager
+async def running(rs: list[Runner]) -> AsyncIterator[None]:
+    """Runners serving in this process until the block ends; each must stop in time."""
     tasks = [asyncio.create_task(r.run()) for r in rs]
     try:
-        yield rs
+        yield
     finally:
         for r in rs:
             r.stop()

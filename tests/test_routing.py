@@ -25,7 +25,6 @@ from bot.commands import run
 from bot.message import Ctx
 from bot.texts import error_text, status_text
 from bot.user_texts import models_text
-from core.app import open_service
 from core.config import Config
 from core.draw.images import read_png_metadata
 from core.draw.pool import ModelPool
@@ -37,7 +36,7 @@ from core.service import Service
 from tests.fakes import FakeGenerator
 from tests.helpers import make_config
 from tests.redis_server import RedisServer
-from tests.test_redis_queue import IDENTITY, NAMES, until
+from tests.test_redis_queue import NAMES, coordinator, running, until
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAIM_S = 1.0
@@ -88,27 +87,8 @@ async def serving(server: RedisServer, *pools: Pool) -> AsyncIterator[list[Runne
         )
         for p in pools
     ]
-    tasks = [asyncio.create_task(r.run()) for r in rs]
-    try:
+    async with running(rs):
         yield rs
-    finally:
-        for r in rs:
-            r.stop()
-        done, _ = await asyncio.wait(tasks, timeout=15)
-        assert len(done) == len(tasks), "a runner did not stop"
-
-
-@contextlib.asynccontextmanager
-async def coordinator(cfg: Config) -> AsyncIterator[tuple[Service, list[int]]]:
-    delivered: list[int] = []
-
-    async def record(h: Any) -> None:
-        if h.status == "done":
-            delivered.append(h.id)
-
-    async with open_service(cfg, translators=IDENTITY) as svc:
-        svc.worker.listeners.append(record)
-        yield svc, delivered
 
 
 def req(user: str, text: str) -> Request:

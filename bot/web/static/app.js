@@ -130,21 +130,7 @@ async function follow(id) {
   if (zime.following.has(id) || zime.following.size >= FOLLOW_MAX) return;
   zime.following.add(id);
   try {
-    const response = await fetch(`/api/jobs/${id}/events`, { headers: authHeaders(), credentials: "same-origin" });
-    if (!response.ok || !response.body) return;
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      const parts = buffer.split("\n\n");
-      buffer = parts.pop();
-      for (const part of parts) {
-        const line = part.split("\n").find((l) => l.startsWith("data: "));
-        if (line) progress(id, JSON.parse(line.slice(6)));
-      }
-    }
+    await window.readEvents(`/api/jobs/${id}/events`, authHeaders(), (state) => progress(id, state));
   } catch (e) { /* the page goes on; a reload shows the state */ } finally {
     zime.following.delete(id);
   }

@@ -14,28 +14,13 @@ document.addEventListener("click", (event) => {
 
 async function followJob(status) {
   const progress = document.getElementById("job-progress");
-  const response = await fetch(status.dataset.events, { credentials: "same-origin" });
-  if (!response.ok || !response.body) return;
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  let last = null;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    const parts = buffer.split("\n\n");
-    buffer = parts.pop();
-    for (const part of parts) {
-      const line = part.split("\n").find((l) => l.startsWith("data: "));
-      if (!line) continue;
-      last = JSON.parse(line.slice(6));
-      status.textContent = last.status;
-      status.className = `status ${last.status}`;
-      if (progress) {
-        progress.textContent = last.status === "running" ? `Drawing: ${last.percent} %` : last.position ? `Queued: ${last.position}` : last.status;
-      }
+  const last = await window.readEvents(status.dataset.events, {}, (state) => {
+    status.textContent = state.status;
+    status.className = `status ${state.status}`;
+    if (progress) {
+      progress.textContent = state.status === "running" ? `Drawing: ${state.percent} %` : state.position ? `Queued: ${state.position}` : state.status;
     }
-  }
+  });
   if (last && last.status === "done") location.reload();
 }
 
