@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.locale import t
-from bot.texts import EXAMPLE, status_name, styles_list
+from bot.option_texts import styles_list
+from bot.texts import EXAMPLE, status_name
 from core.jobs.job import Job
 from core.modelops import ModelInfo
 

@@ -253,13 +253,14 @@ async def test_russian_client_gets_russian_texts_and_a_polite_refusal(
 ) -> None:
     cfg = bot_config(stub, tiny_models, tmp_path)
     async with running_bot(cfg):
-        # No Russian translator is configured: a Russian sentence is refused in Russian.
+        # No Russian translator is configured: a Russian sentence is refused in Russian, the
+        # user's language, naming the languages read now
         stub.send_text("/zime кот на крыше", user_id=51, language="ru")
         await stub.wait_for(
             "editMessageText",
             chat_id=51,
-            text="Извини, этот язык я пока не понимаю. Пожалуйста, "
-            "напиши по-латышски или по-английски.",
+            text="Извините, я пока не читаю на русском. Пожалуйста, пишите на латышском, "
+            "английском.",
         )
         # A Russian concept-only prompt needs no translator; the caption is in Russian.
         stub.send_text("/zime Рижский чёрный бальзам", user_id=51, language="ru")
