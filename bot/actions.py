@@ -77,7 +77,7 @@ BUTTON_SYMBOLS = (
     "🎨",
     "⚡",
 )
-_GRID_LABEL = re.compile(r"[UV][1-4]|Z")
+_GRID_LABEL = re.compile(r"[UV][1-4]|Z|D")
 
 
 def looks_like_button(label: str) -> bool:
@@ -106,10 +106,26 @@ def result_buttons(job_id: int, count: int, lang: str) -> Rows:
             _b(t(lang, "🔁 Again"), "again", job_id),
             _b(t(lang, "📄 Original"), "orig", job_id),
             _b(t(lang, "ℹ️ Details"), "info", job_id),
+            replace(_b("📝", "desc", job_id), key="D"),
             _b("✏️", "fix", job_id),
             _b("🗑", "del", job_id),
         ),
     )
+
+
+def description_buttons(description_id: int, lang: str) -> Rows:
+    """Under /apraksti's four prompts: 1–4 draw one, "Zīmēt visus" all four."""
+    return (
+        tuple(_b(str(n), "dr", description_id, n) for n in range(1, 5)),
+        (_b(t(lang, "Draw all"), "dr", description_id),),
+    )
+
+
+def described(ctx: Ctx, description_id: int, prompts: list[str]) -> Reply:
+    """The four prompts, numbered, with their buttons."""
+    lines = [t(ctx.lang, "Four prompts for this picture:")]
+    lines += [f"{n}. {text}" for n, text in enumerate(prompts, 1)]
+    return Reply(text="\n".join(lines), buttons=description_buttons(description_id, ctx.lang))
 
 
 def image_row(job_id: int, n: int, lang: str) -> tuple[Button, ...]:
@@ -244,6 +260,28 @@ def fixed(ctx: Ctx, job_id: int, english: str) -> Reply:
     return draw(ctx, lambda c: c.service.draw_fixed(job_id, english, c.request))
 
 
+async def _describe(ctx: Ctx, p: Press) -> Reply:
+    """📝 under a result: four prompts for that picture, its own text first."""
+    description_id, found = await ctx.service.describe(ctx.request, job_id=p.job_id)
+    return described(ctx, description_id, found.latvian)
+
+
+async def _draw_described(ctx: Ctx, p: Press) -> Reply:
+    """1–4 under a description: that prompt drawn as a request of the asker's (every limit);
+    "Zīmēt visus": all four. Anyone else's press is one sentence, nothing drawn."""
+    prompts = await ctx.service.described(p.job_id, ctx.request)
+    chosen = [prompts[p.n - 1]] if p.n else prompts
+
+    async def start(c: Ctx, text: str) -> Submitted:
+        return await c.service.handle(replace(c.request, text=text))
+
+    if len(chosen) == 1:
+        return draw(ctx, lambda c: start(c, chosen[0]))
+    for text in chosen[1:]:  # the first is followed here; the others arrive as results
+        await start(ctx, text)
+    return draw(ctx, lambda c: start(c, chosen[0]))
+
+
 async def _info(ctx: Ctx, p: Press) -> Reply:
     job = await ctx.service.job_details(p.job_id, ctx.request)
     names = ", ".join(ctx.service.concept_names(job.concepts)) or "—"
@@ -303,6 +341,8 @@ HANDLERS: dict[str, Handler] = {
     "orig": _original,
     "fix": _fix,
     "info": _info,
+    "desc": _describe,
+    "dr": _draw_described,
     "del": _delete,
     "cancel": _cancel,
     "set": _setting,

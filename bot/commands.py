@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot import teaching
+from bot import actions, teaching
 from bot.actions import draw, history_buttons, settings_buttons
 from bot.admin_texts import model_queues_text, runners_text, stats_text
 from bot.arguments import (
@@ -36,7 +36,7 @@ from bot.texts import (
     t,
 )
 from bot.user_texts import help_text, history_line, models_text, settings_text
-from core.errors import EmptyPrompt, NotAdmin, PrivateOnly, ZimeError
+from core.errors import BadArgument, EmptyPrompt, NotAdmin, PrivateOnly, ZimeError
 from core.logins import ADMIN, GALLERY
 from core.service import Submitted
 
@@ -172,6 +172,19 @@ async def _edit(ctx: Ctx, args: Args) -> Reply:
     return Reply(text=text, private=True, preview=False)
 
 
+async def _apraksti(ctx: Ctx, args: Args) -> Reply:
+    """/apraksti: four Latvian prompts for the attached photo (or the one replied to), or
+    for picture N (/apraksti 12)."""
+    photo = await ctx.photo() if ctx.photo is not None else ctx.request.photo
+    if args.job:
+        description_id, found = await ctx.service.describe(ctx.request, job_id=args.job)
+    elif photo is not None:
+        description_id, found = await ctx.service.describe(ctx.request, photo=photo)
+    else:
+        raise BadArgument("/apraksti", N_("a photo to describe"), "/apraksti 12")
+    return actions.described(ctx, description_id, found.latvian)
+
+
 _PICTURE = Arg("id", "job", True, N_("a picture number from /vesture"), "/velreiz 12")
 _USER = Arg("lietotajs", "user", True, N_("a user id"), "/ban 123456")
 _TOKEN = Arg("token", "word", True, N_("the concept's token"), "/pievienot rigasdoms")
@@ -205,6 +218,13 @@ COMMANDS: tuple[Command, ...] = (
         (Arg("id", "job", True, _PICTURE.what, "/atkartot 12"),),
     ),
     Command(("galerija", "galereja", "gallery"), N_("My pictures on a web page"), _gallery),
+    Command(
+        ("apraksti", "opisat", "describe"),
+        N_("Describe a photo: four prompts, each one tap from being drawn"),
+        _apraksti,
+        (Arg("id", "job", False, _PICTURE.what, "/apraksti 12"),),
+        options=(Option("attels", N_("A photo to describe"), PHOTO),),
+    ),
     Command(
         ("labot", "izmenit", "edit"),
         N_("Redraw a region of a picture: reply /labot to it, or /labot 12"),
@@ -305,7 +325,7 @@ COMMANDS: tuple[Command, ...] = (
 BY_NAME: dict[str, Command] = {name: c for c in COMMANDS for name in c.names}
 DRAW = BY_NAME["zime"]
 # the names of the commands that take a photo (as a reply to one, or attached)
-REPLY_COMMANDS = frozenset(BY_NAME["labot"].names)  # a reply to a picture names it
+REPLY_COMMANDS = frozenset((*BY_NAME["labot"].names, *BY_NAME["apraksti"].names))  # a reply names it
 PHOTO_COMMANDS = frozenset(
     n for c in COMMANDS if any(o.type == PHOTO for o in c.typed_options()) for n in c.names
 )

@@ -12,6 +12,7 @@ from core.errors import (
     Banned,
     BlockedPrompt,
     ControlCharacters,
+    DescribeBusy,
     EmptyPrompt,
     Failure,
     JobCancelled,
@@ -209,6 +210,8 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "The translator is not answering right now. Please try again in a minute.")
     if isinstance(exc, TrainError):  # for admins: why, in their language
         return t(lang, "Teaching: {reason}", reason=train_reason(exc, lang))
+    if isinstance(exc, DescribeBusy):
+        return t(lang, "I am describing other pictures right now. Please try again in a minute.")
     if isinstance(exc, ModelOffline):
         return t(
             lang,

@@ -22,6 +22,7 @@ from core.ops.commands import (
     cmd_concepts,
     cmd_config,
     cmd_db,
+    cmd_describe,
     cmd_fetch_models,
     cmd_runner,
     cmd_train,
@@ -250,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=int)
     g.add_argument("--demo", action="store_true", help="tiny random models (offline; noise)")
     g.set_defaults(func=cmd_generate)
+
+    ds = sub.add_parser("describe", help="four Latvian prompts for a photo (as /apraksti)")
+    ds.add_argument("photo", help="a JPEG, PNG or WebP photo")
+    ds.add_argument("--json", action="store_true", help="english, latvian, concepts, style")
+    ds.add_argument("--config", help="config TOML file")
+    ds.set_defaults(func=cmd_describe)
 
     c = sub.add_parser("config", help="print the config in effect (file + ZIME_* environment)")
     c.add_argument("--config", help="config TOML file")

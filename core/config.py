@@ -89,6 +89,9 @@ class ModelsConfig:
     generators: Mapping[str, ModelSpec] = field(default_factory=_default_catalogue)
     generator: str = ""
     translator: str = DEFAULT_TRANSLATOR  # serves Latvian
+    # /apraksti: the image captioner (BLIP) and the English → Latvian translator
+    captioner: str = "Salesforce/blip-image-captioning-base"
+    describe_translator: str = "Helsinki-NLP/opus-mt-tc-big-en-lv"
     # Other source languages; Russian is served out of the box. An NLLB model (here or as
     # `translator`) serves every language it knows; a language nobody serves is refused.
     translators: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TRANSLATORS))
@@ -192,6 +195,7 @@ class LimitsConfig:
     max_prompt_chars: int = 300
     queue_size: int = 100
     per_user_queued: int = 3
+    describe_queue: int = 8  # /apraksti: descriptions waiting at once (one runs at a time)
     max_attempts: int = 3
 
 

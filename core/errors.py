@@ -185,6 +185,14 @@ class ModelUnavailable(ZimeError):
     """The image model stopped answering; the process must be restarted."""
 
 
+class DescribeBusy(ZimeError):
+    """/apraksti: `limit` descriptions already wait; the user is asked to try again soon."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{limit} descriptions wait")
+        self.limit = limit
+
+
 class ModelOffline(ZimeError):
     """No live runner serves this catalogue model now (runners are up for others): the
     request is refused at once rather than queued for nobody (issue #30)."""

@@ -15,6 +15,7 @@ from typing import Any
 from core.admin import AdminOps
 from core.config import Config
 from core.derived import DerivedJobs
+from core.describing import DescribeOps
 from core.draw.images import PHOTO_DECODES
 from core.draw.models import Catalogue
 from core.draw.tiny import is_tiny
@@ -76,7 +77,7 @@ def new_seed() -> int:
     return random.randrange(2**32)
 
 
-class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps):
+class Service(DerivedJobs, AdminOps, PageOps, Results, ModelOps, SettingsOps, DescribeOps):
     def __init__(
         self,
         config: Config,

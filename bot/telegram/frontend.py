@@ -55,6 +55,8 @@ from core.jobs.job import Request
 from core.service import Service
 
 log = logging.getLogger("zime.telegram")
+# a photo's caption that runs a command with it: photo → picture, or a description
+PHOTO_CAPTION = r"^/(zime|apraksti|opisat|describe)(@\w+)?(\s|$)"
 Context = ContextTypes.DEFAULT_TYPE
 
 
@@ -92,11 +94,7 @@ class TelegramFrontend(Connection, TeachingCommands, InlineMode, TelegramOutput,
         add = self.app.add_handler
         names = [name for c in commands.COMMANDS for name in c.names]
         add(CommandHandler(names, self.on_command))
-        add(
-            MessageHandler(
-                filters.PHOTO & filters.CaptionRegex(r"^/zime(@\w+)?(\s|$)"), self.on_photo
-            )
-        )
+        add(MessageHandler(filters.PHOTO & filters.CaptionRegex(PHOTO_CAPTION), self.on_photo))
         add(MessageHandler(filters.PHOTO & filters.ChatType.PRIVATE, self.on_teaching_photo))
         # Plain text is a prompt in private chats; in groups only a reply to a ✏️ question.
         add(
@@ -160,12 +158,13 @@ class TelegramFrontend(Connection, TeachingCommands, InlineMode, TelegramOutput,
         await self.render(update, message, await commands.run(ctx, name, raw))
 
     async def on_photo(self, update: Update, context: Context) -> None:
-        """A photo with the caption "/zime …": photo → picture."""
+        """A photo with the caption "/zime …" (photo → picture) or "/apraksti" (described)."""
         message = update.effective_message
         assert message is not None and message.caption is not None and message.photo
+        name, _ = commands.split(message.caption)
         raw = strip_command(message.caption)
         ctx = self.ctx(update, message.photo[-1])
-        await self.render(update, message, await commands.run(ctx, "zime", raw))
+        await self.render(update, message, await commands.run(ctx, name, raw))
 
     async def _download(self, photo: PhotoSize) -> bytes:
         """The photo's bytes from the Bot API's file URL (`[telegram] api_base_url`'s

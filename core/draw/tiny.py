@@ -244,14 +244,17 @@ def _build_opus(out: Path, work: Path) -> None:
 
 
 def build_tiny_models(root: str | Path) -> dict[str, Path]:
-    """Write DIR/sd, DIR/sdxl, DIR/nllb, DIR/opus, the scoring models DIR/clip and DIR/dino,
-    the captioner DIR/blip and a few-step LoRA for DIR/sd, DIR/fast-lora.safetensors; return
-    their paths."""
+    """Write DIR/sd, DIR/sdxl, DIR/nllb, DIR/opus (and its English → Latvian twin
+    DIR/opus-en-lv), the scoring models DIR/clip and DIR/dino, the captioner DIR/captioner
+    (also named "blip") and a few-step LoRA DIR/fast-lora.safetensors; return their paths."""
+    from core.draw.tiny_see import build_blip, build_clip, build_dino
     from core.draw.tiny_xl import build_tiny_sdxl
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    paths = {name: root / name for name in ("sd", "nllb", "opus", "clip", "dino", "blip")}
+    names = ("sd", "nllb", "opus", "opus-en-lv", "clip", "dino", "captioner")
+    paths = {name: root / name for name in names}
+    paths["blip"] = paths["captioner"]
     paths["fast-lora"] = root / "fast-lora.safetensors"
     paths["sdxl"] = root / "sdxl"
     with tempfile.TemporaryDirectory() as tmp:
@@ -261,9 +264,10 @@ def build_tiny_models(root: str | Path) -> dict[str, Path]:
         build_tiny_sdxl(paths["sdxl"])
         _build_nllb(paths["nllb"], work)
         _build_opus(paths["opus"], work)
-        _build_clip(paths["clip"])
-        _build_dino(paths["dino"])
-        _build_blip(paths["blip"], work)
+        _build_opus(paths["opus-en-lv"], work)  # random weights: either direction loads alike
+        build_clip(paths["clip"])
+        build_dino(paths["dino"])
+        build_blip(paths["captioner"], work)
     return paths
 
 
@@ -286,127 +290,6 @@ def build_fast_lora(sd: Path, out: Path, rank: int = 4) -> None:
     StableDiffusionPipeline.save_lora_weights(
         out.parent, unet_lora_layers=layers, weight_name=out.name, safe_serialization=True
     )
-
-
-def _build_blip(out: Path, work: Path) -> None:
-    """A tiny BLIP captioner with a small English word-piece vocabulary, like
-    Salesforce/blip-image-captioning-base in shape only."""
-    import torch
-    from transformers import (
-        BertTokenizer,
-        BlipConfig,
-        BlipForConditionalGeneration,
-        BlipImageProcessor,
-        BlipProcessor,
-    )
-
-    torch.manual_seed(0)
-    words = [
-        "[PAD]",
-        "[UNK]",
-        "[CLS]",
-        "[SEP]",
-        "[MASK]",
-        "[DEC]",
-        "a",
-        "photo",
-        "of",
-        "the",
-        "church",
-        "tower",
-        "red",
-        "roof",
-        "sky",
-        "in",
-        "with",
-        "old",
-        "building",
-        "city",
-    ]
-    (work / "blip-vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizer(str(work / "blip-vocab.txt"))
-    tokenizer.add_special_tokens({"bos_token": "[DEC]"})
-    tiny = {
-        "hidden_size": 32,
-        "intermediate_size": 37,
-        "num_attention_heads": 4,
-        "num_hidden_layers": 2,
-    }
-    text = {
-        **tiny,
-        "vocab_size": len(words),
-        "bos_token_id": 5,
-        "pad_token_id": 0,
-        "sep_token_id": 3,
-        "encoder_hidden_size": 32,
-    }
-    config = BlipConfig(
-        text_config=text,
-        vision_config={**tiny, "image_size": 32, "patch_size": 8},
-        projection_dim=32,
-    )
-    BlipForConditionalGeneration(config).save_pretrained(out)
-    images = BlipImageProcessor(size={"height": 32, "width": 32})
-    BlipProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(out)
-
-
-def _build_clip(out: Path) -> None:
-    """A tiny CLIP (image and text towers) with its processor, like
-    openai/clip-vit-large-patch14 in shape only."""
-    import torch
-    from transformers import (
-        CLIPConfig,
-        CLIPImageProcessor,
-        CLIPModel,
-        CLIPProcessor,
-        CLIPTokenizer,
-    )
-
-    torch.manual_seed(0)
-    vocab = clip_vocabulary()
-    tiny = {
-        "hidden_size": 32,
-        "intermediate_size": 37,
-        "num_attention_heads": 4,
-        "num_hidden_layers": 2,
-    }
-    text = {
-        **tiny,
-        "vocab_size": len(vocab),
-        "max_position_embeddings": 77,
-        "bos_token_id": vocab["<|startoftext|>"],
-        "eos_token_id": vocab["<|endoftext|>"],
-        "pad_token_id": vocab["<|endoftext|>"],
-    }
-    config = CLIPConfig(
-        text_config=text,
-        vision_config={**tiny, "image_size": 32, "patch_size": 8},
-        projection_dim=32,
-    )
-    CLIPModel(config).save_pretrained(out)
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
-    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=32)
-    CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(out)
-
-
-def _build_dino(out: Path) -> None:
-    """A tiny DINOv2 ViT with its processor, like facebook/dinov2-small in shape only."""
-    import torch
-    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
-
-    torch.manual_seed(0)
-    config = Dinov2Config(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        mlp_ratio=1,
-        image_size=32,
-        patch_size=8,
-    )
-    Dinov2Model(config).save_pretrained(out)
-    BitImageProcessor(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, do_center_crop=True
-    ).save_pretrained(out)
 
 
 def is_tiny(model: str) -> bool:

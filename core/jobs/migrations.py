@@ -133,4 +133,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN mask_image TEXT;
     """,
+    # 12: /apraksti (issue #34): the four prompts behind a description's buttons, and whose
+    """
+    CREATE TABLE descriptions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_key TEXT NOT NULL,
+        prompts TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 )

@@ -258,6 +258,14 @@ class Queries:
         return dict(json.loads(row[0])) if row else {}
 
     @guarded
+    async def description(self, description_id: int) -> tuple[str, list[str]] | None:
+        """Whose description it is and its four prompts (None: no such one)."""
+        row = await self._row(
+            "SELECT user_key, prompts FROM descriptions WHERE id = ?", (description_id,)
+        )
+        return (row[0], list(json.loads(row[1]))) if row is not None else None
+
+    @guarded
     async def has_user(self, platform: str, user_id: str) -> bool:
         """The user has used Zīme on that platform (a row in users)."""
         row = await self._row(

@@ -223,6 +223,20 @@ class Store(Queries, SessionRecords):
             )
         )
 
+    @guarded
+    async def save_description(self, user_key: str, prompts: list[str]) -> int:
+        """/apraksti: the four prompts behind a description's buttons; returns their id."""
+
+        def insert(db: sqlite3.Connection) -> int:
+            cur = db.execute(
+                "INSERT INTO descriptions (user_key, prompts, created_at) VALUES (?, ?, ?)",
+                (user_key, json.dumps(prompts, ensure_ascii=False), time.time()),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return await self._write(insert)
+
     # jobs
     @guarded
     async def create_job(self, new: Job, day_limit: int = 0) -> Job:

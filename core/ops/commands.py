@@ -40,6 +40,33 @@ def cmd_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_describe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Four Latvian prompts for a photo (as /apraksti answers), or with --json the English
+    ones, the Latvian ones, the concepts recognised and the style offered."""
+    import json
+
+    from bot.texts import error_text  # the chat's own sentences (no platform code)
+    from core.draw.images import load_photo
+    from core.errors import ZimeError
+    from core.lang.concepts import ConceptRegistry
+    from core.see.describe import build_describer
+
+    cfg = _config(args.config)
+    quiet_libraries()
+    try:
+        image = load_photo(Path(args.photo).read_bytes())  # the checks photo → picture makes
+    except ZimeError as exc:
+        print(f"zime: {error_text(exc, 'lv')}", file=err)
+        return 2
+    registry = ConceptRegistry.load(extra=cfg.path(cfg.storage.concepts))
+    described = build_describer(cfg, registry).describe(image)
+    if args.json:
+        print(json.dumps(described.as_json(), ensure_ascii=False), file=out)
+    else:
+        print("\n".join(f"{n}. {p}" for n, p in enumerate(described.latvian, 1)), file=out)
+    return 0
+
+
 def cmd_fetch_models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from core.ops.fetch import fetch_models
 

@@ -1,0 +1,1 @@
+"""Seeing pictures: describing a photo in Latvian (describe.py)."""

@@ -1,0 +1,193 @@
+"""/apraksti (issue #34): four Latvian prompts for a photo or a Zīme picture, each one tap
+from being drawn, through the same /zime path; the describer's models are the tiny ones (or
+fakes where a test needs to know what CLIP says)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bot import actions, commands
+from bot.message import Ctx
+from bot.texts import error_text
+from core.errors import DescribeBusy
+from core.lang.concepts import ConceptRegistry
+from core.see.describe import Describer
+from tests.test_console import console_config
+from tests.web_helpers import site
+
+
+def photo_bytes(colour: str = "blue") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class FakeCaptioner:
+    def caption(self, image: Any, prompt: str = "") -> str:
+        return "a tall stone column in a park" if not prompt else "trees and a street"
+
+
+class FakeClip:
+    """CLIP that recognises the Freedom Monument (and nothing else), and likes watercolour."""
+
+    def scores(self, image: Any, texts: Sequence[str]) -> list[float]:
+        return [
+            0.31 if "Freedom Monument" in t else 0.3 if "watercolor" in t else 0.1 for t in texts
+        ]
+
+
+class Latvian:
+    name = "fake-en-lv"
+
+    def translate(self, texts: Sequence[str], src: str = "en") -> list[str]:
+        words = {"a tall stone column in a park": "augsta akmens kolonna parkā"}
+        return [
+            words.get(t.split(",")[0], t.split(",")[0]) + t[len(t.split(",")[0]) :] for t in texts
+        ]
+
+
+def fake_describer() -> Describer:
+    return Describer(FakeCaptioner(), Latvian(), FakeClip(), ConceptRegistry.load())
+
+
+async def test_a_concept_clip_recognises_is_named_in_latvian_and_drawn_with_its_token(
+    tmp_path: Path,
+) -> None:
+    async with site(tmp_path) as s:
+        s.service._describer = fake_describer()
+        reply = await commands.run(
+            Ctx(s.service, s.request("7"), photo=lambda: _ready(photo_bytes())), "apraksti"
+        )
+        assert not reply.error, reply.text
+        lines = reply.text.splitlines()[1:]
+        assert len(lines) == 4 and len(set(lines)) == 4  # four different prompts
+        assert all("Brīvības piemineklis" in line for line in lines)  # above the threshold
+        assert "akvarelis" in lines[3]  # the style CLIP liked best, by its Latvian name
+        assert [b.label for b in reply.buttons[0]] == ["1", "2", "3", "4"]
+        assert reply.buttons[1][0].label == "Draw all"
+        two = await actions.press(Ctx(s.service, s.request("7")), reply.buttons[0][1].data)
+        assert two.start is not None
+        sub = await two.start({"chat_id": 7})
+        job = await asyncio.wait_for(sub.handle.wait(), 20)
+        assert job.user_id == "7" and "brivpiem" in job.prompt  # drawn with its token
+        assert job.request_text == lines[1].split(". ", 1)[1]
+        other = await actions.press(Ctx(s.service, s.request("8")), reply.buttons[0][0].data)
+        assert other.error and other.start is None  # only the asker
+
+
+async def _ready(data: bytes) -> bytes:
+    return data
+
+
+async def test_a_zime_picture_is_described_with_its_own_text_first(tmp_path: Path) -> None:
+    async with site(tmp_path) as s:
+        s.service._describer = fake_describer()
+        job_id = await s.draw("7", "Vanšu tilts naktī --ar 3:2")
+        desc = await actions.press(Ctx(s.service, s.request("7")), actions.encode("desc", job_id))
+        assert desc.text.splitlines()[1] == "1. Vanšu tilts naktī --ar 3:2"
+        assert len(desc.text.splitlines()) == 5
+        refused = await actions.press(
+            Ctx(s.service, s.request("8")), actions.encode("desc", job_id)
+        )
+        assert refused.error  # someone else's picture: one sentence, nothing described
+
+
+async def test_a_busy_describer_says_so(tmp_path: Path) -> None:
+    async with site(tmp_path, limits={"describe_queue": 1}) as s:
+        gate = asyncio.Event()
+        started = asyncio.Event()
+        describer = fake_describer()
+        real = describer.describe
+
+        def slow(image: Any, first: str = "") -> Any:
+            asyncio.run_coroutine_threadsafe(_set(started), loop).result()
+            asyncio.run_coroutine_threadsafe(gate.wait(), loop).result()
+            return real(image, first)
+
+        loop = asyncio.get_running_loop()
+        describer.describe = slow  # type: ignore[method-assign]
+        s.service._describer = describer
+        first = asyncio.create_task(s.service.describe(s.request("7"), photo=photo_bytes()))
+        await asyncio.wait_for(started.wait(), 10)
+        with pytest.raises(DescribeBusy) as busy:
+            await s.service.describe(s.request("8"), photo=photo_bytes("red"))
+        assert "mēģini vēlreiz" in error_text(busy.value, "lv")
+        gate.set()
+        _id, described = await asyncio.wait_for(first, 10)
+        assert len(described.latvian) == 4
+
+
+async def _set(event: asyncio.Event) -> None:
+    event.set()
+
+
+def test_the_console_describes_a_picture_with_d_and_draws_the_second(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """On the tiny models, through the real captioner, CLIP and translator: D (📝) under a
+    result answers four prompts with 1–4, and "2" draws the second as the user's job."""
+    cfg = console_config(tmp_path, tiny_models)
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace(
+            "[models]\n",
+            f'[models]\ncaptioner = "{tiny_models["captioner"]}"\n'
+            f'describe_translator = "{tiny_models["opus-en-lv"]}"\n',
+        )
+        + f'[training]\nclip_model = "{tiny_models["clip"]}"\n',
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(cfg)],
+        input="/zime Vanšu tilts naktī\nD\n2\n",
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert "[📝 (D)]" in out and "Četri apraksti šim attēlam:" in out
+    assert "1. Vanšu tilts naktī" in out and "[1]  [2]  [3]  [4]" in out
+    assert out.count("Uzzīmēts:") == 2  # the picture, and the second prompt drawn
+
+
+def test_core_describe_prints_four_prompts_and_refuses_a_bad_file(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    import json
+
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(
+        f'[models]\ncaptioner = "{tiny_models["captioner"]}"\n'
+        f'describe_translator = "{tiny_models["opus-en-lv"]}"\n'
+        f'[training]\nclip_model = "{tiny_models["clip"]}"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "p.png").write_bytes(photo_bytes())
+    run = [sys.executable, "-m", "core", "describe"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    got = subprocess.run(
+        [*run, str(tmp_path / "p.png"), "--json", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    data = json.loads(got.stdout)
+    assert len(data["latvian"]) == 4 and len(data["english"]) == 4 and data["style"]
+    bad = subprocess.run(
+        [*run, str(cfg), "--config", str(cfg)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert bad.returncode == 2 and "bad_photo" not in bad.stderr and "zime: " in bad.stderr
