@@ -325,7 +325,8 @@ COMMANDS: tuple[Command, ...] = (
 BY_NAME: dict[str, Command] = {name: c for c in COMMANDS for name in c.names}
 DRAW = BY_NAME["zime"]
 # the names of the commands that take a photo (as a reply to one, or attached)
-REPLY_COMMANDS = frozenset((*BY_NAME["labot"].names, *BY_NAME["apraksti"].names))  # a reply names it
+# the commands a reply to a Zīme picture gives that picture's number
+REPLY_COMMANDS = frozenset((*BY_NAME["labot"].names, *BY_NAME["apraksti"].names))
 PHOTO_COMMANDS = frozenset(
     n for c in COMMANDS if any(o.type == PHOTO for o in c.typed_options()) for n in c.names
 )
