@@ -20,6 +20,7 @@ from bot import actions, commands
 from bot.message import Ctx
 from bot.texts import error_text
 from core.errors import DescribeBusy
+from core.jobs.job import Request
 from core.lang.concepts import ConceptRegistry
 from core.see.describe import Describer
 from tests.test_console import console_config
@@ -191,3 +192,52 @@ def test_core_describe_prints_four_prompts_and_refuses_a_bad_file(
         [*run, str(cfg), "--config", str(cfg)], capture_output=True, text=True, env=env, timeout=60
     )
     assert bad.returncode == 2 and "bad_photo" not in bad.stderr and "zime: " in bad.stderr
+
+
+async def test_a_telegram_photo_captioned_apraksti_gets_four_prompts_and_2_draws(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """The real client against the stand-in Bot API: a photo with the caption /apraksti is
+    answered with four prompts and 1–4; "2" draws the second as the user's job; someone
+    else's press draws nothing; junk is the photo → picture sentence."""
+    import json as _json
+
+    from core.config import load_config
+    from tests.telegram_stub import TelegramStub
+    from tests.test_telegram import running_bot, write_config
+
+    stub = TelegramStub()
+    await stub.start()
+    try:
+        path = write_config(tmp_path, tiny_models, f"http://127.0.0.1:{stub.port}/bot")
+        path.write_text(
+            path.read_text(encoding="utf-8").replace(
+                "[models]\n",
+                f'[models]\ncaptioner = "{tiny_models["captioner"]}"\n'
+                f'describe_translator = "{tiny_models["opus-en-lv"]}"\n',
+            )
+            + f'[training]\nclip_model = "{tiny_models["clip"]}"\n',
+            encoding="utf-8",
+        )
+        async with running_bot(load_config(path, {})) as frontend:
+            stub.send_photo(photo_bytes(), "/apraksti", user_id=61)
+            [answer] = await stub.wait_for("sendMessage", chat_id=61, timeout=60)
+            lines = answer.params["text"].splitlines()
+            assert lines[0] == "Četri apraksti šim attēlam:" and len(lines) == 5
+            rows = answer.params["reply_markup"]["inline_keyboard"]
+            assert [b["text"] for b in rows[0]] == ["1", "2", "3", "4"]
+            assert rows[1][0]["text"] == "Zīmēt visus"
+            shown = {"message_id": 9100, "date": 0, "chat": {"id": 61, "type": "private"}}
+            stub.press(rows[0][0]["callback_data"], shown, user_id=62)  # not the asker
+            await stub.wait_for("answerCallbackQuery", text="Tāds zīmējums nav atrasts.")
+            stub.press(rows[0][1]["callback_data"], shown, user_id=61)
+            await stub.wait_for("sendPhoto", chat_id=61, timeout=60)  # the second prompt drawn
+            asker = Request("telegram", "61", "61", "")
+            jobs = await frontend.service.history(asker, 5)
+            assert [j.request_text for j in jobs] == [lines[2].split(". ", 1)[1]]
+            assert "62" not in _json.dumps([j.user_id for j in jobs])
+            stub.send_photo(b"junk", "/apraksti", user_id=63)
+            [junk] = await stub.wait_for("sendMessage", chat_id=63)
+            assert "nevarēju nolasīt" in junk.params["text"] or "JPEG" in junk.params["text"]
+    finally:
+        await stub.stop()
