@@ -137,16 +137,7 @@ def test_the_console_describes_a_picture_with_d_and_draws_the_second(
 ) -> None:
     """On the tiny models, through the real captioner, CLIP and translator: D (📝) under a
     result answers four prompts with 1–4, and "2" draws the second as the user's job."""
-    cfg = console_config(tmp_path, tiny_models)
-    cfg.write_text(
-        cfg.read_text(encoding="utf-8").replace(
-            "[models]\n",
-            f'[models]\ncaptioner = "{tiny_models["captioner"]}"\n'
-            f'describe_translator = "{tiny_models["opus-en-lv"]}"\n',
-        )
-        + f'[training]\nclip_model = "{tiny_models["clip"]}"\n',
-        encoding="utf-8",
-    )
+    cfg = with_describer(console_config(tmp_path, tiny_models), tiny_models)
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "--config", str(cfg)],
         input="/zime Vanšu tilts naktī\nD\n2\n",
@@ -209,16 +200,8 @@ async def test_a_telegram_photo_captioned_apraksti_gets_four_prompts_and_2_draws
     stub = TelegramStub()
     await stub.start()
     try:
-        path = write_config(tmp_path, tiny_models, f"http://127.0.0.1:{stub.port}/bot")
-        path.write_text(
-            path.read_text(encoding="utf-8").replace(
-                "[models]\n",
-                f'[models]\ncaptioner = "{tiny_models["captioner"]}"\n'
-                f'describe_translator = "{tiny_models["opus-en-lv"]}"\n',
-            )
-            + f'[training]\nclip_model = "{tiny_models["clip"]}"\n',
-            encoding="utf-8",
-        )
+        api = f"http://127.0.0.1:{stub.port}/bot"
+        path = with_describer(write_config(tmp_path, tiny_models, api), tiny_models)
         async with running_bot(load_config(path, {})) as frontend:
             stub.send_photo(photo_bytes(), "/apraksti", user_id=61)
             [answer] = await stub.wait_for("sendMessage", chat_id=61, timeout=60)
@@ -239,5 +222,52 @@ async def test_a_telegram_photo_captioned_apraksti_gets_four_prompts_and_2_draws
             stub.send_photo(b"junk", "/apraksti", user_id=63)
             [junk] = await stub.wait_for("sendMessage", chat_id=63)
             assert "nevarēju nolasīt" in junk.params["text"] or "JPEG" in junk.params["text"]
+    finally:
+        await stub.stop()
+
+
+def with_describer(path: Path, tiny: dict[str, Path]) -> Path:
+    """A frontend test's config with the tiny describer models."""
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "[models]\n",
+            f'[models]\ncaptioner = "{tiny["captioner"]}"\n'
+            f'describe_translator = "{tiny["opus-en-lv"]}"\n',
+        )
+        + f'[training]\nclip_model = "{tiny["clip"]}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+async def test_a_discord_attachment_described_and_drawn(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    from tests.discord_stub import DiscordStub
+    from tests.test_discord import running
+    from tests.test_discord import write_config as discord_config
+
+    stub = DiscordStub()
+    await stub.start()
+    try:
+        cfg = with_describer(discord_config(tmp_path, tiny_models, stub), tiny_models)
+        async with running(cfg, stub):
+            [sync] = stub.sent("PUT", "/commands")
+            apraksti = next(c for c in sync.body["__list__"] if c["name"] == "apraksti")
+            assert "attels" in [o["name"] for o in apraksti["options"]]
+            token = await stub.slash(
+                "apraksti", {}, user_id=7, attachment=("attels", photo_bytes())
+            )
+            [answer] = await stub.wait_for("POST", f"/{token}/callback", timeout=60)
+            data = answer.body["data"]
+            assert data["content"].startswith("Četri apraksti šim attēlam:")
+            ids = [c["custom_id"] for row in data["components"] for c in row["components"]]
+            assert len(ids) == 5
+            drawn = await stub.click(ids[1], user_id=7)
+            [picture] = await stub.wait_for("POST", f"/webhooks/4242/{drawn}", timeout=60)
+            assert picture.files  # the second prompt, drawn
+            other = await stub.click(ids[0], user_id=8)
+            [refusal] = await stub.wait_for("POST", f"/{other}/callback")
+            assert refusal.body["data"]["flags"] & 64  # one private sentence, nothing drawn
     finally:
         await stub.stop()
