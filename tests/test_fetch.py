@@ -35,7 +35,9 @@ def test_fetch_models_with_local_paths_is_a_no_op_and_converts(
     shutil.copytree(tiny_models["opus"], opus)
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(
-        f'[models]\ngenerator = "{tiny_models["sd"]}"\ntranslator = "{opus}"\ntranslators = {{}}\n',
+        f'[models]\ngenerator = "{tiny_models["sd"]}"\ntranslator = "{opus}"\ntranslators = {{}}\n'
+        f'captioner = "{tiny_models["captioner"]}"\n'
+        f'describe_translator = "{tiny_models["opus-en-lv"]}"\n',
         encoding="utf-8",
     )
     proc = run_core("fetch-models", "--config", str(cfg), "--ctranslate2")
@@ -43,7 +45,9 @@ def test_fetch_models_with_local_paths_is_a_no_op_and_converts(
     rows = [line.split("\t") for line in proc.stdout.splitlines()]
     assert rows[0] == ["generator", str(tiny_models["sd"]), "local"]
     assert rows[1] == ["translator", str(opus), "local"]
-    assert rows[2][0] == "translator-ct2" and (tmp_path / "opus-ct2" / "model.bin").is_file()
+    assert rows[2] == ["captioner", str(tiny_models["captioner"]), "local"]  # /apraksti
+    assert rows[3] == ["describe-translator", str(tiny_models["opus-en-lv"]), "local"]
+    assert rows[4][0] == "translator-ct2" and (tmp_path / "opus-ct2" / "model.bin").is_file()
 
 
 def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path) -> None:
@@ -52,6 +56,8 @@ def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path
         "minusthousand/lv-sb": LV_SB,
         "Helsinki-NLP/opus-mt-tc-big-lv-en": OPUS,
         "Helsinki-NLP/opus-mt-ru-en": OPUS,
+        "Salesforce/blip-image-captioning-base": OPUS,
+        "Helsinki-NLP/opus-mt-tc-big-en-lv": OPUS,
     }
 
     def fake_download(repo: str, cache: str, allow: Sequence[str]) -> Path:
@@ -72,6 +78,8 @@ def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path
         "minusthousand/lv-sb",
         "Helsinki-NLP/opus-mt-tc-big-lv-en",
         "Helsinki-NLP/opus-mt-ru-en",
+        "Salesforce/blip-image-captioning-base",  # /apraksti's captioner and translator
+        "Helsinki-NLP/opus-mt-tc-big-en-lv",
     ]
     assert got[0][1] == "/models" and "unet/diffusion_pytorch_model.fp16.safetensors" in got[0][2]
     for translator in got[1:]:
@@ -83,7 +91,13 @@ def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path
             "tokenizer_config.json",
             "vocab.json",
         ]
-    assert [i.role for i in items] == ["generator:lv-sb", "translator", "translator-ru"]
+    assert [i.role for i in items] == [
+        "generator:lv-sb",
+        "translator",
+        "translator-ru",
+        "captioner",
+        "describe-translator",
+    ]
     assert all(i.downloaded for i in items) and items[0].bytes < 2.8e9
     # the plan is printed before anything is downloaded
     assert lines[0].startswith("generator:lv-sb minusthousand/lv-sb: 16 files, 2.74 GB")
@@ -197,6 +211,8 @@ def test_fetch_models_fetches_every_catalogue_model_and_its_fast_lora(tmp_path: 
     }
     models = {
         "translators": {},
+        "captioner": "",  # no /apraksti models: this test is about the catalogue
+        "describe_translator": "",
         "generators": {
             "lv-sb": {
                 "path": "minusthousand/lv-sb",

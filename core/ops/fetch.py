@@ -135,6 +135,13 @@ def _models(config: Config, only: str = "") -> list[tuple[str, str, bool]]:
     for lang, source in m.translators.items():
         if source not in {s for _, s, _ in out}:
             out.append((f"translator-{lang}", source, False))
+    # /apraksti: the captioner and the English → Latvian translator (CLIP: [training])
+    for role, source in (
+        ("captioner", m.captioner),
+        ("describe-translator", m.describe_translator),
+    ):
+        if source and source not in {s for _, s, _ in out}:
+            out.append((role, source, False))
     return out
 
 
