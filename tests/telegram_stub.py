@@ -146,6 +146,28 @@ class TelegramStub:
         )
         return message_id
 
+    def send_document(self, data: bytes, caption: str, user_id: int = 1) -> int:
+        """Inject a user's file sent as a document, with a caption; returns its message_id."""
+        file_id = f"upload-{len(self.files) + 1}"
+        self.files[file_id] = data
+        message_id = next(self._message_ids)
+        entities = [{"type": "bot_command", "offset": 0, "length": len(caption.split()[0])}]
+        document = {"file_id": file_id, "file_unique_id": file_id, "file_name": "picture.png"}
+        self.inject(
+            {
+                "message": {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": {"id": user_id, "type": "private"},
+                    "from": self.user(user_id),
+                    "document": {**document, "file_size": len(data)},
+                    "caption": caption,
+                    "caption_entities": entities if caption.startswith("/") else [],
+                }
+            }
+        )
+        return message_id
+
     async def _file(self, request: web.Request) -> web.StreamResponse:
         """The file in 1 MB writes; `served` counts the bytes the client took, so a test sees
         where a download stopped. `file_headers=False` leaves the Content-Length out."""

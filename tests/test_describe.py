@@ -221,7 +221,14 @@ async def test_a_telegram_photo_captioned_apraksti_gets_four_prompts_and_2_draws
             assert "62" not in _json.dumps([j.user_id for j in jobs])
             stub.send_photo(b"junk", "/apraksti", user_id=63)
             [junk] = await stub.wait_for("sendMessage", chat_id=63)
-            assert "nevarēju nolasīt" in junk.params["text"] or "JPEG" in junk.params["text"]
+            assert junk.params["text"] == "Šo foto nevarēju nolasīt. Lūdzu, atsūti to vēlreiz."
+            # a file sent as a document: the same checks and sentences as a photo
+            stub.send_document(b"GIF89a not really", "/apraksti", user_id=64)
+            [doc] = await stub.wait_for("sendMessage", chat_id=64)
+            assert doc.params["text"] == junk.params["text"]
+            stub.send_document(photo_bytes("green"), "/apraksti", user_id=65)
+            [good] = await stub.wait_for("sendMessage", chat_id=65, timeout=60)
+            assert good.params["text"].startswith("Četri apraksti šim attēlam:")
     finally:
         await stub.stop()
 

@@ -15,7 +15,7 @@ import secrets
 from functools import partial
 from typing import Any
 
-from telegram import Message, PhotoSize, Update
+from telegram import Document, Message, PhotoSize, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import (
@@ -94,7 +94,8 @@ class TelegramFrontend(Connection, TeachingCommands, InlineMode, TelegramOutput,
         add = self.app.add_handler
         names = [name for c in commands.COMMANDS for name in c.names]
         add(CommandHandler(names, self.on_command))
-        add(MessageHandler(filters.PHOTO & filters.CaptionRegex(PHOTO_CAPTION), self.on_photo))
+        attached = filters.PHOTO | filters.Document.ALL  # a file sent as a document: checked alike
+        add(MessageHandler(attached & filters.CaptionRegex(PHOTO_CAPTION), self.on_photo))
         add(MessageHandler(filters.PHOTO & filters.ChatType.PRIVATE, self.on_teaching_photo))
         # Plain text is a prompt in private chats; in groups only a reply to a ✏️ question.
         add(
@@ -127,7 +128,7 @@ class TelegramFrontend(Connection, TeachingCommands, InlineMode, TelegramOutput,
             meta=meta,
         )
 
-    def ctx(self, update: Update, photo: PhotoSize | None = None) -> Ctx:
+    def ctx(self, update: Update, photo: PhotoSize | Document | None = None) -> Ctx:
         """The command's arguments go to the command: a request's text is what /zime draws.
         A training's news goes to the chat the command came from."""
         fetch = partial(self._download, photo) if photo is not None else None
@@ -149,8 +150,10 @@ class TelegramFrontend(Connection, TeachingCommands, InlineMode, TelegramOutput,
         message = update.effective_message
         assert message is not None and message.text is not None
         name, raw = commands.split(message.text)
-        replied = message.reply_to_message  # "/zime …" as a reply to a photo
-        photo = replied.photo[-1] if replied is not None and replied.photo else None
+        replied = message.reply_to_message  # "/zime …" as a reply to a photo (or a file)
+        photo = None
+        if replied is not None:
+            photo = replied.photo[-1] if replied.photo else replied.document
         if replied is not None and name in commands.REPLY_COMMANDS and not raw.strip():
             job = await self.service.job_of_message(self.request(update), replied.message_id)
             raw = str(job.id) if job is not None else raw  # /labot as a reply to a picture
@@ -158,15 +161,18 @@ class TelegramFrontend(Connection, TeachingCommands, InlineMode, TelegramOutput,
         await self.render(update, message, await commands.run(ctx, name, raw))
 
     async def on_photo(self, update: Update, context: Context) -> None:
-        """A photo with the caption "/zime …" (photo → picture) or "/apraksti" (described)."""
+        """A photo (or a file sent as a document) with the caption "/zime …" (photo →
+        picture) or "/apraksti" (described)."""
         message = update.effective_message
-        assert message is not None and message.caption is not None and message.photo
+        assert message is not None and message.caption is not None
+        attached = message.photo[-1] if message.photo else message.document
+        assert attached is not None
         name, _ = commands.split(message.caption)
         raw = strip_command(message.caption)
-        ctx = self.ctx(update, message.photo[-1])
+        ctx = self.ctx(update, attached)
         await self.render(update, message, await commands.run(ctx, name, raw))
 
-    async def _download(self, photo: PhotoSize) -> bytes:
+    async def _download(self, photo: PhotoSize | Document) -> bytes:
         """The photo's bytes from the Bot API's file URL (`[telegram] api_base_url`'s
         /file/bot… sibling, as a self-hosted Bot API server serves them)."""
         if photo.file_size and photo.file_size > MAX_PHOTO_BYTES:  # before asking Telegram
