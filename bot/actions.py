@@ -91,8 +91,8 @@ def _b(label: str, act: str, job_id: int, n: int = 0) -> Button:
 
 
 def result_buttons(job_id: int, count: int, lang: str) -> Rows:
-    """Under a result. A grid: U1–U4 and V1–V4; one image: 🔍 2× and 🔀. Then 🔁, 📄,
-    ℹ️, ✏️ and 🗑."""
+    """Under a result. A grid: U1–U4 and V1–V4; one image: 🔍 2×, 🔀 and 🔭. Then 🔁, 📄
+    and ℹ️; then 📝, ✏️ and 🗑 (three to a row, so that labels fit a phone)."""
     if count > 1:
         first: tuple[tuple[Button, ...], ...] = (
             tuple(_b(f"U{n}", "u", job_id, n) for n in range(1, count + 1)),
@@ -106,6 +106,8 @@ def result_buttons(job_id: int, count: int, lang: str) -> Rows:
             _b(t(lang, "🔁 Again"), "again", job_id),
             _b(t(lang, "📄 Original"), "orig", job_id),
             _b(t(lang, "ℹ️ Details"), "info", job_id),
+        ),
+        (
             replace(_b("📝", "desc", job_id), key="D"),
             _b("✏️", "fix", job_id),
             _b("🗑", "del", job_id),

@@ -84,6 +84,7 @@ async def test_slash_command_defer_progress_and_file(
             "labot",
             "panelis",
             "modeli",
+            "apraksti",
         }
         zime = next(c for c in sync.body["__list__"] if c["name"] == "zime")
         assert zime["options"][0]["name"] == "teksts" and zime["options"][0]["type"] == 3
@@ -108,6 +109,7 @@ async def test_slash_command_defer_progress_and_file(
                 ("again", ""),
                 ("orig", ""),
                 ("info", ""),
+                ("desc", ""),
                 ("fix", ""),
                 ("del", ""),
             )

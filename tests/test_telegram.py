@@ -71,6 +71,18 @@ async def running_bot(cfg: Config) -> AsyncIterator[TelegramFrontend]:
             await frontend.stop()
 
 
+def button(call: Any, act: str) -> dict[str, str]:
+    """The button of a sent message whose callback does `act` (z1:ACT:…), in any row."""
+    rows = call.params["reply_markup"]["inline_keyboard"]
+    return next(b for row in rows for b in row if b["callback_data"].split(":")[1] == act)
+
+
+def result_row_texts(call: Any) -> list[str]:
+    """The texts of the buttons under a result after its image row(s): 🔁 📄 ℹ️, 📝 ✏️ 🗑."""
+    rows = call.params["reply_markup"]["inline_keyboard"]
+    return [b["text"] for row in rows[-2:] for b in row]
+
+
 def reply_to(call: Any) -> int | None:
     rp = call.params.get("reply_parameters") or {}
     return rp.get("message_id") if isinstance(rp, dict) else None
@@ -91,21 +103,16 @@ async def test_private_draw_reply_caption_buttons(
             and "Sēkla:" in photo.params["caption"]
         )
         assert photo.params["parse_mode"] == "HTML"
-        keyboard = photo.params["reply_markup"]["inline_keyboard"][-1]
-        assert [b["text"] for b in keyboard] == [
-            "🔁 Vēlreiz",
-            "📄 Oriģināls",
-            "ℹ️ Detaļas",
-            "✏️",
-            "🗑",
-        ]
+        texts = result_row_texts(photo)
+        assert texts == ["🔁 Vēlreiz", "📄 Oriģināls", "ℹ️ Detaļas", "📝", "✏️", "🗑"]
+        assert all(len(row) <= 3 for row in photo.params["reply_markup"]["inline_keyboard"])
         assert photo.files["photo"].startswith(b"\x89PNG")
         [status] = stub.sent("sendMessage", chat_id=7)
         assert status.params["text"] == "⏳" and reply_to(status) == mid
         await stub.wait_for("deleteMessage", chat_id=7)
 
         # buttons: original PNG as a document, reroll with a new seed
-        job_id = int(keyboard[1]["callback_data"].split(":")[2])
+        job_id = int(button(photo, "orig")["callback_data"].split(":")[2])
         message = {"message_id": 5000, "date": 0, "chat": {"id": 7, "type": "private"}}
         stub.press(f"orig:{job_id}", message, user_id=7)
         [doc] = await stub.wait_for("sendDocument", chat_id=7)
@@ -218,9 +225,7 @@ async def test_inline_mode(
         assert "vansutilts bridge" in media.params["media"]["caption"]
         assert media.params["media"]["media"].startswith("photo-")  # the uploaded file's id
         # the buttons of an inline picture work: 🔁 redraws into it, 📄 goes to the private chat
-        again, orig, _info, _fix, _delete = (
-            b["callback_data"] for b in media.params["reply_markup"]["inline_keyboard"][-1]
-        )
+        again, orig = (button(media, act)["callback_data"] for act in ("again", "orig"))
         stub.inject(
             {
                 "callback_query": {
@@ -267,11 +272,11 @@ async def test_russian_client_gets_russian_texts_and_a_polite_refusal(
         [photo] = await stub.wait_for("sendPhoto", chat_id=51)
         assert "rigabalsam bottle" in photo.params["caption"]
         assert "Нарисовано:" in photo.params["caption"]
-        keyboard = photo.params["reply_markup"]["inline_keyboard"][-1]
-        assert [b["text"] for b in keyboard] == [
+        assert result_row_texts(photo) == [
             "🔁 Ещё раз",
             "📄 Оригинал",
             "ℹ️ Подробности",
+            "📝",
             "✏️",
             "🗑",
         ]
@@ -403,7 +408,7 @@ async def test_originals_are_for_their_owner_and_ids_are_checked(
     async with running_bot(cfg):
         stub.send_text("/zime Milda", user_id=71)
         [photo] = await stub.wait_for("sendPhoto", chat_id=71)
-        orig = photo.params["reply_markup"]["inline_keyboard"][-1][1]["callback_data"]
+        orig = button(photo, "orig")["callback_data"]
         message = {"message_id": 5000, "date": 0, "chat": {"id": 72, "type": "private"}}
         stub.press(orig, message, user_id=72)  # someone else's job id
         [alert] = await stub.wait_for("answerCallbackQuery", text="Tāds zīmējums nav atrasts.")
@@ -535,7 +540,7 @@ async def test_delete_is_for_the_author_only(
     async with running_bot(cfg) as frontend:
         stub.send_text("/zime Vanšu tilts", user_id=97)
         [photo] = await stub.wait_for("sendPhoto", chat_id=97)
-        delete = photo.params["reply_markup"]["inline_keyboard"][-1][4]["callback_data"]
+        delete = button(photo, "del")["callback_data"]
         job_id = int(delete.split(":")[2])
         job = await frontend.service.job(job_id)
         assert job is not None and job.image_path and Path(job.image_path).is_file()
@@ -606,7 +611,7 @@ async def test_fix_the_translation(
     async with running_bot(cfg) as frontend:
         stub.send_text("/zime kaķis pie Brīvības pieminekļa", user_id=101)
         [photo] = await stub.wait_for("sendPhoto", chat_id=101)
-        fix = photo.params["reply_markup"]["inline_keyboard"][-1][3]
+        fix = button(photo, "fix")
         assert fix["text"] == "✏️"
         shown = {"message_id": 9000, "date": 0, "chat": {"id": 101, "type": "private"}}
         stub.press(fix["callback_data"], shown, user_id=102)  # not the author
