@@ -92,6 +92,28 @@ def clip_vocabulary(size: int = 0) -> dict[str, int]:
     return vocab
 
 
+# the transformer towers of every tiny CLIP, BLIP and safety checker
+TINY_TOWER = {
+    "hidden_size": 32,
+    "intermediate_size": 37,
+    "num_attention_heads": 4,
+    "num_hidden_layers": 2,
+}
+TINY_VISION = {**TINY_TOWER, "image_size": 32, "patch_size": 8}
+
+
+def clip_text_settings(vocab: dict[str, int]) -> dict[str, Any]:
+    """A tiny CLIP text tower's config over `vocab` (clip_vocabulary), as SD's has."""
+    return {
+        **TINY_TOWER,
+        "vocab_size": len(vocab),
+        "max_position_embeddings": 77,
+        "bos_token_id": vocab["<|startoftext|>"],
+        "eos_token_id": vocab["<|endoftext|>"],
+        "pad_token_id": vocab["<|endoftext|>"],
+    }
+
+
 def _build_sd(out: Path) -> None:
     import torch
     from diffusers import (
@@ -103,19 +125,7 @@ def _build_sd(out: Path) -> None:
     torch.manual_seed(0)
     vocab = clip_vocabulary()
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(vocab),
-            hidden_size=32,
-            intermediate_size=37,
-            num_attention_heads=4,
-            num_hidden_layers=2,
-            max_position_embeddings=77,
-            bos_token_id=vocab["<|startoftext|>"],
-            eos_token_id=vocab["<|endoftext|>"],
-            pad_token_id=vocab["<|endoftext|>"],
-        )
-    )
+    text_encoder = CLIPTextModel(CLIPTextConfig(**clip_text_settings(vocab)))
     unet = UNet2DConditionModel(
         sample_size=64,
         in_channels=4,
@@ -172,17 +182,7 @@ def _tiny_safety_checker() -> Any:
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
     from transformers import CLIPConfig
 
-    tiny = {
-        "hidden_size": 32,
-        "intermediate_size": 37,
-        "num_attention_heads": 4,
-        "num_hidden_layers": 2,
-    }
-    config = CLIPConfig(
-        text_config=tiny,
-        vision_config={**tiny, "image_size": 32, "patch_size": 8},
-        projection_dim=32,
-    )
+    config = CLIPConfig(text_config=TINY_TOWER, vision_config=TINY_VISION, projection_dim=32)
     return StableDiffusionSafetyChecker(config)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.draw.tiny import clip_vocabulary
+from core.draw.tiny import TINY_TOWER, TINY_VISION, clip_text_settings, clip_vocabulary
 
 
 def build_blip(out: Path, work: Path) -> None:
@@ -47,25 +47,15 @@ def build_blip(out: Path, work: Path) -> None:
     (work / "blip-vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
     tokenizer = BertTokenizer(str(work / "blip-vocab.txt"))
     tokenizer.add_special_tokens({"bos_token": "[DEC]"})
-    tiny = {
-        "hidden_size": 32,
-        "intermediate_size": 37,
-        "num_attention_heads": 4,
-        "num_hidden_layers": 2,
-    }
     text = {
-        **tiny,
+        **TINY_TOWER,
         "vocab_size": len(words),
         "bos_token_id": 5,
         "pad_token_id": 0,
         "sep_token_id": 3,
         "encoder_hidden_size": 32,
     }
-    config = BlipConfig(
-        text_config=text,
-        vision_config={**tiny, "image_size": 32, "patch_size": 8},
-        projection_dim=32,
-    )
+    config = BlipConfig(text_config=text, vision_config=TINY_VISION, projection_dim=32)
     BlipForConditionalGeneration(config).save_pretrained(out)
     images = BlipImageProcessor(size={"height": 32, "width": 32})
     BlipProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(out)
@@ -85,24 +75,8 @@ def build_clip(out: Path) -> None:
 
     torch.manual_seed(0)
     vocab = clip_vocabulary()
-    tiny = {
-        "hidden_size": 32,
-        "intermediate_size": 37,
-        "num_attention_heads": 4,
-        "num_hidden_layers": 2,
-    }
-    text = {
-        **tiny,
-        "vocab_size": len(vocab),
-        "max_position_embeddings": 77,
-        "bos_token_id": vocab["<|startoftext|>"],
-        "eos_token_id": vocab["<|endoftext|>"],
-        "pad_token_id": vocab["<|endoftext|>"],
-    }
     config = CLIPConfig(
-        text_config=text,
-        vision_config={**tiny, "image_size": 32, "patch_size": 8},
-        projection_dim=32,
+        text_config=clip_text_settings(vocab), vision_config=TINY_VISION, projection_dim=32
     )
     CLIPModel(config).save_pretrained(out)
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)

@@ -20,22 +20,11 @@ def build_tiny_sdxl(out: Path) -> None:
         CLIPTokenizer,
     )
 
-    from core.draw.tiny import clip_vocabulary, tiny_scheduler, tiny_vae
+    from core.draw.tiny import clip_text_settings, clip_vocabulary, tiny_scheduler, tiny_vae
 
     torch.manual_seed(0)
     vocab = clip_vocabulary()
-    text = CLIPTextConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        projection_dim=32,
-        intermediate_size=37,
-        num_attention_heads=4,
-        num_hidden_layers=2,
-        max_position_embeddings=77,
-        bos_token_id=vocab["<|startoftext|>"],
-        eos_token_id=vocab["<|endoftext|>"],
-        pad_token_id=vocab["<|endoftext|>"],
-    )
+    text = CLIPTextConfig(**clip_text_settings(vocab), projection_dim=32)
     time_dim = 8  # six size/crop numbers, each embedded in 8, beside the pooled text (32)
     unet = UNet2DConditionModel(
         sample_size=32,
