@@ -118,19 +118,24 @@ class TelegramStub:
 
     def send_photo(self, data: bytes, caption: str, user_id: int = 1, size: int = 0) -> int:
         """Inject a user's photo with a caption; returns its message_id."""
+        photo = {"width": 640, "height": 480, "file_size": size or len(data)}
+        return self._send_file(data, caption, user_id, "photo", photo)
+
+    def send_document(self, data: bytes, caption: str, user_id: int = 1) -> int:
+        """Inject a user's file sent as a document, with a caption; returns its message_id."""
+        document = {"file_name": "picture.png", "file_size": len(data)}
+        return self._send_file(data, caption, user_id, "document", document)
+
+    def _send_file(
+        self, data: bytes, caption: str, user_id: int, kind: str, about: dict[str, Any]
+    ) -> int:
         file_id = f"upload-{len(self.files) + 1}"
         self.files[file_id] = data
         message_id = next(self._message_ids)
         entities = []
         if caption.startswith("/"):
             entities = [{"type": "bot_command", "offset": 0, "length": len(caption.split()[0])}]
-        photo = {
-            "file_id": file_id,
-            "file_unique_id": file_id,
-            "width": 640,
-            "height": 480,
-            "file_size": size or len(data),
-        }
+        media = {"file_id": file_id, "file_unique_id": file_id, **about}
         self.inject(
             {
                 "message": {
@@ -138,31 +143,9 @@ class TelegramStub:
                     "date": int(time.time()),
                     "chat": {"id": user_id, "type": "private"},
                     "from": self.user(user_id),
-                    "photo": [photo],
+                    kind: [media] if kind == "photo" else media,
                     "caption": caption,
                     "caption_entities": entities,
-                }
-            }
-        )
-        return message_id
-
-    def send_document(self, data: bytes, caption: str, user_id: int = 1) -> int:
-        """Inject a user's file sent as a document, with a caption; returns its message_id."""
-        file_id = f"upload-{len(self.files) + 1}"
-        self.files[file_id] = data
-        message_id = next(self._message_ids)
-        entities = [{"type": "bot_command", "offset": 0, "length": len(caption.split()[0])}]
-        document = {"file_id": file_id, "file_unique_id": file_id, "file_name": "picture.png"}
-        self.inject(
-            {
-                "message": {
-                    "message_id": message_id,
-                    "date": int(time.time()),
-                    "chat": {"id": user_id, "type": "private"},
-                    "from": self.user(user_id),
-                    "document": {**document, "file_size": len(data)},
-                    "caption": caption,
-                    "caption_entities": entities if caption.startswith("/") else [],
                 }
             }
         )
