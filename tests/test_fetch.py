@@ -193,7 +193,9 @@ def test_hub_endpoint_port_is_honoured() -> None:
         server.close()
 
 
-def test_fetch_models_fetches_every_catalogue_model_and_its_fast_lora(tmp_path: Path) -> None:
+def test_fetch_models_fetches_every_catalogue_model_its_fast_lora_and_inpainting(
+    tmp_path: Path,
+) -> None:
     got: list[tuple[str, list[str]]] = []
 
     def fake_download(repo: str, cache: str, allow: Sequence[str]) -> Path:
@@ -208,6 +210,7 @@ def test_fetch_models_fetches_every_catalogue_model_and_its_fast_lora(tmp_path: 
             RepoFile("Hyper-SDXL-8steps-lora.safetensors", 787_000_000),
         ],
         "Helsinki-NLP/opus-mt-tc-big-lv-en": OPUS,
+        "other/sd15-inpainting": LV_SB,
     }
     models = {
         "translators": {},
@@ -219,7 +222,7 @@ def test_fetch_models_fetches_every_catalogue_model_and_its_fast_lora(tmp_path: 
                 "concepts": True,
                 "fast_lora": "ByteDance/Hyper-SD/Hyper-SD15-8steps-CFG-lora.safetensors",
             },
-            "other": {"path": "other/sd15"},
+            "other": {"path": "other/sd15", "inpaint": "other/sd15-inpainting"},
         },
     }
     cfg = config_from_dict({"models": models})
@@ -233,6 +236,7 @@ def test_fetch_models_fetches_every_catalogue_model_and_its_fast_lora(tmp_path: 
         "generator:lv-sb",
         "fast-lora:lv-sb",
         "generator:other",
+        "inpaint:other",
         "translator",
     ]
     lora = items[1]
@@ -240,7 +244,8 @@ def test_fetch_models_fetches_every_catalogue_model_and_its_fast_lora(tmp_path: 
     assert lora.path.name == "Hyper-SD15-8steps-CFG-lora.safetensors"  # the file, not the repo
     got.clear()
     only = fetch_models(cfg, only="other", **kw)
-    assert [i.role for i in only] == ["generator:other"] and [g[0] for g in got] == ["other/sd15"]
+    assert [i.role for i in only] == ["generator:other", "inpaint:other"]
+    assert [g[0] for g in got] == ["other/sd15", "other/sd15-inpainting"]
     with pytest.raises(ModelError, match="no such model"):
         fetch_models(cfg, only="nope", **kw)
 

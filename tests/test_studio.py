@@ -242,3 +242,58 @@ async def test_labot_opens_the_editor_of_a_picture_through_a_one_time_link(
         assert landed.status_code == 303 and landed.headers["location"] == f"/app?edit={job_id}"
         theirs = await commands.run(Ctx(s.service, s.request("8")), "labot", str(job_id))
         assert theirs.error and "/login/" not in theirs.text
+
+
+def tiny_inpainting_checkpoint(sd: Path, out: Path) -> Path:
+    """A dedicated inpainting checkpoint like runwayml's in shape: the tiny SD model's parts
+    around a UNet that reads 9 channels (latents, mask, masked picture)."""
+    import diffusers
+    import torch
+
+    base = diffusers.StableDiffusionPipeline.from_pretrained(str(sd), safety_checker=None)
+    torch.manual_seed(1)
+    unet = diffusers.UNet2DConditionModel.from_config({**base.unet.config, "in_channels": 9})
+    parts = {k: getattr(base, k) for k in ("vae", "text_encoder", "tokenizer", "scheduler")}
+    diffusers.StableDiffusionInpaintPipeline(
+        **parts, unet=unet, safety_checker=None, feature_extractor=None
+    ).save_pretrained(str(out))
+    return out
+
+
+async def test_a_dedicated_inpainting_checkpoint_draws_regions_and_zoom(
+    tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[models.generators.NAME] inpaint` names a checkpoint: region edits and 🔭 load it once
+    (its own 9-channel UNet) and keep the picture outside the mask as from_pipe does."""
+    import diffusers
+
+    from core.app import make_generator, open_service
+    from core.jobs.job import Request
+    from tests.helpers import make_config
+
+    ckpt = tiny_inpainting_checkpoint(tiny_models["sd"], tmp_path / "inpaint")
+    loads: list[Any] = []
+    real = diffusers.StableDiffusionInpaintPipeline.from_pretrained
+
+    def recorded(path: str, **kwargs: Any) -> Any:
+        made = real(path, **kwargs)
+        loads.append((path, made.unet.config.in_channels))
+        return made
+
+    monkeypatch.setattr(diffusers.StableDiffusionInpaintPipeline, "from_pretrained", recorded)
+    spec = {"path": str(tiny_models["sd"]), "inpaint": str(ckpt)}
+    models = {"default": "sd", "generators": {"sd": spec}, "device": "cpu"}
+    cfg = make_config(tmp_path, models=models)
+    async with open_service(cfg, generator=make_generator(cfg), translators=ENGLISH) as svc:
+        req = Request("console", "u", "u", "a cat")
+        first = await asyncio.wait_for((await svc.handle(req)).handle.wait(), 120)
+        mask = stroke_mask((64, 64), (8, 8, 24, 24))
+        region = await svc.edit_region(first.id, 1, mask, "a dog", req)
+        zoomed = await svc.zoom(first.id, 1, req)
+        done = [await asyncio.wait_for(s.handle.wait(), 120) for s in (region, zoomed)]
+    assert [j.status for j in done] == ["done", "done"]
+    assert loads == [(str(ckpt), 9)]  # loaded once, for both jobs
+    before, after = picture(str(first.image_path)), picture(str(done[0].image_path))
+    far = np.asarray(before.crop((40, 40, 64, 64)), dtype=int)
+    assert np.abs(far - np.asarray(after.crop((40, 40, 64, 64)), dtype=int)).max() <= 1
+    assert picture(str(done[1].image_path)).size == (96, 96)

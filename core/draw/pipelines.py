@@ -44,8 +44,7 @@ class DerivedPipes:
             return self._get("inpaint", pipe, lambda: cls.from_pipe(pipe))
 
         def own() -> Any:  # its own weights, on the base's device and dtype
-            loader: Any = diffusers.AutoPipelineForInpainting
-            made = loader.from_pretrained(
+            made = cls.from_pretrained(  # the family's own class, not AutoPipeline (slow)
                 self.inpaint_checkpoint, torch_dtype=pipe.dtype, cache_dir=self.cache_dir
             )
             made.safety_checker = None

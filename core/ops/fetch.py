@@ -115,8 +115,8 @@ def _snapshot(repo_id: str, cache_dir: str, allow: Sequence[str]) -> Path:
 def _models(config: Config, only: str = "") -> list[tuple[str, str, bool]]:
     """(role, source, is an image model) for every model the config names, once each: each
     catalogue model ("generator" alone for a config's single generator; else
-    "generator:NAME") and its fast LoRA ("fast-lora:NAME"), then the translators. `only`: one
-    catalogue model and its fast LoRA."""
+    "generator:NAME"), its fast LoRA ("fast-lora:NAME") and inpainting checkpoint
+    ("inpaint:NAME"), then the translators. `only`: one catalogue model and those two."""
     m = config.models
     out: list[tuple[str, str, bool]] = []
     for name, spec in config.catalogue().items():
@@ -126,6 +126,8 @@ def _models(config: Config, only: str = "") -> list[tuple[str, str, bool]]:
         out.append((role, spec.path, True))
         if spec.fast_lora:
             out.append((f"fast-lora:{name}", spec.fast_lora, False))
+        if spec.inpaint:  # a dedicated inpainting checkpoint (regions, 🔭)
+            out.append((f"inpaint:{name}", spec.inpaint, True))
     if only:
         if not out:
             names = ", ".join(config.catalogue())
@@ -160,7 +162,8 @@ def fetch_models(
     report: Callable[[str], None] = lambda line: None,
     only: str = "",
 ) -> list[Fetched]:
-    """Download what the config loads (`only`: one catalogue model and its fast LoRA);
+    """Download what the config loads (`only`: one catalogue model, its fast LoRA and
+    inpainting checkpoint);
     `report` gets the plan (files and sizes) first."""
     m = config.models
     out: list[Fetched] = []
