@@ -254,9 +254,10 @@ def tiny_inpainting_checkpoint(sd: Path, out: Path) -> Path:
     torch.manual_seed(1)
     unet = diffusers.UNet2DConditionModel.from_config({**base.unet.config, "in_channels": 9})
     parts = {k: getattr(base, k) for k in ("vae", "text_encoder", "tokenizer", "scheduler")}
-    diffusers.StableDiffusionInpaintPipeline(
+    made: Any = diffusers.StableDiffusionInpaintPipeline(
         **parts, unet=unet, safety_checker=None, feature_extractor=None
-    ).save_pretrained(str(out))
+    )
+    made.save_pretrained(str(out))
     return out
 
 

@@ -44,7 +44,8 @@ class DerivedPipes:
             return self._get("inpaint", pipe, lambda: cls.from_pipe(pipe))
 
         def own() -> Any:  # its own weights, on the base's device and dtype
-            made = cls.from_pretrained(  # the family's own class, not AutoPipeline (slow)
+            loader: Any = cls  # the family's own class, not AutoPipeline (it imports all)
+            made = loader.from_pretrained(
                 self.inpaint_checkpoint, torch_dtype=pipe.dtype, cache_dir=self.cache_dir
             )
             made.safety_checker = None
