@@ -180,6 +180,9 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
 # Letters that name their language outright (Latvian ones only in a word that is not a
 # capitalised name: "walking in Jūrmala" is English).
 _LTG_ONLY = frozenset("ōŌ")
+# "uo"; the genitive "-ys" after a consonant (golvys; not "toys"); "y" in a word with a
+# Latvian ending (tylts, vysi, myusu; not "cyberpunk", "yoga")
+_LTG_SPELLING = re.compile(r"(?<!q)uo|[^aeiouy]ys$|^[^y]*y(?!s$)\w*[suiāēīū]$")
 # A sentence whose grammar words are Latvian is Latvian, whatever its nouns are.
 _LV_GRAMMAR = frozenset({"ar", "un", "uz", "pie", "par", "zem", "virs", "aiz", "starp", "pec"})
 _EN_GRAMMAR = frozenset(
@@ -238,6 +241,15 @@ def _is_name(w: Word, first: bool) -> bool:
     return w.text[:1].isupper() and not first
 
 
+def _latgalian_spellings(ws: list[Word], score: dict[str, int]) -> int:
+    """Lower-case words spelt as Latvian never is, with "uo" or "y" (tylts, gruomota),
+    counted only in a sentence that reads Latvian or Latgalian already, with no Lithuanian
+    letter (Lithuanian writes both) and no English word ("sunny day")."""
+    if not (score["lv"] or score["ltg"]) or score["lt"] or score["en"]:
+        return 0
+    return sum(1 for w in ws if w.text.islower() and _LTG_SPELLING.search(w.text))
+
+
 def detect_language(text: str, default: Lang = "lv") -> Lang:
     """The code of `text`: "lv", "ltg" (Latgalian), "en", "ru", "lt", "et", "de", "uk" or "be".
 
@@ -265,6 +277,7 @@ def detect_language(text: str, default: Lang = "lv") -> Lang:
         for lang, common in FUNCTION_WORDS.items():
             # Latgalian's own spellings of common words are its surest sign
             score[lang] += (2 if lang == "ltg" else 1) * (w.folded in common)
+    score["ltg"] += 2 * _latgalian_spellings(ws, score)
     ranked = sorted(score.items(), key=lambda kv: -kv[1])
     folded = {w.folded for w in ws}
     others = max(v for k, v in score.items() if k not in ("lv", "en"))
