@@ -13,6 +13,7 @@ from core.errors import (
     BlockedPrompt,
     ControlCharacters,
     DescribeBusy,
+    DescribeUnavailable,
     EmptyPrompt,
     Failure,
     JobCancelled,
@@ -212,6 +213,8 @@ def error_text(exc: ZimeError, lang: str = "lv") -> str:
         return t(lang, "Teaching: {reason}", reason=train_reason(exc, lang))
     if isinstance(exc, DescribeBusy):
         return t(lang, "I am describing other pictures right now. Please try again in a minute.")
+    if isinstance(exc, DescribeUnavailable):
+        return t(lang, "I cannot describe pictures on this server right now; drawing works.")
     if isinstance(exc, ModelOffline):
         return t(
             lang,

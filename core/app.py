@@ -132,9 +132,16 @@ def demo_config(cfg: Config, root: Path | None = None) -> Config:
         translator=str(root / "opus"),
         device="cpu",
         translators={lang: str(root / "opus") for lang in cfg.models.translators},
+        captioner=str(root / "captioner"),  # /apraksti
+        describe_translator=str(root / "opus-en-lv"),
+    )
+    training = dataclasses.replace(
+        cfg.training,
+        clip_model=str(root / "clip"),  # /apraksti's concepts and styles, and training scores
+        dino_model=str(root / "dino"),
     )
     gen = dataclasses.replace(cfg.generation, steps=min(cfg.generation.steps, 10))
-    return dataclasses.replace(cfg, models=models, generation=gen)
+    return dataclasses.replace(cfg, models=models, training=training, generation=gen)
 
 
 def check_device(config: Config, generator: Generator) -> None:

@@ -7,11 +7,14 @@ described photo is decoded in memory and never written to disk."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from core.errors import DescribeBusy, NotFound
+from core.errors import DescribeBusy, DescribeUnavailable, ModelError, NotFound, ZimeError
 from core.jobs.job import Job, Request
+
+log = logging.getLogger("zime.describe")
 
 if TYPE_CHECKING:
     from core.config import Config
@@ -44,6 +47,18 @@ class DescribeOps:
             self._describer = build_describer(self.config, self.builder.registry)
         return self._describer
 
+    def _describe(self, image: Any, first: str) -> Description:
+        """In a worker thread. Models that cannot load are the operator's to fix: logged
+        with the reason; the user gets DescribeUnavailable's sentence."""
+        try:
+            return self.describer().describe(image, first)  # the models load on first use
+        except (ModelError, OSError) as exc:  # not fetched, hub unreachable, bad files
+            log.warning("/apraksti is unavailable: %s", exc)
+            raise DescribeUnavailable(str(exc)) from exc
+        except Exception as exc:  # a model's fault: logged; the user gets one sentence
+            log.exception("describing a picture failed")
+            raise ZimeError("describe failed") from exc
+
     async def describe(
         self, request: Request, photo: bytes | None = None, job_id: int = 0
     ) -> tuple[int, Description]:
@@ -73,7 +88,7 @@ class DescribeOps:
             if self._describe_lock is None:
                 self._describe_lock = asyncio.Lock()
             async with self._describe_lock:  # one at a time: the models are not re-entrant
-                described = await asyncio.to_thread(self.describer().describe, image, first)
+                described = await asyncio.to_thread(self._describe, image, first)
         finally:
             self._describing -= 1
         description_id = await self.store.save_description(request.user_key, described.latvian)

@@ -193,6 +193,11 @@ class DescribeBusy(ZimeError):
         self.limit = limit
 
 
+class DescribeUnavailable(ZimeError):
+    """/apraksti: the describer's models cannot be loaded here (not fetched, hub unreachable);
+    the operator's reason is logged, the user gets one sentence."""
+
+
 class ModelOffline(ZimeError):
     """No live runner serves this catalogue model now (runners are up for others): the
     request is refused at once rather than queued for nobody (issue #30)."""

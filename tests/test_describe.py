@@ -19,7 +19,7 @@ from PIL import Image
 from bot import actions, commands
 from bot.message import Ctx
 from bot.texts import error_text
-from core.errors import DescribeBusy
+from core.errors import DescribeBusy, DescribeUnavailable
 from core.jobs.job import Request
 from core.lang.concepts import ConceptRegistry
 from core.see.describe import Describer
@@ -126,6 +126,39 @@ async def test_a_busy_describer_says_so(tmp_path: Path) -> None:
         gate.set()
         _id, described = await asyncio.wait_for(first, 10)
         assert len(described.latvian) == 4
+
+
+async def test_describer_models_not_on_this_machine_are_one_sentence_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server without the describer's models (not fetched, no hub): 📝 gets one sentence
+    that drawing still works, the operator's log says why, and nothing else breaks."""
+    missing = {"captioner": str(tmp_path / "no-blip"), "describe_translator": str(tmp_path)}
+    async with site(tmp_path, models=missing) as s:
+        job_id = await s.draw("7", "Vanšu tilts")
+        with caplog.at_level("WARNING", logger="zime.describe"):
+            desc = await actions.press(
+                Ctx(s.service, s.request("7")), actions.encode("desc", job_id)
+            )
+            photo = await commands.run(Ctx(s.service, s.request("7")), "apraksti", "")
+        assert desc.error and desc.text == error_text(DescribeUnavailable(), "en")
+        assert error_text(DescribeUnavailable(), "lv") == (
+            "Šajā serverī attēlus aprakstīt šobrīd nevaru; zīmēt var."
+        )
+        assert "/apraksti is unavailable" in caplog.text
+        assert photo.error  # no photo: its own sentence, not a crash
+        assert await s.draw("7", "Rainis") > job_id  # drawing goes on
+
+
+def test_the_demo_describes_with_its_tiny_models(tiny_models: dict[str, Path]) -> None:
+    from core.app import demo_config
+    from core.config import Config
+
+    root = tiny_models["sd"].parent
+    cfg = demo_config(Config(), root)
+    assert cfg.models.captioner == str(root / "captioner")
+    assert cfg.models.describe_translator == str(root / "opus-en-lv")
+    assert cfg.training.clip_model == str(root / "clip")
 
 
 async def _set(event: asyncio.Event) -> None:
