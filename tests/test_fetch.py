@@ -37,7 +37,8 @@ def test_fetch_models_with_local_paths_is_a_no_op_and_converts(
     cfg.write_text(
         f'[models]\ngenerator = "{tiny_models["sd"]}"\ntranslator = "{opus}"\ntranslators = {{}}\n'
         f'captioner = "{tiny_models["captioner"]}"\n'
-        f'describe_translator = "{tiny_models["opus-en-lv"]}"\n',
+        f'describe_translator = "{tiny_models["opus-en-lv"]}"\n'
+        f'[training]\nclip_model = "{tiny_models["clip"]}"\n',
         encoding="utf-8",
     )
     proc = run_core("fetch-models", "--config", str(cfg), "--ctranslate2")
@@ -47,7 +48,8 @@ def test_fetch_models_with_local_paths_is_a_no_op_and_converts(
     assert rows[1] == ["translator", str(opus), "local"]
     assert rows[2] == ["captioner", str(tiny_models["captioner"]), "local"]  # /apraksti
     assert rows[3] == ["describe-translator", str(tiny_models["opus-en-lv"]), "local"]
-    assert rows[4][0] == "translator-ct2" and (tmp_path / "opus-ct2" / "model.bin").is_file()
+    assert rows[4] == ["clip", str(tiny_models["clip"]), "local"]
+    assert rows[5][0] == "translator-ct2" and (tmp_path / "opus-ct2" / "model.bin").is_file()
 
 
 def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path) -> None:
@@ -58,6 +60,7 @@ def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path
         "Helsinki-NLP/opus-mt-ru-en": OPUS,
         "Salesforce/blip-image-captioning-base": OPUS,
         "Helsinki-NLP/opus-mt-tc-big-en-lv": OPUS,
+        "openai/clip-vit-large-patch14": OPUS,
     }
 
     def fake_download(repo: str, cache: str, allow: Sequence[str]) -> Path:
@@ -78,8 +81,9 @@ def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path
         "minusthousand/lv-sb",
         "Helsinki-NLP/opus-mt-tc-big-lv-en",
         "Helsinki-NLP/opus-mt-ru-en",
-        "Salesforce/blip-image-captioning-base",  # /apraksti's captioner and translator
+        "Salesforce/blip-image-captioning-base",  # /apraksti's captioner, translator, CLIP
         "Helsinki-NLP/opus-mt-tc-big-en-lv",
+        "openai/clip-vit-large-patch14",
     ]
     assert got[0][1] == "/models" and "unet/diffusion_pytorch_model.fp16.safetensors" in got[0][2]
     for translator in got[1:]:
@@ -97,6 +101,7 @@ def test_fetch_models_downloads_hub_ids_with_the_given_downloader(tmp_path: Path
         "translator-ru",
         "captioner",
         "describe-translator",
+        "clip",
     ]
     assert all(i.downloaded for i in items) and items[0].bytes < 2.8e9
     # the plan is printed before anything is downloaded

@@ -137,10 +137,11 @@ def _models(config: Config, only: str = "") -> list[tuple[str, str, bool]]:
     for lang, source in m.translators.items():
         if source not in {s for _, s, _ in out}:
             out.append((f"translator-{lang}", source, False))
-    # /apraksti: the captioner and the English → Latvian translator (CLIP: [training])
+    # /apraksti: the captioner, the English → Latvian translator and CLIP ([training])
     for role, source in (
         ("captioner", m.captioner),
         ("describe-translator", m.describe_translator),
+        ("clip", config.training.clip_model if m.captioner else ""),
     ):
         if source and source not in {s for _, s, _ in out}:
             out.append((role, source, False))
