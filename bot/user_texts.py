@@ -31,11 +31,22 @@ def settings_text(settings: dict[str, Any], lang: str) -> str:
     )
 
 
+# a job's kind in /vesture, the same symbol as the button that made it
+HISTORY_ICONS = {
+    "upscale": "🔍",
+    "variation": "🔀",
+    "edit": "✏️",
+    "region": "🖌",
+    "zoom": "🔭",
+    "photo": "📷",
+    "grid": "▦",
+}
+
+
 def history_line(job: Job, lang: str) -> str:
     """One /vesture line: id, where a derived job came from, its state, seed and what was
     asked ("#12 · 🔀 #10 · gatavs · sēkla 7 · …")."""
-    icons = {"upscale": "🔍", "variation": "🔀", "edit": "✏️", "photo": "📷", "grid": "▦"}
-    icon = icons.get(job.kind, "🔁" if job.parent_id else "")  # 🔁: drawn again
+    icon = HISTORY_ICONS.get(job.kind, "🔁" if job.parent_id else "")  # 🔁: drawn again
     origin = f" · {icon} #{job.parent_id}" if job.parent_id else f" · {icon}" if icon else ""
     text = job.request_text if len(job.request_text) <= 60 else job.request_text[:59] + "…"
     seed = t(lang, "seed {seed}", seed=job.seed)

@@ -197,6 +197,7 @@ async def test_regions_and_zoom_draw_with_the_real_pipelines(
 ) -> None:
     """The inpainting pipeline built from the loaded SD 1.5 and SDXL ones (`from_pipe`), on
     tiny random models: a region and a zoom-out each draw, and keep what they must."""
+    from bot.user_texts import history_line
     from core.app import make_generator, open_service
     from core.jobs.job import Request
     from tests.helpers import make_config
@@ -218,6 +219,8 @@ async def test_regions_and_zoom_draw_with_the_real_pipelines(
             zoomed = await svc.zoom(first.id, 1, req)
             done = [await asyncio.wait_for(s.handle.wait(), 120) for s in (region, zoomed)]
             assert [j.kind for j in done] == ["region", "zoom"]
+            lines = [history_line(j, "en") for j in done]  # /vesture: the button's symbol
+            assert [line.split(" · ")[1] for line in lines] == [f"🖌 #{first.id}", f"🔭 #{first.id}"]
             before, after = picture(str(first.image_path)), picture(str(done[0].image_path))
             far = np.asarray(before.crop((40, 40, 64, 64)), dtype=int)
             assert np.abs(far - np.asarray(after.crop((40, 40, 64, 64)), dtype=int)).max() <= 1
