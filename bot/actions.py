@@ -139,11 +139,13 @@ def image_row(job_id: int, n: int, lang: str) -> tuple[Button, ...]:
 
 
 def single_image_buttons(job_id: int, n: int, lang: str) -> Rows:
-    """Under image n of a grid sent alone (Un): 🔍 2×, 🔀, then 📄 its PNG, ✏️ and 🗑."""
+    """Under image n of a grid sent alone (Un): 🔍 2×, 🔀, 🔭, then 📄 its PNG, 📝 it, ✏️ and
+    🗑."""
     return (
         image_row(job_id, n, lang),
         (
             _b(t(lang, "📄 Original"), "orig", job_id, n),
+            replace(_b("📝", "desc", job_id, n), key="D"),
             _b("✏️", "fix", job_id),
             _b("🗑", "del", job_id),
         ),
@@ -263,8 +265,9 @@ def fixed(ctx: Ctx, job_id: int, english: str) -> Reply:
 
 
 async def _describe(ctx: Ctx, p: Press) -> Reply:
-    """📝 under a result: four prompts for that picture, its own text first."""
-    description_id, found = await ctx.service.describe(ctx.request, job_id=p.job_id)
+    """📝 under a result (or under image n sent alone): four prompts for that picture, its
+    own text first."""
+    description_id, found = await ctx.service.describe(ctx.request, job_id=p.job_id, n=p.n or 1)
     return described(ctx, description_id, found.latvian)
 
 

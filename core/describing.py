@@ -60,16 +60,17 @@ class DescribeOps:
             raise ZimeError("describe failed") from exc
 
     async def describe(
-        self, request: Request, photo: bytes | None = None, job_id: int = 0
+        self, request: Request, photo: bytes | None = None, job_id: int = 0, n: int = 1
     ) -> tuple[int, Description]:
-        """Four prompts for `photo`, or for a Zīme picture (its own text first): the id its
-        buttons carry, and the description. Raises DescribeBusy past the queue, BadPhoto for
-        a photo photo → picture would refuse, NotFound for someone else's picture."""
+        """Four prompts for `photo`, or for a Zīme picture (image `n` of a grid; its own text
+        first): the id its buttons carry, and the description. Raises DescribeBusy past the
+        queue, BadPhoto for a photo photo → picture would refuse, NotFound for someone
+        else's picture."""
         from PIL import Image
 
         first = ""
         if job_id:
-            job, path = await self.grid_image(job_id, 1, request)
+            job, path = await self.grid_image(job_id, n, request)
             first = job.request_text
 
             def load() -> Any:

@@ -86,6 +86,33 @@ async def test_a_concept_clip_recognises_is_named_in_latvian_and_drawn_with_its_
         assert other.error and other.start is None  # only the asker
 
 
+async def test_image_n_of_a_grid_sent_alone_is_described_from_that_image(
+    tmp_path: Path,
+) -> None:
+    """📝 under U3's message describes image 3 (each image of a grid has its own seed and
+    colour here), with the grid's text first."""
+    async with site(tmp_path) as s:
+        describer, seen = fake_describer(), []
+        real = describer.describe
+
+        def spy(image: Any, first: str = "") -> Any:
+            seen.append(image.getpixel((0, 0)))
+            return real(image, first)
+
+        describer.describe = spy  # type: ignore[method-assign]
+        s.service._describer = describer
+        job_id = await s.draw("7", "Vanšu tilts --skaits 4")
+        ctx = Ctx(s.service, s.request("7"))
+        reply = await actions.press(ctx, actions.encode("desc", job_id, 3))
+        assert reply.text.splitlines()[1] == "1. Vanšu tilts --skaits 4"
+        colours = []
+        for n in (1, 3):
+            _job, path = await s.service.grid_image(job_id, n, s.request("7"))
+            with Image.open(path) as img:
+                colours.append(img.convert("RGB").getpixel((0, 0)))
+        assert colours[0] != colours[1] and seen == [colours[1]]
+
+
 async def _ready(data: bytes) -> bytes:
     return data
 

@@ -339,6 +339,7 @@ async def test_grid_buttons_u_v_and_delete(
             f"z1:v:{job_id}:2",
             f"z1:zoom:{job_id}:2",
             f"z1:orig:{job_id}:2",
+            f"z1:desc:{job_id}:2",
             f"z1:fix:{job_id}",
             f"z1:del:{job_id}",
         ]

@@ -504,8 +504,9 @@ async def test_options_grid_and_u_buttons(
         assert up["callback_data"].startswith("z1:up:")
         assert variations["callback_data"].startswith("z1:v:")
         assert zoom["text"] == "🔭 Attālināt" and zoom["callback_data"].endswith(":2")
-        orig, fix, delete = single.params["reply_markup"]["inline_keyboard"][1]
+        orig, describe, fix, delete = single.params["reply_markup"]["inline_keyboard"][1]
         assert fix["text"] == "✏️" and delete["text"] == "🗑"
+        assert describe["text"] == "📝" and describe["callback_data"].endswith(":2")
         stub.press(orig["callback_data"], message, user_id=95)  # image 2's own PNG
         [doc] = await stub.wait_for("sendDocument", chat_id=95)
         assert doc.files["document"] == next(iter(single.files.values()))
