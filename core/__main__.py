@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("photo", help="a JPEG, PNG or WebP photo")
     ds.add_argument("--json", action="store_true", help="english, latvian, concepts, style")
     ds.add_argument("--config", help="config TOML file")
+    ds.add_argument("--demo", action="store_true", help="tiny random models (offline)")
     ds.set_defaults(func=cmd_describe)
 
     c = sub.add_parser("config", help="print the config in effect (file + ZIME_* environment)")

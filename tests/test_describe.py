@@ -243,6 +243,11 @@ def test_core_describe_prints_four_prompts_and_refuses_a_bad_file(
         [*run, str(cfg), "--config", str(cfg)], capture_output=True, text=True, env=env, timeout=60
     )
     assert bad.returncode == 2 and "bad_photo" not in bad.stderr and "zime: " in bad.stderr
+    missing = subprocess.run(
+        [*run, str(tmp_path / "nope.png")], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip().endswith("nope.png: No such file or directory")
 
 
 async def test_a_telegram_photo_captioned_apraksti_gets_four_prompts_and_2_draws(

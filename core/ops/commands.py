@@ -53,8 +53,17 @@ def cmd_describe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     cfg = _config(args.config)
     quiet_libraries()
+    if args.demo:  # the tiny random models, offline (as `core generate --demo`)
+        from core.app import demo_config
+
+        cfg = demo_config(cfg)
     try:
-        image = load_photo(Path(args.photo).read_bytes())  # the checks photo → picture makes
+        data = Path(args.photo).read_bytes()
+    except OSError as exc:
+        print(f"zime: cannot read {args.photo}: {exc.strerror or exc}", file=err)
+        return 2
+    try:
+        image = load_photo(data)  # the checks photo → picture makes
     except ZimeError as exc:
         print(f"zime: {error_text(exc, 'lv')}", file=err)
         return 2
