@@ -263,11 +263,12 @@ class DerivedJobs:
             raise
 
     async def grid_image(self, job_id: int, n: int, request: Request) -> tuple[Job, str]:
-        """Image n (1-based) of a grid job and its path, for its owner or an admin (U1–U4)."""
+        """Image n (1-based) of a grid job and its path, for its owner or an admin (U1–U4);
+        NotFound for a picture deleted with 🗑."""
         from core.draw.images import image_variant_path
 
         job = await self._job_for(job_id, request)
-        if not job.image_path or not 1 <= n <= job.params.count:
+        if job.deleted or not job.image_path or not 1 <= n <= job.params.count:
             raise NotFound(f"job {job_id} image {n}")
         path = job.image_path if job.params.count == 1 else image_variant_path(job.image_path, n)
         return job, str(path)

@@ -77,7 +77,10 @@ class DescribeOps:
                 with Image.open(path) as img:
                     return img.convert("RGB")
 
-            image = await asyncio.to_thread(load)
+            try:
+                image = await asyncio.to_thread(load)
+            except OSError as exc:  # removed meanwhile (retention): gone like a deleted one
+                raise NotFound(f"image of job {job_id}") from exc
         elif photo is not None:
             image = await self.decode_photo(photo)
         else:

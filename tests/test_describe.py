@@ -19,7 +19,7 @@ from PIL import Image
 from bot import actions, commands
 from bot.message import Ctx
 from bot.texts import error_text
-from core.errors import DescribeBusy, DescribeUnavailable
+from core.errors import DescribeBusy, DescribeUnavailable, NotFound
 from core.jobs.job import Request
 from core.lang.concepts import ConceptRegistry
 from core.see.describe import Describer
@@ -111,6 +111,19 @@ async def test_image_n_of_a_grid_sent_alone_is_described_from_that_image(
             with Image.open(path) as img:
                 colours.append(img.convert("RGB").getpixel((0, 0)))
         assert colours[0] != colours[1] and seen == [colours[1]]
+
+
+async def test_a_deleted_picture_is_not_found_not_a_fault(tmp_path: Path) -> None:
+    """🗑, then /apraksti N or 📝: "no such picture", as every other button says."""
+    async with site(tmp_path) as s:
+        s.service._describer = fake_describer()
+        job_id = await s.draw("7", "Vanšu tilts")
+        ctx = Ctx(s.service, s.request("7"))
+        await s.service.delete(job_id, s.request("7"))
+        gone = error_text(NotFound("image"), "en")
+        by_command = await commands.run(ctx, "apraksti", str(job_id))
+        by_button = await actions.press(ctx, actions.encode("desc", job_id))
+        assert (by_command.text, by_button.text) == (gone, gone)
 
 
 async def _ready(data: bytes) -> bytes:
