@@ -126,6 +126,37 @@ async def test_a_deleted_picture_is_not_found_not_a_fault(tmp_path: Path) -> Non
         assert (by_command.text, by_button.text) == (gone, gone)
 
 
+async def test_the_web_api_describes_a_picture_and_draws_one_prompt(tmp_path: Path) -> None:
+    """The Mini App's 📝: POST /api/jobs/{id}/describe → four prompts; POST
+    /api/descriptions/{id}/draw {"n": 2} → the second drawn as the asker's job; another
+    user gets 404 for both, a bad n 400."""
+    import httpx
+
+    from tests.web_helpers import init_data
+
+    def client(base: str, user: int) -> httpx.AsyncClient:
+        headers = {"Authorization": f"tma {init_data(user)}", "Accept-Language": "en"}
+        return httpx.AsyncClient(base_url=base, headers=headers, timeout=20)
+
+    async with site(tmp_path) as s, client(s.base, 7) as mine, client(s.base, 8) as other:
+        s.service._describer = fake_describer()
+        job_id = await s.draw("7", "Vanšu tilts naktī")
+        got = await mine.post(f"/api/jobs/{job_id}/describe", json={})
+        assert got.status_code == 200, got.text
+        described = got.json()
+        assert len(described["prompts"]) == 4 and described["prompts"][0] == "Vanšu tilts naktī"
+        draw = f"/api/descriptions/{described['id']}/draw"
+        assert (await other.post(f"/api/jobs/{job_id}/describe", json={})).status_code == 404
+        assert (await other.post(draw, json={"n": 2})).status_code == 404
+        assert (await mine.post(draw, json={"n": 9})).status_code == 400
+        started = await mine.post(draw, json={"n": 2, "job": job_id})
+        assert started.status_code == 202, started.text
+        job = await s.finished(started.json()["id"])
+        assert job.user_id == "7" and job.request_text == described["prompts"][1]
+        described_job = await s.service.job(job_id)
+        assert described_job is not None and job.chat_id == described_job.chat_id  # its chat
+
+
 async def _ready(data: bytes) -> bytes:
     return data
 

@@ -318,3 +318,47 @@ async def test_zoom_out_from_the_mini_app_viewer(tmp_path: Path) -> None:
         job = await s.finished(int(await asyncio.to_thread(zoom)))
         assert job.kind == "zoom" and job.parent_id == first
         assert (job.params.width, job.params.height) == (96, 96)
+
+
+async def test_describe_a_picture_in_the_viewer_and_draw_the_second_prompt(tmp_path: Path) -> None:
+    """📝 in the Mini App viewer (/apraksti): four prompts, the picture's own text first;
+    "Zīmēt 2" draws the second as the user's job, which appears in the gallery."""
+    from selenium.webdriver.common.by import By
+
+    from tests.test_describe import fake_describer
+
+    async with site(tmp_path) as s:
+        s.service._describer = fake_describer()
+        first = await s.draw("42", "a blue boat")
+        url = f"{s.base}/app#tgWebAppData={quote(init_data(42))}&tgWebAppVersion=7.0"
+
+        def describe_and_draw() -> tuple[str, list[str]]:
+            with chromium(phone=True) as driver:
+                driver.get(url)
+                ready(driver)
+                driver.find_element(By.CSS_SELECTOR, ".card-job").click()
+                wait_for(lambda: loaded(driver, "#viewer img.full"), what="the viewer")
+                button = driver.find_element(By.CSS_SELECTOR, "button[data-action=describe]")
+                assert button.text == "📝 Aprakstīt"
+                button.click()
+                rows = wait_for(
+                    lambda: driver.find_elements(By.CSS_SELECTOR, "#viewer-described .prompt"),
+                    what="the four prompts",
+                )
+                texts = [r.find_element(By.TAG_NAME, "span").text for r in rows]
+                driver.find_element(By.CSS_SELECTOR, 'button[data-prompt="2"]').click()
+                new = wait_for(
+                    lambda: next(
+                        c.get_attribute("data-job")
+                        for c in driver.find_elements(By.CSS_SELECTOR, ".card-job")
+                        if c.get_attribute("data-job") != str(first)
+                    ),
+                    what="the drawn prompt",
+                )
+                wait_for(lambda: loaded(driver, f'.card-job[data-job="{new}"] img'), what="it")
+                return str(new), texts
+
+        new, texts = await asyncio.to_thread(describe_and_draw)
+        job = await s.finished(int(new))
+        assert len(texts) == 4 and texts[0] == "1. a blue boat"
+        assert job.user_id == "42" and job.request_text == texts[1].split(". ", 1)[1]

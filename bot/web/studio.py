@@ -1,5 +1,6 @@
 """The Mini App's studio (issue #31): a job's live events (Server-Sent Events), redrawing a
-region of a picture, and the gallery's texts in the user's Zīme language. Same auth as the
+region of a picture, 📝 describing one (issue #34), and the gallery's texts in the user's
+Zīme language. Same auth as the
 rest of the API: `Authorization: tma …` or the session cookie (with CSRF on a change)."""
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from bot import actions
 from bot.locale import N_, languages, t
+from bot.message import Ctx
 from bot.texts import error_text, job_error, options_line, status_name
 from bot.web.auth import WebUser
-from bot.web.state import Web, job_id_of, number
+from bot.web.state import Web, job_id_of, json_body, number
 from core.draw.regions import MAX_MASK_BYTES
 from core.errors import BadArgument, BadMask, QueueFull
 from core.jobs.job import Job
@@ -34,6 +37,8 @@ UI = {
     "upscale": N_("🔍 2×"),
     "zoom": N_("🔭 Zoom out"),
     "edit": N_("🖌 Redraw a region"),
+    "describe": N_("📝 Describe"),
+    "four": N_("Four prompts for this picture:"),
     "delete": N_("🗑 Delete"),
     "deleted": N_("Deleted."),
     "saved": N_("Saved."),
@@ -137,7 +142,43 @@ async def edit(request: HttpRequest) -> Response:
     return JSONResponse({"id": sub.job_id}, status_code=202)
 
 
+async def describe(request: HttpRequest) -> Response:
+    """POST /api/jobs/{id}/describe {"n"}: 📝 (/apraksti) for image n of the picture →
+    {"id", "prompts"}: four Latvian prompts, the picture's own text first; each is drawn
+    by POST /api/descriptions/{id}/draw."""
+    web: Web = request.app.state.web
+    user, by_cookie = await web.who(request)
+    web.check_change(request, by_cookie)
+    n = number(str((await json_body(request)).get("n") or ""), 1, "n") or 1
+    job = await web.service.web_job(user, job_id_of(request))
+    req = await web.service.web_request(user, parent=job)
+    description_id, found = await web.service.describe(req, job_id=job.id, n=n)
+    return JSONResponse({"id": description_id, "prompts": found.latvian})
+
+
+async def draw_described(request: HttpRequest) -> Response:
+    """POST /api/descriptions/{id}/draw {"n": 1–4, "job"}: that prompt drawn as the user's
+    own request (every limit), delivered in the chat of the described `job` → 202 {"id"}.
+    Only the one who asked for the description may draw it (404 for anyone else)."""
+    web: Web = request.app.state.web
+    user, by_cookie = await web.who(request)
+    web.check_change(request, by_cookie)
+    body = await json_body(request)
+    n = number(str(body.get("n") or ""), None, "n")
+    if n is None or not 1 <= n <= 4:
+        raise BadArgument("n", N_("a whole number"), "2")
+    description_id = number(request.path_params["description_id"], what="description") or 0
+    source = number(str(body.get("job") or ""), None, "job")
+    parent = await web.service.web_job(user, source) if source else None
+    ctx = Ctx(web.service, await web.service.web_request(user, parent=parent))
+    reply = await actions.dispatch(ctx, actions.encode("dr", description_id, n))
+    assert reply.start is not None  # a refusal was raised, as a ZimeError
+    return JSONResponse({"id": (await reply.start({})).job_id}, status_code=202)
+
+
 ROUTES = [
     Route("/api/jobs/{job_id}/events", events),
     Route("/api/jobs/{job_id}/edit", edit, methods=["POST"]),
+    Route("/api/jobs/{job_id}/describe", describe, methods=["POST"]),
+    Route("/api/descriptions/{description_id}/draw", draw_described, methods=["POST"]),
 ]

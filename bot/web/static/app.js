@@ -176,6 +176,7 @@ async function openViewer(id) {
   document.getElementById("viewer-status").textContent = statusLine(job);
   const actions = document.getElementById("viewer-actions");
   actions.replaceChildren();
+  zime.clearDescribed();
   if (job.status === "done" && !job.deleted) {
     const button = (key, name, n, label) => {
       const b = el("button", { textContent: label || say(key) });
@@ -194,7 +195,10 @@ async function openViewer(id) {
       const edit = el("button", { textContent: say("edit") + suffix });
       edit.dataset.action = "edit";
       edit.addEventListener("click", () => zime.openEditor(job, n));
-      actions.append(edit);
+      const describe = el("button", { textContent: say("describe") + suffix });
+      describe.dataset.action = "describe";
+      describe.addEventListener("click", () => zime.describe(job, n));
+      actions.append(edit, describe);
     }
     button("delete", "delete");
   }
