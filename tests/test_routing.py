@@ -48,11 +48,11 @@ CATALOGUE = {
 ADMIN = Request("test", "admin", "admin", "", is_admin=True, language="lv")
 
 
-def config(tmp_path: Path, server: RedisServer) -> Config:
+def config(tmp_path: Path, server: RedisServer, claim_s: float = CLAIM_S) -> Config:
     return make_config(
         tmp_path,
         models=CATALOGUE,
-        queue={"backend": "redis", "url": server.url, "claim_after_s": CLAIM_S},
+        queue={"backend": "redis", "url": server.url, "claim_after_s": claim_s},
         generation={"steps": 4},
     )
 
@@ -72,8 +72,11 @@ class Pool(ModelPool):
 
 
 @contextlib.asynccontextmanager
-async def serving(server: RedisServer, *pools: Pool) -> AsyncIterator[list[Runner]]:
-    """A runner per pool, in this process, its first model loaded (as `core runner` does)."""
+async def serving(
+    server: RedisServer, *pools: Pool, claim_s: float = CLAIM_S
+) -> AsyncIterator[list[Runner]]:
+    """A runner per pool, in this process, its first model loaded (as `core runner` does).
+    `claim_s`: how long a runner may be silent before another takes its batch over."""
     for pool in pools:
         pool.load()
     rs = [
@@ -81,7 +84,7 @@ async def serving(server: RedisServer, *pools: Pool) -> AsyncIterator[list[Runne
             p,
             server.url,
             name=f"r{next(NAMES)}",
-            claim_after_s=CLAIM_S,
+            claim_after_s=claim_s,
             swap_after_s=SWAP_S,
             job_timeout_s=60,
         )
@@ -237,13 +240,13 @@ async def test_a_model_whose_last_runner_died_waits_paused_and_is_drawn_once_lat
 async def test_two_idle_runners_do_not_both_load_a_cold_model_for_one_job(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
-    cfg = config(tmp_path, redis_server)
+    cfg = config(tmp_path, redis_server, claim_s=30.0)  # no claim on a busy machine
     pools = [Pool(["alfa", "beta"], max_resident=2) for _ in range(2)]
-    async with coordinator(cfg) as (svc, _), serving(redis_server, *pools) as rs:
+    async with coordinator(cfg) as (svc, _), serving(redis_server, *pools, claim_s=30.0) as rs:
         await until(live(svc, 2))
         sub = await svc.handle(req("anna", "a cat --modelis beta"))
         job = await asyncio.wait_for(sub.handle.wait(), 30)
-        await asyncio.sleep(3 * CLAIM_S)  # time for a second load, which must not come
+        await asyncio.sleep(3.0)  # time for a second load, which must not come
         assert sum(p.loads.get("beta", 0) for p in pools) == 1
         drew = next(r for r in rs if r.name == drawn_by(job.image_path))
         await until(lambda: any("beta" in r.loaded for r in svc.worker.runners()))
@@ -253,9 +256,12 @@ async def test_two_idle_runners_do_not_both_load_a_cold_model_for_one_job(
 async def test_a_swap_waits_for_swap_after_s_unless_a_runner_has_nothing_loaded(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
-    cfg = config(tmp_path, redis_server)
+    # A busy machine can starve a loading runner's heartbeat for a second: with the usual
+    # 1 s claim the other runner would take its batch over (and load beta too). Nobody dies
+    # here, so a claim that never comes keeps the count about routing alone.
+    cfg = config(tmp_path, redis_server, claim_s=30.0)
     pools = [Pool(["alfa", "beta"]) for _ in range(2)]  # one model in memory at a time
-    async with coordinator(cfg) as (svc, _), serving(redis_server, *pools):
+    async with coordinator(cfg) as (svc, _), serving(redis_server, *pools, claim_s=30.0):
         await until(live(svc, 2))
         started = time.monotonic()
         sub = await svc.handle(req("anna", "a cat --modelis beta"))
